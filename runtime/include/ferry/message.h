@@ -1,0 +1,173 @@
+// Messages built and read in place in transport memory (shared-memory slots).
+//
+//   RequestBuilder<T> / Reply<T>: a FlatBufferBuilder whose buffer is a slot; Finish() seals it.
+//   ReplyView<T>: a verified message read in place; its slot goes back to the pool when the
+//   view is destroyed.
+#pragma once
+
+#include <flatbuffers/flatbuffers.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "ferry/status.h"
+
+namespace ferry {
+
+class Channel;
+
+namespace internal {
+
+// Memory a transport lends to a message under construction. Implementations fall back to
+// the heap instead of returning null (FlatBuffers cannot handle a failed allocation); such a
+// message can still be built but not sent, and Usable() says why.
+class MessageAllocator : public flatbuffers::Allocator {
+ public:
+  // OK when every byte of the message lives in memory the transport can hand over.
+  virtual Status Usable() const = 0;
+};
+
+// A message under construction. Move-only.
+class OutgoingMessage {
+ public:
+  OutgoingMessage() = default;
+  OutgoingMessage(std::unique_ptr<MessageAllocator> allocator, size_t size_hint);
+  OutgoingMessage(OutgoingMessage&&) = default;
+  OutgoingMessage& operator=(OutgoingMessage&&) = default;
+
+  flatbuffers::FlatBufferBuilder& fbb() { return fbb_; }
+  bool finished() const { return finished_; }
+  void MarkFinished() { finished_ = true; }
+  // Null for a default-constructed message.
+  MessageAllocator* allocator() const { return allocator_.get(); }
+
+ private:
+  // Declared before fbb_ so the builder (which frees through it) is destroyed first.
+  std::unique_ptr<MessageAllocator> allocator_;
+  flatbuffers::FlatBufferBuilder fbb_;
+  bool finished_ = false;
+};
+
+// Whoever owns the memory an IncomingMessage points into (a shared-memory connection).
+class MessageOwner {
+ public:
+  virtual ~MessageOwner() = default;
+  // Gives the memory named by `token` back. Called once per message, from any thread.
+  virtual void ReleaseMessage(uint64_t token) = 0;
+};
+
+// A received message, read in place. Move-only; releases its memory on destruction.
+class IncomingMessage {
+ public:
+  IncomingMessage() = default;
+  IncomingMessage(const uint8_t* data, size_t size, std::shared_ptr<MessageOwner> owner,
+                  uint64_t token)
+      : data_(data), size_(size), owner_(std::move(owner)), token_(token) {}
+  IncomingMessage(IncomingMessage&& other) noexcept { *this = std::move(other); }
+  IncomingMessage& operator=(IncomingMessage&& other) noexcept {
+    if (this != &other) {
+      Release();
+      data_ = std::exchange(other.data_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+      owner_ = std::move(other.owner_);
+      token_ = other.token_;
+    }
+    return *this;
+  }
+  IncomingMessage(const IncomingMessage&) = delete;
+  IncomingMessage& operator=(const IncomingMessage&) = delete;
+  ~IncomingMessage() { Release(); }
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void Release() {
+    if (owner_) std::exchange(owner_, nullptr)->ReleaseMessage(token_);
+  }
+
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  std::shared_ptr<MessageOwner> owner_;
+  uint64_t token_ = 0;
+};
+
+// Creates a message in the channel's transport memory (heap-backed and unusable when the
+// channel is disconnected: the call then fails with UNAVAILABLE).
+OutgoingMessage NewMessage(Channel& channel, size_t size_hint);
+
+// Limits every inbound message is verified against.
+inline constexpr uint32_t kVerifierMaxDepth = 64;
+inline constexpr uint32_t kVerifierMaxTables = 1000000;
+
+template <class T>
+bool Verify(const uint8_t* data, size_t size) {
+  flatbuffers::Verifier verifier(data, size, kVerifierMaxDepth, kVerifierMaxTables);
+  return verifier.VerifyBuffer<T>(nullptr);
+}
+
+}  // namespace internal
+
+// A request of type T being built in place. Obtain one from a generated client's
+// New<Method>Request(size_hint); a size_hint of the final size avoids any growth copy.
+template <class T>
+class RequestBuilder {
+ public:
+  RequestBuilder(Channel& channel, size_t size_hint)
+      : message_(internal::NewMessage(channel, size_hint)) {}
+
+  flatbuffers::FlatBufferBuilder& fbb() { return message_.fbb(); }
+  void Finish(flatbuffers::Offset<T> root) {
+    message_.fbb().Finish(root);
+    message_.MarkFinished();
+  }
+
+  // For generated code: hands the message to the call.
+  internal::OutgoingMessage TakeMessage() && { return std::move(message_); }
+
+ private:
+  internal::OutgoingMessage message_;
+};
+
+// The reply of a unary call being built in place by a handler.
+template <class T>
+class Reply {
+ public:
+  explicit Reply(internal::OutgoingMessage& message) : message_(message) {}
+  Reply(const Reply&) = delete;
+  Reply& operator=(const Reply&) = delete;
+
+  flatbuffers::FlatBufferBuilder& fbb() { return message_.fbb(); }
+  void Finish(flatbuffers::Offset<T> root) {
+    message_.fbb().Finish(root);
+    message_.MarkFinished();
+  }
+  bool finished() const { return message_.finished(); }
+
+ private:
+  internal::OutgoingMessage& message_;
+};
+
+// A verified reply of type T, read in place. Valid until destroyed; may outlive the call and
+// the client stub, and keeps the connection's memory mapped while it lives.
+template <class T>
+class ReplyView {
+ public:
+  explicit ReplyView(internal::IncomingMessage message)
+      : message_(std::move(message)), root_(flatbuffers::GetRoot<T>(message_.data())) {}
+
+  const T* get() const { return root_; }
+  const T* operator->() const { return root_; }
+  const T& operator*() const { return *root_; }
+  // The raw FlatBuffer.
+  const uint8_t* data() const { return message_.data(); }
+  size_t size() const { return message_.size(); }
+
+ private:
+  internal::IncomingMessage message_;
+  const T* root_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,60 @@
+// Tunables for calls, connections and servers. Every bound ferry enforces is named here.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace ferry {
+
+// Per call.
+struct CallOptions {
+  // How long the call may take, counted from the moment it is made; zero means no deadline.
+  // Past it the call fails with DEADLINE_EXCEEDED and the server sees ctx.Cancelled().
+  std::chrono::nanoseconds deadline{0};
+};
+
+// One size class of the shared-memory slot pools.
+struct SlotClass {
+  uint32_t slot_bytes;  // capacity of each slot; a multiple of 64
+  uint32_t slot_count;  // slots of this size in each connection's segment
+};
+
+// Shape of the shared-memory segment the server creates for each connection.
+// The defaults keep a segment at about 70 MiB of address space; tmpfs backs only the pages a
+// message touches, so an idle connection costs a few pages.
+struct ShmOptions {
+  // Smallest first. A message is built in the smallest class that fits and moves to a larger
+  // class as it grows; past the largest it fails with RESOURCE_EXHAUSTED. The largest class
+  // is 32 MiB so that a 16 MiB payload fits even through the builder's 1.5x growth steps.
+  std::vector<SlotClass> slot_classes{
+      {4 * 1024, 64}, {64 * 1024, 16}, {1024 * 1024, 8}, {32 * 1024 * 1024, 2}};
+  // Calls in flight per connection (call cells, and the depth of the request ring).
+  uint32_t max_calls_in_flight = 128;
+};
+
+// For ferry::Connect.
+struct ConnectOptions {
+  // Bound on connecting and the handshake.
+  std::chrono::milliseconds connect_timeout{5000};
+  // How long building a message may wait for a free slot before falling back to the heap
+  // (and then failing its call with RESOURCE_EXHAUSTED).
+  std::chrono::milliseconds slot_wait{1000};
+};
+
+// For ferry::Server.
+struct ServerOptions {
+  ShmOptions shm;
+  // Threads that run handlers for each connection: calls from one client run concurrently
+  // up to this many.
+  uint32_t workers_per_connection = 2;
+  // Connections past this are refused during the handshake with RESOURCE_EXHAUSTED.
+  uint32_t max_connections = 64;
+  // A client that connects and does not finish the handshake in this time is dropped.
+  std::chrono::milliseconds handshake_timeout{5000};
+  // How long building a reply may wait for a free slot (see ConnectOptions::slot_wait).
+  std::chrono::milliseconds slot_wait{1000};
+};
+
+}  // namespace ferry

@@ -1,0 +1,58 @@
+// ferry::Server: serves one or more services on one or more endpoints.
+//
+//   ferry::Server server;
+//   server.Add(std::make_shared<CalcImpl>());
+//   server.Listen("shm://calc");
+//   server.Run();  // until Shutdown()
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include "ferry/options.h"
+#include "ferry/service.h"
+#include "ferry/status.h"
+
+namespace ferry {
+
+namespace internal {
+class ServerCore;
+}
+
+class Server {
+ public:
+  explicit Server(ServerOptions options = {});
+  // Shuts down (as Shutdown()) and waits for every connection thread.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Adds a service implementation. `impl` derives from a generated <Service>::Service; the
+  // server keeps it alive. Call before Listen(). ALREADY_EXISTS when a method id is taken.
+  template <class Impl>
+  Status Add(std::shared_ptr<Impl> impl) {
+    return Add(FerryBind(std::move(impl)));  // found by argument-dependent lookup
+  }
+  Status Add(ServiceBinding binding);
+
+  // Starts accepting on `endpoint` ("shm://name"). Clients may connect as soon as this
+  // returns OK. ALREADY_EXISTS when another live server holds the name; INVALID_ARGUMENT for
+  // a malformed endpoint; UNAVAILABLE when the runtime dir cannot be used.
+  Status Listen(std::string_view endpoint);
+
+  // Blocks until Shutdown() is called (from another thread or a signal-handling thread).
+  void Run();
+
+  // Stops accepting, disconnects every client (their calls fail with UNAVAILABLE), lets
+  // running handlers finish, and removes the endpoints. Thread-safe; idempotent.
+  void Shutdown();
+
+  // Connections currently open.
+  size_t connection_count() const;
+
+ private:
+  std::unique_ptr<internal::ServerCore> core_;
+};
+
+}  // namespace ferry

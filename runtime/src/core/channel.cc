@@ -1,0 +1,36 @@
+// The public client API (Channel, Connect) and the calls generated code makes through it.
+#include "ferry/channel.h"
+
+#include "core/client_connection.h"
+#include "ferry/generated_support.h"
+
+namespace ferry {
+
+Channel::Channel(std::shared_ptr<internal::ClientConnection> connection)
+    : connection_(std::move(connection)) {}
+
+std::string_view Channel::transport() const { return "shm"; }
+std::string_view Channel::endpoint() const { return connection_->endpoint(); }
+bool Channel::connected() const { return connection_->connected(); }
+uint64_t Channel::bytes_copied() const { return connection_->bytes_copied(); }
+
+Result<Channel> Connect(std::string_view endpoint, const ConnectOptions& options) {
+  Result<std::shared_ptr<internal::ClientConnection>> connection =
+      internal::ClientConnection::Connect(endpoint, options);
+  if (!connection.ok()) return connection.status();
+  return Channel(std::move(*connection));
+}
+
+namespace internal {
+
+OutgoingMessage NewMessage(Channel& channel, size_t size_hint) {
+  return channel.connection().NewMessage(size_hint);
+}
+
+Result<IncomingMessage> Call(Channel& channel, uint32_t method_id, MethodKind kind,
+                             OutgoingMessage request, const CallOptions& options) {
+  return channel.connection().Call(method_id, kind, std::move(request), options);
+}
+
+}  // namespace internal
+}  // namespace ferry

@@ -1,0 +1,215 @@
+// Client calls over shared memory: build in a slot, push a descriptor, wait on the call cell.
+#include "core/client_connection.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "core/endpoint.h"
+#include "core/handshake.h"
+#include "shm/futex.h"
+#include "shm/slot_allocator.h"
+
+namespace ferry::internal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// Waits are cut into slices so that a missed wake-up costs at most this much.
+constexpr auto kWaitSlice = 50ms;
+
+Clock::time_point DeadlineFrom(const CallOptions& options) {
+  return options.deadline > std::chrono::nanoseconds::zero() ? Clock::now() + options.deadline
+                                                              : Clock::time_point::max();
+}
+
+int64_t MonotonicNanos(Clock::time_point t) {
+  if (t == Clock::time_point::max()) return 0;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+Status Disconnected(const std::string& endpoint) {
+  return Status::Unavailable("the server at " + endpoint + " went away");
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ClientConnection>> ClientConnection::Connect(std::string_view text,
+                                                                    const ConnectOptions& options) {
+  Result<Endpoint> endpoint = ParseEndpoint(text);
+  if (!endpoint.ok()) return endpoint.status();
+  Result<Fd> socket = ConnectUnix(endpoint->socket_path);
+  if (!socket.ok()) return socket.status();
+  const Deadline deadline = Clock::now() + options.connect_timeout;
+  if (Status s = SendHello(socket->get()); !s.ok()) return s;
+  Result<WelcomeInfo> welcome = ReceiveWelcome(socket->get(), deadline);
+  if (!welcome.ok()) return welcome.status();
+  if (welcome->layout_version != shm::kLayoutVersion) {
+    return Status::FailedPrecondition("server uses shared-memory layout " +
+                                      std::to_string(welcome->layout_version) + ", this client " +
+                                      std::to_string(shm::kLayoutVersion));
+  }
+  Result<std::shared_ptr<shm::Segment>> segment =
+      shm::Segment::Open(welcome->segment_name, welcome->segment_bytes);
+  if (!segment.ok()) return segment.status();
+  if (Status s = SendMapped(socket->get()); !s.ok()) return s;
+  return std::shared_ptr<ClientConnection>(new ClientConnection(
+      std::string(text), std::move(*socket), std::move(*segment), options));
+}
+
+ClientConnection::ClientConnection(std::string endpoint, Fd socket,
+                                   std::shared_ptr<shm::Segment> segment,
+                                   const ConnectOptions& options)
+    : endpoint_(std::move(endpoint)),
+      socket_(std::move(socket)),
+      segment_(std::move(segment)),
+      options_(options) {
+  watcher_ = std::thread([this] { WatchPeer(); });
+}
+
+ClientConnection::~ClientConnection() {
+  shutdown(socket_.get(), SHUT_RDWR);  // ends WatchPeer's recv
+  watcher_.join();
+}
+
+void ClientConnection::WatchPeer() {
+  char byte;
+  // After the handshake the server sends nothing: any return means it is gone (or broke the
+  // protocol, which we treat the same way).
+  while (recv(socket_.get(), &byte, 1, 0) < 0 && errno == EINTR) {
+  }
+  closed_.store(true, std::memory_order_release);
+  for (uint32_t i = 0; i < segment_->call_count(); ++i) {
+    shm::FutexWake(segment_->cell(i).state, INT_MAX);
+  }
+}
+
+OutgoingMessage ClientConnection::NewMessage(size_t size_hint) {
+  return OutgoingMessage(std::make_unique<shm::SlotAllocator>(shared_from_this(), *segment_,
+                                                              options_.slot_wait, bytes_copied_,
+                                                              closed_),
+                         size_hint);
+}
+
+void ClientConnection::ReleaseMessage(uint64_t slot_id) {
+  segment_->ReleaseSlot(static_cast<uint32_t>(slot_id));
+}
+
+Result<uint32_t> ClientConnection::AcquireCell(Clock::time_point deadline) {
+  shm::IndexStack& cells = segment_->cell_stack();
+  for (;;) {
+    const uint32_t index = cells.Pop();
+    if (index != shm::kNoIndex) return index;
+    if (!connected()) return Disconnected(endpoint_);
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      return Status::DeadlineExceeded("all " + std::to_string(cells.capacity()) +
+                                      " call slots stayed busy until the deadline");
+    }
+    cells.WaitForPush(std::min<Clock::duration>(deadline - now, kWaitSlice));
+  }
+}
+
+void ClientConnection::RecycleCell(uint32_t index) {
+  segment_->cell(index).state.store(shm::kCellFree, std::memory_order_relaxed);
+  segment_->cell_stack().Push(index);
+}
+
+Result<IncomingMessage> ClientConnection::Call(uint32_t method_id, MethodKind kind,
+                                               OutgoingMessage request,
+                                               const CallOptions& options) {
+  if (!connected()) return Disconnected(endpoint_);
+  auto* allocator = dynamic_cast<shm::SlotAllocator*>(request.allocator());
+  if (allocator == nullptr || !allocator->BelongsTo(*segment_)) {
+    return Status::InvalidArgument("the request was built for another channel");
+  }
+  if (!request.finished()) {
+    return Status::InvalidArgument("the request was not finished (call Finish on its builder)");
+  }
+  if (Status usable = allocator->Usable(); !usable.ok()) return usable;
+
+  const Clock::time_point deadline = DeadlineFrom(options);
+  Result<uint32_t> cell_index = AcquireCell(deadline);
+  if (!cell_index.ok()) return cell_index.status();
+
+  flatbuffers::FlatBufferBuilder& fbb = request.fbb();
+  const uint8_t* data = fbb.GetBufferPointer();
+  const uint32_t length = fbb.GetSize();
+  size_t reserved = 0, start = 0;
+  fbb.ReleaseRaw(reserved, start);  // the slot now belongs to the descriptor, not the builder
+  const uint32_t slot = allocator->Detach();
+
+  shm::Descriptor descriptor{};
+  descriptor.cell = *cell_index;
+  descriptor.method_id = method_id;
+  descriptor.slot = slot;
+  descriptor.offset = static_cast<uint32_t>(data - segment_->SlotBase(slot));
+  descriptor.length = length;
+  descriptor.kind = static_cast<uint8_t>(kind);
+  descriptor.deadline_ns = MonotonicNanos(deadline);
+
+  segment_->cell(*cell_index).state.store(shm::kCellPending, std::memory_order_relaxed);
+  if (!segment_->ring().Push(descriptor)) {
+    // Cannot happen: the ring is as deep as there are cells.
+    segment_->ReleaseSlot(slot);
+    RecycleCell(*cell_index);
+    return Status::Internal("request ring full");
+  }
+  if (kind == MethodKind::kOneway) return IncomingMessage();  // the server recycles the cell
+
+  if (Status s = AwaitReply(*cell_index, deadline); !s.ok()) return s;
+  Result<IncomingMessage> reply = TakeReply(*cell_index);
+  RecycleCell(*cell_index);
+  return reply;
+}
+
+Status ClientConnection::AwaitReply(uint32_t index, Clock::time_point deadline) {
+  std::atomic<uint32_t>& state = segment_->cell(index).state;
+  thread_local shm::AdaptiveSpinner spinner;
+  if (spinner.Spin([&] { return state.load(std::memory_order_acquire) == shm::kCellDone; })) {
+    return Status::Ok();
+  }
+  for (;;) {
+    uint32_t seen = shm::kCellPending;
+    if (!state.compare_exchange_strong(seen, shm::kCellWaiting, std::memory_order_acq_rel) &&
+        seen == shm::kCellDone) {
+      return Status::Ok();
+    }
+    if (!connected()) return Disconnected(endpoint_);
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      seen = shm::kCellWaiting;
+      if (state.compare_exchange_strong(seen, shm::kCellAbandoned, std::memory_order_acq_rel)) {
+        return Status::DeadlineExceeded("no reply from " + endpoint_ + " before the deadline");
+      }
+      if (seen == shm::kCellDone) return Status::Ok();
+    }
+    shm::FutexWait(state, shm::kCellWaiting, std::min<Clock::duration>(deadline - now, kWaitSlice));
+    if (state.load(std::memory_order_acquire) == shm::kCellDone) return Status::Ok();
+  }
+}
+
+Result<IncomingMessage> ClientConnection::TakeReply(uint32_t index) {
+  const shm::CallCell& cell = segment_->cell(index);
+  const uint32_t code = cell.status_code;
+  uint8_t* bytes = segment_->Locate(cell.slot, cell.offset, cell.length);
+  if (code == 0) {
+    if (bytes == nullptr) {
+      segment_->ReleaseSlot(cell.slot);
+      return Status::DataLoss("reply names memory outside its slot");
+    }
+    return IncomingMessage(bytes, cell.length, shared_from_this(), cell.slot);
+  }
+  std::string message = bytes != nullptr ? std::string(reinterpret_cast<char*>(bytes), cell.length)
+                                         : std::string();
+  segment_->ReleaseSlot(cell.slot);
+  if (code > static_cast<uint32_t>(StatusCode::kUnauthenticated)) {
+    return Status::Unknown("status code " + std::to_string(code) + ": " + message);
+  }
+  return Status(static_cast<StatusCode>(code), std::move(message));
+}
+
+}  // namespace ferry::internal

@@ -1,0 +1,59 @@
+// The client's end of a shared-memory connection: the handshake, calls through the request
+// ring and call cells, and the liveness watch on the rendezvous socket.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "core/unix_socket.h"
+#include "ferry/message.h"
+#include "ferry/options.h"
+#include "ferry/result.h"
+#include "ferry/service.h"
+#include "shm/segment.h"
+
+namespace ferry::internal {
+
+class ClientConnection final : public MessageOwner,
+                               public std::enable_shared_from_this<ClientConnection> {
+ public:
+  static Result<std::shared_ptr<ClientConnection>> Connect(std::string_view endpoint,
+                                                           const ConnectOptions& options);
+  // Closes the socket (the server then drops the connection) and joins the watcher.
+  ~ClientConnection() override;
+
+  OutgoingMessage NewMessage(size_t size_hint);
+  Result<IncomingMessage> Call(uint32_t method_id, MethodKind kind, OutgoingMessage request,
+                               const CallOptions& options);
+  void ReleaseMessage(uint64_t slot_id) override;
+
+  bool connected() const { return !closed_.load(std::memory_order_acquire); }
+  const std::string& endpoint() const { return endpoint_; }
+  uint64_t bytes_copied() const { return bytes_copied_.load(std::memory_order_relaxed); }
+
+ private:
+  ClientConnection(std::string endpoint, Fd socket, std::shared_ptr<shm::Segment> segment,
+                   const ConnectOptions& options);
+
+  // Blocks on the socket until the server goes away, then fails everything waiting.
+  void WatchPeer();
+  Result<uint32_t> AcquireCell(std::chrono::steady_clock::time_point deadline);
+  void RecycleCell(uint32_t index);
+  // Waits for the cell's outcome; on success the cell is DONE and ours to read.
+  Status AwaitReply(uint32_t index, std::chrono::steady_clock::time_point deadline);
+  Result<IncomingMessage> TakeReply(uint32_t index);
+
+  const std::string endpoint_;
+  Fd socket_;
+  std::shared_ptr<shm::Segment> segment_;
+  const ConnectOptions options_;
+  std::atomic<bool> closed_{false};
+  std::atomic<uint64_t> bytes_copied_{0};
+  std::thread watcher_;
+};
+
+}  // namespace ferry::internal

@@ -1,0 +1,99 @@
+// Encoding and checking handshake frames (FlatBuffers, verified before use).
+#include "core/handshake.h"
+
+#include <unistd.h>
+
+#include "ferry/protocol_generated.h"
+
+namespace ferry::internal {
+namespace pb = ferry::protocol;
+
+namespace {
+
+Status Send(int fd, flatbuffers::FlatBufferBuilder& fbb, pb::HandshakeBody type,
+            flatbuffers::Offset<void> body) {
+  fbb.Finish(pb::CreateHandshakeFrame(fbb, type, body));
+  return SendFrame(fd, {fbb.GetBufferPointer(), fbb.GetSize()});
+}
+
+// Receives a frame and checks it holds a body of `expected` type.
+Result<std::vector<uint8_t>> ReceiveBody(int fd, Deadline deadline, pb::HandshakeBody expected,
+                                         pb::HandshakeBody alternative = pb::HandshakeBody::NONE) {
+  Result<std::vector<uint8_t>> frame = ReceiveFrame(fd, deadline);
+  if (!frame.ok()) return frame.status();
+  flatbuffers::Verifier verifier(frame->data(), frame->size());
+  if (!pb::VerifyHandshakeFrameBuffer(verifier)) {
+    return Status::DataLoss("handshake frame failed verification");
+  }
+  const pb::HandshakeBody type = pb::GetHandshakeFrame(frame->data())->body_type();
+  if (type != expected && (alternative == pb::HandshakeBody::NONE || type != alternative)) {
+    return Status::DataLoss(std::string("expected a ") + pb::EnumNameHandshakeBody(expected) +
+                            " frame, got " + pb::EnumNameHandshakeBody(type));
+  }
+  return frame;
+}
+
+}  // namespace
+
+Status SendHello(int fd) {
+  flatbuffers::FlatBufferBuilder fbb(128);
+  auto hello = pb::CreateHello(fbb, static_cast<uint32_t>(pb::Version::Current),
+                               static_cast<uint32_t>(getpid()));
+  return Send(fd, fbb, pb::HandshakeBody::Hello, hello.Union());
+}
+
+Status SendWelcome(int fd, const WelcomeInfo& welcome) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  auto body = pb::CreateWelcomeDirect(fbb, welcome.segment_name.c_str(), welcome.segment_bytes,
+                                      welcome.layout_version);
+  return Send(fd, fbb, pb::HandshakeBody::Welcome, body.Union());
+}
+
+Status SendRefusal(int fd, const Status& why) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  auto body =
+      pb::CreateRefusalDirect(fbb, static_cast<uint32_t>(why.code()), why.message().c_str());
+  return Send(fd, fbb, pb::HandshakeBody::Refusal, body.Union());
+}
+
+Status SendMapped(int fd) {
+  flatbuffers::FlatBufferBuilder fbb(64);
+  return Send(fd, fbb, pb::HandshakeBody::Mapped, pb::CreateMapped(fbb).Union());
+}
+
+Status ReceiveHello(int fd, Deadline deadline) {
+  Result<std::vector<uint8_t>> frame = ReceiveBody(fd, deadline, pb::HandshakeBody::Hello);
+  if (!frame.ok()) return frame.status();
+  const pb::Hello* hello = pb::GetHandshakeFrame(frame->data())->body_as_Hello();
+  if (hello->protocol_version() != static_cast<uint32_t>(pb::Version::Current)) {
+    return Status::FailedPrecondition(
+        "client speaks ferry protocol " + std::to_string(hello->protocol_version()) +
+        ", this server speaks " + std::to_string(static_cast<uint32_t>(pb::Version::Current)));
+  }
+  return Status::Ok();
+}
+
+Status ReceiveMapped(int fd, Deadline deadline) {
+  return ReceiveBody(fd, deadline, pb::HandshakeBody::Mapped).status();
+}
+
+Result<WelcomeInfo> ReceiveWelcome(int fd, Deadline deadline) {
+  Result<std::vector<uint8_t>> frame =
+      ReceiveBody(fd, deadline, pb::HandshakeBody::Welcome, pb::HandshakeBody::Refusal);
+  if (!frame.ok()) return frame.status();
+  const pb::HandshakeFrame* root = pb::GetHandshakeFrame(frame->data());
+  if (const pb::Refusal* refusal = root->body_as_Refusal()) {
+    const uint32_t code = refusal->code();
+    const std::string message = refusal->message() ? refusal->message()->str() : "";
+    if (code == 0 || code > static_cast<uint32_t>(StatusCode::kUnauthenticated)) {
+      return Status::Unknown("server refused the connection: " + message);
+    }
+    return Status(static_cast<StatusCode>(code), "server refused the connection: " + message);
+  }
+  const pb::Welcome* welcome = root->body_as_Welcome();
+  if (welcome->segment_name() == nullptr) return Status::DataLoss("Welcome without a segment");
+  return WelcomeInfo{welcome->segment_name()->str(), welcome->segment_bytes(),
+                     welcome->layout_version()};
+}
+
+}  // namespace ferry::internal

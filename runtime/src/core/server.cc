@@ -1,0 +1,18 @@
+// The public ferry::Server, a thin handle over ServerCore.
+#include "ferry/server.h"
+
+#include "core/server_core.h"
+
+namespace ferry {
+
+Server::Server(ServerOptions options)
+    : core_(std::make_unique<internal::ServerCore>(std::move(options))) {}
+Server::~Server() = default;
+
+Status Server::Add(ServiceBinding binding) { return core_->Add(std::move(binding)); }
+Status Server::Listen(std::string_view endpoint) { return core_->Listen(endpoint); }
+void Server::Run() { core_->Run(); }
+void Server::Shutdown() { core_->Shutdown(); }
+size_t Server::connection_count() const { return core_->connection_count(); }
+
+}  // namespace ferry

@@ -1,0 +1,259 @@
+// Serving one client over shared memory: pop descriptors, verify, run handlers, publish.
+#include "core/server_connection.h"
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "core/handshake.h"
+#include "core/log.h"
+#include "shm/futex.h"
+#include "shm/slot_allocator.h"
+
+namespace ferry::internal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct CancelProbe {
+  const shm::CallCell* cell;
+  const std::atomic<bool>* closed;
+};
+
+bool ProbeCancelled(const void* arg) {
+  const auto* probe = static_cast<const CancelProbe*>(arg);
+  return probe->closed->load(std::memory_order_relaxed) ||
+         probe->cell->state.load(std::memory_order_relaxed) == shm::kCellAbandoned;
+}
+
+std::string Hex(uint32_t value) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "0x%08x", value);
+  return text;
+}
+
+}  // namespace
+
+ServerConnection::ServerConnection(Fd socket, const MethodTable& methods,
+                                   const ServerOptions& options,
+                                   std::function<void()> on_finished)
+    : socket_(std::move(socket)),
+      methods_(methods),
+      options_(options),
+      on_finished_(std::move(on_finished)) {}
+
+ServerConnection::~ServerConnection() {
+  Stop();
+  Join();
+}
+
+void ServerConnection::Start(bool admitted) {
+  thread_ = std::thread([this, admitted] { Serve(admitted); });
+}
+
+void ServerConnection::Stop() { shutdown(socket_.get(), SHUT_RDWR); }
+
+void ServerConnection::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void ServerConnection::Serve(bool admitted) {
+  if (!admitted) {
+    (void)SendRefusal(socket_.get(), Status::ResourceExhausted("server has max_connections (" +
+                                                               std::to_string(options_.max_connections) +
+                                                               ") clients"));
+    LogLine("refused a client: max_connections reached");
+  } else if (Status s = Handshake(); !s.ok()) {
+    LogLine("handshake failed: " + s.ToString());
+  } else {
+    for (uint32_t i = 0; i < std::max(1U, options_.workers_per_connection); ++i) {
+      workers_.emplace_back([this] { WorkLoop(); });
+    }
+    char byte;
+    // The client sends nothing after the handshake: any return means it left (or broke the
+    // protocol; either way the connection ends).
+    ssize_t n;
+    while ((n = recv(socket_.get(), &byte, 1, 0)) < 0 && errno == EINTR) {
+    }
+    if (n > 0) LogLine("client wrote on the liveness socket; disconnecting it");
+    closed_.store(true, std::memory_order_release);
+    segment_->ring().Nudge();
+    for (std::thread& worker : workers_) worker.join();
+  }
+  shutdown(socket_.get(), SHUT_RDWR);
+  segment_.reset();  // unmaps; the name is long gone
+  finished_.store(true, std::memory_order_release);
+  on_finished_();
+}
+
+Status ServerConnection::Handshake() {
+  const Deadline deadline = Clock::now() + options_.handshake_timeout;
+  Result<uid_t> uid = PeerUid(socket_.get());
+  if (!uid.ok()) return uid.status();
+  if (*uid != geteuid()) {
+    Status refused = Status::PermissionDenied("shared memory is offered to the same user only");
+    (void)SendRefusal(socket_.get(), refused);
+    return refused;
+  }
+  if (Status s = ReceiveHello(socket_.get(), deadline); !s.ok()) {
+    if (s.code() == StatusCode::kFailedPrecondition) (void)SendRefusal(socket_.get(), s);
+    return s;
+  }
+  segment_name_ = shm::Segment::UniqueName();
+  Result<std::shared_ptr<shm::Segment>> segment = shm::Segment::Create(segment_name_, options_.shm);
+  if (!segment.ok()) {
+    (void)SendRefusal(socket_.get(), segment.status());
+    return segment.status();
+  }
+  segment_ = std::move(*segment);
+  Status s = SendWelcome(socket_.get(),
+                         {segment_name_, segment_->size(), shm::kLayoutVersion});
+  if (s.ok()) s = ReceiveMapped(socket_.get(), deadline);
+  // Mapped or not, the name goes now: both mappings (if any) outlive it.
+  shm::Segment::Remove(segment_name_);
+  if (!s.ok()) segment_.reset();
+  return s;
+}
+
+void ServerConnection::WorkLoop() {
+  shm::DescriptorRing& ring = segment_->ring();
+  shm::AdaptiveSpinner spinner;
+  shm::Descriptor descriptor;
+  auto pop = [&] { return ring.Pop(descriptor); };
+  while (!closed_.load(std::memory_order_acquire)) {
+    if (spinner.Spin(pop)) {
+      Handle(descriptor);
+      continue;
+    }
+    const uint32_t signal = ring.Signal();
+    if (closed_.load(std::memory_order_acquire)) break;
+    if (pop()) {
+      Handle(descriptor);
+      continue;
+    }
+    ring.WaitForPush(signal, 100ms);
+  }
+}
+
+void ServerConnection::Handle(const shm::Descriptor& d) {
+  if (d.cell >= segment_->call_count()) {
+    LogLine("request names call cell " + std::to_string(d.cell) + " of " +
+            std::to_string(segment_->call_count()) + "; dropped");
+    segment_->ReleaseSlot(d.slot);
+    return;
+  }
+  const uint8_t* request = segment_->Locate(d.slot, d.offset, d.length);
+  if (request == nullptr) {
+    LogLine("request descriptor names memory outside its slot; failed with DATA_LOSS");
+    segment_->ReleaseSlot(d.slot);
+    Complete(d.cell, Status::DataLoss("request descriptor names memory outside its slot"),
+             nullptr);
+    return;
+  }
+  const auto found = methods_.find(d.method_id);
+  Status status;
+  OutgoingMessage reply;
+  if (found == methods_.end()) {
+    status = Status::Unimplemented("no method with id " + Hex(d.method_id) + " on this server");
+  } else if (d.kind > static_cast<uint8_t>(MethodKind::kOneway) ||
+             static_cast<MethodKind>(d.kind) != found->second->kind) {
+    status = Status::FailedPrecondition(
+        found->second->name + " is a " + std::string(MethodKindName(found->second->kind)) +
+        " method here but the client called it as another kind (schemas differ?)");
+  } else if (!found->second->handler) {
+    status = Status::Unimplemented(found->second->name + " is a " +
+                                   std::string(MethodKindName(found->second->kind)) +
+                                   " method; this ferry runtime does not serve streams yet");
+  } else {
+    reply = OutgoingMessage(std::make_unique<shm::SlotAllocator>(shared_from_this(), *segment_,
+                                                                 options_.slot_wait,
+                                                                 bytes_copied_, closed_),
+                            0);
+    status = RunHandler(*found->second, d, request, reply);
+  }
+  segment_->ReleaseSlot(d.slot);
+  if (d.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
+    if (!status.ok()) LogLine("oneway call failed: " + status.ToString());
+    RecycleCell(d.cell);
+    return;
+  }
+  Complete(d.cell, status, &reply);
+}
+
+Status ServerConnection::RunHandler(const ServiceBinding::Method& method,
+                                    const shm::Descriptor& d, const uint8_t* request,
+                                    OutgoingMessage& reply) {
+  const Clock::time_point deadline =
+      d.deadline_ns == 0 ? Clock::time_point::max()
+                         : Clock::time_point(std::chrono::nanoseconds(d.deadline_ns));
+  if (Clock::now() > deadline) return Status::DeadlineExceeded("deadline passed before dispatch");
+  CancelProbe probe{&segment_->cell(d.cell), &closed_};
+  CallContext context(method.name, deadline, &ProbeCancelled, &probe);
+  try {
+    Status status = method.handler(context, request, d.length, reply);
+    if (status.ok() && method.kind == MethodKind::kUnary && !reply.finished()) {
+      return Status::Internal(method.name + " returned OK without finishing its reply");
+    }
+    return status;
+  } catch (const std::exception& e) {
+    return Status::Internal(method.name + " threw: " + e.what());
+  } catch (...) {
+    return Status::Internal(method.name + " threw a non-standard exception");
+  }
+}
+
+void ServerConnection::Complete(uint32_t cell, const Status& status, OutgoingMessage* reply) {
+  if (status.ok()) {
+    auto* allocator = static_cast<shm::SlotAllocator*>(reply->allocator());
+    if (Status usable = allocator->Usable(); !usable.ok()) {
+      Complete(cell, usable, nullptr);
+      return;
+    }
+    flatbuffers::FlatBufferBuilder& fbb = reply->fbb();
+    const uint8_t* data = fbb.GetBufferPointer();
+    const uint32_t length = fbb.GetSize();
+    size_t reserved = 0, start = 0;
+    fbb.ReleaseRaw(reserved, start);
+    const uint32_t slot = allocator->Detach();
+    Publish(cell, 0, slot, static_cast<uint32_t>(data - segment_->SlotBase(slot)), length);
+    return;
+  }
+  // The status message travels in the smallest slot that is free right now (truncated to it);
+  // without one, the code alone still reaches the client.
+  const std::string& text = status.message();
+  uint32_t slot = shm::kNoIndex;
+  uint32_t length = 0;
+  if (!text.empty()) {
+    Result<uint32_t> acquired = segment_->AcquireSlot(1, Clock::now() + 10ms, closed_);
+    if (acquired.ok()) {
+      slot = *acquired;
+      length = static_cast<uint32_t>(std::min(text.size(), segment_->SlotCapacity(slot)));
+      std::memcpy(segment_->SlotBase(slot), text.data(), length);
+    }
+  }
+  Publish(cell, static_cast<uint32_t>(status.code()), slot, 0, length);
+}
+
+void ServerConnection::Publish(uint32_t cell_index, uint32_t code, uint32_t slot,
+                               uint32_t offset, uint32_t length) {
+  shm::CallCell& cell = segment_->cell(cell_index);
+  cell.status_code = code;
+  cell.slot = slot;
+  cell.offset = offset;
+  cell.length = length;
+  const uint32_t before = cell.state.exchange(shm::kCellDone, std::memory_order_acq_rel);
+  if (before == shm::kCellWaiting) {
+    shm::FutexWake(cell.state, 1);
+  } else if (before == shm::kCellAbandoned) {
+    segment_->ReleaseSlot(slot);
+    RecycleCell(cell_index);
+  }
+}
+
+void ServerConnection::RecycleCell(uint32_t cell_index) {
+  segment_->cell(cell_index).state.store(shm::kCellFree, std::memory_order_relaxed);
+  segment_->cell_stack().Push(cell_index);
+}
+
+}  // namespace ferry::internal

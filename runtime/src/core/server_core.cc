@@ -1,0 +1,155 @@
+// Accepting clients and owning their connections for ferry::Server.
+#include "core/server_core.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/endpoint.h"
+#include "core/log.h"
+#include "shm/segment.h"
+
+namespace ferry::internal {
+
+ServerCore::ServerCore(ServerOptions options)
+    : options_(std::move(options)), wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+ServerCore::~ServerCore() { Shutdown(); }
+
+Status ServerCore::Add(ServiceBinding binding) {
+  std::lock_guard lock(mutex_);
+  if (listening_) return Status::FailedPrecondition("add services before Listen()");
+  for (const ServiceBinding::Method& method : binding.methods()) {
+    if (auto taken = methods_.find(method.id); taken != methods_.end()) {
+      return Status::AlreadyExists("method id of " + method.name + " is already taken by " +
+                                   taken->second->name);
+    }
+  }
+  services_.push_back(std::make_unique<ServiceBinding>(std::move(binding)));
+  for (const ServiceBinding::Method& method : services_.back()->methods()) {
+    methods_.emplace(method.id, &method);
+  }
+  return Status::Ok();
+}
+
+Status ServerCore::Listen(std::string_view text) {
+  Result<Endpoint> endpoint = ParseEndpoint(text);
+  if (!endpoint.ok()) return endpoint.status();
+  if (!wake_.valid()) return Status::Unavailable("eventfd: " + std::string(std::strerror(errno)));
+  std::lock_guard lock(mutex_);
+  if (stopping_) return Status::FailedPrecondition("server is shut down");
+  Result<Fd> fd = ListenUnix(endpoint->socket_path);
+  if (!fd.ok()) return fd.status();
+  if (!listening_) shm::Segment::RemoveStale();
+  listeners_.push_back({std::move(*fd), endpoint->socket_path});
+  listening_ = true;
+  if (!acceptor_.joinable()) {
+    acceptor_ = std::thread([this] { AcceptLoop(); });
+  } else {
+    Wake();
+  }
+  return Status::Ok();
+}
+
+void ServerCore::Run() {
+  std::unique_lock lock(mutex_);
+  stopped_cv_.wait(lock, [this] { return stopped_; });
+}
+
+void ServerCore::Wake() {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof(one));
+}
+
+void ServerCore::Shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    Wake();
+    if (acceptor_.joinable()) acceptor_.join();
+    // The acceptor is gone: nothing else touches the lists now.
+    for (Listener& listener : listeners_) unlink(listener.path.c_str());
+    listeners_.clear();
+    for (auto& connection : connections_) connection->Stop();
+    for (auto& connection : connections_) connection->Join();
+    {
+      std::lock_guard lock(mutex_);
+      connections_.clear();
+      stopped_ = true;
+    }
+    stopped_cv_.notify_all();
+  });
+}
+
+size_t ServerCore::connection_count() const {
+  std::lock_guard lock(mutex_);
+  size_t live = 0;
+  for (const auto& connection : connections_) live += connection->finished() ? 0 : 1;
+  return live;
+}
+
+void ServerCore::AcceptLoop() {
+  std::vector<pollfd> fds;
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      fds.assign(1, pollfd{wake_.get(), POLLIN, 0});
+      for (const Listener& listener : listeners_) fds.push_back({listener.fd.get(), POLLIN, 0});
+    }
+    if (poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      LogLine(std::string("accept loop poll failed: ") + std::strerror(errno));
+      return;
+    }
+    if (fds[0].revents != 0) {
+      uint64_t count;
+      [[maybe_unused]] ssize_t n = read(wake_.get(), &count, sizeof(count));
+      Reap();
+    }
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents & POLLIN) Accept(fds[i].fd);
+    }
+  }
+}
+
+void ServerCore::Accept(int listen_fd) {
+  Fd client(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!client.valid()) {
+    if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+      LogLine(std::string("accept failed: ") + std::strerror(errno));
+    }
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  size_t live = 0;
+  for (const auto& connection : connections_) live += connection->finished() ? 0 : 1;
+  const bool admitted = live < options_.max_connections;
+  auto connection = std::make_shared<ServerConnection>(std::move(client), methods_, options_,
+                                                       [this] { Wake(); });
+  connections_.push_back(connection);
+  connection->Start(admitted);
+}
+
+void ServerCore::Reap() {
+  std::list<std::shared_ptr<ServerConnection>> done;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = connections_.begin(); it != connections_.end();) {
+      if ((*it)->finished()) {
+        done.splice(done.end(), connections_, it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& connection : done) connection->Join();
+}
+
+}  // namespace ferry::internal

@@ -1,0 +1,62 @@
+// ferry::Server's implementation: the service table, listeners, the accept thread and the
+// set of live connections.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/server_connection.h"
+#include "core/unix_socket.h"
+#include "ferry/options.h"
+#include "ferry/service.h"
+
+namespace ferry::internal {
+
+class ServerCore {
+ public:
+  explicit ServerCore(ServerOptions options);
+  ~ServerCore();
+
+  Status Add(ServiceBinding binding);
+  Status Listen(std::string_view endpoint);
+  void Run();
+  void Shutdown();
+  size_t connection_count() const;
+
+ private:
+  struct Listener {
+    Fd fd;
+    std::string path;
+  };
+
+  void AcceptLoop();
+  void Accept(int listen_fd);
+  // Joins and drops connections whose thread has ended.
+  void Reap();
+  void Wake();
+
+  const ServerOptions options_;
+  std::vector<std::unique_ptr<ServiceBinding>> services_;
+  MethodTable methods_;
+
+  mutable std::mutex mutex_;
+  std::vector<Listener> listeners_;
+  std::list<std::shared_ptr<ServerConnection>> connections_;
+  bool listening_ = false;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  std::condition_variable stopped_cv_;
+
+  Fd wake_;  // eventfd: new listener, finished connection, shutdown
+  std::thread acceptor_;
+  std::once_flag shutdown_once_;
+};
+
+}  // namespace ferry::internal

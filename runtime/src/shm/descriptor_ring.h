@@ -1,0 +1,113 @@
+// The request ring: a bounded MPMC queue of descriptors in shared memory (client threads
+// push, server workers pop), with an eventcount so idle workers sleep on a futex.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "shm/futex.h"
+#include "shm/layout.h"
+
+namespace ferry::shm {
+
+class DescriptorRing {
+ public:
+  // `header` is followed in memory by header->depth RingCells.
+  explicit DescriptorRing(RingHeader* header)
+      : header_(header), cells_(reinterpret_cast<RingCell*>(header + 1)), depth_(header->depth) {}
+
+  static constexpr size_t BytesFor(uint32_t depth) {
+    return sizeof(RingHeader) + sizeof(RingCell) * depth;
+  }
+
+  // `depth` must be a power of two. Not concurrent.
+  static void Initialize(RingHeader* header, uint32_t depth) {
+    header->depth = depth;
+    auto* cells = reinterpret_cast<RingCell*>(header + 1);
+    for (uint32_t i = 0; i < depth; ++i) cells[i].sequence.store(i, std::memory_order_relaxed);
+    header->signal.store(0, std::memory_order_relaxed);
+    header->waiters.store(0, std::memory_order_relaxed);
+    header->dequeue_pos.store(0, std::memory_order_relaxed);
+    header->enqueue_pos.store(0, std::memory_order_release);
+  }
+
+  // False when full.
+  bool Push(const Descriptor& descriptor) {
+    const uint64_t mask = depth_ - 1;
+    uint64_t pos = header_->enqueue_pos.load(std::memory_order_relaxed);
+    for (;;) {
+      RingCell& cell = cells_[pos & mask];
+      const uint64_t seq = cell.sequence.load(std::memory_order_acquire);
+      const int64_t lag = static_cast<int64_t>(seq - pos);
+      if (lag == 0) {
+        if (header_->enqueue_pos.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+          cell.descriptor = descriptor;
+          cell.sequence.store(pos + 1, std::memory_order_release);
+          break;
+        }
+      } else if (lag < 0) {
+        return false;
+      } else {
+        pos = header_->enqueue_pos.load(std::memory_order_relaxed);
+      }
+    }
+    header_->signal.fetch_add(1, std::memory_order_seq_cst);
+    if (header_->waiters.load(std::memory_order_seq_cst) != 0) FutexWake(header_->signal, 1);
+    return true;
+  }
+
+  // False when empty.
+  bool Pop(Descriptor& out) {
+    const uint64_t mask = depth_ - 1;
+    uint64_t pos = header_->dequeue_pos.load(std::memory_order_relaxed);
+    for (;;) {
+      RingCell& cell = cells_[pos & mask];
+      const uint64_t seq = cell.sequence.load(std::memory_order_acquire);
+      const int64_t lag = static_cast<int64_t>(seq - (pos + 1));
+      if (lag == 0) {
+        if (header_->dequeue_pos.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+          out = cell.descriptor;
+          cell.sequence.store(pos + mask + 1, std::memory_order_release);
+          return true;
+        }
+      } else if (lag < 0) {
+        return false;
+      } else {
+        pos = header_->dequeue_pos.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  bool Empty() const {
+    const uint64_t pos = header_->dequeue_pos.load(std::memory_order_seq_cst);
+    const RingCell& cell = cells_[pos & (depth_ - 1)];
+    return cell.sequence.load(std::memory_order_seq_cst) != pos + 1;
+  }
+
+  // The signal value to pass to WaitForPush: read it before checking the ring, so a push (or a
+  // Nudge) between the check and the sleep is never lost.
+  uint32_t Signal() const { return header_->signal.load(std::memory_order_seq_cst); }
+
+  // Sleeps until a push or Nudge after `signal` was read, at most `timeout`.
+  void WaitForPush(uint32_t signal, std::chrono::nanoseconds timeout) {
+    header_->waiters.fetch_add(1, std::memory_order_seq_cst);
+    if (Empty()) FutexWait(header_->signal, signal, timeout);
+    header_->waiters.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
+  // Wakes every sleeping consumer (used when the connection closes).
+  void Nudge() {
+    header_->signal.fetch_add(1, std::memory_order_seq_cst);
+    FutexWake(header_->signal, 1 << 30);
+  }
+
+  uint32_t depth() const { return depth_; }
+
+ private:
+  RingHeader* header_;
+  RingCell* cells_;
+  uint32_t depth_;  // copied once: the peer could rewrite the shared one
+};
+
+}  // namespace ferry::shm

@@ -1,0 +1,44 @@
+// Cross-process wait and wake on a 32-bit word in shared memory, and the adaptive spin that
+// precedes a wait.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace ferry::shm {
+
+// Sleeps while *word == expected, at most `timeout` (which must be positive). Returns on a
+// wake, a timeout, a signal or a changed value: callers re-check their condition.
+void FutexWait(std::atomic<uint32_t>& word, uint32_t expected, std::chrono::nanoseconds timeout);
+
+// Wakes up to `count` sleepers on `word`.
+void FutexWake(std::atomic<uint32_t>& word, int count);
+
+// Spins on `ready` for a budget that adapts to how often spinning paid off, and not at all when
+// this thread may run on only one CPU (the peer could not make progress while we spin).
+class AdaptiveSpinner {
+ public:
+  template <class Ready>
+  bool Spin(Ready ready) {
+    if (!SpinningCanHelp()) return ready();
+    for (uint32_t i = 0; i < budget_; ++i) {
+      if (ready()) {
+        if (budget_ < kMaxBudget) budget_ *= 2;
+        return true;
+      }
+      __builtin_ia32_pause();
+    }
+    if (budget_ > kMinBudget) budget_ /= 2;
+    return ready();
+  }
+
+ private:
+  static bool SpinningCanHelp();
+
+  static constexpr uint32_t kMinBudget = 64;
+  static constexpr uint32_t kMaxBudget = 1U << 14;
+  uint32_t budget_ = 1U << 11;
+};
+
+}  // namespace ferry::shm

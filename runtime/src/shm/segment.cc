@@ -1,0 +1,239 @@
+// Creating, opening and laying out the per-connection segment; slot acquisition.
+#include "shm/segment.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <new>
+
+#include <boost/interprocess/permissions.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+
+namespace ferry::shm {
+namespace bip = boost::interprocess;
+
+namespace {
+
+constexpr uint64_t AlignUp(uint64_t value, uint64_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
+uint32_t NextPowerOfTwo(uint32_t v) {
+  uint32_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+// The header's fields end before its tail padding; comparing them byte for byte is exact.
+constexpr size_t kHeaderFieldBytes =
+    offsetof(SegmentHeader, classes) + sizeof(SlotClassHeader) * kMaxSlotClasses;
+static_assert(sizeof(SlotClassHeader) == 24, "no padding inside SlotClassHeader");
+
+std::string NamePrefix() { return "ferry." + std::to_string(geteuid()) + "."; }
+
+}  // namespace
+
+Result<SegmentHeader> ComputeLayout(uint32_t call_count, const std::vector<SlotClass>& classes) {
+  if (classes.empty() || classes.size() > kMaxSlotClasses) {
+    return Status::InvalidArgument("shared memory needs 1 to " + std::to_string(kMaxSlotClasses) +
+                                   " slot classes");
+  }
+  if (call_count == 0 || call_count > 65536) {
+    return Status::InvalidArgument("max_calls_in_flight must be within 1..65536");
+  }
+  SegmentHeader h{};
+  h.magic = kMagic;
+  h.layout_version = kLayoutVersion;
+  h.class_count = static_cast<uint32_t>(classes.size());
+  h.call_count = call_count;
+  h.ring_depth = NextPowerOfTwo(call_count);
+  uint64_t at = AlignUp(sizeof(SegmentHeader), kCacheLine);
+  h.cells_offset = at;
+  at = AlignUp(at + sizeof(CallCell) * call_count, kCacheLine);
+  h.ring_offset = at;
+  at = AlignUp(at + DescriptorRing::BytesFor(h.ring_depth), kCacheLine);
+  h.cell_stack_offset = at;
+  at = AlignUp(at + IndexStack::BytesFor(call_count), kCacheLine);
+  uint32_t previous = 0;
+  for (size_t i = 0; i < classes.size(); ++i) {
+    const SlotClass& c = classes[i];
+    if (c.slot_bytes == 0 || c.slot_bytes % kCacheLine != 0 || c.slot_bytes <= previous ||
+        c.slot_count == 0 || c.slot_count >= kMaxSlotsPerClass) {
+      return Status::InvalidArgument(
+          "slot classes must grow strictly, be multiples of 64 bytes and hold 1..2^24-1 slots");
+    }
+    previous = c.slot_bytes;
+    SlotClassHeader& out = h.classes[i];
+    out.slot_bytes = c.slot_bytes;
+    out.slot_count = c.slot_count;
+    out.stack_offset = at;
+    at = AlignUp(at + IndexStack::BytesFor(c.slot_count), kSlotAlignment);
+    out.slots_offset = at;
+    at = AlignUp(at + uint64_t{c.slot_bytes} * c.slot_count, kSlotAlignment);
+  }
+  h.segment_bytes = at;
+  return h;
+}
+
+Segment::Segment(bip::mapped_region region, const SegmentHeader& layout)
+    : region_(std::move(region)), header_(layout) {
+  auto* base = static_cast<uint8_t*>(region_.get_address());
+  cells_ = reinterpret_cast<CallCell*>(base + header_.cells_offset);
+  ring_.emplace(reinterpret_cast<RingHeader*>(base + header_.ring_offset));
+  cell_stack_.emplace(reinterpret_cast<IndexStackHeader*>(base + header_.cell_stack_offset));
+  for (uint32_t i = 0; i < header_.class_count; ++i) {
+    slot_stacks_[i].emplace(reinterpret_cast<IndexStackHeader*>(base + header_.classes[i].stack_offset));
+  }
+}
+
+Result<std::shared_ptr<Segment>> Segment::Create(const std::string& name,
+                                                 const ShmOptions& options) {
+  Result<SegmentHeader> layout = ComputeLayout(options.max_calls_in_flight, options.slot_classes);
+  if (!layout.ok()) return layout.status();
+  try {
+    bip::permissions owner_only(0600);
+    bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, owner_only);
+    try {
+      shm.truncate(static_cast<bip::offset_t>(layout->segment_bytes));
+      bip::mapped_region region(shm, bip::read_write);
+      auto* base = static_cast<uint8_t*>(region.get_address());
+      auto* header = new (base) SegmentHeader(*layout);
+      auto* cells = reinterpret_cast<CallCell*>(base + header->cells_offset);
+      for (uint32_t i = 0; i < header->call_count; ++i) {
+        new (&cells[i]) CallCell{};
+      }
+      auto* ring = new (base + header->ring_offset) RingHeader{};
+      DescriptorRing::Initialize(ring, header->ring_depth);
+      auto* cell_stack = new (base + header->cell_stack_offset) IndexStackHeader{};
+      IndexStack::Initialize(cell_stack, header->call_count);
+      for (uint32_t i = 0; i < header->class_count; ++i) {
+        auto* stack = new (base + header->classes[i].stack_offset) IndexStackHeader{};
+        IndexStack::Initialize(stack, header->classes[i].slot_count);
+      }
+      std::atomic_thread_fence(std::memory_order_release);
+      return std::shared_ptr<Segment>(new Segment(std::move(region), *layout));
+    } catch (...) {
+      bip::shared_memory_object::remove(name.c_str());
+      throw;
+    }
+  } catch (const bip::interprocess_exception& e) {
+    return Status::Unavailable("cannot create shared memory segment " + name + ": " + e.what());
+  }
+}
+
+Result<std::shared_ptr<Segment>> Segment::Open(const std::string& name, uint64_t expected_bytes) {
+  try {
+    bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_write);
+    bip::offset_t actual = 0;
+    if (!shm.get_size(actual) || static_cast<uint64_t>(actual) != expected_bytes ||
+        expected_bytes < sizeof(SegmentHeader)) {
+      return Status::DataLoss("shared memory segment " + name + " has an unexpected size");
+    }
+    bip::mapped_region region(shm, bip::read_write);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    SegmentHeader seen;
+    std::memcpy(&seen, region.get_address(), sizeof(seen));
+    if (seen.magic != kMagic || seen.layout_version != kLayoutVersion) {
+      return Status::DataLoss("shared memory segment " + name +
+                              " has another layout version (peer runs a different ferry)");
+    }
+    std::vector<SlotClass> classes;
+    for (uint32_t i = 0; i < std::min(seen.class_count, kMaxSlotClasses); ++i) {
+      classes.push_back({seen.classes[i].slot_bytes, seen.classes[i].slot_count});
+    }
+    Result<SegmentHeader> layout = ComputeLayout(seen.call_count, classes);
+    if (!layout.ok() || seen.class_count > kMaxSlotClasses ||
+        std::memcmp(&*layout, &seen, kHeaderFieldBytes) != 0 ||
+        layout->segment_bytes != expected_bytes) {
+      return Status::DataLoss("shared memory segment " + name + " has an inconsistent layout");
+    }
+    return std::shared_ptr<Segment>(new Segment(std::move(region), *layout));
+  } catch (const bip::interprocess_exception& e) {
+    return Status::Unavailable("cannot open shared memory segment " + name + ": " + e.what());
+  }
+}
+
+void Segment::Remove(const std::string& name) { bip::shared_memory_object::remove(name.c_str()); }
+
+void Segment::RemoveStale() {
+  const std::string prefix = NamePrefix();
+  DIR* dir = opendir("/dev/shm");
+  if (dir == nullptr) return;
+  while (dirent* entry = readdir(dir)) {
+    std::string_view file = entry->d_name;
+    if (!file.starts_with(prefix)) continue;
+    const std::string rest(file.substr(prefix.size()));
+    const long pid = std::strtol(rest.c_str(), nullptr, 10);
+    if (pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      Remove(std::string(file));
+    }
+  }
+  closedir(dir);
+}
+
+std::string Segment::UniqueName() {
+  static std::atomic<uint64_t> counter{0};
+  return NamePrefix() + std::to_string(getpid()) + "." + std::to_string(counter.fetch_add(1));
+}
+
+bool Segment::ValidSlot(uint32_t slot_id) const {
+  const uint32_t c = SlotClassOf(slot_id);
+  return c < header_.class_count && SlotIndexOf(slot_id) < header_.classes[c].slot_count;
+}
+
+uint8_t* Segment::SlotBase(uint32_t slot_id) {
+  if (!ValidSlot(slot_id)) return nullptr;
+  const SlotClassHeader& c = header_.classes[SlotClassOf(slot_id)];
+  return static_cast<uint8_t*>(region_.get_address()) + c.slots_offset +
+         uint64_t{c.slot_bytes} * SlotIndexOf(slot_id);
+}
+
+size_t Segment::SlotCapacity(uint32_t slot_id) const {
+  return ValidSlot(slot_id) ? header_.classes[SlotClassOf(slot_id)].slot_bytes : 0;
+}
+
+uint8_t* Segment::Locate(uint32_t slot_id, uint32_t offset, uint32_t length) {
+  uint8_t* base = SlotBase(slot_id);
+  if (base == nullptr || uint64_t{offset} + length > SlotCapacity(slot_id)) return nullptr;
+  return base + offset;
+}
+
+size_t Segment::largest_slot_bytes() const {
+  return header_.classes[header_.class_count - 1].slot_bytes;
+}
+
+Result<uint32_t> Segment::AcquireSlot(size_t bytes, Clock::time_point deadline,
+                                      const std::atomic<bool>& closed) {
+  uint32_t best = 0;
+  while (best < header_.class_count && header_.classes[best].slot_bytes < bytes) ++best;
+  if (best == header_.class_count) {
+    return Status::ResourceExhausted("message of " + std::to_string(bytes) +
+                                     " bytes exceeds the largest shared-memory slot (" +
+                                     std::to_string(largest_slot_bytes()) + " bytes)");
+  }
+  for (;;) {
+    for (uint32_t c = best; c < header_.class_count; ++c) {
+      const uint32_t index = slot_stacks_[c]->Pop();
+      if (index != kNoIndex) return MakeSlotId(c, index);
+    }
+    const auto now = Clock::now();
+    if (now >= deadline || closed.load(std::memory_order_relaxed)) {
+      return Status::ResourceExhausted("no free shared-memory slot of " + std::to_string(bytes) +
+                                       " bytes or more in time");
+    }
+    slot_stacks_[best]->WaitForPush(std::min<Clock::duration>(deadline - now,
+                                                              std::chrono::milliseconds(20)));
+  }
+}
+
+void Segment::ReleaseSlot(uint32_t slot_id) {
+  if (ValidSlot(slot_id)) slot_stacks_[SlotClassOf(slot_id)]->Push(SlotIndexOf(slot_id));
+}
+
+}  // namespace ferry::shm

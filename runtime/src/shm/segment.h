@@ -1,0 +1,81 @@
+// A connection's shared-memory segment: created and laid out by the server, opened and
+// validated by the client, unlinked as soon as both have mapped it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/interprocess/mapped_region.hpp>
+
+#include "ferry/options.h"
+#include "ferry/result.h"
+#include "shm/descriptor_ring.h"
+#include "shm/index_stack.h"
+#include "shm/layout.h"
+
+namespace ferry::shm {
+
+class Segment {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Creates, sizes (sparse), maps and lays out a new segment; mode 0600. The caller removes
+  // the name once the peer has mapped it. INVALID_ARGUMENT for unusable options, UNAVAILABLE
+  // when /dev/shm refuses.
+  static Result<std::shared_ptr<Segment>> Create(const std::string& name,
+                                                 const ShmOptions& options);
+  // Opens and maps a segment the server created, checking that its layout is exactly what this
+  // runtime would compute for the same parameters (DATA_LOSS otherwise).
+  static Result<std::shared_ptr<Segment>> Open(const std::string& name, uint64_t expected_bytes);
+  // Unlinks a segment name; the mappings stay valid.
+  static void Remove(const std::string& name);
+  // Unlinks the segments left behind by crashed servers of this user ("ferry.<uid>.<pid>.*"
+  // whose pid no longer exists).
+  static void RemoveStale();
+  // "ferry.<uid>.<pid>.<n>": unique within this process.
+  static std::string UniqueName();
+
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  uint64_t size() const { return header_.segment_bytes; }
+  uint32_t call_count() const { return header_.call_count; }
+  CallCell& cell(uint32_t index) { return cells_[index]; }
+  DescriptorRing& ring() { return *ring_; }
+  IndexStack& cell_stack() { return *cell_stack_; }
+
+  // Null for an invalid slot id.
+  uint8_t* SlotBase(uint32_t slot_id);
+  size_t SlotCapacity(uint32_t slot_id) const;
+  bool ValidSlot(uint32_t slot_id) const;
+  // The bytes [offset, offset+length) of a slot, or null when the range leaves the slot.
+  uint8_t* Locate(uint32_t slot_id, uint32_t offset, uint32_t length);
+
+  // Takes a free slot of at least `bytes`, trying larger classes when the best one is empty and
+  // waiting for a release until `deadline` (or until `closed` turns true).
+  // RESOURCE_EXHAUSTED when `bytes` exceeds the largest class or nothing frees up in time.
+  Result<uint32_t> AcquireSlot(size_t bytes, Clock::time_point deadline,
+                               const std::atomic<bool>& closed);
+  void ReleaseSlot(uint32_t slot_id);
+  size_t largest_slot_bytes() const;
+
+ private:
+  explicit Segment(boost::interprocess::mapped_region region, const SegmentHeader& layout);
+
+  boost::interprocess::mapped_region region_;
+  SegmentHeader header_;  // a private copy of the validated layout
+  CallCell* cells_;
+  std::optional<DescriptorRing> ring_;
+  std::optional<IndexStack> cell_stack_;
+  std::optional<IndexStack> slot_stacks_[kMaxSlotClasses];
+};
+
+// Computes the offsets of every region for the given parameters. INVALID_ARGUMENT when they
+// cannot be laid out (no class, too many classes, a class not a multiple of 64 bytes...).
+Result<SegmentHeader> ComputeLayout(uint32_t call_count, const std::vector<SlotClass>& classes);
+
+}  // namespace ferry::shm

@@ -1,0 +1,73 @@
+// Builder memory from slot pools: allocations are placed at the end of a slot so that growth
+// within the slot moves nothing; growth across classes copies (and counts) the bytes.
+#include "shm/slot_allocator.h"
+
+#include <cstring>
+
+namespace ferry::shm {
+
+SlotAllocator::SlotAllocator(std::shared_ptr<void> owner, Segment& segment,
+                             std::chrono::nanoseconds slot_wait,
+                             std::atomic<uint64_t>& bytes_copied, const std::atomic<bool>& closed)
+    : owner_(std::move(owner)),
+      segment_(segment),
+      slot_wait_(slot_wait),
+      bytes_copied_(bytes_copied),
+      closed_(closed) {}
+
+SlotAllocator::~SlotAllocator() {
+  if (slot_ != kNoIndex) segment_.ReleaseSlot(slot_);
+}
+
+bool SlotAllocator::InSlot(const uint8_t* p) const {
+  if (slot_ == kNoIndex) return false;
+  const uint8_t* base = segment_.SlotBase(slot_);
+  return p >= base && p < base + segment_.SlotCapacity(slot_);
+}
+
+uint8_t* SlotAllocator::allocate(size_t size) {
+  // A builder holds one buffer at a time, so at most one slot is ours here.
+  Result<uint32_t> slot = segment_.AcquireSlot(
+      size, Segment::Clock::now() + slot_wait_, closed_);
+  if (!slot.ok()) {
+    // FlatBuffers cannot take a null buffer: keep building on the heap, refuse to send.
+    if (failure_.ok()) failure_ = slot.status();
+    return new uint8_t[size];
+  }
+  if (slot_ != kNoIndex) segment_.ReleaseSlot(slot_);
+  slot_ = *slot;
+  return segment_.SlotBase(slot_) + segment_.SlotCapacity(slot_) - size;
+}
+
+void SlotAllocator::deallocate(uint8_t* p, size_t) {
+  if (InSlot(p)) {
+    segment_.ReleaseSlot(std::exchange(slot_, kNoIndex));
+  } else {
+    delete[] p;
+  }
+}
+
+uint8_t* SlotAllocator::reallocate_downward(uint8_t* old_p, size_t old_size, size_t new_size,
+                                            size_t in_use_back, size_t in_use_front) {
+  if (InSlot(old_p) && new_size <= segment_.SlotCapacity(slot_)) {
+    // Same slot, larger view: the back part already sits at the slot's end; only the
+    // builder's scratch at the front moves down.
+    uint8_t* new_p = segment_.SlotBase(slot_) + segment_.SlotCapacity(slot_) - new_size;
+    std::memmove(new_p, old_p, in_use_front);
+    bytes_copied_.fetch_add(in_use_front, std::memory_order_relaxed);
+    return new_p;
+  }
+  const uint32_t old_slot = std::exchange(slot_, kNoIndex);
+  uint8_t* new_p = allocate(new_size);
+  std::memcpy(new_p + new_size - in_use_back, old_p + old_size - in_use_back, in_use_back);
+  std::memcpy(new_p, old_p, in_use_front);
+  bytes_copied_.fetch_add(in_use_back + in_use_front, std::memory_order_relaxed);
+  if (old_slot != kNoIndex) {
+    segment_.ReleaseSlot(old_slot);
+  } else {
+    delete[] old_p;
+  }
+  return new_p;
+}
+
+}  // namespace ferry::shm

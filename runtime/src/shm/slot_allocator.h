@@ -1,0 +1,50 @@
+// The flatbuffers::Allocator behind every outgoing message on shared memory: the builder's
+// buffer is the tail of a slot, so a finished message is already where the peer reads it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "ferry/message.h"
+#include "shm/layout.h"
+#include "shm/segment.h"
+
+namespace ferry::shm {
+
+class SlotAllocator final : public internal::MessageAllocator {
+ public:
+  // `bytes_copied` counts every byte this allocator moves when a message grows; `closed` stops
+  // waits for a slot early. Both must outlive the allocator (they live in the connection,
+  // which the allocator keeps alive through `owner`).
+  SlotAllocator(std::shared_ptr<void> owner, Segment& segment, std::chrono::nanoseconds slot_wait,
+                std::atomic<uint64_t>& bytes_copied, const std::atomic<bool>& closed);
+  ~SlotAllocator() override;
+
+  uint8_t* allocate(size_t size) override;
+  void deallocate(uint8_t* p, size_t size) override;
+  uint8_t* reallocate_downward(uint8_t* old_p, size_t old_size, size_t new_size,
+                               size_t in_use_back, size_t in_use_front) override;
+  Status Usable() const override { return failure_; }
+
+  // True when `segment` is the memory this allocator lends (a message built for one
+  // connection cannot be sent on another).
+  bool BelongsTo(const Segment& segment) const { return &segment == &segment_; }
+  // Hands the current slot over to the peer: this allocator will not free it.
+  uint32_t Detach() { return std::exchange(slot_, kNoIndex); }
+
+ private:
+  bool InSlot(const uint8_t* p) const;
+
+  std::shared_ptr<void> owner_;
+  Segment& segment_;
+  std::chrono::nanoseconds slot_wait_;
+  std::atomic<uint64_t>& bytes_copied_;
+  const std::atomic<bool>& closed_;
+  uint32_t slot_ = kNoIndex;
+  Status failure_;
+};
+
+}  // namespace ferry::shm
