@@ -1,0 +1,183 @@
+// The ferryc driver: command line, the per-input pipeline, the depfile and the final writes.
+#include "compiler.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "emit.h"
+#include "flatc_runner.h"
+#include "schema_model.h"
+#include "validate.h"
+
+namespace ferryc {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string EscapeMake(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == ' ' || c == '#' || c == '\\') out += '\\';
+    if (c == '$') out += '$';
+    out += c;
+  }
+  return out;
+}
+
+constexpr const char* kUsage =
+    "usage: ferryc -o <outdir> [-I <dir>]... [--depfile <file>] [--flatc <path>] "
+    "<file.idl|file.fbs>...\n";
+
+}  // namespace
+
+CompileResult Compile(const CompilerOptions& options) {
+  CompileResult result;
+  std::vector<GeneratedFile> files;
+  std::vector<std::string> outputs;
+  std::set<std::string> dependencies_seen;
+  std::vector<std::string> dependencies;
+  std::map<std::string, std::string> stems;  // stem -> input, to catch two inputs one output
+  const std::string flatc = options.flatc.empty() ? DefaultFlatc() : options.flatc;
+
+  for (const std::string& input : options.inputs) {
+    LoadResult loaded = LoadSchema(input, options.include_dirs);
+    for (Diagnostic& d : loaded.diagnostics) result.diagnostics.push_back(std::move(d));
+    if (!loaded.schema) continue;
+    const Schema& schema = *loaded.schema;
+
+    auto [it, inserted] = stems.emplace(schema.stem, input);
+    if (!inserted) {
+      result.diagnostics.push_back({input, 0, 0,
+                                    "writes the same outputs (" + schema.stem + ".*) as " +
+                                        it->second,
+                                    Severity::kError});
+      continue;
+    }
+    std::vector<Diagnostic> problems = Validate(schema);
+    if (!problems.empty()) {
+      for (Diagnostic& d : problems) result.diagnostics.push_back(std::move(d));
+      continue;
+    }
+
+    const fs::path out(options.out_dir);
+    if (options.run_flatc) {
+      FlatcOutput messages = RunFlatc(flatc, input, input, options.include_dirs);
+      for (Diagnostic& d : messages.diagnostics) result.diagnostics.push_back(std::move(d));
+      if (!messages.ok) continue;
+      files.push_back({(out / (schema.stem + "_generated.h")).string(), messages.header});
+    }
+    files.push_back({(out / (schema.stem + ".ferry.h")).string(), EmitHeader(schema)});
+    files.push_back({(out / (schema.stem + ".ferry.cc")).string(), EmitSource(schema)});
+    for (const char* suffix : {"_generated.h", ".ferry.h", ".ferry.cc"}) {
+      outputs.push_back(fs::absolute(out / (schema.stem + suffix)).lexically_normal().string());
+    }
+    for (const std::string& dep : schema.dependencies) {
+      if (dependencies_seen.insert(dep).second) dependencies.push_back(dep);
+    }
+  }
+
+  if (!result.ok()) return result;
+  if (!options.depfile.empty()) {
+    files.push_back({options.depfile, DepfileText(outputs, dependencies)});
+  }
+  result.files = std::move(files);
+  return result;
+}
+
+std::string DepfileText(const std::vector<std::string>& outputs,
+                        const std::vector<std::string>& dependencies) {
+  std::string text;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    text += (i == 0 ? "" : " \\\n") + EscapeMake(outputs[i]);
+  }
+  text += ":";
+  for (const std::string& dep : dependencies) text += " \\\n  " + EscapeMake(dep);
+  text += "\n";
+  return text;
+}
+
+bool WriteFiles(const std::vector<GeneratedFile>& files, std::vector<Diagnostic>* diagnostics) {
+  for (const GeneratedFile& file : files) {
+    const fs::path path(file.path);
+    std::error_code error;
+    if (path.has_parent_path()) fs::create_directories(path.parent_path(), error);
+    const fs::path temp = path.string() + ".tmp" + std::to_string(getpid());
+    {
+      std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+      out << file.contents;
+      out.close();
+      if (!out) {
+        fs::remove(temp, error);
+        diagnostics->push_back({file.path, 0, 0, "cannot write file", Severity::kError});
+        return false;
+      }
+    }
+    fs::rename(temp, path, error);
+    if (error) {
+      fs::remove(temp, error);
+      diagnostics->push_back({file.path, 0, 0, "cannot write file", Severity::kError});
+      return false;
+    }
+  }
+  return true;
+}
+
+int RunCommandLine(const std::vector<std::string>& args, std::ostream& err) {
+  CompilerOptions options;
+  auto usage = [&](const std::string& problem) {
+    err << "ferryc: " << problem << "\n" << kUsage;
+    return 2;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    auto value = [&](std::string* into) {
+      if (i + 1 >= args.size()) return false;
+      *into = args[++i];
+      return true;
+    };
+    if (arg == "-o") {
+      if (!value(&options.out_dir)) return usage("-o needs a directory");
+    } else if (arg == "-I") {
+      std::string dir;
+      if (!value(&dir)) return usage("-I needs a directory");
+      options.include_dirs.push_back(dir);
+    } else if (arg.rfind("-I", 0) == 0 && arg.size() > 2) {
+      options.include_dirs.push_back(arg.substr(2));
+    } else if (arg == "--depfile") {
+      if (!value(&options.depfile)) return usage("--depfile needs a file name");
+    } else if (arg == "--flatc") {
+      if (!value(&options.flatc)) return usage("--flatc needs a path");
+    } else if (arg == "-h" || arg == "--help") {
+      err << kUsage;
+      return 0;
+    } else if (!arg.empty() && arg[0] == '-') {
+      return usage("unknown option " + arg);
+    } else {
+      options.inputs.push_back(arg);
+    }
+  }
+  if (options.out_dir.empty()) return usage("missing -o <outdir>");
+  if (options.inputs.empty()) return usage("no input files");
+  for (const std::string& input : options.inputs) {
+    std::ifstream probe(input);
+    if (!probe || fs::is_directory(input)) return usage("cannot read " + input);
+    std::string ext = fs::path(input).extension().string();
+    if (ext != ".idl" && ext != ".fbs") return usage(input + " is not an .idl or .fbs file");
+  }
+
+  CompileResult result = Compile(options);
+  for (const Diagnostic& d : result.diagnostics) err << FormatDiagnostic(d) << "\n";
+  if (!result.ok()) return 1;
+  std::vector<Diagnostic> write_errors;
+  if (!WriteFiles(result.files, &write_errors)) {
+    for (const Diagnostic& d : write_errors) err << FormatDiagnostic(d) << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace ferryc

@@ -1,0 +1,86 @@
+// Formats ferryc's diagnostics and normalises the messages flatbuffers::Parser produces.
+#include "diagnostics.h"
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+namespace ferryc {
+namespace {
+
+// The column (1-based) of `word` in line `line` of `file`, or 0 when it can't be found.
+int FindColumn(const std::string& file, int line, const std::string& word) {
+  std::ifstream in(file);
+  std::string text;
+  for (int i = 0; i < line && std::getline(in, text); ++i) {
+  }
+  if (!in || word.empty()) return 0;
+  size_t at = text.find(word);
+  return at == std::string::npos ? 0 : static_cast<int>(at) + 1;
+}
+
+}  // namespace
+
+std::string FormatDiagnostic(const Diagnostic& diagnostic) {
+  std::ostringstream out;
+  if (!diagnostic.file.empty()) out << diagnostic.file << ':';
+  if (diagnostic.line > 0) {
+    out << diagnostic.line << ':';
+    if (diagnostic.col > 0) out << diagnostic.col << ':';
+  }
+  if (out.tellp() > 0) out << ' ';
+  out << (diagnostic.severity == Severity::kError ? "error: " : "warning: ")
+      << diagnostic.message;
+  return out.str();
+}
+
+bool HasErrors(const std::vector<Diagnostic>& diagnostics) {
+  for (const Diagnostic& d : diagnostics) {
+    if (d.severity == Severity::kError) return true;
+  }
+  return false;
+}
+
+std::vector<Diagnostic> ParseFlatbuffersMessages(std::string_view text) {
+  static const std::regex kMessage(R"(^(.*?):?(\d+): (\d+): (error|warning): (.*)$)");
+  static const std::regex kOriginally(R"(^(.*): ([A-Za-z_][A-Za-z0-9_.]*), originally at: (.*):(\d+)$)");
+  std::vector<Diagnostic> diagnostics;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::smatch m;
+    if (std::regex_match(line, m, kMessage)) {
+      Diagnostic d;
+      d.file = m[1];
+      d.line = std::stoi(m[2]);
+      // flatbuffers counts the characters before its cursor, which sits just past the token
+      // it complains about: as a 1-based column that is the token's last character.
+      d.col = std::stoi(m[3]);
+      d.severity = m[4] == "error" ? Severity::kError : Severity::kWarning;
+      d.message = m[5];
+      std::smatch o;
+      if (std::regex_match(d.message, o, kOriginally)) {
+        // The parser reports an undefined type at the end of the file; point at its use.
+        std::string type = o[2];
+        std::string where = o[3];
+        int where_line = std::stoi(o[4]);
+        std::string where_file = d.file;
+        if (!where.empty() && where.front() == '/') where_file = where;
+        d.message = std::string(o[1]) + ": " + type;
+        d.file = where_file;
+        d.line = where_line;
+        size_t dot = type.rfind('.');
+        d.col = FindColumn(d.file, d.line, dot == std::string::npos ? type : type.substr(dot + 1));
+      }
+      diagnostics.push_back(std::move(d));
+    } else if (!diagnostics.empty()) {
+      diagnostics.back().message += " " + line;
+    } else {
+      diagnostics.push_back({"", 0, 0, line, Severity::kError});
+    }
+  }
+  return diagnostics;
+}
+
+}  // namespace ferryc

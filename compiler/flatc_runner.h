@@ -1,0 +1,27 @@
+// Drives the flatc binary for the message code (<stem>_generated.h), entirely in a private
+// temporary directory: nothing is written next to the user's files or into the output dir.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "diagnostics.h"
+
+namespace ferryc {
+
+// The flatc used when --flatc is not given: `flatc` on PATH, else the build-time default.
+std::string DefaultFlatc();
+
+struct FlatcOutput {
+  bool ok = false;
+  std::string header;  // <stem>_generated.h, with the ferry_attributes include removed
+  std::vector<Diagnostic> diagnostics;
+};
+
+// Runs `flatc --cpp` on a copy of `input` named <stem>.fbs (flatc 2.0.8 wants .fbs at the top
+// level) that starts with `include "ferry_attributes.fbs";`, which declares ferry's method
+// attributes for flatc. `display` is the input's name in diagnostics.
+FlatcOutput RunFlatc(const std::string& flatc, const std::string& input,
+                     const std::string& display, const std::vector<std::string>& include_dirs);
+
+}  // namespace ferryc

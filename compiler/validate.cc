@@ -1,0 +1,177 @@
+// Validation stage: ferry's own rules on top of what flatbuffers::Parser enforces.
+//
+// Rules (each an error at the offending declaration):
+//  - `streaming:` is "none", "server", "client" or "bidi" (flatc --grpc silently turns any other
+//    value into unary; ferry refuses it).
+//  - `oneway` only on non-streaming methods. A oneway method's reply type is never sent: it may
+//    be any table (flatbuffers already requires tables), and nothing is generated for it.
+//  - `deadline_ms` is a whole number of milliseconds, 1 to 2^31-1.
+//  - Request and reply types are tables (flatbuffers checks this too; kept for hand-built models).
+//  - Method ids (fnv1a32 of "ns.Service.Method") are unique across the file: ids are never
+//    re-salted, because every peer must be able to recompute them.
+//  - Method names do not clash with generated names: the reserved set below, New<X>Request of
+//    another method X, or another method once C++ keywords are escaped.
+//  - Service names do not clash with a type, a namespace, another service (after escaping) in
+//    the same namespace, or the generated names in ReservedServiceNames().
+//  - Namespace components are not C++ keywords: flatc 2.0.8 does not escape them, so its own
+//    header would not compile.
+#include "validate.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "names.h"
+
+namespace ferryc {
+namespace {
+
+Diagnostic ErrorAt(const SourceLocation& where, std::string message) {
+  return Diagnostic{where.file, where.line, where.col, std::move(message), Severity::kError};
+}
+
+std::string Hex32(uint32_t value) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "0x%08x", value);
+  return text;
+}
+
+bool IsPositiveMillis(const std::string& text) {
+  if (text.empty() || text.size() > 10) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  long long value = std::stoll(text);
+  return value >= 1 && value <= 2147483647LL;
+}
+
+void CheckMethod(const Service& service, const Method& method, std::vector<Diagnostic>& out) {
+  const std::string& s = method.streaming;
+  if (!s.empty() && s != "none" && s != "server" && s != "client" && s != "bidi") {
+    out.push_back(ErrorAt(method.location,
+                          "unknown streaming value \"" + s + "\" for method '" + method.name +
+                              "'; expected \"none\", \"server\", \"client\" or \"bidi\""));
+  } else if (method.oneway && !s.empty() && s != "none") {
+    out.push_back(ErrorAt(method.location, "method '" + method.name +
+                                               "' is oneway and cannot also be streaming \"" +
+                                               s + "\""));
+  }
+  if (!method.deadline_ms.empty() && !IsPositiveMillis(method.deadline_ms)) {
+    out.push_back(ErrorAt(method.location,
+                          "deadline_ms of method '" + method.name +
+                              "' must be a whole number of milliseconds from 1 to 2147483647, "
+                              "got \"" + method.deadline_ms + "\""));
+  }
+  for (const Message* message : {&method.request, &method.reply}) {
+    if (!message->is_table) {
+      out.push_back(ErrorAt(method.location,
+                            std::string(message == &method.request ? "request" : "reply") +
+                                " type '" + message->type.FullName() + "' of method '" +
+                                method.name + "' is a struct; rpc types must be tables"));
+    }
+  }
+  if (ReservedMethodNames().count(method.name) != 0) {
+    out.push_back(ErrorAt(method.location, "method name '" + method.name +
+                                               "' clashes with a name ferryc generates in " +
+                                               "service '" + service.name + "'"));
+  }
+  for (const Method& other : service.methods) {
+    if (&other == &method) continue;
+    if (method.name == "New" + other.name + "Request") {
+      out.push_back(ErrorAt(method.location, "method name '" + method.name +
+                                                 "' clashes with the request builder ferryc " +
+                                                 "generates for method '" + other.name + "'"));
+    }
+  }
+  // Same C++ name as an earlier method ("class" and "class_").
+  for (const Method& other : service.methods) {
+    if (&other == &method) break;
+    if (other.name != method.name && other.CppName() == method.CppName()) {
+      out.push_back(ErrorAt(method.location, "method name '" + method.name + "' and method '" +
+                                                 other.name + "' are both '" +
+                                                 method.CppName() + "' in C++"));
+    }
+  }
+}
+
+void CheckService(const Schema& schema, const Service& service, std::vector<Diagnostic>& out) {
+  if (ReservedServiceNames().count(service.name) != 0) {
+    out.push_back(ErrorAt(service.location, "service name '" + service.name +
+                                                "' clashes with a name ferryc generates"));
+  }
+  for (const TypeName& type : schema.types) {
+    if (type.ns == service.ns && type.CppName() == service.CppName()) {
+      out.push_back(ErrorAt(service.location, "service '" + service.name +
+                                                  "' has the same C++ name as " + type.what +
+                                                  " '" + type.FullName() + "'"));
+    }
+  }
+  std::vector<std::string> as_namespace = service.ns;
+  as_namespace.push_back(service.name);
+  for (const std::vector<std::string>& ns : schema.all_namespaces) {
+    if (ns.size() >= as_namespace.size() &&
+        std::equal(as_namespace.begin(), as_namespace.end(), ns.begin())) {
+      out.push_back(ErrorAt(service.location, "service '" + service.name +
+                                                  "' has the same name as namespace '" +
+                                                  JoinDotted(as_namespace) + "'"));
+      break;
+    }
+  }
+  for (const Service& other : schema.services) {
+    if (&other == &service) break;
+    if (other.ns == service.ns && other.name != service.name &&
+        other.CppName() == service.CppName()) {
+      out.push_back(ErrorAt(service.location, "service name '" + service.name +
+                                                  "' and service '" + other.name +
+                                                  "' are both '" + service.CppName() +
+                                                  "' in C++"));
+    }
+  }
+}
+
+}  // namespace
+
+const std::set<std::string>& ReservedMethodNames() {
+  // Client/Service/Method: nested names of the service class. channel_: the client's member.
+  static const std::set<std::string> kNames = {"Client", "Service", "Method", "channel_"};
+  return kNames;
+}
+
+const std::set<std::string>& ReservedServiceNames() {
+  // FerryBind: the namespace-scope binder. Client/Service/Method: a class cannot nest a type
+  // named like itself.
+  static const std::set<std::string> kNames = {"FerryBind", "Client", "Service", "Method"};
+  return kNames;
+}
+
+std::vector<Diagnostic> Validate(const Schema& schema) {
+  std::vector<Diagnostic> out;
+  for (const NamespaceDecl& decl : schema.namespace_decls) {
+    for (size_t i = 0; i < decl.components.size(); ++i) {
+      if (IsCppKeyword(decl.components[i])) {
+        out.push_back(ErrorAt(decl.locations[i],
+                              "namespace component '" + decl.components[i] +
+                                  "' is a C++ keyword; flatc does not escape namespaces, so "
+                                  "the generated C++ would not compile"));
+      }
+    }
+  }
+  std::map<uint32_t, std::string> ids;  // id -> "ns.Service.Method"
+  for (const Service& service : schema.services) {
+    CheckService(schema, service, out);
+    for (const Method& method : service.methods) {
+      CheckMethod(service, method, out);
+      std::string full = service.FullName() + "." + method.name;
+      auto [it, inserted] = ids.emplace(method.id, full);
+      if (!inserted) {
+        out.push_back(ErrorAt(method.location, "method id " + Hex32(method.id) + " of '" +
+                                                   full + "' collides with '" + it->second +
+                                                   "' (fnv1a32 of the full names); rename " +
+                                                   "one of the methods"));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace ferryc

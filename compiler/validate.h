@@ -1,0 +1,25 @@
+// Validation stage: rejects schemas flatbuffers accepts but ferry cannot generate sound code
+// for. Every diagnostic points at the offending service, method or namespace.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "diagnostics.h"
+#include "schema_model.h"
+
+namespace ferryc {
+
+// Method names that would clash with what ferryc generates inside a service's classes.
+const std::set<std::string>& ReservedMethodNames();
+
+// Service names that would clash with what ferryc generates at namespace scope or inside the
+// service class.
+const std::set<std::string>& ReservedServiceNames();
+
+// Checks `schema`; an empty result means code generation may proceed. Method ids are taken
+// from the model (Method::id), so a test can inject colliding ids.
+std::vector<Diagnostic> Validate(const Schema& schema);
+
+}  // namespace ferryc
