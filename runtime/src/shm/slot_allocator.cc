@@ -17,6 +17,7 @@ SlotAllocator::SlotAllocator(std::shared_ptr<void> owner, Segment& segment,
 
 SlotAllocator::~SlotAllocator() {
   if (slot_ != kNoIndex) segment_.ReleaseSlot(slot_);
+  delete[] heap_;
 }
 
 bool SlotAllocator::InSlot(const uint8_t* p) const {
@@ -32,7 +33,8 @@ uint8_t* SlotAllocator::allocate(size_t size) {
   if (!slot.ok()) {
     // FlatBuffers cannot take a null buffer: keep building on the heap, refuse to send.
     if (failure_.ok()) failure_ = slot.status();
-    return new uint8_t[size];
+    heap_ = new uint8_t[size];
+    return heap_;
   }
   if (slot_ != kNoIndex) segment_.ReleaseSlot(slot_);
   slot_ = *slot;
@@ -42,9 +44,9 @@ uint8_t* SlotAllocator::allocate(size_t size) {
 void SlotAllocator::deallocate(uint8_t* p, size_t) {
   if (InSlot(p)) {
     segment_.ReleaseSlot(std::exchange(slot_, kNoIndex));
-  } else {
-    delete[] p;
-  }
+  } else if (p != nullptr && p == heap_) {
+    delete[] std::exchange(heap_, nullptr);
+  }  // else: a detached slot, now the peer's to free
 }
 
 uint8_t* SlotAllocator::reallocate_downward(uint8_t* old_p, size_t old_size, size_t new_size,
@@ -58,15 +60,13 @@ uint8_t* SlotAllocator::reallocate_downward(uint8_t* old_p, size_t old_size, siz
     return new_p;
   }
   const uint32_t old_slot = std::exchange(slot_, kNoIndex);
+  uint8_t* const old_heap = std::exchange(heap_, nullptr);
   uint8_t* new_p = allocate(new_size);
   std::memcpy(new_p + new_size - in_use_back, old_p + old_size - in_use_back, in_use_back);
   std::memcpy(new_p, old_p, in_use_front);
   bytes_copied_.fetch_add(in_use_back + in_use_front, std::memory_order_relaxed);
-  if (old_slot != kNoIndex) {
-    segment_.ReleaseSlot(old_slot);
-  } else {
-    delete[] old_p;
-  }
+  if (old_slot != kNoIndex) segment_.ReleaseSlot(old_slot);
+  delete[] old_heap;
   return new_p;
 }
 

@@ -43,7 +43,8 @@ class SlotAllocator final : public internal::MessageAllocator {
   std::chrono::nanoseconds slot_wait_;
   std::atomic<uint64_t>& bytes_copied_;
   const std::atomic<bool>& closed_;
-  uint32_t slot_ = kNoIndex;
+  uint32_t slot_ = kNoIndex;    // the slot the builder writes in, if any
+  uint8_t* heap_ = nullptr;     // or the heap buffer it fell back to
   Status failure_;
 };
 

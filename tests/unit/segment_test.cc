@@ -1,0 +1,112 @@
+#include "shm/segment.h"
+
+#include <gtest/gtest.h>
+
+#include "support/shm_files.h"
+
+namespace ferry::shm {
+namespace {
+
+using namespace std::chrono_literals;
+
+ShmOptions SmallOptions() {
+  ShmOptions options;
+  options.slot_classes = {{1024, 2}, {8192, 1}};
+  options.max_calls_in_flight = 4;
+  return options;
+}
+
+std::shared_ptr<Segment> CreateUnlinked(const ShmOptions& options) {
+  const std::string name = Segment::UniqueName();
+  Result<std::shared_ptr<Segment>> segment = Segment::Create(name, options);
+  Segment::Remove(name);
+  return segment.ok() ? *segment : nullptr;
+}
+
+TEST(ComputeLayout, RejectsClassesThatDoNotGrow) {
+  EXPECT_EQ(ComputeLayout(4, {{4096, 1}, {4096, 1}}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(ComputeLayout, RejectsSlotSizesThatAreNotMultiplesOf64) {
+  EXPECT_EQ(ComputeLayout(4, {{100, 1}}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ComputeLayout, RejectsZeroCalls) {
+  EXPECT_EQ(ComputeLayout(0, {{4096, 1}}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ComputeLayout, RoundsRingDepthUpToAPowerOfTwo) {
+  Result<SegmentHeader> layout = ComputeLayout(100, {{4096, 1}});
+  ASSERT_TRUE(layout.ok());
+  EXPECT_EQ(layout->ring_depth, 128U);
+  EXPECT_EQ(layout->classes[0].slots_offset % kSlotAlignment, 0U);
+}
+
+TEST(Segment, OpenedSegmentSeesWhatTheCreatorWrote) {
+  const std::string name = Segment::UniqueName();
+  Result<std::shared_ptr<Segment>> created = Segment::Create(name, SmallOptions());
+  ASSERT_TRUE(created.ok()) << created.status();
+  Result<std::shared_ptr<Segment>> opened = Segment::Open(name, (*created)->size());
+  Segment::Remove(name);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  (*created)->SlotBase(MakeSlotId(1, 0))[10] = 42;
+  EXPECT_EQ((*opened)->SlotBase(MakeSlotId(1, 0))[10], 42);
+  EXPECT_TRUE(testing::ShmSegmentsOf(getpid()).empty());
+}
+
+TEST(Segment, OpenWithAnotherSizeIsDataLoss) {
+  const std::string name = Segment::UniqueName();
+  Result<std::shared_ptr<Segment>> created = Segment::Create(name, SmallOptions());
+  ASSERT_TRUE(created.ok());
+  Result<std::shared_ptr<Segment>> opened = Segment::Open(name, (*created)->size() + 4096);
+  Segment::Remove(name);
+  EXPECT_EQ(opened.status().code(), StatusCode::kDataLoss);
+}
+
+TEST(Segment, OpenOfAMissingNameIsUnavailable) {
+  EXPECT_EQ(Segment::Open("ferry.no.such.segment", 4096).status().code(),
+            StatusCode::kUnavailable);
+}
+
+TEST(Segment, AcquireSlotPicksTheSmallestClassThatFitsThenLargerOnes) {
+  std::shared_ptr<Segment> segment = CreateUnlinked(SmallOptions());
+  ASSERT_NE(segment, nullptr);
+  std::atomic<bool> closed{false};
+  const auto soon = Segment::Clock::now() + 10ms;
+  Result<uint32_t> a = segment->AcquireSlot(100, soon, closed);
+  Result<uint32_t> b = segment->AcquireSlot(100, soon, closed);
+  Result<uint32_t> c = segment->AcquireSlot(100, soon, closed);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(SlotClassOf(*a), 0U);
+  EXPECT_EQ(SlotClassOf(*b), 0U);
+  EXPECT_EQ(SlotClassOf(*c), 1U);  // class 0 is exhausted
+  EXPECT_EQ(segment->AcquireSlot(100, soon, closed).status().code(),
+            StatusCode::kResourceExhausted);
+  segment->ReleaseSlot(*a);
+  Result<uint32_t> again = segment->AcquireSlot(100, soon, closed);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *a);
+}
+
+TEST(Segment, MessageLargerThanTheLargestClassIsResourceExhausted) {
+  std::shared_ptr<Segment> segment = CreateUnlinked(SmallOptions());
+  ASSERT_NE(segment, nullptr);
+  std::atomic<bool> closed{false};
+  Result<uint32_t> slot = segment->AcquireSlot(8193, Segment::Clock::now() + 1s, closed);
+  EXPECT_EQ(slot.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(slot.status().message().find("8193"), std::string::npos);
+}
+
+TEST(Segment, LocateRejectsRangesOutsideTheSlot) {
+  std::shared_ptr<Segment> segment = CreateUnlinked(SmallOptions());
+  ASSERT_NE(segment, nullptr);
+  EXPECT_NE(segment->Locate(MakeSlotId(0, 1), 0, 1024), nullptr);
+  EXPECT_EQ(segment->Locate(MakeSlotId(0, 1), 1, 1024), nullptr);
+  EXPECT_EQ(segment->Locate(MakeSlotId(0, 2), 0, 1), nullptr);  // no slot 2 in class 0
+  EXPECT_EQ(segment->Locate(MakeSlotId(5, 0), 0, 1), nullptr);  // no class 5
+  EXPECT_EQ(segment->Locate(MakeSlotId(0, 0), 0xffffffffU, 2), nullptr);
+}
+
+}  // namespace
+}  // namespace ferry::shm
