@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 namespace ferry::testing {
@@ -84,8 +86,8 @@ std::optional<int> ChildProcess::Wait(std::chrono::milliseconds timeout) {
 }
 
 std::string HelperPath(const std::string& name) {
-  const char* dir = std::getenv("FERRY_TEST_BIN_DIR");
-  return std::string(dir != nullptr ? dir : ".") + "/" + name;
+  if (const char* dir = std::getenv("FERRY_TEST_BIN_DIR")) return std::string(dir) + "/" + name;
+  return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / name).string();
 }
 
 }  // namespace ferry::testing

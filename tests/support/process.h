@@ -36,7 +36,7 @@ class ChildProcess {
   std::string buffered_;
 };
 
-// The path of a helper binary built next to the test (directory from FERRY_TEST_BIN_DIR).
+// The path of a helper binary: in $FERRY_TEST_BIN_DIR if set, else beside this executable.
 std::string HelperPath(const std::string& name);
 
 }  // namespace ferry::testing

@@ -19,11 +19,10 @@ class CallContext {
   std::string_view method() const { return method_; }
   // The client's deadline; Clock::time_point::max() when it set none.
   Clock::time_point Deadline() const { return deadline_; }
-  // True once the client has stopped waiting (its deadline passed or it went away): a long
-  // handler may poll this and stop early. Cheap: one atomic load.
-  bool Cancelled() const {
-    return (probe_ != nullptr && probe_(probe_arg_)) || Clock::now() > deadline_;
-  }
+  // True once the client has stopped waiting (its deadline passed and it gave up, or it went
+  // away): a long handler may poll this and stop early. Cheap: an atomic load. The client is
+  // the judge of its deadline, so this turns true when the client acts, not at Deadline().
+  bool Cancelled() const { return probe_ != nullptr && probe_(probe_arg_); }
 
  private:
   std::string_view method_;

@@ -38,6 +38,13 @@ class OutgoingMessage {
   OutgoingMessage& operator=(OutgoingMessage&&) = default;
 
   flatbuffers::FlatBufferBuilder& fbb() { return fbb_; }
+  // Before anything is written: makes the first buffer `size_hint` bytes (no growth copies
+  // for a message that fits). Ignored once building has started.
+  void Reserve(size_t size_hint) {
+    if (fbb_.GetSize() == 0 && size_hint != 0) {
+      fbb_ = flatbuffers::FlatBufferBuilder(size_hint, allocator_.get(), false);
+    }
+  }
   bool finished() const { return finished_; }
   void MarkFinished() { finished_ = true; }
   // Null for a default-constructed message.
@@ -139,6 +146,8 @@ class Reply {
   Reply(const Reply&) = delete;
   Reply& operator=(const Reply&) = delete;
 
+  // Call first, with the reply's final size, to build a large reply without growth copies.
+  void Reserve(size_t size_hint) { message_.Reserve(size_hint); }
   flatbuffers::FlatBufferBuilder& fbb() { return message_.fbb(); }
   void Finish(flatbuffers::Offset<T> root) {
     message_.fbb().Finish(root);

@@ -1,0 +1,347 @@
+// End-to-end: a real ferry_test_server process, clients in this process and in
+// ferry_test_client processes, over shared memory.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "ferry/ferry.h"
+#include "support/process.h"
+#include "support/shm_files.h"
+#include "test_service.ferry.h"
+
+namespace ferry {
+namespace {
+
+namespace ft = ferry::test;
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+using testing::HelperPath;
+
+constexpr auto kStartTimeout = 10s;
+
+class EndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    runtime_dir_ = std::make_unique<testing::ScopedRuntimeDir>();
+    endpoint_ = "shm://e2e";
+    server_ = StartServer();
+    ASSERT_NE(server_, nullptr);
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) {
+      const int pid = server_->pid();
+      server_->Signal(SIGTERM);
+      std::optional<int> status = server_->Wait(10s);
+      ASSERT_TRUE(status.has_value()) << "server did not exit on SIGTERM";
+      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "status " << *status;
+      EXPECT_TRUE(testing::ShmSegmentsOf(pid).empty());
+    }
+    EXPECT_TRUE(testing::ShmSegmentsOf(getpid()).empty());
+    EXPECT_TRUE(testing::FilesIn(runtime_dir_->path()).empty())
+        << "left in the runtime dir: " << testing::FilesIn(runtime_dir_->path())[0];
+    runtime_dir_.reset();
+  }
+
+  std::unique_ptr<ChildProcess> StartServer() {
+    auto server = std::make_unique<ChildProcess>(
+        std::vector<std::string>{HelperPath("ferry_test_server"), endpoint_});
+    std::optional<std::string> line = server->ReadLine(kStartTimeout);
+    if (line != "ready") {
+      ADD_FAILURE() << "server did not start";
+      return nullptr;
+    }
+    return server;
+  }
+
+  Channel Connected() {
+    Result<Channel> channel = Connect(endpoint_);
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    return *channel;
+  }
+
+  // Polls the server's stats until `done` holds (bounded): for effects that arrive
+  // asynchronously, such as a oneway call or a connection's teardown.
+  template <class Done>
+  bool EventuallyStats(ft::TestService::Client& client, Done done) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto stats = client.GetStats();
+      if (stats.ok() && done(**stats)) return true;
+      std::this_thread::yield();
+    }
+    return false;
+  }
+
+  std::unique_ptr<testing::ScopedRuntimeDir> runtime_dir_;
+  std::string endpoint_;
+  std::unique_ptr<ChildProcess> server_;
+};
+
+TEST_F(EndToEnd, UnaryCallWithFieldsAsArgumentsReturnsTheSum) {
+  Channel channel = Connected();
+  EXPECT_EQ(channel.transport(), "shm");
+  ft::TestService::Client client(channel);
+  auto sum = client.Add(2, 3);
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ((*sum)->sum(), 5);
+}
+
+TEST_F(EndToEnd, UnaryCallWithAnInPlaceBuilderReturnsTheSum) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto request = client.NewAddRequest(64);
+  request.Finish(ft::CreateAddRequest(request.fbb(), -40, 2));
+  auto sum = client.Add(std::move(request), {.deadline = 5s});
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ((*sum)->sum(), -38);
+  EXPECT_EQ(channel.bytes_copied(), 0U);
+}
+
+TEST_F(EndToEnd, ManyThreadsShareOneChannel) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        auto sum = client.Add(t * 1000, i);
+        if (!sum.ok() || (*sum)->sum() != t * 1000 + i) wrong.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST_F(EndToEnd, SeveralClientProcessesCallConcurrently) {
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
+        HelperPath("ferry_test_client"), endpoint_, "add", "2000"}));
+  }
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  for (int i = 0; i < 2000; ++i) {
+    auto sum = client.Add(i, i);
+    ASSERT_TRUE(sum.ok()) << sum.status();
+    ASSERT_EQ((*sum)->sum(), 2 * i);
+  }
+  for (auto& child : clients) {
+    std::optional<int> status = child->Wait(60s);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+    EXPECT_TRUE(testing::ShmSegmentsOf(child->pid()).empty());
+  }
+}
+
+TEST_F(EndToEnd, SixteenMiBRequestIsReadInPlaceWithoutCopies) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  constexpr size_t kSize = 16 << 20;
+  auto request = client.NewSummarizeRequest(kSize + 1024);
+  uint8_t* bytes = nullptr;
+  auto data = request.fbb().CreateUninitializedVector(kSize, &bytes);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < kSize; ++i) {
+    bytes[i] = static_cast<uint8_t>(i * 7);
+    sum += bytes[i];
+  }
+  request.Finish(ft::CreateBlob(request.fbb(), 1, data));
+  auto digest = client.Summarize(std::move(request));
+  ASSERT_TRUE(digest.ok()) << digest.status();
+  EXPECT_EQ((*digest)->size(), kSize);
+  EXPECT_EQ((*digest)->first(), 0);
+  EXPECT_EQ((*digest)->last(), static_cast<uint8_t>((kSize - 1) * 7));
+  EXPECT_EQ((*digest)->sum(), sum);
+  EXPECT_EQ(channel.bytes_copied(), 0U);
+}
+
+TEST_F(EndToEnd, SixteenMiBReplyArrivesIntact) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto blob = client.Generate(16 << 20, 0xab);
+  ASSERT_TRUE(blob.ok()) << blob.status();
+  const auto* data = (*blob)->data();
+  ASSERT_NE(data, nullptr);
+  ASSERT_EQ(data->size(), 16U << 20);
+  EXPECT_EQ(data->Get(0), 0xab);
+  EXPECT_EQ(data->Get(data->size() - 1), 0xab);
+}
+
+TEST_F(EndToEnd, RequestLargerThanTheLargestSlotFailsWithResourceExhausted) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto request = client.NewSummarizeRequest();
+  uint8_t* bytes = nullptr;
+  auto data = request.fbb().CreateUninitializedVector(40 << 20, &bytes);
+  std::memset(bytes, 1, 40 << 20);
+  request.Finish(ft::CreateBlob(request.fbb(), 1, data));
+  auto digest = client.Summarize(std::move(request));
+  EXPECT_EQ(digest.status().code(), StatusCode::kResourceExhausted) << digest.status();
+  auto sum = client.Add(1, 1);  // the channel is still fine
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ((*sum)->sum(), 2);
+}
+
+TEST_F(EndToEnd, CorruptedRequestIsRejectedAndTheServerKeepsServing) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto request = client.NewAddRequest();
+  request.Finish(ft::CreateAddRequest(request.fbb(), 1, 2));
+  std::memset(request.fbb().GetBufferPointer(), 0xff, 4);  // root offset far outside
+  auto sum = client.Add(std::move(request));
+  EXPECT_EQ(sum.status().code(), StatusCode::kInvalidArgument) << sum.status();
+  auto again = client.Add(20, 22);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->sum(), 42);
+}
+
+TEST_F(EndToEnd, CorruptedReplyFailsWithDataLoss) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto reply = client.CorruptReply();
+  EXPECT_EQ(reply.status().code(), StatusCode::kDataLoss) << reply.status();
+}
+
+TEST_F(EndToEnd, HandlerExceptionBecomesInternalWithItsText) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto thrown = client.Throw("disk on fire");
+  EXPECT_EQ(thrown.status().code(), StatusCode::kInternal);
+  EXPECT_NE(thrown.status().message().find("disk on fire"), std::string::npos)
+      << thrown.status();
+  EXPECT_TRUE(client.Add(1, 2).ok());
+}
+
+TEST_F(EndToEnd, HandlerStatusReachesTheCaller) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto failed = client.Fail("not today");
+  EXPECT_EQ(failed.status(), Status::FailedPrecondition("not today"));
+}
+
+TEST_F(EndToEnd, HandlerReturningOkWithoutAReplyIsInternal) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  EXPECT_EQ(client.ForgetReply().status().code(), StatusCode::kInternal);
+}
+
+TEST_F(EndToEnd, MethodTheServerDoesNotServeIsUnimplemented) {
+  Channel channel = Connected();
+  ft::Unserved::Client client(channel);
+  EXPECT_EQ(client.Ping().status().code(), StatusCode::kUnimplemented);
+}
+
+TEST_F(EndToEnd, StreamingMethodAnswersUnimplemented) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto request = client.NewWatchRequest();
+  request.Finish(ft::CreateAddRequest(request.fbb(), 1, 2));
+  EXPECT_EQ(client.Watch(std::move(request)).code(), StatusCode::kUnimplemented);
+}
+
+TEST_F(EndToEnd, OnewayCallsReachTheHandler) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(client.Note("hello").ok());
+  EXPECT_TRUE(EventuallyStats(client, [](const ft::Stats& s) { return s.notes() == 10; }));
+}
+
+TEST_F(EndToEnd, DeadlineExceededCancelsTheHandlerAndTheChannelStaysUsable) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  const auto start = std::chrono::steady_clock::now();
+  auto blocked = client.Block({.deadline = 50ms});
+  EXPECT_EQ(blocked.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 50ms);
+  EXPECT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+  EXPECT_EQ(server_->ReadLine(kStartTimeout), "unblocked");  // ctx.Cancelled() turned true
+  auto sum = client.Add(4, 5);
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ((*sum)->sum(), 9);
+}
+
+TEST_F(EndToEnd, KilledServerFailsTheCallInFlightWithUnavailableWithin100ms) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto call = std::async(std::launch::async, [&] { return client.Block().status(); });
+  ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+  const auto killed = std::chrono::steady_clock::now();
+  const int pid = server_->pid();
+  server_->Signal(SIGKILL);
+  ASSERT_EQ(call.wait_for(10s), std::future_status::ready);
+  const auto noticed = std::chrono::steady_clock::now() - killed;
+  EXPECT_EQ(call.get().code(), StatusCode::kUnavailable);
+  EXPECT_LT(noticed, 100ms);
+  EXPECT_FALSE(channel.connected());
+  EXPECT_EQ(client.Add(1, 1).status().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(server_->Wait(10s).has_value());
+  server_.reset();
+  EXPECT_TRUE(testing::ShmSegmentsOf(pid).empty());
+  // A killed server leaves its socket file; the next Listen on the name replaces it.
+  server_ = StartServer();
+  ASSERT_NE(server_, nullptr);
+  Channel fresh = Connected();
+  ft::TestService::Client again(fresh);
+  EXPECT_TRUE(again.Add(1, 1).ok());
+}
+
+TEST_F(EndToEnd, KilledClientFreesItsConnectionOnTheServer) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  ChildProcess victim({HelperPath("ferry_test_client"), endpoint_, "block"});
+  ASSERT_EQ(victim.ReadLine(kStartTimeout), "connected");
+  ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+  EXPECT_TRUE(EventuallyStats(client, [](const ft::Stats& s) { return s.connections() == 2; }));
+  victim.Signal(SIGKILL);
+  ASSERT_TRUE(victim.Wait(10s).has_value());
+  EXPECT_EQ(server_->ReadLine(kStartTimeout), "unblocked");
+  EXPECT_TRUE(EventuallyStats(client, [](const ft::Stats& s) { return s.connections() == 1; }));
+  EXPECT_TRUE(testing::ShmSegmentsOf(victim.pid()).empty());
+}
+
+TEST_F(EndToEnd, ServerShutdownFailsClientsWithUnavailable) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  ASSERT_TRUE(client.Add(1, 1).ok());
+  server_->Signal(SIGTERM);
+  std::optional<int> status = server_->Wait(10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  server_.reset();
+  EXPECT_EQ(client.Add(1, 1).status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(EndToEnd, SecondServerOnTheSameNameIsRefused) {
+  ChildProcess second({HelperPath("ferry_test_server"), endpoint_});
+  std::optional<int> status = second.Wait(10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1);
+  Channel channel = Connected();  // the first one still serves
+  ft::TestService::Client client(channel);
+  EXPECT_TRUE(client.Add(1, 1).ok());
+}
+
+TEST(Connect, ToANameNobodyServesIsUnavailable) {
+  testing::ScopedRuntimeDir dir;
+  EXPECT_EQ(Connect("shm://nobody-here").status().code(), StatusCode::kUnavailable);
+}
+
+TEST(Connect, ToAMalformedEndpointIsInvalidArgument) {
+  testing::ScopedRuntimeDir dir;
+  EXPECT_EQ(Connect("shm:/x").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Connect("carrier-pigeon://x").status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ferry

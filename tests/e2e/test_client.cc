@@ -1,0 +1,47 @@
+// ferry_test_client <endpoint> <mode> [count]: a separate client process for the end-to-end
+// tests. Modes:
+//   add <n>   n Add calls with distinct operands, each result checked; exit 0 when all match
+//   block     prints "connected", then makes a Block call (to be killed while it waits)
+#include <iostream>
+#include <string>
+
+#include "ferry/ferry.h"
+#include "test_service.ferry.h"
+
+namespace ft = ferry::test;
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::cerr << "usage: ferry_test_client <endpoint> add <n> | block\n";
+    return 2;
+  }
+  ferry::Result<ferry::Channel> channel = ferry::Connect(argv[1]);
+  if (!channel.ok()) {
+    std::cerr << channel.status() << '\n';
+    return 1;
+  }
+  ft::TestService::Client client(*channel);
+  const std::string mode = argv[2];
+  if (mode == "add" && argc == 4) {
+    const int n = std::stoi(argv[3]);
+    const int base = static_cast<int>(getpid()) % 100000;
+    for (int i = 0; i < n; ++i) {
+      auto sum = client.Add(base, i);
+      if (!sum.ok() || (*sum)->sum() != base + i) {
+        std::cerr << "call " << i << " failed: " << sum.status() << '\n';
+        return 1;
+      }
+    }
+    return 0;
+  }
+  if (mode == "block") {
+    std::cout << "connected" << std::endl;
+    auto request = client.NewBlockRequest();
+    request.Finish(ft::CreateEmpty(request.fbb()));
+    auto blocked = client.Block(std::move(request));
+    std::cerr << "Block returned " << blocked.status() << '\n';
+    return 1;
+  }
+  std::cerr << "unknown mode " << mode << '\n';
+  return 2;
+}

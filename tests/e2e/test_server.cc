@@ -1,0 +1,136 @@
+// ferry_test_server <endpoint>: serves TestService; prints "ready" once listening and exits 0
+// on SIGTERM or SIGINT after a clean shutdown.
+#include <signal.h>
+
+#include <atomic>
+#include <iostream>
+#include <stdexcept>
+#include <thread>
+
+#include "ferry/ferry.h"
+#include "test_service.ferry.h"
+
+namespace {
+
+namespace ft = ferry::test;
+
+class TestServiceImpl final : public ft::TestService::Service {
+ public:
+  explicit TestServiceImpl(ferry::Server& server) : server_(server) {}
+
+  ferry::Status Add(ferry::CallContext&, const ft::AddRequest& request,
+                    ferry::Reply<ft::AddReply>& reply) override {
+    reply.Finish(ft::CreateAddReply(reply.fbb(), request.a() + request.b()));
+    return ferry::Status::Ok();
+  }
+
+  ferry::Status Summarize(ferry::CallContext&, const ft::Blob& request,
+                          ferry::Reply<ft::Digest>& reply) override {
+    const auto* data = request.data();
+    uint64_t sum = 0;
+    uint8_t first = 0, last = 0;
+    if (data != nullptr && data->size() > 0) {
+      for (uint8_t byte : *data) sum += byte;
+      first = data->Get(0);
+      last = data->Get(data->size() - 1);
+    }
+    reply.Finish(ft::CreateDigest(reply.fbb(), data ? data->size() : 0, first, last, sum));
+    return ferry::Status::Ok();
+  }
+
+  ferry::Status Generate(ferry::CallContext&, const ft::AddRequest& request,
+                         ferry::Reply<ft::Blob>& reply) override {
+    reply.Reserve(static_cast<size_t>(request.a()) + 1024);
+    uint8_t* bytes = nullptr;
+    auto data = reply.fbb().CreateUninitializedVector(static_cast<size_t>(request.a()), &bytes);
+    std::fill(bytes, bytes + request.a(), static_cast<uint8_t>(request.b()));
+    reply.Finish(ft::CreateBlob(reply.fbb(), 0, data));
+    return ferry::Status::Ok();
+  }
+
+  ferry::Status Block(ferry::CallContext& context, const ft::Empty&,
+                      ferry::Reply<ft::Empty>& reply) override {
+    std::cout << "blocked" << std::endl;
+    // Polling is the contract of Cancelled(); the sleep bounds the CPU this costs.
+    while (!context.Cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::cout << "unblocked" << std::endl;
+    reply.Finish(ft::CreateEmpty(reply.fbb()));
+    return ferry::Status::Cancelled("client gave up");
+  }
+
+  ferry::Status Throw(ferry::CallContext&, const ft::Text& request,
+                      ferry::Reply<ft::Empty>&) override {
+    throw std::runtime_error(request.text() ? request.text()->str() : "");
+  }
+
+  ferry::Status Fail(ferry::CallContext&, const ft::Text& request,
+                     ferry::Reply<ft::Empty>&) override {
+    return ferry::Status::FailedPrecondition(request.text() ? request.text()->str() : "");
+  }
+
+  ferry::Status CorruptReply(ferry::CallContext&, const ft::Empty&,
+                             ferry::Reply<ft::AddReply>& reply) override {
+    reply.Finish(ft::CreateAddReply(reply.fbb(), 1));
+    // Point the root offset far outside the buffer.
+    uint8_t* root = reply.fbb().GetBufferPointer();
+    root[0] = 0xff;
+    root[1] = 0xff;
+    root[2] = 0xff;
+    root[3] = 0x7f;
+    return ferry::Status::Ok();
+  }
+
+  ferry::Status ForgetReply(ferry::CallContext&, const ft::Empty&,
+                            ferry::Reply<ft::AddReply>&) override {
+    return ferry::Status::Ok();
+  }
+
+  ferry::Status GetStats(ferry::CallContext&, const ft::Empty&,
+                         ferry::Reply<ft::Stats>& reply) override {
+    reply.Finish(ft::CreateStats(reply.fbb(), static_cast<uint32_t>(server_.connection_count()),
+                                 notes_.load(), 0));
+    return ferry::Status::Ok();
+  }
+
+  ferry::Status Note(ferry::CallContext&, const ft::Text&) override {
+    notes_.fetch_add(1);
+    return ferry::Status::Ok();
+  }
+
+ private:
+  ferry::Server& server_;
+  std::atomic<uint32_t> notes_{0};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: ferry_test_server <endpoint>\n";
+    return 2;
+  }
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  ferry::Server server;
+  if (ferry::Status s = server.Add(std::make_shared<TestServiceImpl>(server)); !s.ok()) {
+    std::cerr << s << '\n';
+    return 1;
+  }
+  if (ferry::Status s = server.Listen(argv[1]); !s.ok()) {
+    std::cerr << s << '\n';
+    return 1;
+  }
+  std::thread stopper([&] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    server.Shutdown();
+  });
+  std::cout << "ready" << std::endl;
+  server.Run();
+  stopper.join();
+  return 0;
+}
