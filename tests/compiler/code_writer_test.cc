@@ -1,0 +1,38 @@
+// The code writer substitutes {{Var}}s, indents, and wraps calls at 100 columns.
+#include <gtest/gtest.h>
+
+#include "code_writer.h"
+
+namespace ferryc {
+namespace {
+
+TEST(FerrycCodeWriter, SubstitutesVariablesAndIndentsEveryLine) {
+  CodeWriter code;
+  code.Set("Name", "Calculator");
+  code += "class {{Name}} {";
+  code.Indent();
+  code += "int a;\nint b;  // {{Unknown}}";
+  code.Outdent();
+  code += "};";
+
+  EXPECT_EQ(code.str(), "class Calculator {\n  int a;\n  int b;  // {{Unknown}}\n};\n");
+}
+
+TEST(FerrycCodeWriter, CallsThatFitStayOnOneLine) {
+  EXPECT_EQ(WrapCall(2, "f(", {"a", "b"}, ");"), "f(a, b);");
+}
+
+TEST(FerrycCodeWriter, LongCallsAlignArgumentsAfterTheParenthesis) {
+  std::string arg(50, 'x');
+  EXPECT_EQ(WrapCall(0, "function(", {arg, arg}, ");"),
+            "function(" + arg + ",\n         " + arg + ");");
+}
+
+TEST(FerrycCodeWriter, CallsWithALongHeadBreakAfterTheParenthesis) {
+  std::string head(90, 'h');
+  EXPECT_EQ(WrapCall(0, head + "(", {"int first", "int second"}, ") {"),
+            head + "(\n    int first, int second) {");
+}
+
+}  // namespace
+}  // namespace ferryc

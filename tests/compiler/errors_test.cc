@@ -1,0 +1,189 @@
+// The error table: each bad schema must fail with exactly one `file:line:col: error: message`
+// line, exit status 1, and no file at all in the output directory.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "compiler.h"
+#include "method_ids.h"
+#include "test_util.h"
+
+namespace ferryc {
+namespace {
+
+struct ErrorCase {
+  std::string name;
+  std::string schema;    // written to {dir}/bad.idl
+  std::string expected;  // stderr; {dir} stands for the scratch directory
+  std::vector<std::pair<std::string, std::string>> extra_files = {};
+};
+
+std::string Replace(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+// Runs ferryc on the case and checks the exit status, the exact message and the empty out dir.
+void ExpectRejected(const ErrorCase& error) {
+  SCOPED_TRACE(error.name);
+  testing::ScratchDir dir;
+  const std::string input = dir.Write("bad.idl", error.schema);
+  for (const auto& [name, text] : error.extra_files) dir.Write(name, text);
+  const std::string out = (dir.path() / "out").string();
+  std::ostringstream err;
+
+  int status = RunCommandLine({"-o", out, "-I", (dir.path() / "inc").string(), "--depfile",
+                               out + "/bad.d", input},
+                              err);
+
+  EXPECT_EQ(status, 1);
+  EXPECT_EQ(err.str(), Replace(error.expected, "{dir}", dir.path().string()) + "\n");
+  EXPECT_EQ(testing::ListDir(out), std::vector<std::string>{});
+}
+
+const std::string kTables = "namespace t;\ntable Req { a:int; }\ntable Rep { b:int; }\n";
+
+TEST(FerrycErrors, UnknownStreamingValueIsRejectedWithItsLocation) {
+  ExpectRejected({"streaming", kTables + "rpc_service S {\n  Get(Req):Rep (streaming: \"sideways\");\n}\n",
+                  "{dir}/bad.idl:5:3: error: unknown streaming value \"sideways\" for method 'Get'; "
+                  "expected \"none\", \"server\", \"client\" or \"bidi\""});
+}
+
+TEST(FerrycErrors, OnewayCombinedWithStreamingIsRejected) {
+  ExpectRejected({"oneway+streaming",
+                  kTables + "rpc_service S {\n  Get(Req):Rep;\n  Log(Req):Rep (oneway, streaming: \"server\");\n}\n",
+                  "{dir}/bad.idl:6:3: error: method 'Log' is oneway and cannot also be streaming "
+                  "\"server\""});
+}
+
+TEST(FerrycErrors, MethodNamedLikeAGeneratedClassIsRejected) {
+  ExpectRejected({"Client", kTables + "rpc_service S { Client(Req):Rep; }\n",
+                  "{dir}/bad.idl:4:17: error: method name 'Client' clashes with a name ferryc "
+                  "generates in service 'S'"});
+  ExpectRejected({"Method", kTables + "rpc_service S { Method(Req):Rep; }\n",
+                  "{dir}/bad.idl:4:17: error: method name 'Method' clashes with a name ferryc "
+                  "generates in service 'S'"});
+}
+
+TEST(FerrycErrors, MethodNamedLikeAnotherMethodsRequestBuilderIsRejected) {
+  ExpectRejected({"NewXRequest",
+                  kTables + "rpc_service S {\n  Get(Req):Rep;\n  NewGetRequest(Req):Rep;\n}\n",
+                  "{dir}/bad.idl:6:3: error: method name 'NewGetRequest' clashes with the request "
+                  "builder ferryc generates for method 'Get'"});
+}
+
+TEST(FerrycErrors, MethodsThatCollideOnceKeywordsAreEscapedAreRejected) {
+  ExpectRejected({"class/class_",
+                  kTables + "rpc_service S {\n  class_(Req):Rep;\n  class(Req):Rep;\n}\n",
+                  "{dir}/bad.idl:6:3: error: method name 'class' and method 'class_' are both "
+                  "'class_' in C++"});
+}
+
+TEST(FerrycErrors, DuplicateMethodNamesAreReportedByTheParser) {
+  ExpectRejected({"duplicate", kTables + "rpc_service S {\n  Get(Req):Rep;\n  Get(Req):Rep;\n}\n",
+                  "{dir}/bad.idl:6:15: error: rpc already exists: Get"});
+}
+
+TEST(FerrycErrors, SyntaxErrorsAreNormalisedToFileLineColumn) {
+  ExpectRejected({"syntax", "namespace t;\ntable Req { a:int }\n",
+                  "{dir}/bad.idl:2:19: error: expecting: ; instead got: }"});
+}
+
+TEST(FerrycErrors, UndefinedTypeIsReportedWhereItIsUsed) {
+  ExpectRejected({"undefined", "namespace t;\ntable Req { a:Missing; }\n",
+                  "{dir}/bad.idl:2:15: error: type referenced but not defined (check "
+                  "namespace): Missing"});
+}
+
+TEST(FerrycErrors, MissingIncludeIsRejected) {
+  ExpectRejected({"include", "include \"nowhere.idl\";\nnamespace t;\n",
+                  "{dir}/bad.idl:1:22: error: unable to load include file: nowhere.idl"});
+}
+
+TEST(FerrycErrors, ErrorInsideAnIncludedFileNamesThatFile) {
+  ExpectRejected({"included", "include \"lib.idl\";\nnamespace t;\n",
+                  "{dir}/inc/lib.idl:2:17: error: expecting: ; instead got: }",
+                  {{"inc/lib.idl", "namespace lib;\ntable L { a:int }\n"}}});
+}
+
+TEST(FerrycErrors, StructRequestTypeIsRejected) {
+  ExpectRejected({"struct", "namespace t;\nstruct P { x:int; }\ntable Rep { b:int; }\n"
+                  "rpc_service S { Get(P):Rep; }\n",
+                  "{dir}/bad.idl:4:27: error: rpc request and response types must be tables"});
+}
+
+TEST(FerrycErrors, ServiceNamedLikeATableIsRejected) {
+  ExpectRejected({"service=table", kTables + "rpc_service Req { Get(Req):Rep; }\n",
+                  "{dir}/bad.idl:4:13: error: service 'Req' has the same C++ name as table 't.Req'"});
+}
+
+TEST(FerrycErrors, ServiceNamedFerryBindIsRejected) {
+  ExpectRejected({"FerryBind", kTables + "rpc_service FerryBind { Get(Req):Rep; }\n",
+                  "{dir}/bad.idl:4:13: error: service name 'FerryBind' clashes with a name ferryc "
+                  "generates"});
+}
+
+TEST(FerrycErrors, KeywordNamespaceComponentIsRejected) {
+  ExpectRejected({"namespace", "namespace a.class;\ntable Req { a:int; }\n",
+                  "{dir}/bad.idl:1:13: error: namespace component 'class' is a C++ keyword; flatc "
+                  "does not escape namespaces, so the generated C++ would not compile"});
+}
+
+TEST(FerrycErrors, DeadlineThatIsNotAWholeNumberOfMillisecondsIsRejected) {
+  ExpectRejected({"deadline", kTables + "rpc_service S { Get(Req):Rep (deadline_ms: \"soon\"); }\n",
+                  "{dir}/bad.idl:4:17: error: deadline_ms of method 'Get' must be a whole number "
+                  "of milliseconds from 1 to 2147483647, got \"soon\""});
+}
+
+TEST(FerrycErrors, UndeclaredAttributeIsReportedByTheParser) {
+  ExpectRejected({"attribute", kTables + "rpc_service S { Get(Req):Rep (fast); }\n",
+                  "{dir}/bad.idl:4:34: error: user define attributes must be declared before "
+                  "use: fast"});
+}
+
+// A real fnv1a32 collision in service "t.S", found once by a birthday search over the names
+// "M0", "M1", ... (about 750,000 of them, too slow to repeat in every run).
+constexpr const char* kCollidingFirst = "M512789";
+constexpr const char* kCollidingSecond = "M749192";
+
+TEST(FerrycErrors, MethodIdCollisionIsRejectedAtTheSecondMethod) {
+  const std::string first = kCollidingFirst;
+  const std::string second = kCollidingSecond;
+  ASSERT_EQ(MethodId("t.S", first), MethodId("t.S", second));
+  char id[16];
+  std::snprintf(id, sizeof(id), "0x%08x", MethodId("t.S", first));
+
+  ExpectRejected({"collision",
+                  kTables + "rpc_service S {\n  " + first + "(Req):Rep;\n  " + second +
+                      "(Req):Rep;\n}\n",
+                  "{dir}/bad.idl:6:3: error: method id " + std::string(id) + " of 't.S." + second +
+                      "' collides with 't.S." + first +
+                      "' (fnv1a32 of the full names); rename one of the methods"});
+}
+
+TEST(FerrycErrors, EveryErrorOfAFileIsReportedAndNothingIsWritten) {
+  ExpectRejected({"several",
+                  kTables + "rpc_service S {\n  Client(Req):Rep;\n  Get(Req):Rep (streaming: \"x\");\n}\n",
+                  "{dir}/bad.idl:5:3: error: method name 'Client' clashes with a name ferryc "
+                  "generates in service 'S'\n"
+                  "{dir}/bad.idl:6:3: error: unknown streaming value \"x\" for method 'Get'; "
+                  "expected \"none\", \"server\", \"client\" or \"bidi\""});
+}
+
+TEST(FerrycErrors, AGoodFileIsNotWrittenWhenAnotherInputFails) {
+  testing::ScratchDir dir;
+  const std::string good = dir.Write("good.idl", kTables + "rpc_service S { Get(Req):Rep; }\n");
+  const std::string bad = dir.Write("bad.idl", "namespace t;\ntable Req { a:int }\n");
+  const std::string out = (dir.path() / "out").string();
+  std::ostringstream err;
+
+  int status = RunCommandLine({"-o", out, good, bad}, err);
+
+  EXPECT_EQ(status, 1);
+  EXPECT_EQ(testing::ListDir(out), std::vector<std::string>{});
+}
+
+}  // namespace
+}  // namespace ferryc
