@@ -86,7 +86,8 @@ Message MakeMessage(const flatbuffers::StructDef& def) {
   for (const flatbuffers::FieldDef* field : def.fields.vec) {
     if (field->deprecated) continue;
     std::optional<ArgField> arg = MakeArgField(*field);
-    if (!arg) {
+    // A parameter named `std` would hide namespace std from the rest of the overload.
+    if (!arg || arg->name == "std") {
       message.has_field_args = false;
       message.args.clear();
       break;

@@ -56,8 +56,9 @@ struct ArgField {
 struct Message {
   TypeName type;
   bool is_table = true;
-  // True when every non-deprecated field is a scalar, bool, enum, struct or string: then the
-  // client gets an overload taking the fields as arguments, in flatc's CreateX order.
+  // True when every non-deprecated field is a scalar, bool, enum, struct or string (and none is
+  // named `std`): then the client gets an overload taking the fields as arguments, in flatc's
+  // CreateX order.
   bool has_field_args = false;
   std::vector<ArgField> args;
 };
