@@ -50,6 +50,9 @@ class Server {
 
   // Connections currently open.
   size_t connection_count() const;
+  // Payload bytes the runtime has copied while building replies (growth across slot classes),
+  // over all connections so far. Zero when handlers Reserve() their reply's size.
+  uint64_t bytes_copied() const;
 
  private:
   std::unique_ptr<internal::ServerCore> core_;

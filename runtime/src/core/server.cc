@@ -14,5 +14,6 @@ Status Server::Listen(std::string_view endpoint) { return core_->Listen(endpoint
 void Server::Run() { core_->Run(); }
 void Server::Shutdown() { core_->Shutdown(); }
 size_t Server::connection_count() const { return core_->connection_count(); }
+uint64_t Server::bytes_copied() const { return core_->bytes_copied(); }
 
 }  // namespace ferry

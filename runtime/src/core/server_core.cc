@@ -94,6 +94,13 @@ size_t ServerCore::connection_count() const {
   return live;
 }
 
+uint64_t ServerCore::bytes_copied() const {
+  std::lock_guard lock(mutex_);
+  uint64_t total = retired_bytes_copied_;
+  for (const auto& connection : connections_) total += connection->bytes_copied();
+  return total;
+}
+
 void ServerCore::AcceptLoop() {
   std::vector<pollfd> fds;
   for (;;) {
@@ -143,6 +150,7 @@ void ServerCore::Reap() {
     std::lock_guard lock(mutex_);
     for (auto it = connections_.begin(); it != connections_.end();) {
       if ((*it)->finished()) {
+        retired_bytes_copied_ += (*it)->bytes_copied();
         done.splice(done.end(), connections_, it++);
       } else {
         ++it;

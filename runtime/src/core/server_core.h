@@ -29,6 +29,7 @@ class ServerCore {
   void Run();
   void Shutdown();
   size_t connection_count() const;
+  uint64_t bytes_copied() const;
 
  private:
   struct Listener {
@@ -49,6 +50,7 @@ class ServerCore {
   mutable std::mutex mutex_;
   std::vector<Listener> listeners_;
   std::list<std::shared_ptr<ServerConnection>> connections_;
+  uint64_t retired_bytes_copied_ = 0;  // of connections already reaped
   bool listening_ = false;
   bool stopping_ = false;
   bool stopped_ = false;

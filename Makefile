@@ -1,0 +1,63 @@
+# ferry's front door. Every target installs the Debian packages it needs when they are missing.
+#   make demo      calculator server + client over shared memory
+#   make test      build and run the whole test suite (ctest)
+#   make bench     ferry_bench (Release build), JSON lines on stdout
+#   make sanitize  the test suite under ASan+UBSan, then under TSan
+JOBS ?= $(shell nproc)
+BUILD ?= build
+DEPS := cmake make g++ flatbuffers-compiler flatbuffers-compiler-dev libflatbuffers-dev \
+        libboost-dev libgtest-dev
+CTEST := ctest --output-on-failure --no-tests=error -j$(JOBS)
+
+.PHONY: all deps build demo test bench sanitize sanitize-address sanitize-thread clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing missing Debian packages:" $$missing; \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# configure(<dir>, <build type>, <extra cmake args>)
+define configure
+	@[ -f $(1)/CMakeCache.txt ] || cmake -S . -B $(1) -DCMAKE_BUILD_TYPE=$(2) $(3) >/dev/null
+endef
+
+build: deps
+	$(call configure,$(BUILD),RelWithDebInfo,)
+	cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	examples/calculator/run_demo.sh $(BUILD)/examples/calculator
+
+test: build
+	cd $(BUILD) && $(CTEST)
+
+bench: deps
+	$(call configure,build-release,Release,-DFERRY_BUILD_TESTS=OFF -DFERRY_BUILD_EXAMPLES=OFF)
+	cmake --build build-release -j$(JOBS) --target ferry_bench
+	build-release/bench/ferry_bench $(BENCH_ARGS)
+
+sanitize: sanitize-address sanitize-thread
+
+sanitize-address: deps
+	$(call configure,build-asan,Debug,-DFERRY_BUILD_BENCH=OFF \
+	  "-DCMAKE_CXX_FLAGS=-fsanitize=address$(comma)undefined -fno-sanitize-recover=all -fno-omit-frame-pointer")
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(CTEST)
+
+sanitize-thread: deps
+	$(call configure,build-tsan,Debug,-DFERRY_BUILD_BENCH=OFF "-DCMAKE_CXX_FLAGS=-fsanitize=thread")
+	cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 $(CTEST)
+
+clean:
+	rm -rf $(BUILD) build-release build-asan build-tsan
+
+comma := ,
