@@ -51,10 +51,9 @@ CompileResult Compile(const CompilerOptions& options) {
 
     auto [it, inserted] = stems.emplace(schema.stem, input);
     if (!inserted) {
-      result.diagnostics.push_back({input, 0, 0,
-                                    "writes the same outputs (" + schema.stem + ".*) as " +
-                                        it->second,
-                                    Severity::kError});
+      result.diagnostics.push_back(
+          {input, 0, 0, "writes the same outputs (" + schema.stem + ".*) as " + it->second,
+           Severity::kError});
       continue;
     }
     std::vector<Diagnostic> problems = Validate(schema);

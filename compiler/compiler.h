@@ -13,8 +13,8 @@ namespace ferryc {
 struct CompilerOptions {
   std::string out_dir;
   std::vector<std::string> include_dirs;
-  std::string depfile;  // empty: none
-  std::string flatc;    // empty: DefaultFlatc()
+  std::string depfile;    // empty: none
+  std::string flatc;      // empty: DefaultFlatc()
   bool run_flatc = true;  // false: only <stem>.ferry.h/.cc (tests)
   std::vector<std::string> inputs;
 };

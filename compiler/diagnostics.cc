@@ -29,8 +29,7 @@ std::string FormatDiagnostic(const Diagnostic& diagnostic) {
     if (diagnostic.col > 0) out << diagnostic.col << ':';
   }
   if (out.tellp() > 0) out << ' ';
-  out << (diagnostic.severity == Severity::kError ? "error: " : "warning: ")
-      << diagnostic.message;
+  out << (diagnostic.severity == Severity::kError ? "error: " : "warning: ") << diagnostic.message;
   return out.str();
 }
 
@@ -43,7 +42,8 @@ bool HasErrors(const std::vector<Diagnostic>& diagnostics) {
 
 std::vector<Diagnostic> ParseFlatbuffersMessages(std::string_view text) {
   static const std::regex kMessage(R"(^(.*?):?(\d+): (\d+): (error|warning): (.*)$)");
-  static const std::regex kOriginally(R"(^(.*): ([A-Za-z_][A-Za-z0-9_.]*), originally at: (.*):(\d+)$)");
+  static const std::regex kOriginally(
+      R"(^(.*): ([A-Za-z_][A-Za-z0-9_.]*), originally at: (.*):(\d+)$)");
   std::vector<Diagnostic> diagnostics;
   std::istringstream in{std::string(text)};
   std::string line;

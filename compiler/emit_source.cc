@@ -19,10 +19,10 @@ void EmitDefaults(CodeWriter& code, const Service& service) {
     }
     code += WrapCall(0, "::ferry::Status " + qualified + method.CppName() + "(", params, ") {");
     code.Indent();
-    code += WrapCall(code.indent(), "return ::ferry::Status::Unimplemented(",
-                     {"\"" + service.FullName() + "." + method.name +
-                      " is not implemented by this server\""},
-                     ");");
+    code += WrapCall(
+        code.indent(), "return ::ferry::Status::Unimplemented(",
+        {"\"" + service.FullName() + "." + method.name + " is not implemented by this server\""},
+        ");");
     code.Outdent();
     code += "}";
     code.Blank();
@@ -59,10 +59,10 @@ void EmitBind(CodeWriter& code, const Service& service) {
       code.Outdent();
       code.Outdent();
     } else {
-      code += WrapCall(code.indent(), "binding.AddStreaming(",
-                       {id, name,
-                        "::ferry::MethodKind::" + std::string(MethodKindEnumerator(method.kind))},
-                       ");");
+      code += WrapCall(
+          code.indent(), "binding.AddStreaming(",
+          {id, name, "::ferry::MethodKind::" + std::string(MethodKindEnumerator(method.kind))},
+          ");");
     }
   }
   code += "return binding;";

@@ -97,8 +97,8 @@ std::string DefaultFlatc() {
   return FERRYC_DEFAULT_FLATC;
 }
 
-FlatcOutput RunFlatc(const std::string& flatc, const std::string& input,
-                     const std::string& display, const std::vector<std::string>& include_dirs) {
+FlatcOutput RunFlatc(const std::string& flatc, const std::string& input, const std::string& display,
+                     const std::vector<std::string>& include_dirs) {
   FlatcOutput output;
   auto fail = [&](std::string message) {
     output.ok = false;
@@ -121,8 +121,8 @@ FlatcOutput RunFlatc(const std::string& flatc, const std::string& input,
   }
 
   const std::string out_dir = temp.path() + "/out";
-  std::vector<std::string> argv = {flatc, "--cpp", "-o", out_dir, "-I", temp.path(),
-                                   "-I", source.parent_path().string()};
+  std::vector<std::string> argv = {flatc, "--cpp",     "-o", out_dir,
+                                   "-I",  temp.path(), "-I", source.parent_path().string()};
   for (const std::string& dir : include_dirs) {
     argv.push_back("-I");
     argv.push_back(fs::absolute(dir).lexically_normal().string());

@@ -21,7 +21,7 @@ struct FlatcOutput {
 // Runs `flatc --cpp` on a copy of `input` named <stem>.fbs (flatc 2.0.8 wants .fbs at the top
 // level) that starts with `include "ferry_attributes.fbs";`, which declares ferry's method
 // attributes for flatc. `display` is the input's name in diagnostics.
-FlatcOutput RunFlatc(const std::string& flatc, const std::string& input,
-                     const std::string& display, const std::vector<std::string>& include_dirs);
+FlatcOutput RunFlatc(const std::string& flatc, const std::string& input, const std::string& display,
+                     const std::vector<std::string>& include_dirs);
 
 }  // namespace ferryc

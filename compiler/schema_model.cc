@@ -31,18 +31,30 @@ TypeName MakeTypeName(const flatbuffers::Definition& def) {
 
 const char* ScalarCppType(flatbuffers::BaseType type) {
   switch (type) {
-    case flatbuffers::BASE_TYPE_BOOL: return "bool";
-    case flatbuffers::BASE_TYPE_CHAR: return "int8_t";
-    case flatbuffers::BASE_TYPE_UCHAR: return "uint8_t";
-    case flatbuffers::BASE_TYPE_SHORT: return "int16_t";
-    case flatbuffers::BASE_TYPE_USHORT: return "uint16_t";
-    case flatbuffers::BASE_TYPE_INT: return "int32_t";
-    case flatbuffers::BASE_TYPE_UINT: return "uint32_t";
-    case flatbuffers::BASE_TYPE_LONG: return "int64_t";
-    case flatbuffers::BASE_TYPE_ULONG: return "uint64_t";
-    case flatbuffers::BASE_TYPE_FLOAT: return "float";
-    case flatbuffers::BASE_TYPE_DOUBLE: return "double";
-    default: return nullptr;
+    case flatbuffers::BASE_TYPE_BOOL:
+      return "bool";
+    case flatbuffers::BASE_TYPE_CHAR:
+      return "int8_t";
+    case flatbuffers::BASE_TYPE_UCHAR:
+      return "uint8_t";
+    case flatbuffers::BASE_TYPE_SHORT:
+      return "int16_t";
+    case flatbuffers::BASE_TYPE_USHORT:
+      return "uint16_t";
+    case flatbuffers::BASE_TYPE_INT:
+      return "int32_t";
+    case flatbuffers::BASE_TYPE_UINT:
+      return "uint32_t";
+    case flatbuffers::BASE_TYPE_LONG:
+      return "int64_t";
+    case flatbuffers::BASE_TYPE_ULONG:
+      return "uint64_t";
+    case flatbuffers::BASE_TYPE_FLOAT:
+      return "float";
+    case flatbuffers::BASE_TYPE_DOUBLE:
+      return "double";
+    default:
+      return nullptr;
   }
 }
 
@@ -63,7 +75,8 @@ std::optional<ArgField> MakeArgField(const flatbuffers::FieldDef& field) {
     arg.type = MakeTypeName(*type.struct_def);
     return arg;
   }
-  if (type.base_type == flatbuffers::BASE_TYPE_UTYPE || type.base_type == flatbuffers::BASE_TYPE_UNION) {
+  if (type.base_type == flatbuffers::BASE_TYPE_UTYPE ||
+      type.base_type == flatbuffers::BASE_TYPE_UNION) {
     return std::nullopt;
   }
   const char* scalar = ScalarCppType(type.base_type);
@@ -203,22 +216,32 @@ std::string ReadFile(const std::string& path, bool* ok) {
 
 std::string_view MethodKindName(MethodKind kind) {
   switch (kind) {
-    case MethodKind::kUnary: return "unary";
-    case MethodKind::kServerStreaming: return "server_streaming";
-    case MethodKind::kClientStreaming: return "client_streaming";
-    case MethodKind::kBidiStreaming: return "bidi_streaming";
-    case MethodKind::kOneway: return "oneway";
+    case MethodKind::kUnary:
+      return "unary";
+    case MethodKind::kServerStreaming:
+      return "server_streaming";
+    case MethodKind::kClientStreaming:
+      return "client_streaming";
+    case MethodKind::kBidiStreaming:
+      return "bidi_streaming";
+    case MethodKind::kOneway:
+      return "oneway";
   }
   return "unary";
 }
 
 std::string_view MethodKindEnumerator(MethodKind kind) {
   switch (kind) {
-    case MethodKind::kUnary: return "kUnary";
-    case MethodKind::kServerStreaming: return "kServerStreaming";
-    case MethodKind::kClientStreaming: return "kClientStreaming";
-    case MethodKind::kBidiStreaming: return "kBidiStreaming";
-    case MethodKind::kOneway: return "kOneway";
+    case MethodKind::kUnary:
+      return "kUnary";
+    case MethodKind::kServerStreaming:
+      return "kServerStreaming";
+    case MethodKind::kClientStreaming:
+      return "kClientStreaming";
+    case MethodKind::kBidiStreaming:
+      return "kBidiStreaming";
+    case MethodKind::kOneway:
+      return "kOneway";
   }
   return "kUnary";
 }
@@ -398,8 +421,8 @@ LoadResult LoadSchema(const std::string& path, const std::vector<std::string>& i
   }
   if (!parsed) {
     if (!HasErrors(result.diagnostics)) {
-      result.diagnostics.push_back({path, 0, 0, "flatbuffers could not parse the schema",
-                                    Severity::kError});
+      result.diagnostics.push_back(
+          {path, 0, 0, "flatbuffers could not parse the schema", Severity::kError});
     }
     return result;
   }

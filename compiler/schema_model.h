@@ -69,7 +69,7 @@ struct Method {
   std::vector<std::string> doc;  // `///` comment lines
   std::string streaming;         // the streaming attribute as written; empty when absent
   bool oneway = false;
-  std::string deadline_ms;  // the deadline_ms attribute as written; empty when absent
+  std::string deadline_ms;               // the deadline_ms attribute as written; empty when absent
   MethodKind kind = MethodKind::kUnary;  // meaningful once validation has passed
   Message request;
   Message reply;
@@ -97,8 +97,8 @@ struct NamespaceDecl {
 };
 
 struct Schema {
-  std::string file;  // the input as the user named it
-  std::string stem;  // "calculator" for calculator.idl
+  std::string file;               // the input as the user named it
+  std::string stem;               // "calculator" for calculator.idl
   std::vector<Service> services;  // those declared in this file, declaration order
   std::vector<TypeName> types;    // every table, struct, enum and union known to the parser
   std::vector<std::vector<std::string>> all_namespaces;  // every namespace the parser knows

@@ -52,22 +52,23 @@ void CheckMethod(const Service& service, const Method& method, std::vector<Diagn
                           "unknown streaming value \"" + s + "\" for method '" + method.name +
                               "'; expected \"none\", \"server\", \"client\" or \"bidi\""));
   } else if (method.oneway && !s.empty() && s != "none") {
-    out.push_back(ErrorAt(method.location, "method '" + method.name +
-                                               "' is oneway and cannot also be streaming \"" +
-                                               s + "\""));
+    out.push_back(ErrorAt(
+        method.location,
+        "method '" + method.name + "' is oneway and cannot also be streaming \"" + s + "\""));
   }
   if (!method.deadline_ms.empty() && !IsPositiveMillis(method.deadline_ms)) {
     out.push_back(ErrorAt(method.location,
                           "deadline_ms of method '" + method.name +
                               "' must be a whole number of milliseconds from 1 to 2147483647, "
-                              "got \"" + method.deadline_ms + "\""));
+                              "got \"" +
+                              method.deadline_ms + "\""));
   }
   for (const Message* message : {&method.request, &method.reply}) {
     if (!message->is_table) {
-      out.push_back(ErrorAt(method.location,
-                            std::string(message == &method.request ? "request" : "reply") +
-                                " type '" + message->type.FullName() + "' of method '" +
-                                method.name + "' is a struct; rpc types must be tables"));
+      out.push_back(
+          ErrorAt(method.location, std::string(message == &method.request ? "request" : "reply") +
+                                       " type '" + message->type.FullName() + "' of method '" +
+                                       method.name + "' is a struct; rpc types must be tables"));
     }
   }
   if (ReservedMethodNames().count(method.name) != 0) {
@@ -88,8 +89,8 @@ void CheckMethod(const Service& service, const Method& method, std::vector<Diagn
     if (&other == &method) break;
     if (other.name != method.name && other.CppName() == method.CppName()) {
       out.push_back(ErrorAt(method.location, "method name '" + method.name + "' and method '" +
-                                                 other.name + "' are both '" +
-                                                 method.CppName() + "' in C++"));
+                                                 other.name + "' are both '" + method.CppName() +
+                                                 "' in C++"));
     }
   }
 }
@@ -102,8 +103,8 @@ void CheckService(const Schema& schema, const Service& service, std::vector<Diag
   for (const TypeName& type : schema.types) {
     if (type.ns == service.ns && type.CppName() == service.CppName()) {
       out.push_back(ErrorAt(service.location, "service '" + service.name +
-                                                  "' has the same C++ name as " + type.what +
-                                                  " '" + type.FullName() + "'"));
+                                                  "' has the same C++ name as " + type.what + " '" +
+                                                  type.FullName() + "'"));
     }
   }
   std::vector<std::string> as_namespace = service.ns;
@@ -121,9 +122,8 @@ void CheckService(const Schema& schema, const Service& service, std::vector<Diag
     if (&other == &service) break;
     if (other.ns == service.ns && other.name != service.name &&
         other.CppName() == service.CppName()) {
-      out.push_back(ErrorAt(service.location, "service name '" + service.name +
-                                                  "' and service '" + other.name +
-                                                  "' are both '" + service.CppName() +
+      out.push_back(ErrorAt(service.location, "service name '" + service.name + "' and service '" +
+                                                  other.name + "' are both '" + service.CppName() +
                                                   "' in C++"));
     }
   }
@@ -164,8 +164,8 @@ std::vector<Diagnostic> Validate(const Schema& schema) {
       std::string full = service.FullName() + "." + method.name;
       auto [it, inserted] = ids.emplace(method.id, full);
       if (!inserted) {
-        out.push_back(ErrorAt(method.location, "method id " + Hex32(method.id) + " of '" +
-                                                   full + "' collides with '" + it->second +
+        out.push_back(ErrorAt(method.location, "method id " + Hex32(method.id) + " of '" + full +
+                                                   "' collides with '" + it->second +
                                                    "' (fnv1a32 of the full names); rename " +
                                                    "one of the methods"));
       }

@@ -11,9 +11,10 @@ using testing::RunProcess;
 
 TEST(FerrycCli, GoodSchemaWritesAllThreeOutputsAndExitsZero) {
   testing::ScratchDir dir;
-  const std::string input = dir.Write(
-      "calc.idl", "namespace demo;\ntable Req { a:int; }\ntable Rep { b:int; }\n"
-                  "rpc_service Calc { Add(Req):Rep; Log(Req):Rep (oneway); }\n");
+  const std::string input =
+      dir.Write("calc.idl",
+                "namespace demo;\ntable Req { a:int; }\ntable Rep { b:int; }\n"
+                "rpc_service Calc { Add(Req):Rep; Log(Req):Rep (oneway); }\n");
   const std::string out = (dir.path() / "out").string();
   std::string err;
 
@@ -30,17 +31,19 @@ TEST(FerrycCli, GoodSchemaWritesAllThreeOutputsAndExitsZero) {
 
 TEST(FerrycCli, BadSchemaExitsOneWithALocatedErrorAndWritesNothing) {
   testing::ScratchDir dir;
-  const std::string input = dir.Write(
-      "bad.idl", "namespace demo;\ntable Req { a:int; }\n"
-                 "rpc_service Calc {\n  Add(Req):Req (streaming: \"both\");\n}\n");
+  const std::string input =
+      dir.Write("bad.idl",
+                "namespace demo;\ntable Req { a:int; }\n"
+                "rpc_service Calc {\n  Add(Req):Req (streaming: \"both\");\n}\n");
   const std::string out = (dir.path() / "out").string();
   std::string err;
 
   int status = RunProcess({FERRYC_PATH, "-o", out, "--depfile", out + "/bad.d", input}, &err);
 
   EXPECT_EQ(status, 1);
-  EXPECT_EQ(err, input + ":4:3: error: unknown streaming value \"both\" for method 'Add'; "
-                         "expected \"none\", \"server\", \"client\" or \"bidi\"\n");
+  EXPECT_EQ(err, input +
+                     ":4:3: error: unknown streaming value \"both\" for method 'Add'; "
+                     "expected \"none\", \"server\", \"client\" or \"bidi\"\n");
   EXPECT_EQ(ListDir(out), std::vector<std::string>{});
 }
 
@@ -67,8 +70,7 @@ TEST(FerrycCli, FlatcThatCannotRunIsAnErrorAndWritesNothing) {
   const std::string out = (dir.path() / "out").string();
   std::string err;
 
-  int status =
-      RunProcess({FERRYC_PATH, "-o", out, "--flatc", "/nonexistent/flatc", input}, &err);
+  int status = RunProcess({FERRYC_PATH, "-o", out, "--flatc", "/nonexistent/flatc", input}, &err);
 
   EXPECT_EQ(status, 1);
   EXPECT_EQ(err, input + ": error: cannot run flatc (/nonexistent/flatc)\n");

@@ -1,7 +1,7 @@
 // The code writer substitutes {{Var}}s, indents, and wraps calls at 100 columns.
-#include <gtest/gtest.h>
-
 #include "code_writer.h"
+
+#include <gtest/gtest.h>
 
 namespace ferryc {
 namespace {

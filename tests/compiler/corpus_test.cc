@@ -44,7 +44,9 @@ concept GetTakesFields = requires(const C& c, const a::b::c::Vec3* v) {
 static_assert(GetTakesFields<Everything::Client>);
 
 template <class C>
-concept PutTakesFields = requires(const C& c) { c.Put(a::b::c::Payload_NONE); };
+concept PutTakesFields = requires(const C& c) {
+  c.Put(a::b::c::Payload_NONE);
+};
 static_assert(!PutTakesFields<Everything::Client>);  // Rich has a union, vectors, a table
 
 template <class C>
@@ -55,8 +57,10 @@ static_assert(PingTakesNothing<Everything::Client>);
 
 template <class C>
 concept NotifyIsOneway = requires(const C& c, const a::b::c::Vec3* v) {
-  { c.Notify(uint64_t{1}, 0.5, true, a::b::c::Level_Low, v, "n", geo::shapes::Color_Red,
-             int8_t{1}, geo::shapes::Flags_Visible) } -> std::same_as<ferry::Status>;
+  {
+    c.Notify(uint64_t{1}, 0.5, true, a::b::c::Level_Low, v, "n", geo::shapes::Color_Red, int8_t{1},
+             geo::shapes::Flags_Visible)
+    } -> std::same_as<ferry::Status>;
 };
 static_assert(NotifyIsOneway<Everything::Client>);
 
@@ -77,8 +81,9 @@ static_assert(StreamingTakesBuilder<Everything::Client>);
 // Types from other namespaces, and a method named like its request type.
 template <class C>
 concept MeasureTakesFields = requires(const C& c, const geo::shapes::Point* p) {
-  { c.Measure(1.0, std::string_view("m"), p, geo::shapes::Color_Blue) }
-      -> std::same_as<ferry::Result<ferry::ReplyView<geo::shapes::Polygon>>>;
+  {
+    c.Measure(1.0, std::string_view("m"), p, geo::shapes::Color_Blue)
+    } -> std::same_as<ferry::Result<ferry::ReplyView<geo::shapes::Polygon>>>;
 };
 static_assert(MeasureTakesFields<Everything::Client>);
 
@@ -93,8 +98,9 @@ template <class C>
 concept KeywordOverloads = requires(const C& c, const kw::Register* r) {
   c.new_(1, std::string_view("ns"), kw::Mode_case_, r, true, int64_t{2});
   { c.operator_(1, 2, 3) } -> std::same_as<ferry::Result<ferry::ReplyView<kw::Opts>>>;
-  { c.operator_(1, 2, 3, ferry::CallOptions{}) }
-      -> std::same_as<ferry::Result<ferry::ReplyView<kw::Opts>>>;
+  {
+    c.operator_(1, 2, 3, ferry::CallOptions{})
+    } -> std::same_as<ferry::Result<ferry::ReplyView<kw::Opts>>>;
 };
 static_assert(KeywordOverloads<kw::delete_::Client>);
 

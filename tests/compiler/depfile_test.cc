@@ -14,9 +14,9 @@ TEST(FerrycDepfile, ListsEveryOutputThenTheInputAndItsIncludesRecursively) {
   const std::string base = dir.Write("lib/base.idl", "namespace lib;\ntable Base { a:int; }\n");
   const std::string mid =
       dir.Write("lib/mid.idl", "include \"base.idl\";\nnamespace lib;\ntable Mid { b:Base; }\n");
-  const std::string top = dir.Write(
-      "top.idl", "include \"mid.idl\";\nnamespace top;\ntable T { m:lib.Mid; }\n"
-                 "rpc_service S { Get(T):T; }\n");
+  const std::string top = dir.Write("top.idl",
+                                    "include \"mid.idl\";\nnamespace top;\ntable T { m:lib.Mid; }\n"
+                                    "rpc_service S { Get(T):T; }\n");
   const std::string out = (dir.path() / "out").string();
   std::ostringstream err;
 
@@ -26,8 +26,8 @@ TEST(FerrycDepfile, ListsEveryOutputThenTheInputAndItsIncludesRecursively) {
 
   ASSERT_EQ(status, 0) << err.str();
   EXPECT_EQ(testing::ReadText(out + "/top.d"),
-            out + "/top_generated.h \\\n" + out + "/top.ferry.h \\\n" + out + "/top.ferry.cc: \\\n  " +
-                top + " \\\n  " + base + " \\\n  " + mid + "\n");
+            out + "/top_generated.h \\\n" + out + "/top.ferry.h \\\n" + out +
+                "/top.ferry.cc: \\\n  " + top + " \\\n  " + base + " \\\n  " + mid + "\n");
   EXPECT_EQ(testing::ListDir(out),
             (std::vector<std::string>{"top.d", "top.ferry.cc", "top.ferry.h", "top_generated.h"}));
 }
@@ -39,9 +39,8 @@ TEST(FerrycDepfile, OneDepfileCoversSeveralInputs) {
   const std::string out = (dir.path() / "out").string();
   std::ostringstream err;
 
-  int status = RunCommandLine({"-o", out, "--depfile", out + "/all.d", "--flatc",
-                               FERRY_FLATC_PATH, a, b},
-                              err);
+  int status = RunCommandLine(
+      {"-o", out, "--depfile", out + "/all.d", "--flatc", FERRY_FLATC_PATH, a, b}, err);
 
   ASSERT_EQ(status, 0) << err.str();
   std::string depfile = testing::ReadText(out + "/all.d");

@@ -1,7 +1,7 @@
 // flatbuffers' `path:LINE: COL: error: msg` becomes ferryc's `path:LINE:COL: error: msg`.
-#include <gtest/gtest.h>
-
 #include "diagnostics.h"
+
+#include <gtest/gtest.h>
 
 namespace ferryc {
 namespace {

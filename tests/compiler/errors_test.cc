@@ -34,9 +34,8 @@ void ExpectRejected(const ErrorCase& error) {
   const std::string out = (dir.path() / "out").string();
   std::ostringstream err;
 
-  int status = RunCommandLine({"-o", out, "-I", (dir.path() / "inc").string(), "--depfile",
-                               out + "/bad.d", input},
-                              err);
+  int status = RunCommandLine(
+      {"-o", out, "-I", (dir.path() / "inc").string(), "--depfile", out + "/bad.d", input}, err);
 
   EXPECT_EQ(status, 1);
   EXPECT_EQ(err.str(), Replace(error.expected, "{dir}", dir.path().string()) + "\n");
@@ -46,16 +45,19 @@ void ExpectRejected(const ErrorCase& error) {
 const std::string kTables = "namespace t;\ntable Req { a:int; }\ntable Rep { b:int; }\n";
 
 TEST(FerrycErrors, UnknownStreamingValueIsRejectedWithItsLocation) {
-  ExpectRejected({"streaming", kTables + "rpc_service S {\n  Get(Req):Rep (streaming: \"sideways\");\n}\n",
-                  "{dir}/bad.idl:5:3: error: unknown streaming value \"sideways\" for method 'Get'; "
-                  "expected \"none\", \"server\", \"client\" or \"bidi\""});
+  ExpectRejected(
+      {"streaming", kTables + "rpc_service S {\n  Get(Req):Rep (streaming: \"sideways\");\n}\n",
+       "{dir}/bad.idl:5:3: error: unknown streaming value \"sideways\" for method 'Get'; "
+       "expected \"none\", \"server\", \"client\" or \"bidi\""});
 }
 
 TEST(FerrycErrors, OnewayCombinedWithStreamingIsRejected) {
-  ExpectRejected({"oneway+streaming",
-                  kTables + "rpc_service S {\n  Get(Req):Rep;\n  Log(Req):Rep (oneway, streaming: \"server\");\n}\n",
-                  "{dir}/bad.idl:6:3: error: method 'Log' is oneway and cannot also be streaming "
-                  "\"server\""});
+  ExpectRejected(
+      {"oneway+streaming",
+       kTables +
+           "rpc_service S {\n  Get(Req):Rep;\n  Log(Req):Rep (oneway, streaming: \"server\");\n}\n",
+       "{dir}/bad.idl:6:3: error: method 'Log' is oneway and cannot also be streaming "
+       "\"server\""});
 }
 
 TEST(FerrycErrors, MethodNamedLikeAGeneratedClassIsRejected) {
@@ -103,20 +105,23 @@ TEST(FerrycErrors, MissingIncludeIsRejected) {
 }
 
 TEST(FerrycErrors, ErrorInsideAnIncludedFileNamesThatFile) {
-  ExpectRejected({"included", "include \"lib.idl\";\nnamespace t;\n",
+  ExpectRejected({"included",
+                  "include \"lib.idl\";\nnamespace t;\n",
                   "{dir}/inc/lib.idl:2:17: error: expecting: ; instead got: }",
                   {{"inc/lib.idl", "namespace lib;\ntable L { a:int }\n"}}});
 }
 
 TEST(FerrycErrors, StructRequestTypeIsRejected) {
-  ExpectRejected({"struct", "namespace t;\nstruct P { x:int; }\ntable Rep { b:int; }\n"
+  ExpectRejected({"struct",
+                  "namespace t;\nstruct P { x:int; }\ntable Rep { b:int; }\n"
                   "rpc_service S { Get(P):Rep; }\n",
                   "{dir}/bad.idl:4:27: error: rpc request and response types must be tables"});
 }
 
 TEST(FerrycErrors, ServiceNamedLikeATableIsRejected) {
-  ExpectRejected({"service=table", kTables + "rpc_service Req { Get(Req):Rep; }\n",
-                  "{dir}/bad.idl:4:13: error: service 'Req' has the same C++ name as table 't.Req'"});
+  ExpectRejected(
+      {"service=table", kTables + "rpc_service Req { Get(Req):Rep; }\n",
+       "{dir}/bad.idl:4:13: error: service 'Req' has the same C++ name as table 't.Req'"});
 }
 
 TEST(FerrycErrors, ServiceNamedFerryBindIsRejected) {
@@ -155,21 +160,22 @@ TEST(FerrycErrors, MethodIdCollisionIsRejectedAtTheSecondMethod) {
   char id[16];
   std::snprintf(id, sizeof(id), "0x%08x", MethodId("t.S", first));
 
-  ExpectRejected({"collision",
-                  kTables + "rpc_service S {\n  " + first + "(Req):Rep;\n  " + second +
-                      "(Req):Rep;\n}\n",
-                  "{dir}/bad.idl:6:3: error: method id " + std::string(id) + " of 't.S." + second +
-                      "' collides with 't.S." + first +
-                      "' (fnv1a32 of the full names); rename one of the methods"});
+  ExpectRejected(
+      {"collision",
+       kTables + "rpc_service S {\n  " + first + "(Req):Rep;\n  " + second + "(Req):Rep;\n}\n",
+       "{dir}/bad.idl:6:3: error: method id " + std::string(id) + " of 't.S." + second +
+           "' collides with 't.S." + first +
+           "' (fnv1a32 of the full names); rename one of the methods"});
 }
 
 TEST(FerrycErrors, EveryErrorOfAFileIsReportedAndNothingIsWritten) {
-  ExpectRejected({"several",
-                  kTables + "rpc_service S {\n  Client(Req):Rep;\n  Get(Req):Rep (streaming: \"x\");\n}\n",
-                  "{dir}/bad.idl:5:3: error: method name 'Client' clashes with a name ferryc "
-                  "generates in service 'S'\n"
-                  "{dir}/bad.idl:6:3: error: unknown streaming value \"x\" for method 'Get'; "
-                  "expected \"none\", \"server\", \"client\" or \"bidi\""});
+  ExpectRejected(
+      {"several",
+       kTables + "rpc_service S {\n  Client(Req):Rep;\n  Get(Req):Rep (streaming: \"x\");\n}\n",
+       "{dir}/bad.idl:5:3: error: method name 'Client' clashes with a name ferryc "
+       "generates in service 'S'\n"
+       "{dir}/bad.idl:6:3: error: unknown streaming value \"x\" for method 'Get'; "
+       "expected \"none\", \"server\", \"client\" or \"bidi\""});
 }
 
 TEST(FerrycErrors, AGoodFileIsNotWrittenWhenAnotherInputFails) {

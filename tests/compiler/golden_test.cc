@@ -55,8 +55,8 @@ void CheckGolden(const GoldenCase& golden) {
     std::string line;
     for (int number = 1; std::getline(lines, line); ++number) {
       EXPECT_LE(line.size(), 100u) << golden_path << ":" << number << " is longer than 100";
-      EXPECT_TRUE(line.empty() || line.back() != ' ') << golden_path << ":" << number
-                                                      << " has trailing spaces";
+      EXPECT_TRUE(line.empty() || line.back() != ' ')
+          << golden_path << ":" << number << " has trailing spaces";
     }
   }
 }

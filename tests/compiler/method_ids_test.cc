@@ -1,7 +1,8 @@
 // Method ids and fingerprints are part of the wire contract: these values must never change.
+#include "method_ids.h"
+
 #include <gtest/gtest.h>
 
-#include "method_ids.h"
 #include "schema_model.h"
 #include "validate.h"
 

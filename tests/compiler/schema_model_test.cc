@@ -1,7 +1,8 @@
 // The model stage: what ferryc learns from a schema, and where it finds services and methods.
+#include "schema_model.h"
+
 #include <gtest/gtest.h>
 
-#include "schema_model.h"
 #include "test_util.h"
 
 namespace ferryc {
@@ -33,18 +34,17 @@ TEST(FerrycSchemaModel, ScanSkipsCommentsAndStringsAndFindsEveryMethod) {
 
 TEST(FerrycSchemaModel, ModelHasKindsIdsAndFieldArguments) {
   testing::ScratchDir dir;
-  const std::string input = dir.Write(
-      "m.idl",
-      "namespace m;\n"
-      "table Req { a:int; s:string; old:int (deprecated); }\n"
-      "table Vec { v:[int]; }\n"
-      "table StdField { std:int; }\n"
-      "rpc_service S {\n"
-      "  Get(Req):Req;\n"
-      "  Fire(Req):Req (oneway);\n"
-      "  Many(Vec):Vec (streaming: \"bidi\");\n"
-      "  Std(StdField):StdField (deadline_ms: 20);\n"
-      "}\n");
+  const std::string input = dir.Write("m.idl",
+                                      "namespace m;\n"
+                                      "table Req { a:int; s:string; old:int (deprecated); }\n"
+                                      "table Vec { v:[int]; }\n"
+                                      "table StdField { std:int; }\n"
+                                      "rpc_service S {\n"
+                                      "  Get(Req):Req;\n"
+                                      "  Fire(Req):Req (oneway);\n"
+                                      "  Many(Vec):Vec (streaming: \"bidi\");\n"
+                                      "  Std(StdField):StdField (deadline_ms: 20);\n"
+                                      "}\n");
 
   LoadResult loaded = LoadSchema(input, {});
 
