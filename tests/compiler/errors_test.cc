@@ -193,3 +193,25 @@ TEST(FerrycErrors, AGoodFileIsNotWrittenWhenAnotherInputFails) {
 
 }  // namespace
 }  // namespace ferryc
+
+namespace ferryc {
+namespace {
+
+TEST(FerrycWarnings, ParserWarningsArePrintedNormalisedAndDoNotFail) {
+  testing::ScratchDir dir;
+  const std::string input = dir.Write("warn.idl", "namespace t;\ntable T { BadName:int; }\n");
+  const std::string out = (dir.path() / "out").string();
+  std::ostringstream err;
+
+  int status = RunCommandLine({"-o", out, input}, err);
+
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(err.str(), input +
+                           ":2:17: warning: field names should be lowercase snake_case, got: "
+                           "BadName\n");
+  EXPECT_EQ(testing::ListDir(out),
+            (std::vector<std::string>{"warn.ferry.cc", "warn.ferry.h", "warn_generated.h"}));
+}
+
+}  // namespace
+}  // namespace ferryc
