@@ -83,7 +83,25 @@ std::string Join(const std::vector<std::string>& lines) {
   return out;
 }
 
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (true) {
+    size_t end = text.find('\n', pos);
+    lines.push_back(text.substr(pos, end == std::string::npos ? std::string::npos : end - pos));
+    if (end == std::string::npos) return lines;
+    pos = end + 1;
+  }
+}
+
 }  // namespace
+
+std::string WrapDeclaration(int indent, const std::string& ret, const std::string& name,
+                            const std::vector<std::string>& args, const std::string& tail) {
+  std::string together = WrapCall(indent, ret + " " + name, args, tail);
+  if (Fits(indent, SplitLines(together))) return together;
+  return ret + "\n" + WrapCall(indent, name, args, tail);
+}
 
 std::string WrapCall(int indent, const std::string& head, const std::vector<std::string>& args,
                      const std::string& tail) {

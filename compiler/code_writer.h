@@ -42,4 +42,9 @@ class CodeWriter {
 std::string WrapCall(int indent, const std::string& head, const std::vector<std::string>& args,
                      const std::string& tail);
 
+// A function declaration `ret name(args...)tail` as WrapCall lays it out, except that the return
+// type gets a line of its own when the declaration would not fit otherwise. `name` ends with '('.
+std::string WrapDeclaration(int indent, const std::string& ret, const std::string& name,
+                            const std::vector<std::string>& args, const std::string& tail);
+
 }  // namespace ferryc

@@ -148,8 +148,14 @@ void EmitServiceClass(CodeWriter& code, const Service& service) {
   for (const Method& method : service.methods) width = std::max(width, method.name.size());
   for (const Method& method : service.methods) {
     std::string enumerator = "k" + method.name + " = " + Hex(method.id, 8) + "U,";
+    std::string comment = "// fnv1a32(\"" + service.FullName() + "." + method.name + "\")";
+    if (code.indent() + width + 18 + comment.size() > static_cast<size_t>(kColumnLimit)) {
+      code += comment;  // too long to trail the enumerator
+      code += enumerator;
+      continue;
+    }
     enumerator.resize(width + 16, ' ');
-    code += enumerator + "  // fnv1a32(\"" + service.FullName() + "." + method.name + "\")";
+    code += enumerator + "  " + comment;
   }
   code.Outdent();
   code += "};";
@@ -190,14 +196,17 @@ void EmitClientMethod(CodeWriter& code, const Service& service, const Method& me
   EmitDoc(code, method.doc);
 
   // New<Method>Request
-  code += builder + " New" + method.name + "Request(size_t size_hint = 0) const {";
-  code += "  return " + builder + "(*channel_, size_hint);";
+  code += WrapDeclaration(code.indent(), builder, "New" + method.name + "Request(",
+                          {"size_t size_hint = 0"}, ") const {");
+  code.Indent();
+  code += WrapCall(code.indent(), "return " + builder + "(", {"*channel_", "size_hint"}, ");");
+  code.Outdent();
   code += "}";
 
   // Method(RequestBuilder&&, options)
-  code +=
-      WrapCall(code.indent(), ret + " " + name + "(",
-               {builder + "&& request", "const ::ferry::CallOptions& options = {}"}, ") const {");
+  code += WrapDeclaration(code.indent(), ret, name + "(",
+                          {builder + "&& request", "const ::ferry::CallOptions& options = {}"},
+                          ") const {");
   std::string options = "options";
   if (!method.deadline_ms.empty()) {
     code += "  ::ferry::CallOptions effective = options;";
@@ -256,7 +265,7 @@ void EmitClientMethod(CodeWriter& code, const Service& service, const Method& me
     }
   }
   params.push_back("const ::ferry::CallOptions& " + opts + " = {}");
-  code += WrapCall(code.indent(), ret + " " + name + "(", params, ") const {");
+  code += WrapDeclaration(code.indent(), ret, name + "(", params, ") const {");
   code.Indent();
   code += "auto " + local + " = this->New" + method.name + "Request();";
   code += WrapCall(code.indent(),
@@ -302,18 +311,19 @@ void EmitServiceSkeleton(CodeWriter& code, const Service& service) {
     const std::string request = "const " + TypeRef(method.request.type, service) + "& request";
     code.Blank();
     if (method.kind == MethodKind::kOneway) {
-      code +=
-          "// " + method.name + " (oneway). Default: UNIMPLEMENTED (not reported to the client).";
+      EmitComment(code,
+                  method.name + " (oneway). Default: UNIMPLEMENTED (not reported to the client).");
       EmitDoc(code, method.doc);
-      code += WrapCall(code.indent(), "virtual ::ferry::Status " + method.CppName() + "(",
-                       {"::ferry::CallContext& context", request}, ");");
+      code += WrapDeclaration(code.indent(), "virtual ::ferry::Status", method.CppName() + "(",
+                              {"::ferry::CallContext& context", request}, ");");
     } else {
-      code += "// " + method.name + " (unary). Default: UNIMPLEMENTED.";
+      EmitComment(code, method.name + " (unary). Default: UNIMPLEMENTED.");
       EmitDoc(code, method.doc);
-      code += WrapCall(code.indent(), "virtual ::ferry::Status " + method.CppName() + "(",
-                       {"::ferry::CallContext& context", request,
-                        "::ferry::Reply<" + TypeRef(method.reply.type, service) + ">& reply"},
-                       ");");
+      code +=
+          WrapDeclaration(code.indent(), "virtual ::ferry::Status", method.CppName() + "(",
+                          {"::ferry::CallContext& context", request,
+                           "::ferry::Reply<" + TypeRef(method.reply.type, service) + ">& reply"},
+                          ");");
     }
   }
   if (!streaming.empty()) {

@@ -17,7 +17,8 @@ void EmitDefaults(CodeWriter& code, const Service& service) {
     } else if (method.kind != MethodKind::kOneway) {
       continue;  // streaming: no virtual yet
     }
-    code += WrapCall(0, "::ferry::Status " + qualified + method.CppName() + "(", params, ") {");
+    code +=
+        WrapDeclaration(0, "::ferry::Status", qualified + method.CppName() + "(", params, ") {");
     code.Indent();
     code += WrapCall(
         code.indent(), "return ::ferry::Status::Unimplemented(",
@@ -43,17 +44,24 @@ void EmitBind(CodeWriter& code, const Service& service) {
     const std::string self = "static_cast<" + svc + "::Service*>(self)->" + method.CppName();
     if (method.kind == MethodKind::kUnary || method.kind == MethodKind::kOneway) {
       bool unary = method.kind == MethodKind::kUnary;
-      code += unary ? "binding.AddUnary<" + request + ", " + reply + ">("
+      code += unary ? WrapCall(code.indent(), "binding.AddUnary<", {request, reply}, ">(")
                     : "binding.AddOneway<" + request + ">(";
       code.Indent();
       code.Indent();
-      code += id + ", " + name + ",";
+      if (code.indent() + id.size() + name.size() + 3 <= static_cast<size_t>(kColumnLimit)) {
+        code += id + ", " + name + ",";
+      } else {
+        code += id + ",";
+        code += name + ",";
+      }
       std::vector<std::string> params = {"void* self", "::ferry::CallContext& context",
                                          "const " + request + "& request"};
       if (unary) params.push_back("::ferry::Reply<" + reply + ">& reply");
       code += WrapCall(code.indent(), "[](", params, ") {");
       code.Indent();
-      code += "return " + self + (unary ? "(context, request, reply);" : "(context, request);");
+      std::vector<std::string> args = {"context", "request"};
+      if (unary) args.push_back("reply");
+      code += WrapCall(code.indent(), "return " + self + "(", args, ");");
       code.Outdent();
       code += "});";
       code.Outdent();
