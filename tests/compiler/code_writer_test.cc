@@ -41,7 +41,7 @@ namespace ferryc {
 namespace {
 
 TEST(FerrycCodeWriter, LongReturnTypesGetALineOfTheirOwn) {
-  std::string ret = "::ferry::Result<::ferry::ReplyView<" + std::string(50, 'T') + ">>";
+  std::string ret = "::ferry::Result<::ferry::ReplyView<" + std::string(60, 'T') + ">>";
   EXPECT_EQ(WrapDeclaration(2, ret, "Get(", {"int a"}, ") const {"), ret + "\nGet(int a) const {");
   EXPECT_EQ(WrapDeclaration(2, "int", "Get(", {"int a"}, ") const {"), "int Get(int a) const {");
 }
