@@ -70,8 +70,11 @@ std::vector<Diagnostic> ParseFlatbuffersMessages(std::string_view text) {
         d.message = std::string(o[1]) + ": " + type;
         d.file = where_file;
         d.line = where_line;
+        d.col = FindColumn(d.file, d.line, type);
         size_t dot = type.rfind('.');
-        d.col = FindColumn(d.file, d.line, dot == std::string::npos ? type : type.substr(dot + 1));
+        if (d.col == 0 && dot != std::string::npos) {
+          d.col = FindColumn(d.file, d.line, type.substr(dot + 1));
+        }
       }
       diagnostics.push_back(std::move(d));
     } else if (!diagnostics.empty()) {

@@ -99,6 +99,14 @@ TEST(FerrycErrors, UndefinedTypeIsReportedWhereItIsUsed) {
                   "namespace): Missing"});
 }
 
+TEST(FerrycErrors, UndefinedQualifiedRequestTypeIsReportedWhereItIsUsed) {
+  ExpectRejected(
+      {"undefined request",
+       "namespace t;\ntable Rep { a:int; }\nrpc_service S {\n  Get(other.Missing):Rep;\n}\n",
+       "{dir}/bad.idl:4:7: error: type referenced but not defined (check namespace): "
+       "other.Missing"});
+}
+
 TEST(FerrycErrors, MissingIncludeIsRejected) {
   ExpectRejected({"include", "include \"nowhere.idl\";\nnamespace t;\n",
                   "{dir}/bad.idl:1:22: error: unable to load include file: nowhere.idl"});
