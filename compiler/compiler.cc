@@ -63,7 +63,7 @@ CompileResult Compile(const CompilerOptions& options) {
     }
 
     const fs::path out(options.out_dir);
-    if (options.run_flatc) {
+    if (options.run_flatc && result.ok()) {  // no flatc run once nothing will be written
       FlatcOutput messages = RunFlatc(flatc, input, input, options.include_dirs);
       for (Diagnostic& d : messages.diagnostics) result.diagnostics.push_back(std::move(d));
       if (!messages.ok) continue;
