@@ -1,0 +1,73 @@
+#include "bench_server.h"
+
+#include <signal.h>
+
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "bench.ferry.h"
+#include "ferry/ferry.h"
+#include "process.h"
+
+namespace ferry_bench {
+namespace {
+
+namespace fb = ferry::bench;
+
+class BenchService final : public fb::Bench::Service {
+ public:
+  explicit BenchService(const ferry::Server& server) : server_(server) {}
+
+  // Reads the payload in place, touching only its last byte, and answers with that byte and
+  // the runtime's count of copied reply bytes.
+  ferry::Status Send(ferry::CallContext&, const fb::Payload& request,
+                     ferry::Reply<fb::Ack>& reply) override {
+    uint8_t last = 0;
+    if (const auto* data = request.data(); data != nullptr && data->size() > 0) {
+      last = *static_cast<const volatile uint8_t*>(data->data() + data->size() - 1);
+    }
+    reply.Finish(fb::CreateAck(reply.fbb(), last, server_.bytes_copied()));
+    return ferry::Status::Ok();
+  }
+
+ private:
+  const ferry::Server& server_;
+};
+
+}  // namespace
+
+int Serve(const std::string& endpoint, int cpu) {
+  // Before any thread exists: the stop signals go to the sigwait thread only, and every
+  // runtime thread inherits the CPU.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (!TryPinToCpu(cpu)) {
+    std::cerr << "ferry_bench --serve: cannot pin to CPU " << cpu << '\n';
+    return 1;
+  }
+
+  ferry::Server server;
+  if (ferry::Status s = server.Add(std::make_shared<BenchService>(server)); !s.ok()) {
+    std::cerr << "ferry_bench --serve: " << s << '\n';
+    return 1;
+  }
+  if (ferry::Status s = server.Listen(endpoint); !s.ok()) {
+    std::cerr << "ferry_bench --serve: " << s << '\n';
+    return 1;
+  }
+  std::thread stopper([&] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    server.Shutdown();
+  });
+  std::cout << "ready" << std::endl;
+  server.Run();
+  stopper.join();
+  return 0;
+}
+
+}  // namespace ferry_bench

@@ -1,0 +1,182 @@
+// ferry_bench: unary round trips over ferry's shared-memory transport at 64 B, 4 KiB, 1 MiB
+// and 16 MiB, with the client and the server on different CPUs and on one CPU, next to two
+// baselines measured in the same run (raw_spin, raw_futex). One JSON line per case on stdout,
+// a table with the bars on stderr.
+//
+//   ferry_bench [--transport shm] [--quick] [--iters-scale F] [--placement P]
+//
+// The same binary is the server process of the shm cases (--serve, started by itself).
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench_server.h"
+#include "ferry_cases.h"
+#include "process.h"
+#include "raw_baselines.h"
+#include "stats.h"
+
+namespace ferry_bench {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ferry_bench [--transport shm] [--quick] [--iters-scale F]\n"
+    "                   [--placement cross_cpu|same_cpu|all]\n"
+    "\n"
+    "Measures unary round trips over ferry's shared-memory transport (payloads 64 B, 4 KiB,\n"
+    "1 MiB, 16 MiB in the request, a small reply) against two baselines in the same run:\n"
+    "raw_spin and raw_futex (two processes handing the payload over through one shared\n"
+    "mapping). One JSON line per case on stdout, a summary table on stderr.\n"
+    "\n"
+    "  --transport T      the ferry transport to measure; only 'shm' for now\n"
+    "  --quick            10x fewer calls and shorter time budgets (a smoke test)\n"
+    "  --iters-scale F    multiply every call count and time budget by F (> 0)\n"
+    "  --placement P      cross_cpu (client and server on different CPUs), same_cpu (both\n"
+    "                     on one CPU) or all (default)\n";
+
+struct Options {
+  double scale = 1.0;
+  bool cross_cpu = true;
+  bool same_cpu = true;
+};
+
+struct ServeOptions {
+  std::string endpoint;
+  int cpu = -1;
+};
+
+// Exit status 2 with a message: a usage error.
+[[noreturn]] void UsageError(const std::string& message) {
+  std::cerr << "ferry_bench: " << message << "\n\n" << kUsage;
+  std::exit(2);
+}
+
+double ParseScale(const std::string& text) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !std::isfinite(value) || value <= 0) {
+    UsageError("--iters-scale wants a positive number, not '" + text + "'");
+  }
+  return value;
+}
+
+int ParseCpu(const std::string& text) {
+  char* end = nullptr;
+  const long value = std::strtol(text.c_str(), &end, 10);
+  if (end == text.c_str() || *end != '\0' || value < 0 || value >= CPU_SETSIZE) {
+    UsageError("--cpu wants a CPU number, not '" + text + "'");
+  }
+  return static_cast<int>(value);
+}
+
+int RunBenchmarks(const Options& options) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::vector<int> cpus = AllowedCpus();
+  if (cpus.empty()) throw BenchError("no CPU to run on");
+  struct Placement {
+    const char* name;
+    int client_cpu;
+    int server_cpu;
+  };
+  std::vector<Placement> placements;
+  if (options.cross_cpu) {
+    if (cpus.size() >= 2) {
+      placements.push_back({"cross_cpu", cpus[0], cpus[1]});
+    } else {
+      std::cerr << "ferry_bench: note: only CPU " << cpus[0]
+                << " is available; skipping cross_cpu\n";
+    }
+  }
+  if (options.same_cpu) placements.push_back({"same_cpu", cpus[0], cpus[0]});
+  if (placements.empty()) throw BenchError("no placement can run on this machine");
+
+  ScopedRuntimeDir runtime_dir;
+  std::vector<CaseResult> results;
+  auto report = [&results](const CaseResult& result) {
+    std::cout << ToJson(result) << std::endl;  // one line per case, flushed
+    results.push_back(result);
+  };
+  for (const Placement& placement : placements) {
+    std::cerr << "ferry_bench: " << placement.name << ": client on CPU " << placement.client_cpu
+              << ", server on CPU " << placement.server_cpu << '\n';
+    PinToCpu(placement.client_cpu);
+    const bool same = placement.client_cpu == placement.server_cpu;
+    RunRawCases(RawKind::kSpin, placement.name, same, placement.server_cpu, options.scale, report);
+    RunRawCases(RawKind::kFutex, placement.name, same, placement.server_cpu, options.scale,
+                report);
+    RunShmCases("/proc/self/exe", placement.name, placement.server_cpu, options.scale, report);
+  }
+  if (const std::vector<std::string> left = runtime_dir.Entries(); !left.empty()) {
+    throw BenchError("ferry left " + runtime_dir.path() + "/" + left.front() + " behind");
+  }
+
+  PrintTable(std::cerr, results);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  std::cerr << "ferry_bench: " << results.size() << " cases in " << took.count() << " s\n";
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  Options options;
+  ServeOptions serve;
+  bool serving = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) UsageError(arg + " wants a value");
+      return args[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (arg == "--transport") {
+      const std::string& transport = value();
+      if (transport != "shm") {
+        UsageError("transport '" + transport + "' is not supported yet (only shm)");
+      }
+    } else if (arg == "--quick") {
+      options.scale *= 0.1;
+    } else if (arg == "--iters-scale") {
+      options.scale *= ParseScale(value());
+    } else if (arg == "--placement") {
+      const std::string& placement = value();
+      if (placement == "cross_cpu") {
+        options.same_cpu = false;
+      } else if (placement == "same_cpu") {
+        options.cross_cpu = false;
+      } else if (placement != "all") {
+        UsageError("unknown placement '" + placement + "'");
+      }
+    } else if (arg == "--serve") {
+      serving = true;
+      serve.endpoint = value();
+    } else if (arg == "--cpu") {
+      serve.cpu = ParseCpu(value());
+    } else {
+      UsageError("unknown argument '" + arg + "'");
+    }
+  }
+  if (serving) {
+    if (serve.cpu < 0) UsageError("--serve wants --cpu");
+    return Serve(serve.endpoint, serve.cpu);
+  }
+  return RunBenchmarks(options);
+}
+
+}  // namespace
+}  // namespace ferry_bench
+
+int main(int argc, char** argv) {
+  try {
+    return ferry_bench::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "ferry_bench: error: " << e.what() << '\n';
+    return 1;
+  }
+}

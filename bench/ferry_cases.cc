@@ -1,0 +1,127 @@
+#include "ferry_cases.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "bench.ferry.h"
+#include "ferry/ferry.h"
+#include "measure.h"
+#include "process.h"
+
+namespace ferry_bench {
+namespace {
+
+namespace fb = ferry::bench;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr const char* kEndpoint = "shm://bench";
+// Room for the FlatBuffers framing around the payload, so the builder never grows (and copies).
+constexpr size_t kFramingBytes = 256;
+
+ChildProcess StartServer(const std::string& self_exe, int cpu) {
+  ChildProcess server =
+      ChildProcess::Exec({self_exe, "--serve", kEndpoint, "--cpu", std::to_string(cpu)});
+  const std::optional<std::string> line = server.ReadLine(10s);
+  if (line != "ready") {
+    throw BenchError("the bench server did not start (expected \"ready\", got " +
+                     (line ? "\"" + *line + "\"" : std::string("nothing")) + ")");
+  }
+  return server;
+}
+
+void StopServer(ChildProcess& server) {
+  const pid_t pid = server.pid();
+  server.Signal(SIGTERM);
+  const std::optional<int> status = server.Wait(10s);
+  if (!status) throw BenchError("the bench server did not exit within 10 s of SIGTERM");
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    throw BenchError("the bench server " + DescribeWaitStatus(*status));
+  }
+  for (const pid_t owner : {pid, getpid()}) {
+    const std::vector<std::string> left = ShmSegmentsOf(owner);
+    for (const std::string& name : left) shm_unlink(("/" + name).c_str());
+    if (!left.empty()) throw BenchError("ferry left /dev/shm/" + left.front() + " behind");
+  }
+}
+
+// Untimed: builds call n's request in a slot with its payload written in place. Timed: the
+// call. Checked: the server read the byte written last.
+class ShmCase {
+ public:
+  ShmCase(fb::Bench::Client& client, size_t payload) : client_(client), payload_(payload) {}
+
+  int64_t Call() {
+    const uint8_t byte = FillByte(++calls_);
+    auto request = client_.NewSendRequest(payload_ + kFramingBytes);
+    uint8_t* bytes = nullptr;
+    auto data = request.fbb().CreateUninitializedVector(payload_, &bytes);
+    std::memset(bytes, byte, payload_);
+    request.Finish(fb::CreatePayload(request.fbb(), data));
+
+    const Clock::time_point t0 = Clock::now();
+    auto ack = client_.Send(std::move(request));
+    const Clock::time_point t1 = Clock::now();
+
+    if (!ack.ok()) {
+      throw BenchError("shm Send of " + std::to_string(payload_) + " bytes failed: " +
+                       ack.status().ToString());
+    }
+    if ((*ack)->last() != byte) {
+      throw BenchError("the server read byte " + std::to_string((*ack)->last()) + ", expected " +
+                       std::to_string(byte));
+    }
+    server_bytes_copied_ = (*ack)->server_bytes_copied();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+  }
+
+  // The server's Server::bytes_copied() as of the latest reply.
+  uint64_t server_bytes_copied() const { return server_bytes_copied_; }
+
+ private:
+  fb::Bench::Client& client_;
+  const size_t payload_;
+  uint64_t calls_ = 0;
+  uint64_t server_bytes_copied_ = 0;
+};
+
+}  // namespace
+
+void RunShmCases(const std::string& self_exe, const std::string& placement, int server_cpu,
+                 double scale, const std::function<void(const CaseResult&)>& report) {
+  ChildProcess server = StartServer(self_exe, server_cpu);
+  {
+    ferry::Result<ferry::Channel> channel = ferry::Connect(kEndpoint);
+    if (!channel.ok()) throw BenchError("connecting to " + std::string(kEndpoint) + ": " +
+                                        channel.status().ToString());
+    if (channel->transport() != "shm") {
+      throw BenchError("expected the shm transport, got " + std::string(channel->transport()));
+    }
+    fb::Bench::Client client(*channel);
+    for (const size_t size : kPayloadSizes) {
+      ShmCase one(client, size);
+      const Plan plan = PlanFor(size, scale);
+      auto call = [&one](uint64_t) { return one.Call(); };
+      RunCalls(plan.warmup_calls, plan.warmup_budget, call);
+      // Copies are counted from here: the client's over the measured calls, the server's
+      // between the last warm-up reply and the last measured one (each reply reports the
+      // count as it was while being built, one reply behind; the Ack is too small to grow).
+      const uint64_t client_before = channel->bytes_copied();
+      const uint64_t server_before = one.server_bytes_copied();
+      std::vector<int64_t> times = RunCalls(plan.calls, plan.budget, call);
+      const uint64_t copied = (channel->bytes_copied() - client_before) +
+                              (one.server_bytes_copied() - server_before);
+      report(Summarize("shm", placement, size, times, copied));
+    }
+  }
+  StopServer(server);
+}
+
+}  // namespace ferry_bench
