@@ -10,6 +10,7 @@
 #include "core/endpoint.h"
 #include "core/handshake.h"
 #include "shm/futex.h"
+#include "shm/peer_sync.h"
 #include "shm/slot_allocator.h"
 
 namespace ferry::internal {
@@ -88,10 +89,12 @@ void ClientConnection::WatchPeer() {
 }
 
 OutgoingMessage ClientConnection::NewMessage(size_t size_hint) {
-  return OutgoingMessage(std::make_unique<shm::SlotAllocator>(shared_from_this(), *segment_,
-                                                              options_.slot_wait, bytes_copied_,
-                                                              closed_),
-                         size_hint);
+  // Announce the request so that an idle server worker wakes (and spins) while we build it.
+  segment_->ring().BeginBuilding(shm::SpinningCanHelp(server_cpu_.load(std::memory_order_relaxed)));
+  return OutgoingMessage(
+      std::make_unique<shm::SlotAllocator>(shared_from_this(), *segment_, options_.slot_wait,
+                                           bytes_copied_, closed_, &segment_->ring()),
+      size_hint);
 }
 
 void ClientConnection::ReleaseMessage(uint64_t slot_id) {
@@ -150,6 +153,8 @@ Result<IncomingMessage> ClientConnection::Call(uint32_t method_id, MethodKind ki
   descriptor.length = length;
   descriptor.kind = static_cast<uint8_t>(kind);
   descriptor.deadline_ns = MonotonicNanos(deadline);
+  const int cpu = shm::CurrentCpu();
+  descriptor.client_cpu = cpu >= 0 && cpu < 0xffff ? static_cast<uint16_t>(cpu) : 0xffff;
 
   segment_->cell(*cell_index).state.store(shm::kCellPending, std::memory_order_relaxed);
   if (!segment_->ring().Push(descriptor)) {
@@ -158,6 +163,7 @@ Result<IncomingMessage> ClientConnection::Call(uint32_t method_id, MethodKind ki
     RecycleCell(*cell_index);
     return Status::Internal("request ring full");
   }
+  allocator->EndBuilding();
   if (kind == MethodKind::kOneway) return IncomingMessage();  // the server recycles the cell
 
   if (Status s = AwaitReply(*cell_index, deadline); !s.ok()) return s;
@@ -169,7 +175,8 @@ Result<IncomingMessage> ClientConnection::Call(uint32_t method_id, MethodKind ki
 Status ClientConnection::AwaitReply(uint32_t index, Clock::time_point deadline) {
   std::atomic<uint32_t>& state = segment_->cell(index).state;
   thread_local shm::AdaptiveSpinner spinner;
-  if (spinner.Spin([&] { return state.load(std::memory_order_acquire) == shm::kCellDone; })) {
+  if (spinner.Spin([&] { return state.load(std::memory_order_acquire) == shm::kCellDone; },
+                   server_cpu_.load(std::memory_order_relaxed))) {
     return Status::Ok();
   }
   for (;;) {
@@ -194,6 +201,8 @@ Status ClientConnection::AwaitReply(uint32_t index, Clock::time_point deadline) 
 
 Result<IncomingMessage> ClientConnection::TakeReply(uint32_t index) {
   const shm::CallCell& cell = segment_->cell(index);
+  shm::AnnounceAcquire();
+  server_cpu_.store(static_cast<int>(cell.server_cpu), std::memory_order_relaxed);
   const uint32_t code = cell.status_code;
   uint8_t* bytes = segment_->Locate(cell.slot, cell.offset, cell.length);
   if (code == 0) {

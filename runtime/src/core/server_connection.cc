@@ -8,6 +8,7 @@
 #include "core/handshake.h"
 #include "core/log.h"
 #include "shm/futex.h"
+#include "shm/peer_sync.h"
 #include "shm/slot_allocator.h"
 
 namespace ferry::internal {
@@ -15,6 +16,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+
+// How long a worker stays awake for a request that is being built.
+constexpr auto kBuildingSpinLimit = 20ms;
 
 struct CancelProbe {
   const shm::CallCell* cell;
@@ -119,10 +123,17 @@ Status ServerConnection::Handshake() {
 void ServerConnection::WorkLoop() {
   shm::DescriptorRing& ring = segment_->ring();
   shm::AdaptiveSpinner spinner;
-  shm::Descriptor descriptor;
+  shm::Descriptor descriptor{};
+  descriptor.client_cpu = 0xffff;
   auto pop = [&] { return ring.Pop(descriptor); };
   while (!closed_.load(std::memory_order_acquire)) {
-    if (spinner.Spin(pop)) {
+    // The last request says where the client ran: no use spinning on its very CPU.
+    const int client_cpu = descriptor.client_cpu == 0xffff ? -1 : descriptor.client_cpu;
+    if (spinner.Spin(pop, client_cpu)) {
+      Handle(descriptor);
+      continue;
+    }
+    if (AwaitRequestBeingBuilt(pop, client_cpu)) {
       Handle(descriptor);
       continue;
     }
@@ -134,6 +145,21 @@ void ServerConnection::WorkLoop() {
     }
     ring.WaitForPush(signal, 100ms);
   }
+}
+
+template <class Pop>
+bool ServerConnection::AwaitRequestBeingBuilt(Pop& pop, int client_cpu) {
+  // A client is writing a request (a large one takes milliseconds): stay awake for it, so the
+  // call does not pay a futex wake-up at the end. Bounded, for builders that are never sent.
+  shm::DescriptorRing& ring = segment_->ring();
+  if (!ring.SomeoneBuilding() || !shm::SpinningCanHelp(client_cpu)) return false;
+  const auto give_up = Clock::now() + kBuildingSpinLimit;
+  for (uint32_t i = 0; ring.SomeoneBuilding() && !closed_.load(std::memory_order_relaxed); ++i) {
+    if (pop()) return true;
+    __builtin_ia32_pause();
+    if (i % 1024 == 0 && Clock::now() > give_up) break;
+  }
+  return pop();
 }
 
 void ServerConnection::Handle(const shm::Descriptor& d) {
@@ -242,6 +268,9 @@ void ServerConnection::Publish(uint32_t cell_index, uint32_t code, uint32_t slot
   cell.slot = slot;
   cell.offset = offset;
   cell.length = length;
+  const int cpu = shm::CurrentCpu();
+  cell.server_cpu = cpu >= 0 ? static_cast<uint32_t>(cpu) : 0xffffffffU;
+  shm::AnnounceRelease();
   const uint32_t before = cell.state.exchange(shm::kCellDone, std::memory_order_acq_rel);
   if (before == shm::kCellWaiting) {
     shm::FutexWake(cell.state, 1);

@@ -8,6 +8,7 @@
 
 #include "shm/futex.h"
 #include "shm/layout.h"
+#include "shm/peer_sync.h"
 
 namespace ferry::shm {
 
@@ -28,12 +29,14 @@ class DescriptorRing {
     for (uint32_t i = 0; i < depth; ++i) cells[i].sequence.store(i, std::memory_order_relaxed);
     header->signal.store(0, std::memory_order_relaxed);
     header->waiters.store(0, std::memory_order_relaxed);
+    header->building.store(0, std::memory_order_relaxed);
     header->dequeue_pos.store(0, std::memory_order_relaxed);
     header->enqueue_pos.store(0, std::memory_order_release);
   }
 
   // False when full.
   bool Push(const Descriptor& descriptor) {
+    AnnounceRelease();
     const uint64_t mask = depth_ - 1;
     uint64_t pos = header_->enqueue_pos.load(std::memory_order_relaxed);
     for (;;) {
@@ -69,6 +72,7 @@ class DescriptorRing {
         if (header_->dequeue_pos.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           out = cell.descriptor;
           cell.sequence.store(pos + mask + 1, std::memory_order_release);
+          AnnounceAcquire();
           return true;
         }
       } else if (lag < 0) {
@@ -95,6 +99,18 @@ class DescriptorRing {
     if (Empty()) FutexWait(header_->signal, signal, timeout);
     header_->waiters.fetch_sub(1, std::memory_order_seq_cst);
   }
+
+  // A producer starts building a request; with `wake_consumer` a sleeping consumer is woken
+  // now, so that its wake-up overlaps with the building rather than following the push.
+  void BeginBuilding(bool wake_consumer) {
+    header_->building.fetch_add(1, std::memory_order_seq_cst);
+    if (wake_consumer && header_->waiters.load(std::memory_order_seq_cst) != 0) {
+      header_->signal.fetch_add(1, std::memory_order_seq_cst);
+      FutexWake(header_->signal, 1);
+    }
+  }
+  void EndBuilding() { header_->building.fetch_sub(1, std::memory_order_seq_cst); }
+  bool SomeoneBuilding() const { return header_->building.load(std::memory_order_relaxed) != 0; }
 
   // Wakes every sleeping consumer (used when the connection closes).
   void Nudge() {

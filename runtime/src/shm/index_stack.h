@@ -7,6 +7,7 @@
 
 #include "shm/futex.h"
 #include "shm/layout.h"
+#include "shm/peer_sync.h"
 
 namespace ferry::shm {
 
@@ -44,6 +45,7 @@ class IndexStack {
       const uint64_t replacement = ((head >> 32) + 1) << 32 | next;
       if (header_->head.compare_exchange_weak(head, replacement, std::memory_order_acq_rel,
                                               std::memory_order_acquire)) {
+        AnnounceAcquire();
         return top;
       }
     }
@@ -51,6 +53,7 @@ class IndexStack {
 
   // `index` must be below capacity().
   void Push(uint32_t index) {
+    AnnounceRelease();
     uint64_t head = header_->head.load(std::memory_order_relaxed);
     for (;;) {
       next_[index].store(static_cast<uint32_t>(head), std::memory_order_relaxed);

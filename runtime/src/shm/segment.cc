@@ -116,7 +116,8 @@ Result<std::shared_ptr<Segment>> Segment::Create(const std::string& name,
         auto* stack = new (base + header->classes[i].stack_offset) IndexStackHeader{};
         IndexStack::Initialize(stack, header->classes[i].slot_count);
       }
-      std::atomic_thread_fence(std::memory_order_release);
+      // No fence needed: the peer reads this layout only after our Welcome went through the
+      // socket, and the system calls order the writes before its reads.
       return std::shared_ptr<Segment>(new Segment(std::move(region), *layout));
     } catch (...) {
       bip::shared_memory_object::remove(name.c_str());
@@ -136,7 +137,6 @@ Result<std::shared_ptr<Segment>> Segment::Open(const std::string& name, uint64_t
       return Status::DataLoss("shared memory segment " + name + " has an unexpected size");
     }
     bip::mapped_region region(shm, bip::read_write);
-    std::atomic_thread_fence(std::memory_order_acquire);
     SegmentHeader seen;
     std::memcpy(&seen, region.get_address(), sizeof(seen));
     if (seen.magic != kMagic || seen.layout_version != kLayoutVersion) {
