@@ -53,6 +53,7 @@ class ClientConnection final : public MessageOwner,
   const ConnectOptions options_;
   std::atomic<bool> closed_{false};
   std::atomic<uint64_t> bytes_copied_{0};
+  std::atomic<int> server_cpu_{-1};  // where the last handler ran: a spinning hint
   std::thread watcher_;
 };
 

@@ -26,18 +26,27 @@ void FutexWake(std::atomic<uint32_t>& word, int count) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE, count, nullptr, nullptr, 0);
 }
 
-bool AdaptiveSpinner::SpinningCanHelp() {
+int CurrentCpu() { return sched_getcpu(); }
+
+bool SpinningCanHelp(int peer_cpu) {
   // Affinity rarely changes; re-read it now and then rather than on every wait.
   thread_local uint32_t checks_left = 0;
-  thread_local bool can_help = false;
+  thread_local bool several_cpus_online = false;
+  thread_local int pinned_cpu = -1;  // the only CPU this thread may use, or -1 for several
   if (checks_left-- == 0) {
     checks_left = 1024;
+    several_cpus_online = sysconf(_SC_NPROCESSORS_ONLN) > 1;
     cpu_set_t set;
     CPU_ZERO(&set);
-    can_help = sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 1 &&
-               sysconf(_SC_NPROCESSORS_ONLN) > 1;
+    pinned_cpu = -1;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1) {
+      for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (CPU_ISSET(cpu, &set)) pinned_cpu = cpu;
+      }
+    }
   }
-  return can_help;
+  if (!several_cpus_online) return false;
+  return pinned_cpu < 0 || peer_cpu < 0 || peer_cpu != pinned_cpu;
 }
 
 }  // namespace ferry::shm

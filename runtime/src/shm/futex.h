@@ -15,13 +15,20 @@ void FutexWait(std::atomic<uint32_t>& word, uint32_t expected, std::chrono::nano
 // Wakes up to `count` sleepers on `word`.
 void FutexWake(std::atomic<uint32_t>& word, int count);
 
-// Spins on `ready` for a budget that adapts to how often spinning paid off, and not at all when
-// this thread may run on only one CPU (the peer could not make progress while we spin).
+// The CPU this thread runs on now (a vDSO call, cheap); -1 when unknown.
+int CurrentCpu();
+
+// Whether spinning can let the peer make progress: false on a one-CPU machine, or when this
+// thread is pinned to the very CPU the peer last ran on (`peer_cpu`, negative when unknown).
+bool SpinningCanHelp(int peer_cpu);
+
+// Spins on `ready` for a budget that adapts to how often spinning paid off, and not at all
+// when SpinningCanHelp(peer_cpu) says the peer could not run meanwhile.
 class AdaptiveSpinner {
  public:
   template <class Ready>
-  bool Spin(Ready ready) {
-    if (!SpinningCanHelp()) return ready();
+  bool Spin(Ready ready, int peer_cpu) {
+    if (!SpinningCanHelp(peer_cpu)) return ready();
     for (uint32_t i = 0; i < budget_; ++i) {
       if (ready()) {
         if (budget_ < kMaxBudget) budget_ *= 2;
@@ -34,8 +41,6 @@ class AdaptiveSpinner {
   }
 
  private:
-  static bool SpinningCanHelp();
-
   static constexpr uint32_t kMinBudget = 64;
   static constexpr uint32_t kMaxBudget = 1U << 14;
   uint32_t budget_ = 1U << 11;

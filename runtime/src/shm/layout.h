@@ -54,7 +54,8 @@ struct Descriptor {
   uint32_t offset;     // of the request's first byte within the slot
   uint32_t length;     // request bytes
   uint8_t kind;        // ferry::MethodKind
-  uint8_t reserved[3];
+  uint8_t reserved;
+  uint16_t client_cpu;  // where the caller ran (a spinning hint for the server), 0xffff unknown
   int64_t deadline_ns;  // CLOCK_MONOTONIC; 0 for none
 };
 
@@ -70,6 +71,9 @@ struct alignas(kCacheLine) RingHeader {
   alignas(kCacheLine) std::atomic<uint32_t> signal;  // futex word: bumped on every push
   std::atomic<uint32_t> waiters;                     // consumers sleeping on signal
   uint32_t depth;                                    // a power of two
+  // Requests being built right now: while this is non-zero a consumer that can spin keeps
+  // spinning (bounded), so a large request finds it awake when it is pushed.
+  alignas(kCacheLine) std::atomic<uint32_t> building;
 };
 
 // The life of a call cell. The client owns FREE -> PENDING -> WAITING and ABANDONED; the
@@ -90,6 +94,7 @@ struct alignas(kCacheLine) CallCell {
   uint32_t slot;
   uint32_t offset;
   uint32_t length;
+  uint32_t server_cpu;  // where the handler ran (a spinning hint for the client)
 };
 
 struct alignas(kCacheLine) SegmentHeader {

@@ -8,14 +8,17 @@ namespace ferry::shm {
 
 SlotAllocator::SlotAllocator(std::shared_ptr<void> owner, Segment& segment,
                              std::chrono::nanoseconds slot_wait,
-                             std::atomic<uint64_t>& bytes_copied, const std::atomic<bool>& closed)
+                             std::atomic<uint64_t>& bytes_copied, const std::atomic<bool>& closed,
+                             DescriptorRing* building)
     : owner_(std::move(owner)),
       segment_(segment),
       slot_wait_(slot_wait),
       bytes_copied_(bytes_copied),
-      closed_(closed) {}
+      closed_(closed),
+      building_(building) {}
 
 SlotAllocator::~SlotAllocator() {
+  EndBuilding();
   if (slot_ != kNoIndex) segment_.ReleaseSlot(slot_);
   delete[] heap_;
 }

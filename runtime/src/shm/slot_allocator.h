@@ -19,8 +19,11 @@ class SlotAllocator final : public internal::MessageAllocator {
   // `bytes_copied` counts every byte this allocator moves when a message grows; `closed` stops
   // waits for a slot early. Both must outlive the allocator (they live in the connection,
   // which the allocator keeps alive through `owner`).
+  // A client's request allocator passes the request ring as `building`: the message counts as
+  // "being built" there from construction until Detach() or destruction.
   SlotAllocator(std::shared_ptr<void> owner, Segment& segment, std::chrono::nanoseconds slot_wait,
-                std::atomic<uint64_t>& bytes_copied, const std::atomic<bool>& closed);
+                std::atomic<uint64_t>& bytes_copied, const std::atomic<bool>& closed,
+                DescriptorRing* building = nullptr);
   ~SlotAllocator() override;
 
   uint8_t* allocate(size_t size) override;
@@ -34,6 +37,10 @@ class SlotAllocator final : public internal::MessageAllocator {
   bool BelongsTo(const Segment& segment) const { return &segment == &segment_; }
   // Hands the current slot over to the peer: this allocator will not free it.
   uint32_t Detach() { return std::exchange(slot_, kNoIndex); }
+  // The message is no longer being built (it was sent, or is being dropped).
+  void EndBuilding() {
+    if (building_ != nullptr) std::exchange(building_, nullptr)->EndBuilding();
+  }
 
  private:
   bool InSlot(const uint8_t* p) const;
@@ -45,6 +52,7 @@ class SlotAllocator final : public internal::MessageAllocator {
   const std::atomic<bool>& closed_;
   uint32_t slot_ = kNoIndex;    // the slot the builder writes in, if any
   uint8_t* heap_ = nullptr;     // or the heap buffer it fell back to
+  DescriptorRing* building_;    // where this message counts as being built, if anywhere
   Status failure_;
 };
 
