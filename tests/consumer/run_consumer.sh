@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds tests/consumer/project against ferry (mode: subdirectory or package) in a scratch
+# dir, then runs its server and client as two processes. Used by ctest.
+set -euo pipefail
+mode=$1 ferry_source=$2 ferry_build=$3
+here=$(cd "$(dirname "$0")" && pwd)
+scratch=$(mktemp -d /tmp/ferry-consumer-XXXXXX)
+server_pid=
+cleanup() {
+  [[ -n $server_pid ]] && { kill -KILL "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+args=(-DFERRY_MODE="$mode")
+if [[ $mode == package ]]; then
+  cmake --install "$ferry_build" --prefix "$scratch/prefix" >/dev/null
+  args+=(-DCMAKE_PREFIX_PATH="$scratch/prefix")
+else
+  args+=(-DFERRY_SOURCE_DIR="$ferry_source")
+fi
+cmake -S "$here/project" -B "$scratch/build" "${args[@]}" >/dev/null
+cmake --build "$scratch/build" -j"$(nproc)" >/dev/null
+
+export FERRY_RUNTIME_DIR=$scratch/run
+mkfifo "$scratch/in" "$scratch/out"
+"$scratch/build/shop_server" shm://shop <"$scratch/in" >"$scratch/out" &
+server_pid=$!
+exec 3>"$scratch/in" 4<"$scratch/out"
+read -r -t 10 line <&4 && [[ $line == ready ]]
+"$scratch/build/shop_client" shm://shop
+exec 3>&-            # closing the server's stdin shuts it down
+wait "$server_pid"; server_pid=
+echo "consumer ($mode): built against ferry and called across two processes"
