@@ -102,5 +102,17 @@ TEST(DescriptorRing, WaitForPushReturnsAtOnceWhenSignalMovedOn) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+TEST(DescriptorRing, CountsRequestsBeingBuilt) {
+  LocalRing local(2);
+  EXPECT_FALSE(local.ring().SomeoneBuilding());
+  local.ring().BeginBuilding(/*wake_consumer=*/true);
+  local.ring().BeginBuilding(/*wake_consumer=*/false);
+  EXPECT_TRUE(local.ring().SomeoneBuilding());
+  local.ring().EndBuilding();
+  EXPECT_TRUE(local.ring().SomeoneBuilding());
+  local.ring().EndBuilding();
+  EXPECT_FALSE(local.ring().SomeoneBuilding());
+}
+
 }  // namespace
 }  // namespace ferry::shm

@@ -105,6 +105,21 @@ TEST_F(SlotAllocatorTest, DroppingAnUnsentMessageReturnsItsSlot) {
   EXPECT_TRUE(a.ok() && b.ok());
 }
 
+TEST_F(SlotAllocatorTest, RequestCountsAsBeingBuiltUntilSentOrDropped) {
+  DescriptorRing& ring = segment_->ring();
+  {
+    ring.BeginBuilding(false);  // as ClientConnection::NewMessage does
+    SlotAllocator sent(segment_, *segment_, 10ms, copied_, closed_, &ring);
+    EXPECT_TRUE(ring.SomeoneBuilding());
+    sent.EndBuilding();
+    EXPECT_FALSE(ring.SomeoneBuilding());
+    ring.BeginBuilding(false);
+    SlotAllocator dropped(segment_, *segment_, 10ms, copied_, closed_, &ring);
+    EXPECT_TRUE(ring.SomeoneBuilding());
+  }
+  EXPECT_FALSE(ring.SomeoneBuilding());
+}
+
 TEST(Verify, RejectsBytesThatAreNotTheExpectedTable) {
   std::vector<uint8_t> garbage(64, 0xff);
   EXPECT_FALSE(internal::Verify<pb::HandshakeFrame>(garbage.data(), garbage.size()));

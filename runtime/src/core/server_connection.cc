@@ -126,40 +126,54 @@ void ServerConnection::WorkLoop() {
   shm::Descriptor descriptor{};
   descriptor.client_cpu = 0xffff;
   auto pop = [&] { return ring.Pop(descriptor); };
+  // Set when a request being built outlasted kBuildingSpinLimit: no more spinning for it
+  // until the ring's signal moves (a push, or a new request announced).
+  bool building_spin_spent = false;
   while (!closed_.load(std::memory_order_acquire)) {
     // The last request says where the client ran: no use spinning on its very CPU.
     const int client_cpu = descriptor.client_cpu == 0xffff ? -1 : descriptor.client_cpu;
     if (spinner.Spin(pop, client_cpu)) {
+      building_spin_spent = false;
       Handle(descriptor);
       continue;
     }
-    if (AwaitRequestBeingBuilt(pop, client_cpu)) {
-      Handle(descriptor);
-      continue;
+    if (!building_spin_spent) {
+      const BuildingWait waited = AwaitRequestBeingBuilt(pop, client_cpu);
+      if (waited == BuildingWait::kPopped) {
+        Handle(descriptor);
+        continue;
+      }
+      building_spin_spent = waited == BuildingWait::kGaveUp;
     }
     const uint32_t signal = ring.Signal();
     if (closed_.load(std::memory_order_acquire)) break;
     if (pop()) {
+      building_spin_spent = false;
       Handle(descriptor);
       continue;
     }
-    ring.WaitForPush(signal, 100ms);
+    // Closing nudges the ring, so the timeout is only a safety net.
+    ring.WaitForPush(signal, 500ms);
+    if (ring.Signal() != signal) building_spin_spent = false;
   }
 }
 
 template <class Pop>
-bool ServerConnection::AwaitRequestBeingBuilt(Pop& pop, int client_cpu) {
+ServerConnection::BuildingWait ServerConnection::AwaitRequestBeingBuilt(Pop& pop,
+                                                                        int client_cpu) {
   // A client is writing a request (a large one takes milliseconds): stay awake for it, so the
   // call does not pay a futex wake-up at the end. Bounded, for builders that are never sent.
   shm::DescriptorRing& ring = segment_->ring();
-  if (!ring.SomeoneBuilding() || !shm::SpinningCanHelp(client_cpu)) return false;
-  const auto give_up = Clock::now() + kBuildingSpinLimit;
-  for (uint32_t i = 0; ring.SomeoneBuilding() && !closed_.load(std::memory_order_relaxed); ++i) {
-    if (pop()) return true;
-    __builtin_ia32_pause();
-    if (i % 1024 == 0 && Clock::now() > give_up) break;
+  if (!ring.SomeoneBuilding() || !shm::SpinningCanHelp(client_cpu)) {
+    return BuildingWait::kNobodyBuilding;
   }
-  return pop();
+  const auto give_up = Clock::now() + kBuildingSpinLimit;
+  for (uint32_t i = 1; ring.SomeoneBuilding() && !closed_.load(std::memory_order_relaxed); ++i) {
+    if (pop()) return BuildingWait::kPopped;
+    __builtin_ia32_pause();
+    if (i % 1024 == 0 && Clock::now() > give_up) return BuildingWait::kGaveUp;
+  }
+  return pop() ? BuildingWait::kPopped : BuildingWait::kNobodyBuilding;
 }
 
 void ServerConnection::Handle(const shm::Descriptor& d) {

@@ -42,9 +42,10 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
   void Serve(bool admitted);
   Status Handshake();
   void WorkLoop();
-  // Spins while a client is building a request; true when one was popped.
+  enum class BuildingWait { kPopped, kNobodyBuilding, kGaveUp };
+  // Spins while a client is building a request (bounded by kBuildingSpinLimit).
   template <class Pop>
-  bool AwaitRequestBeingBuilt(Pop& pop, int client_cpu);
+  BuildingWait AwaitRequestBeingBuilt(Pop& pop, int client_cpu);
   void Handle(const shm::Descriptor& descriptor);
   Status RunHandler(const ServiceBinding::Method& method, const shm::Descriptor& descriptor,
                     const uint8_t* request, OutgoingMessage& reply);
