@@ -17,7 +17,7 @@
 
 #include "bench_server.h"
 #include "ferry_cases.h"
-#include "process.h"
+#include "bench_support.h"
 #include "raw_baselines.h"
 #include "stats.h"
 
@@ -111,7 +111,7 @@ int RunBenchmarks(const Options& options) {
                 report);
     RunShmCases("/proc/self/exe", placement.name, placement.server_cpu, options.scale, report);
   }
-  if (const std::vector<std::string> left = runtime_dir.Entries(); !left.empty()) {
+  if (const std::vector<std::string> left = FilesIn(runtime_dir.path()); !left.empty()) {
     throw BenchError("ferry left " + runtime_dir.path() + "/" + left.front() + " behind");
   }
 

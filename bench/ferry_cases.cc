@@ -13,7 +13,7 @@
 #include "bench.ferry.h"
 #include "ferry/ferry.h"
 #include "measure.h"
-#include "process.h"
+#include "bench_support.h"
 
 namespace ferry_bench {
 namespace {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "measure.h"
-#include "process.h"
+#include "bench_support.h"
 
 namespace ferry_bench {
 namespace {

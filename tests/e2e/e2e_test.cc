@@ -53,7 +53,7 @@ class EndToEnd : public ::testing::Test {
 
   std::unique_ptr<ChildProcess> StartServer() {
     auto server = std::make_unique<ChildProcess>(
-        std::vector<std::string>{HelperPath("ferry_test_server"), endpoint_});
+        ChildProcess::Exec({HelperPath("ferry_test_server"), endpoint_}));
     std::optional<std::string> line = server->ReadLine(kStartTimeout);
     if (line != "ready") {
       ADD_FAILURE() << "server did not start";
@@ -126,8 +126,8 @@ TEST_F(EndToEnd, ManyThreadsShareOneChannel) {
 TEST_F(EndToEnd, SeveralClientProcessesCallConcurrently) {
   std::vector<std::unique_ptr<ChildProcess>> clients;
   for (int i = 0; i < 3; ++i) {
-    clients.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
-        HelperPath("ferry_test_client"), endpoint_, "add", "2000"}));
+    clients.push_back(std::make_unique<ChildProcess>(
+        ChildProcess::Exec({HelperPath("ferry_test_client"), endpoint_, "add", "2000"})));
   }
   Channel channel = Connected();
   ft::TestService::Client client(channel);
@@ -137,10 +137,11 @@ TEST_F(EndToEnd, SeveralClientProcessesCallConcurrently) {
     ASSERT_EQ((*sum)->sum(), 2 * i);
   }
   for (auto& child : clients) {
+    const pid_t pid = child->pid();  // pid() is -1 once the child is reaped
     std::optional<int> status = child->Wait(60s);
     ASSERT_TRUE(status.has_value());
     EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
-    EXPECT_TRUE(testing::ShmSegmentsOf(child->pid()).empty());
+    EXPECT_TRUE(testing::ShmSegmentsOf(pid).empty());
   }
 }
 
@@ -299,15 +300,16 @@ TEST_F(EndToEnd, KilledServerFailsTheCallInFlightWithUnavailableWithin100ms) {
 TEST_F(EndToEnd, KilledClientFreesItsConnectionOnTheServer) {
   Channel channel = Connected();
   ft::TestService::Client client(channel);
-  ChildProcess victim({HelperPath("ferry_test_client"), endpoint_, "block"});
+  ChildProcess victim = ChildProcess::Exec({HelperPath("ferry_test_client"), endpoint_, "block"});
   ASSERT_EQ(victim.ReadLine(kStartTimeout), "connected");
   ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
   EXPECT_TRUE(EventuallyStats(client, [](const ft::Stats& s) { return s.connections() == 2; }));
+  const pid_t victim_pid = victim.pid();
   victim.Signal(SIGKILL);
   ASSERT_TRUE(victim.Wait(10s).has_value());
   EXPECT_EQ(server_->ReadLine(kStartTimeout), "unblocked");
   EXPECT_TRUE(EventuallyStats(client, [](const ft::Stats& s) { return s.connections() == 1; }));
-  EXPECT_TRUE(testing::ShmSegmentsOf(victim.pid()).empty());
+  EXPECT_TRUE(testing::ShmSegmentsOf(victim_pid).empty());
 }
 
 TEST_F(EndToEnd, ServerShutdownFailsClientsWithUnavailable) {
@@ -323,7 +325,7 @@ TEST_F(EndToEnd, ServerShutdownFailsClientsWithUnavailable) {
 }
 
 TEST_F(EndToEnd, SecondServerOnTheSameNameIsRefused) {
-  ChildProcess second({HelperPath("ferry_test_server"), endpoint_});
+  ChildProcess second = ChildProcess::Exec({HelperPath("ferry_test_server"), endpoint_});
   std::optional<int> status = second.Wait(10s);
   ASSERT_TRUE(status.has_value());
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1);
