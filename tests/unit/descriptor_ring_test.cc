@@ -17,9 +17,10 @@ class LocalRing {
       : memory_(new (std::align_val_t(kCacheLine)) uint8_t[DescriptorRing::BytesFor(depth)]) {
     auto* header = new (memory_.get()) RingHeader{};
     DescriptorRing::Initialize(header, depth);
-    ring_.emplace(header);
+    ring_.emplace(header, depth);
   }
   DescriptorRing& ring() { return *ring_; }
+  RingHeader* header() { return reinterpret_cast<RingHeader*>(memory_.get()); }
 
  private:
   struct Free {
@@ -100,6 +101,15 @@ TEST(DescriptorRing, WaitForPushReturnsAtOnceWhenSignalMovedOn) {
   const auto start = std::chrono::steady_clock::now();
   local.ring().WaitForPush(signal, std::chrono::minutes(1));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST(DescriptorRing, CorruptSequenceMakesPushAndPopFailInsteadOfLooping) {
+  LocalRing local(4);
+  auto* cell = reinterpret_cast<RingCell*>(local.header() + 1);
+  cell[0].sequence.store(12345);  // what a broken or hostile peer could write
+  Descriptor out;
+  EXPECT_FALSE(local.ring().Pop(out));
+  EXPECT_FALSE(local.ring().Push(WithCell(1)));
 }
 
 TEST(DescriptorRing, CountsRequestsBeingBuilt) {

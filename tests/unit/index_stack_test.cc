@@ -16,9 +16,12 @@ class LocalStack {
       : memory_(new (std::align_val_t(kCacheLine)) uint8_t[IndexStack::BytesFor(capacity)]) {
     auto* header = new (memory_.get()) IndexStackHeader{};
     IndexStack::Initialize(header, capacity);
-    stack_.emplace(header);
+    stack_.emplace(header, capacity);
   }
   IndexStack& stack() { return *stack_; }
+  std::atomic<uint32_t>* links() {
+    return reinterpret_cast<std::atomic<uint32_t>*>(memory_.get() + sizeof(IndexStackHeader));
+  }
 
  private:
   struct Free {
@@ -41,6 +44,13 @@ TEST(IndexStack, PushedIndexIsPoppedNext) {
   const uint32_t a = local.stack().Pop();
   local.stack().Push(a);
   EXPECT_EQ(local.stack().Pop(), a);
+}
+
+TEST(IndexStack, CorruptLinkEndsTheListInsteadOfLeavingIt) {
+  LocalStack local(3);
+  local.links()[0].store(1000000);  // index 0 is on top; its link now points far outside
+  EXPECT_EQ(local.stack().Pop(), 0U);
+  EXPECT_EQ(local.stack().Pop(), kNoIndex);
 }
 
 TEST(IndexStack, ConcurrentPopPushNeverDuplicatesAnIndex) {

@@ -35,7 +35,16 @@ class OutgoingMessage {
   OutgoingMessage() = default;
   OutgoingMessage(std::unique_ptr<MessageAllocator> allocator, size_t size_hint);
   OutgoingMessage(OutgoingMessage&&) = default;
-  OutgoingMessage& operator=(OutgoingMessage&&) = default;
+  // By hand: the old builder must release its buffer through the old allocator before that
+  // allocator goes (the defaulted order would free the allocator first).
+  OutgoingMessage& operator=(OutgoingMessage&& other) noexcept {
+    if (this != &other) {
+      fbb_ = std::move(other.fbb_);
+      allocator_ = std::move(other.allocator_);
+      finished_ = std::exchange(other.finished_, false);
+    }
+    return *this;
+  }
 
   flatbuffers::FlatBufferBuilder& fbb() { return fbb_; }
   // Before anything is written: makes the first buffer `size_hint` bytes (no growth copies

@@ -10,8 +10,9 @@ namespace ferry {
 
 // Per call.
 struct CallOptions {
-  // How long the call may take, counted from the moment it is made; zero means no deadline.
-  // Past it the call fails with DEADLINE_EXCEEDED and the server sees ctx.Cancelled().
+  // How long the call may take, counted from the moment it is made; zero means no deadline,
+  // a negative value one that has already passed. Past it the call fails with
+  // DEADLINE_EXCEEDED and the server sees ctx.Cancelled().
   std::chrono::nanoseconds deadline{0};
 };
 

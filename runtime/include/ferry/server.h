@@ -45,7 +45,9 @@ class Server {
   void Run();
 
   // Stops accepting, disconnects every client (their calls fail with UNAVAILABLE), lets
-  // running handlers finish, and removes the endpoints. Thread-safe; idempotent.
+  // running handlers finish, removes the endpoints, and returns when all that is done.
+  // Thread-safe; idempotent. Called from a handler, it starts the shutdown on another thread
+  // and returns at once (a handler cannot wait for its own thread).
   void Shutdown();
 
   // Connections currently open.

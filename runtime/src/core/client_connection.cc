@@ -4,9 +4,11 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <system_error>
 #include <climits>
 #include <cstring>
 
+#include "core/deadline.h"
 #include "core/endpoint.h"
 #include "core/handshake.h"
 #include "shm/futex.h"
@@ -16,15 +18,15 @@
 namespace ferry::internal {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 // Waits are cut into slices so that a missed wake-up costs at most this much.
 constexpr auto kWaitSlice = 50ms;
 
+// Zero means no deadline; a negative one has already passed.
 Clock::time_point DeadlineFrom(const CallOptions& options) {
-  return options.deadline > std::chrono::nanoseconds::zero() ? Clock::now() + options.deadline
-                                                              : Clock::time_point::max();
+  return options.deadline == std::chrono::nanoseconds::zero() ? Clock::time_point::max()
+                                                               : DeadlineAfter(options.deadline);
 }
 
 int64_t MonotonicNanos(Clock::time_point t) {
@@ -42,11 +44,14 @@ Result<std::shared_ptr<ClientConnection>> ClientConnection::Connect(std::string_
                                                                     const ConnectOptions& options) {
   Result<Endpoint> endpoint = ParseEndpoint(text);
   if (!endpoint.ok()) return endpoint.status();
-  Result<Fd> socket = ConnectUnix(endpoint->socket_path);
+  const Deadline deadline = DeadlineAfter(options.connect_timeout);
+  Result<Fd> socket = ConnectUnix(endpoint->socket_path, deadline);
   if (!socket.ok()) return socket.status();
-  const Deadline deadline = Clock::now() + options.connect_timeout;
-  if (Status s = SendHello(socket->get()); !s.ok()) return s;
+  // If the Hello cannot be sent the server may have refused us already: its Refusal, still
+  // readable, says why better than the send error does.
+  const Status hello = SendHello(socket->get());
   Result<WelcomeInfo> welcome = ReceiveWelcome(socket->get(), deadline);
+  if (!hello.ok() && welcome.ok()) return hello;
   if (!welcome.ok()) return welcome.status();
   if (welcome->layout_version != shm::kLayoutVersion) {
     return Status::FailedPrecondition("server uses shared-memory layout " +
@@ -57,8 +62,13 @@ Result<std::shared_ptr<ClientConnection>> ClientConnection::Connect(std::string_
       shm::Segment::Open(welcome->segment_name, welcome->segment_bytes);
   if (!segment.ok()) return segment.status();
   if (Status s = SendMapped(socket->get()); !s.ok()) return s;
-  return std::shared_ptr<ClientConnection>(new ClientConnection(
-      std::string(text), std::move(*socket), std::move(*segment), options));
+  try {
+    return std::shared_ptr<ClientConnection>(new ClientConnection(
+        std::string(text), std::move(*socket), std::move(*segment), options));
+  } catch (const std::system_error& e) {  // the watcher thread could not start
+    return Status::ResourceExhausted(std::string("cannot start the connection's thread: ") +
+                                     e.what());
+  }
 }
 
 ClientConnection::ClientConnection(std::string endpoint, Fd socket,
@@ -89,12 +99,13 @@ void ClientConnection::WatchPeer() {
 }
 
 OutgoingMessage ClientConnection::NewMessage(size_t size_hint) {
-  // Announce the request so that an idle server worker wakes (and spins) while we build it.
-  segment_->ring().BeginBuilding(shm::SpinningCanHelp(server_cpu_.load(std::memory_order_relaxed)));
-  return OutgoingMessage(
-      std::make_unique<shm::SlotAllocator>(shared_from_this(), *segment_, options_.slot_wait,
-                                           bytes_copied_, closed_, &segment_->ring()),
-      size_hint);
+  shm::DescriptorRing& ring = segment_->ring();
+  auto allocator = std::make_unique<shm::SlotAllocator>(
+      shared_from_this(), *segment_, options_.slot_wait, bytes_copied_, closed_, &ring);
+  // Announce the request so that an idle server worker wakes (and spins) while we build it;
+  // the allocator ends the announcement when the message is sent or dropped.
+  ring.BeginBuilding(shm::SpinningCanHelp(server_cpu_.load(std::memory_order_relaxed)));
+  return OutgoingMessage(std::move(allocator), size_hint);
 }
 
 void ClientConnection::ReleaseMessage(uint64_t slot_id) {
@@ -189,10 +200,13 @@ Status ClientConnection::AwaitReply(uint32_t index, Clock::time_point deadline) 
     const auto now = Clock::now();
     if (now >= deadline) {
       seen = shm::kCellWaiting;
-      if (state.compare_exchange_strong(seen, shm::kCellAbandoned, std::memory_order_acq_rel)) {
+      if (state.compare_exchange_strong(seen, shm::kCellAbandoned, std::memory_order_acq_rel) ||
+          seen != shm::kCellDone) {
+        // Abandoned (the server recycles the cell), or in a state only a broken server leaves
+        // it in (the cell is lost to this connection): either way the caller is done waiting.
         return Status::DeadlineExceeded("no reply from " + endpoint_ + " before the deadline");
       }
-      if (seen == shm::kCellDone) return Status::Ok();
+      return Status::Ok();
     }
     shm::FutexWait(state, shm::kCellWaiting, std::min<Clock::duration>(deadline - now, kWaitSlice));
     if (state.load(std::memory_order_acquire) == shm::kCellDone) return Status::Ok();
@@ -200,21 +214,27 @@ Status ClientConnection::AwaitReply(uint32_t index, Clock::time_point deadline) 
 }
 
 Result<IncomingMessage> ClientConnection::TakeReply(uint32_t index) {
-  const shm::CallCell& cell = segment_->cell(index);
   shm::AnnounceAcquire();
-  server_cpu_.store(static_cast<int>(cell.server_cpu), std::memory_order_relaxed);
-  const uint32_t code = cell.status_code;
-  uint8_t* bytes = segment_->Locate(cell.slot, cell.offset, cell.length);
+  // One private copy: the server could rewrite the shared cell after we checked it.
+  const shm::CallCell& shared = segment_->cell(index);
+  const uint32_t code = shared.status_code;
+  const uint32_t slot = shared.slot;
+  const uint32_t offset = shared.offset;
+  const uint32_t length = shared.length;
+  const uint32_t server_cpu = shared.server_cpu;
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // no re-reads of the shared fields
+  server_cpu_.store(static_cast<int>(server_cpu), std::memory_order_relaxed);
+  uint8_t* bytes = segment_->Locate(slot, offset, length);
   if (code == 0) {
     if (bytes == nullptr) {
-      segment_->ReleaseSlot(cell.slot);
+      segment_->ReleaseSlot(slot);
       return Status::DataLoss("reply names memory outside its slot");
     }
-    return IncomingMessage(bytes, cell.length, shared_from_this(), cell.slot);
+    return IncomingMessage(bytes, length, shared_from_this(), slot);
   }
-  std::string message = bytes != nullptr ? std::string(reinterpret_cast<char*>(bytes), cell.length)
-                                         : std::string();
-  segment_->ReleaseSlot(cell.slot);
+  std::string message =
+      bytes != nullptr ? std::string(reinterpret_cast<char*>(bytes), length) : std::string();
+  segment_->ReleaseSlot(slot);
   if (code > static_cast<uint32_t>(StatusCode::kUnauthenticated)) {
     return Status::Unknown("status code " + std::to_string(code) + ": " + message);
   }

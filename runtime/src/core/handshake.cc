@@ -25,7 +25,10 @@ Result<std::vector<uint8_t>> ReceiveBody(int fd, Deadline deadline, pb::Handshak
   if (!pb::VerifyHandshakeFrameBuffer(verifier)) {
     return Status::DataLoss("handshake frame failed verification");
   }
-  const pb::HandshakeBody type = pb::GetHandshakeFrame(frame->data())->body_type();
+  const pb::HandshakeFrame* root = pb::GetHandshakeFrame(frame->data());
+  // The verifier accepts a union type without its value: refuse that here.
+  if (root->body() == nullptr) return Status::DataLoss("handshake frame without a body");
+  const pb::HandshakeBody type = root->body_type();
   if (type != expected && (alternative == pb::HandshakeBody::NONE || type != alternative)) {
     return Status::DataLoss(std::string("expected a ") + pb::EnumNameHandshakeBody(expected) +
                             " frame, got " + pb::EnumNameHandshakeBody(type));

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "core/deadline.h"
 #include "core/handshake.h"
 #include "core/log.h"
 #include "shm/futex.h"
@@ -14,7 +15,6 @@
 namespace ferry::internal {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 // How long a worker stays awake for a request that is being built.
@@ -52,8 +52,14 @@ ServerConnection::~ServerConnection() {
   Join();
 }
 
-void ServerConnection::Start(bool admitted) {
-  thread_ = std::thread([this, admitted] { Serve(admitted); });
+bool ServerConnection::Start(bool admitted) {
+  try {
+    thread_ = std::thread([this, admitted] { Serve(admitted); });
+    return true;
+  } catch (const std::system_error& e) {
+    LogLine(std::string("cannot start a connection thread: ") + e.what());
+    return false;  // the socket closes with this object: the client sees UNAVAILABLE
+  }
 }
 
 void ServerConnection::Stop() { shutdown(socket_.get(), SHUT_RDWR); }
@@ -64,15 +70,24 @@ void ServerConnection::Join() {
 
 void ServerConnection::Serve(bool admitted) {
   if (!admitted) {
-    (void)SendRefusal(socket_.get(), Status::ResourceExhausted("server has max_connections (" +
-                                                               std::to_string(options_.max_connections) +
-                                                               ") clients"));
+    // Read the Hello first: refusing before it arrives could make the client's send fail
+    // (EPIPE) and hide the reason.
+    (void)ReceiveHello(socket_.get(), DeadlineAfter(options_.handshake_timeout));
+    (void)SendRefusal(socket_.get(),
+                      Status::ResourceExhausted("server has max_connections (" +
+                                                std::to_string(options_.max_connections) +
+                                                ") clients"));
     LogLine("refused a client: max_connections reached");
   } else if (Status s = Handshake(); !s.ok()) {
     LogLine("handshake failed: " + s.ToString());
   } else {
-    for (uint32_t i = 0; i < std::max(1U, options_.workers_per_connection); ++i) {
-      workers_.emplace_back([this] { WorkLoop(); });
+    try {
+      for (uint32_t i = 0; i < std::max(1U, options_.workers_per_connection); ++i) {
+        workers_.emplace_back([this] { WorkLoop(); });
+      }
+    } catch (const std::system_error& e) {
+      LogLine(std::string("cannot start handler threads: ") + e.what());
+      if (workers_.empty()) shutdown(socket_.get(), SHUT_RDWR);  // nobody would serve it
     }
     char byte;
     // The client sends nothing after the handshake: any return means it left (or broke the
@@ -92,7 +107,7 @@ void ServerConnection::Serve(bool admitted) {
 }
 
 Status ServerConnection::Handshake() {
-  const Deadline deadline = Clock::now() + options_.handshake_timeout;
+  const Deadline deadline = DeadlineAfter(options_.handshake_timeout);
   Result<uid_t> uid = PeerUid(socket_.get());
   if (!uid.ok()) return uid.status();
   if (*uid != geteuid()) {
@@ -120,7 +135,26 @@ Status ServerConnection::Handshake() {
   return s;
 }
 
+namespace {
+thread_local bool on_handler_thread = false;
+}  // namespace
+
+bool OnHandlerThread() { return on_handler_thread; }
+
+void ServerConnection::HandleGuarded(const shm::Descriptor& descriptor) {
+  try {
+    Handle(descriptor);
+  } catch (const std::exception& e) {
+    LogLine(std::string("call failed inside the runtime: ") + e.what());
+    if (descriptor.cell < segment_->call_count() &&
+        descriptor.kind != static_cast<uint8_t>(MethodKind::kOneway)) {
+      Publish(descriptor.cell, static_cast<uint32_t>(StatusCode::kInternal), shm::kNoIndex, 0, 0);
+    }
+  }
+}
+
 void ServerConnection::WorkLoop() {
+  on_handler_thread = true;
   shm::DescriptorRing& ring = segment_->ring();
   shm::AdaptiveSpinner spinner;
   shm::Descriptor descriptor{};
@@ -134,13 +168,13 @@ void ServerConnection::WorkLoop() {
     const int client_cpu = descriptor.client_cpu == 0xffff ? -1 : descriptor.client_cpu;
     if (spinner.Spin(pop, client_cpu)) {
       building_spin_spent = false;
-      Handle(descriptor);
+      HandleGuarded(descriptor);
       continue;
     }
     if (!building_spin_spent) {
       const BuildingWait waited = AwaitRequestBeingBuilt(pop, client_cpu);
       if (waited == BuildingWait::kPopped) {
-        Handle(descriptor);
+        HandleGuarded(descriptor);
         continue;
       }
       building_spin_spent = waited == BuildingWait::kGaveUp;
@@ -149,7 +183,7 @@ void ServerConnection::WorkLoop() {
     if (closed_.load(std::memory_order_acquire)) break;
     if (pop()) {
       building_spin_spent = false;
-      Handle(descriptor);
+      HandleGuarded(descriptor);
       continue;
     }
     // Closing nudges the ring, so the timeout is only a safety net.

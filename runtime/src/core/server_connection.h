@@ -20,6 +20,9 @@ namespace ferry::internal {
 
 using MethodTable = std::unordered_map<uint32_t, const ServiceBinding::Method*>;
 
+// True on a thread that runs handlers (where Server::Shutdown() must not wait for itself).
+bool OnHandlerThread();
+
 class ServerConnection final : public std::enable_shared_from_this<ServerConnection> {
  public:
   // `methods` must outlive the connection. `on_finished` runs on the connection's own thread
@@ -29,7 +32,8 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
   ~ServerConnection();
 
   // Starts the connection's thread. `admitted` false refuses it (too many connections).
-  void Start(bool admitted);
+  // False when no thread could be started (the client is then disconnected).
+  bool Start(bool admitted);
   // Asks the connection to end (disconnects the client); returns at once.
   void Stop();
   // Waits for the connection's thread.
@@ -47,6 +51,9 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
   template <class Pop>
   BuildingWait AwaitRequestBeingBuilt(Pop& pop, int client_cpu);
   void Handle(const shm::Descriptor& descriptor);
+  // Handle() with a last line of defence: an exception (std::bad_alloc) fails the call with
+  // INTERNAL instead of terminating the server.
+  void HandleGuarded(const shm::Descriptor& descriptor);
   Status RunHandler(const ServiceBinding::Method& method, const shm::Descriptor& descriptor,
                     const uint8_t* request, OutgoingMessage& reply);
   // Writes the call's outcome into its cell and wakes the client (or, for a cell the client

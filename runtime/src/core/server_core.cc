@@ -18,7 +18,11 @@ namespace ferry::internal {
 ServerCore::ServerCore(ServerOptions options)
     : options_(std::move(options)), wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
-ServerCore::~ServerCore() { Shutdown(); }
+ServerCore::~ServerCore() {
+  Shutdown();
+  // Only handlers start this thread, and Shutdown() has joined every handler by now.
+  if (handler_shutdown_.joinable()) handler_shutdown_.join();
+}
 
 Status ServerCore::Add(ServiceBinding binding) {
   std::lock_guard lock(mutex_);
@@ -39,19 +43,29 @@ Status ServerCore::Add(ServiceBinding binding) {
 Status ServerCore::Listen(std::string_view text) {
   Result<Endpoint> endpoint = ParseEndpoint(text);
   if (!endpoint.ok()) return endpoint.status();
+  // Unusable shared-memory options would refuse every client: say so now instead.
+  if (Result<shm::SegmentHeader> layout =
+          shm::ComputeLayout(options_.shm.max_calls_in_flight, options_.shm.slot_classes);
+      !layout.ok()) {
+    return layout.status();
+  }
   if (!wake_.valid()) return Status::Unavailable("eventfd: " + std::string(std::strerror(errno)));
   std::lock_guard lock(mutex_);
   if (stopping_) return Status::FailedPrecondition("server is shut down");
-  Result<Fd> fd = ListenUnix(endpoint->socket_path);
-  if (!fd.ok()) return fd.status();
-  if (!listening_) shm::Segment::RemoveStale();
-  listeners_.push_back({std::move(*fd), endpoint->socket_path});
-  listening_ = true;
+  Result<Listener> listener = ListenUnix(endpoint->socket_path);
+  if (!listener.ok()) return listener.status();
   if (!acceptor_.joinable()) {
-    acceptor_ = std::thread([this] { AcceptLoop(); });
-  } else {
-    Wake();
+    try {
+      acceptor_ = std::thread([this] { AcceptLoop(); });
+    } catch (const std::system_error& e) {
+      RemoveListener(*listener);
+      return Status::ResourceExhausted(std::string("cannot start the accept thread: ") + e.what());
+    }
   }
+  if (!listening_) shm::Segment::RemoveStale();
+  listeners_.push_back(std::move(*listener));
+  listening_ = true;
+  Wake();
   return Status::Ok();
 }
 
@@ -66,6 +80,17 @@ void ServerCore::Wake() {
 }
 
 void ServerCore::Shutdown() {
+  if (OnHandlerThread()) {
+    std::lock_guard lock(mutex_);
+    if (!handler_shutdown_.joinable()) {
+      try {
+        handler_shutdown_ = std::thread([this] { Shutdown(); });
+      } catch (const std::system_error&) {
+        LogLine("cannot start the shutdown thread; Shutdown() from a handler is ignored");
+      }
+    }
+    return;
+  }
   std::call_once(shutdown_once_, [this] {
     {
       std::lock_guard lock(mutex_);
@@ -74,7 +99,7 @@ void ServerCore::Shutdown() {
     Wake();
     if (acceptor_.joinable()) acceptor_.join();
     // The acceptor is gone: nothing else touches the lists now.
-    for (Listener& listener : listeners_) unlink(listener.path.c_str());
+    for (Listener& listener : listeners_) RemoveListener(listener);
     listeners_.clear();
     for (auto& connection : connections_) connection->Stop();
     for (auto& connection : connections_) connection->Join();
@@ -129,8 +154,17 @@ void ServerCore::AcceptLoop() {
 void ServerCore::Accept(int listen_fd) {
   Fd client(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
   if (!client.valid()) {
-    if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-      LogLine(std::string("accept failed: ") + std::strerror(errno));
+    if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
+    const int error = errno;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_accept_error_log_ > std::chrono::seconds(1)) {  // one line a second at most
+      last_accept_error_log_ = now;
+      LogLine(std::string("accept failed: ") + std::strerror(error));
+    }
+    if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
+      // The client stays in the backlog and poll() would report it again at once: give
+      // connections time to close rather than spin.
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return;
   }
@@ -140,8 +174,7 @@ void ServerCore::Accept(int listen_fd) {
   const bool admitted = live < options_.max_connections;
   auto connection = std::make_shared<ServerConnection>(std::move(client), methods_, options_,
                                                        [this] { Wake(); });
-  connections_.push_back(connection);
-  connection->Start(admitted);
+  if (connection->Start(admitted)) connections_.push_back(std::move(connection));
 }
 
 void ServerCore::Reap() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <list>
 #include <memory>
@@ -32,11 +33,6 @@ class ServerCore {
   uint64_t bytes_copied() const;
 
  private:
-  struct Listener {
-    Fd fd;
-    std::string path;
-  };
-
   void AcceptLoop();
   void Accept(int listen_fd);
   // Joins and drops connections whose thread has ended.
@@ -59,6 +55,9 @@ class ServerCore {
   Fd wake_;  // eventfd: new listener, finished connection, shutdown
   std::thread acceptor_;
   std::once_flag shutdown_once_;
+  // Runs Shutdown() when a handler asked for it (a handler cannot wait for its own thread).
+  std::thread handler_shutdown_;
+  std::chrono::steady_clock::time_point last_accept_error_log_{};
 };
 
 }  // namespace ferry::internal

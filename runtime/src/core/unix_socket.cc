@@ -1,13 +1,19 @@
 // The rendezvous socket's system calls, kept in one place.
 #include "core/unix_socket.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 
 namespace ferry::internal {
@@ -31,7 +37,7 @@ Status WaitReadable(int fd, Deadline deadline) {
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return Status::DeadlineExceeded("peer did not answer in time");
     pollfd p{fd, POLLIN, 0};
-    const int n = poll(&p, 1, static_cast<int>(left.count()) + 1);
+    const int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, INT_MAX)));
     if (n > 0) return Status::Ok();
     if (n < 0 && errno != EINTR) return Errno(StatusCode::kUnavailable, "poll");
   }
@@ -58,36 +64,63 @@ void Fd::Reset() {
   if (fd_ >= 0) close(std::exchange(fd_, -1));
 }
 
-Result<Fd> ConnectUnix(const std::string& path) {
+Result<Fd> ConnectUnix(const std::string& path, Deadline deadline) {
   Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Errno(StatusCode::kUnavailable, "socket");
+  // connect(2) on a Unix socket blocks while the listener's backlog is full, for at most the
+  // socket's send timeout: make that the time left.
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+      deadline - std::chrono::steady_clock::now());
+  if (left.count() <= 0) return Status::DeadlineExceeded("no time left to connect to " + path);
+  timeval timeout{};
+  timeout.tv_sec = static_cast<time_t>(std::min<int64_t>(left.count() / 1000000, INT_MAX));
+  timeout.tv_usec = static_cast<suseconds_t>(left.count() % 1000000);
+  setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   const sockaddr_un addr = Address(path);
-  for (;;) {
-    if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0) {
-      return fd;
-    }
-    if (errno != EINTR) break;
+  int result;
+  while ((result = connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr))) != 0 &&
+         errno == EINTR) {
   }
-  return Errno(StatusCode::kUnavailable, "no server listening at " + path);
+  if (result != 0) {
+    if (errno == EAGAIN || errno == EINPROGRESS) {
+      return Status::DeadlineExceeded("the server at " + path + " did not accept in time");
+    }
+    return Errno(StatusCode::kUnavailable, "no server listening at " + path);
+  }
+  const timeval none{};
+  setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+  return fd;
 }
 
-Result<Fd> ListenUnix(const std::string& path) {
-  if (access(path.c_str(), F_OK) == 0) {
-    if (ConnectUnix(path).ok()) {
+Result<Listener> ListenUnix(const std::string& path) {
+  // The lock says who owns the name: a live server holds it; a dead one released it with its
+  // death, and then any socket file left at `path` is stale.
+  const std::string lock_path = path + ".lock";
+  Fd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock.valid()) return Errno(StatusCode::kUnavailable, "open " + lock_path);
+  if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
       return Status::AlreadyExists("a server is already listening at " + path);
     }
-    unlink(path.c_str());  // stale: its server died without removing it
+    return Errno(StatusCode::kUnavailable, "flock " + lock_path);
   }
+  unlink(path.c_str());
   Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Errno(StatusCode::kUnavailable, "socket");
   const sockaddr_un addr = Address(path);
   if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-    if (errno == EADDRINUSE) return Status::AlreadyExists("another server bound " + path);
     return Errno(StatusCode::kUnavailable, "bind " + path);
   }
   chmod(path.c_str(), 0600);
   if (listen(fd.get(), 128) != 0) return Errno(StatusCode::kUnavailable, "listen " + path);
-  return fd;
+  return Listener{std::move(fd), std::move(lock), path, lock_path};
+}
+
+void RemoveListener(Listener& listener) {
+  unlink(listener.path.c_str());
+  unlink(listener.lock_path.c_str());
+  listener.fd.Reset();
+  listener.lock.Reset();  // releases the name last
 }
 
 Status SendFrame(int fd, std::span<const uint8_t> bytes) {

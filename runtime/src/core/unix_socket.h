@@ -15,6 +15,8 @@
 
 namespace ferry::internal {
 
+using Deadline = std::chrono::steady_clock::time_point;
+
 // Owns a file descriptor.
 class Fd {
  public:
@@ -40,13 +42,22 @@ class Fd {
   int fd_ = -1;
 };
 
-using Deadline = std::chrono::steady_clock::time_point;
+// A listening socket and the lock file (<path>.lock, flock'ed) that makes its owner unique.
+struct Listener {
+  Fd fd;
+  Fd lock;
+  std::string path;
+  std::string lock_path;
+};
 
-// Binds and listens at `path`, replacing a stale socket file (one nobody accepts on).
-// ALREADY_EXISTS when a live server holds it.
-Result<Fd> ListenUnix(const std::string& path);
-// UNAVAILABLE when nothing listens at `path`.
-Result<Fd> ConnectUnix(const std::string& path);
+// Takes the name's lock, replaces a stale socket file and listens at `path`.
+// ALREADY_EXISTS when a live server holds the name.
+Result<Listener> ListenUnix(const std::string& path);
+// Unlinks the socket and lock files and closes both.
+void RemoveListener(Listener& listener);
+// UNAVAILABLE when nothing listens at `path`; DEADLINE_EXCEEDED when the server does not
+// accept (its backlog stays full) before `deadline`.
+Result<Fd> ConnectUnix(const std::string& path, Deadline deadline);
 
 inline constexpr uint32_t kMaxFrameBytes = 65536;
 

@@ -14,9 +14,10 @@ namespace ferry::shm {
 
 class DescriptorRing {
  public:
-  // `header` is followed in memory by header->depth RingCells.
-  explicit DescriptorRing(RingHeader* header)
-      : header_(header), cells_(reinterpret_cast<RingCell*>(header + 1)), depth_(header->depth) {}
+  // `header` is followed in memory by `depth` RingCells. `depth` comes from the validated
+  // private layout, never from the mapping (the peer could rewrite the shared copy).
+  DescriptorRing(RingHeader* header, uint32_t depth)
+      : header_(header), cells_(reinterpret_cast<RingCell*>(header + 1)), depth_(depth) {}
 
   static constexpr size_t BytesFor(uint32_t depth) {
     return sizeof(RingHeader) + sizeof(RingCell) * depth;
@@ -52,7 +53,10 @@ class DescriptorRing {
       } else if (lag < 0) {
         return false;
       } else {
-        pos = header_->enqueue_pos.load(std::memory_order_relaxed);
+        // Another producer moved on; an unchanged position means a corrupt cell: refuse.
+        const uint64_t now = header_->enqueue_pos.load(std::memory_order_relaxed);
+        if (now == pos) return false;
+        pos = now;
       }
     }
     header_->signal.fetch_add(1, std::memory_order_seq_cst);
@@ -78,7 +82,10 @@ class DescriptorRing {
       } else if (lag < 0) {
         return false;
       } else {
-        pos = header_->dequeue_pos.load(std::memory_order_relaxed);
+        // Another consumer moved on; an unchanged position means a corrupt cell: empty.
+        const uint64_t now = header_->dequeue_pos.load(std::memory_order_relaxed);
+        if (now == pos) return false;
+        pos = now;
       }
     }
   }
@@ -123,7 +130,7 @@ class DescriptorRing {
  private:
   RingHeader* header_;
   RingCell* cells_;
-  uint32_t depth_;  // copied once: the peer could rewrite the shared one
+  uint32_t depth_;
 };
 
 }  // namespace ferry::shm

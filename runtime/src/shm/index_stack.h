@@ -13,11 +13,12 @@ namespace ferry::shm {
 
 class IndexStack {
  public:
-  // `header` is followed in memory by header->capacity links.
-  explicit IndexStack(IndexStackHeader* header)
+  // `header` is followed in memory by `capacity` links. `capacity` comes from the validated
+  // private layout, never from the mapping (the peer could rewrite the shared copy).
+  IndexStack(IndexStackHeader* header, uint32_t capacity)
       : header_(header),
         next_(reinterpret_cast<std::atomic<uint32_t>*>(header + 1)),
-        capacity_(header->capacity) {}
+        capacity_(capacity) {}
 
   static constexpr size_t BytesFor(uint32_t capacity) {
     return sizeof(IndexStackHeader) + sizeof(std::atomic<uint32_t>) * capacity;
@@ -41,7 +42,8 @@ class IndexStack {
     for (;;) {
       const uint32_t top = static_cast<uint32_t>(head);
       if (top == kNoIndex || top >= capacity_) return kNoIndex;
-      const uint32_t next = next_[top].load(std::memory_order_relaxed);
+      uint32_t next = next_[top].load(std::memory_order_relaxed);
+      if (next != kNoIndex && next >= capacity_) next = kNoIndex;  // a corrupt link ends the list
       const uint64_t replacement = ((head >> 32) + 1) << 32 | next;
       if (header_->head.compare_exchange_weak(head, replacement, std::memory_order_acq_rel,
                                               std::memory_order_acquire)) {
@@ -82,7 +84,7 @@ class IndexStack {
  private:
   IndexStackHeader* header_;
   std::atomic<uint32_t>* next_;
-  uint32_t capacity_;  // copied once: the peer could rewrite the shared one
+  uint32_t capacity_;
 };
 
 }  // namespace ferry::shm

@@ -85,10 +85,13 @@ Segment::Segment(bip::mapped_region region, const SegmentHeader& layout)
     : region_(std::move(region)), header_(layout) {
   auto* base = static_cast<uint8_t*>(region_.get_address());
   cells_ = reinterpret_cast<CallCell*>(base + header_.cells_offset);
-  ring_.emplace(reinterpret_cast<RingHeader*>(base + header_.ring_offset));
-  cell_stack_.emplace(reinterpret_cast<IndexStackHeader*>(base + header_.cell_stack_offset));
+  ring_.emplace(reinterpret_cast<RingHeader*>(base + header_.ring_offset), header_.ring_depth);
+  cell_stack_.emplace(reinterpret_cast<IndexStackHeader*>(base + header_.cell_stack_offset),
+                      header_.call_count);
   for (uint32_t i = 0; i < header_.class_count; ++i) {
-    slot_stacks_[i].emplace(reinterpret_cast<IndexStackHeader*>(base + header_.classes[i].stack_offset));
+    slot_stacks_[i].emplace(
+        reinterpret_cast<IndexStackHeader*>(base + header_.classes[i].stack_offset),
+        header_.classes[i].slot_count);
   }
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "core/deadline.h"
+
 namespace ferry::shm {
 
 SlotAllocator::SlotAllocator(std::shared_ptr<void> owner, Segment& segment,
@@ -30,9 +32,11 @@ bool SlotAllocator::InSlot(const uint8_t* p) const {
 }
 
 uint8_t* SlotAllocator::allocate(size_t size) {
-  // A builder holds one buffer at a time, so at most one slot is ours here.
-  Result<uint32_t> slot = segment_.AcquireSlot(
-      size, Segment::Clock::now() + slot_wait_, closed_);
+  // A builder holds one buffer at a time, so at most one slot is ours here. Once a message has
+  // failed to find a slot it can never be sent: don't wait for slots again while it grows.
+  Result<uint32_t> slot =
+      failure_.ok() ? segment_.AcquireSlot(size, internal::DeadlineAfter(slot_wait_), closed_)
+                    : failure_;
   if (!slot.ok()) {
     // FlatBuffers cannot take a null buffer: keep building on the heap, refuse to send.
     if (failure_.ok()) failure_ = slot.status();
@@ -62,14 +66,20 @@ uint8_t* SlotAllocator::reallocate_downward(uint8_t* old_p, size_t old_size, siz
     bytes_copied_.fetch_add(in_use_front, std::memory_order_relaxed);
     return new_p;
   }
-  const uint32_t old_slot = std::exchange(slot_, kNoIndex);
-  uint8_t* const old_heap = std::exchange(heap_, nullptr);
+  // The old buffer is released however this ends (allocate may throw std::bad_alloc).
+  struct OldBuffer {
+    Segment& segment;
+    uint32_t slot;
+    uint8_t* heap;
+    ~OldBuffer() {
+      if (slot != kNoIndex) segment.ReleaseSlot(slot);
+      delete[] heap;
+    }
+  } old{segment_, std::exchange(slot_, kNoIndex), std::exchange(heap_, nullptr)};
   uint8_t* new_p = allocate(new_size);
   std::memcpy(new_p + new_size - in_use_back, old_p + old_size - in_use_back, in_use_back);
   std::memcpy(new_p, old_p, in_use_front);
   bytes_copied_.fetch_add(in_use_back + in_use_front, std::memory_order_relaxed);
-  if (old_slot != kNoIndex) segment_.ReleaseSlot(old_slot);
-  delete[] old_heap;
   return new_p;
 }
 
