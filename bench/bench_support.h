@@ -21,7 +21,7 @@ using ferry::testing::DescribeWaitStatus;
 using ferry::testing::FilesIn;
 using ferry::testing::PinToCpu;
 using ferry::testing::ScopedRuntimeDir;
-using ferry::testing::ShmSegmentsOf;
+using ferry::testing::FerryFilesInDevShm;
 using ferry::testing::TryPinToCpu;
 
 }  // namespace ferry_bench

@@ -38,18 +38,14 @@ ChildProcess StartServer(const std::string& self_exe, int cpu) {
 }
 
 void StopServer(ChildProcess& server) {
-  const pid_t pid = server.pid();
   server.Signal(SIGTERM);
   const std::optional<int> status = server.Wait(10s);
   if (!status) throw BenchError("the bench server did not exit within 10 s of SIGTERM");
   if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
     throw BenchError("the bench server " + DescribeWaitStatus(*status));
   }
-  for (const pid_t owner : {pid, getpid()}) {
-    const std::vector<std::string> left = ShmSegmentsOf(owner);
-    for (const std::string& name : left) shm_unlink(("/" + name).c_str());
-    if (!left.empty()) throw BenchError("ferry left /dev/shm/" + left.front() + " behind");
-  }
+  const std::vector<std::string> left = FerryFilesInDevShm();
+  if (!left.empty()) throw BenchError("ferry left /dev/shm/" + left.front() + " behind");
 }
 
 // Untimed: builds call n's request in a slot with its payload written in place. Timed: the

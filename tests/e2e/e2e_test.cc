@@ -38,14 +38,12 @@ class EndToEnd : public ::testing::Test {
 
   void TearDown() override {
     if (server_ != nullptr) {
-      const int pid = server_->pid();
       server_->Signal(SIGTERM);
       std::optional<int> status = server_->Wait(10s);
       ASSERT_TRUE(status.has_value()) << "server did not exit on SIGTERM";
       EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "status " << *status;
-      EXPECT_TRUE(testing::ShmSegmentsOf(pid).empty());
     }
-    EXPECT_TRUE(testing::ShmSegmentsOf(getpid()).empty());
+    EXPECT_TRUE(testing::FerryFilesInDevShm().empty());
     EXPECT_TRUE(testing::FilesIn(runtime_dir_->path()).empty())
         << "left in the runtime dir: " << testing::FilesIn(runtime_dir_->path())[0];
     runtime_dir_.reset();
@@ -137,11 +135,10 @@ TEST_F(EndToEnd, SeveralClientProcessesCallConcurrently) {
     ASSERT_EQ((*sum)->sum(), 2 * i);
   }
   for (auto& child : clients) {
-    const pid_t pid = child->pid();  // pid() is -1 once the child is reaped
     std::optional<int> status = child->Wait(60s);
     ASSERT_TRUE(status.has_value());
     EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
-    EXPECT_TRUE(testing::ShmSegmentsOf(pid).empty());
+    EXPECT_TRUE(testing::FerryFilesInDevShm().empty());
   }
 }
 
@@ -278,7 +275,6 @@ TEST_F(EndToEnd, KilledServerFailsTheCallInFlightWithUnavailableWithin100ms) {
   auto call = std::async(std::launch::async, [&] { return client.Block().status(); });
   ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
   const auto killed = std::chrono::steady_clock::now();
-  const int pid = server_->pid();
   server_->Signal(SIGKILL);
   ASSERT_EQ(call.wait_for(10s), std::future_status::ready);
   const auto noticed = std::chrono::steady_clock::now() - killed;
@@ -288,7 +284,7 @@ TEST_F(EndToEnd, KilledServerFailsTheCallInFlightWithUnavailableWithin100ms) {
   EXPECT_EQ(client.Add(1, 1).status().code(), StatusCode::kUnavailable);
   ASSERT_TRUE(server_->Wait(10s).has_value());
   server_.reset();
-  EXPECT_TRUE(testing::ShmSegmentsOf(pid).empty());
+  EXPECT_TRUE(testing::FerryFilesInDevShm().empty());
   // A killed server leaves its socket file; the next Listen on the name replaces it.
   server_ = StartServer();
   ASSERT_NE(server_, nullptr);
@@ -304,12 +300,11 @@ TEST_F(EndToEnd, KilledClientFreesItsConnectionOnTheServer) {
   ASSERT_EQ(victim.ReadLine(kStartTimeout), "connected");
   ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
   EXPECT_TRUE(EventuallyStats(client, [](const ft::Stats& s) { return s.connections() == 2; }));
-  const pid_t victim_pid = victim.pid();
   victim.Signal(SIGKILL);
   ASSERT_TRUE(victim.Wait(10s).has_value());
   EXPECT_EQ(server_->ReadLine(kStartTimeout), "unblocked");
   EXPECT_TRUE(EventuallyStats(client, [](const ft::Stats& s) { return s.connections() == 1; }));
-  EXPECT_TRUE(testing::ShmSegmentsOf(victim_pid).empty());
+  EXPECT_TRUE(testing::FerryFilesInDevShm().empty());
 }
 
 TEST_F(EndToEnd, ServerShutdownFailsClientsWithUnavailable) {

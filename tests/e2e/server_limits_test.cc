@@ -52,7 +52,7 @@ TEST(ServerLimits, ClientsPastMaxConnectionsAreRefusedWithResourceExhausted) {
   ft::TestService::Client client(*first);
   EXPECT_TRUE(client.Add(1, 2).ok());
   server.Shutdown();
-  EXPECT_TRUE(testing::ShmSegmentsOf(getpid()).empty());
+  EXPECT_TRUE(testing::FerryFilesInDevShm().empty());
   EXPECT_TRUE(testing::FilesIn(dir.path()).empty());
 }
 
@@ -98,7 +98,7 @@ TEST(ServerLimits, PeerThatSendsGarbageIsDisconnected) {
   char byte;
   EXPECT_EQ(recv(peer, &byte, 1, 0), 0);
   close(peer);
-  EXPECT_TRUE(testing::ShmSegmentsOf(getpid()).empty());
+  EXPECT_TRUE(testing::FerryFilesInDevShm().empty());
 }
 
 TEST(ServerLimits, HandshakeFrameWithoutABodyIsRefusedWithoutHarm) {

@@ -22,12 +22,10 @@ std::vector<std::string> FilesIn(const std::string& dir) {
   return names;
 }
 
-std::vector<std::string> ShmSegmentsOf(int pid) {
-  const std::string prefix =
-      "ferry." + std::to_string(geteuid()) + "." + std::to_string(pid) + ".";
+std::vector<std::string> FerryFilesInDevShm() {
   std::vector<std::string> found;
   for (const std::string& name : FilesIn("/dev/shm")) {
-    if (name.rfind(prefix, 0) == 0) found.push_back(name);
+    if (name.rfind("ferry", 0) == 0) found.push_back(name);
   }
   return found;
 }

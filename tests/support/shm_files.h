@@ -6,8 +6,9 @@
 
 namespace ferry::testing {
 
-// Files in /dev/shm named like segments of process `pid` ("ferry.<uid>.<pid>.*").
-std::vector<std::string> ShmSegmentsOf(int pid);
+// Files in /dev/shm whose name starts with "ferry". ferry's segments are anonymous (sealed
+// memfds), so this must stay empty: a regression to named segments would show up here.
+std::vector<std::string> FerryFilesInDevShm();
 // Every file in `dir`.
 std::vector<std::string> FilesIn(const std::string& dir);
 

@@ -1,6 +1,11 @@
 #include "shm/segment.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "support/shm_files.h"
 
@@ -17,9 +22,7 @@ ShmOptions SmallOptions() {
 }
 
 std::shared_ptr<Segment> CreateUnlinked(const ShmOptions& options) {
-  const std::string name = Segment::UniqueName();
-  Result<std::shared_ptr<Segment>> segment = Segment::Create(name, options);
-  Segment::Remove(name);
+  Result<std::shared_ptr<Segment>> segment = Segment::Create(options);
   return segment.ok() ? *segment : nullptr;
 }
 
@@ -44,29 +47,45 @@ TEST(ComputeLayout, RoundsRingDepthUpToAPowerOfTwo) {
 }
 
 TEST(Segment, OpenedSegmentSeesWhatTheCreatorWrote) {
-  const std::string name = Segment::UniqueName();
-  Result<std::shared_ptr<Segment>> created = Segment::Create(name, SmallOptions());
+  Result<std::shared_ptr<Segment>> created = Segment::Create(SmallOptions());
   ASSERT_TRUE(created.ok()) << created.status();
-  Result<std::shared_ptr<Segment>> opened = Segment::Open(name, (*created)->size());
-  Segment::Remove(name);
+  Result<std::shared_ptr<Segment>> opened =
+      Segment::Open(dup((*created)->descriptor()), (*created)->size());
   ASSERT_TRUE(opened.ok()) << opened.status();
   (*created)->SlotBase(MakeSlotId(1, 0))[10] = 42;
   EXPECT_EQ((*opened)->SlotBase(MakeSlotId(1, 0))[10], 42);
-  EXPECT_TRUE(testing::ShmSegmentsOf(getpid()).empty());
+  EXPECT_TRUE(testing::FerryFilesInDevShm().empty());
+}
+
+TEST(Segment, CannotBeShrunkByAPeer) {
+  Result<std::shared_ptr<Segment>> created = Segment::Create(SmallOptions());
+  ASSERT_TRUE(created.ok()) << created.status();
+  // What a hostile peer would try, to make our next access fault with SIGBUS.
+  EXPECT_NE(ftruncate((*created)->descriptor(), 0), 0);
+  EXPECT_EQ(errno, EPERM);
+}
+
+TEST(Segment, OpenRefusesADescriptorWithoutSeals) {
+  const int unsealed = memfd_create("not-ferry", MFD_CLOEXEC);
+  ASSERT_GE(unsealed, 0);
+  ASSERT_EQ(ftruncate(unsealed, 1 << 20), 0);
+  EXPECT_EQ(Segment::Open(unsealed, 1 << 20).status().code(), StatusCode::kDataLoss);
 }
 
 TEST(Segment, OpenWithAnotherSizeIsDataLoss) {
-  const std::string name = Segment::UniqueName();
-  Result<std::shared_ptr<Segment>> created = Segment::Create(name, SmallOptions());
+  Result<std::shared_ptr<Segment>> created = Segment::Create(SmallOptions());
   ASSERT_TRUE(created.ok());
-  Result<std::shared_ptr<Segment>> opened = Segment::Open(name, (*created)->size() + 4096);
-  Segment::Remove(name);
+  Result<std::shared_ptr<Segment>> opened =
+      Segment::Open(dup((*created)->descriptor()), (*created)->size() + 4096);
   EXPECT_EQ(opened.status().code(), StatusCode::kDataLoss);
 }
 
-TEST(Segment, OpenOfAMissingNameIsUnavailable) {
-  EXPECT_EQ(Segment::Open("ferry.no.such.segment", 4096).status().code(),
-            StatusCode::kUnavailable);
+TEST(Segment, OpenOfSomethingThatIsNotASegmentIsDataLoss) {
+  const int sealed_garbage = memfd_create("garbage", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  ASSERT_GE(sealed_garbage, 0);
+  ASSERT_EQ(ftruncate(sealed_garbage, 1 << 20), 0);
+  ASSERT_EQ(fcntl(sealed_garbage, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+  EXPECT_EQ(Segment::Open(sealed_garbage, 1 << 20).status().code(), StatusCode::kDataLoss);
 }
 
 TEST(Segment, AcquireSlotPicksTheSmallestClassThatFitsThenLargerOnes) {

@@ -19,9 +19,7 @@ class SlotAllocatorTest : public ::testing::Test {
     ShmOptions options;
     options.slot_classes = {{1024, 2}, {16384, 2}};
     options.max_calls_in_flight = 2;
-    const std::string name = Segment::UniqueName();
-    Result<std::shared_ptr<Segment>> created = Segment::Create(name, options);
-    Segment::Remove(name);
+    Result<std::shared_ptr<Segment>> created = Segment::Create(options);
     ASSERT_TRUE(created.ok()) << created.status();
     segment_ = *created;
   }
@@ -31,11 +29,11 @@ class SlotAllocatorTest : public ::testing::Test {
         std::make_unique<SlotAllocator>(segment_, *segment_, 10ms, copied_, closed_), size_hint);
   }
 
-  // Builds a Welcome whose segment name has `name_bytes` characters.
-  static void BuildWelcome(internal::OutgoingMessage& message, size_t name_bytes) {
+  // Builds a Refusal whose message has `text_bytes` characters.
+  static void BuildRefusal(internal::OutgoingMessage& message, size_t text_bytes) {
     flatbuffers::FlatBufferBuilder& fbb = message.fbb();
-    auto body = pb::CreateWelcomeDirect(fbb, std::string(name_bytes, 'x').c_str(), 1, 1);
-    fbb.Finish(pb::CreateHandshakeFrame(fbb, pb::HandshakeBody::Welcome, body.Union()));
+    auto body = pb::CreateRefusalDirect(fbb, 1, std::string(text_bytes, 'x').c_str());
+    fbb.Finish(pb::CreateHandshakeFrame(fbb, pb::HandshakeBody::Refusal, body.Union()));
     message.MarkFinished();
   }
 
@@ -46,7 +44,7 @@ class SlotAllocatorTest : public ::testing::Test {
 
 TEST_F(SlotAllocatorTest, MessageWithASufficientSizeHintIsBuiltInASlotWithoutCopies) {
   internal::OutgoingMessage message = NewMessage(8000);
-  BuildWelcome(message, 6000);
+  BuildRefusal(message, 6000);
   auto* allocator = static_cast<SlotAllocator*>(message.allocator());
   EXPECT_TRUE(allocator->Usable().ok());
   EXPECT_EQ(copied_.load(), 0U);
@@ -64,25 +62,25 @@ TEST_F(SlotAllocatorTest, MessageWithASufficientSizeHintIsBuiltInASlotWithoutCop
 
 TEST_F(SlotAllocatorTest, GrowingPastASlotMovesToALargerClassAndCountsTheCopy) {
   internal::OutgoingMessage message = NewMessage(256);
-  BuildWelcome(message, 6000);
+  BuildRefusal(message, 6000);
   auto* allocator = static_cast<SlotAllocator*>(message.allocator());
   ASSERT_TRUE(allocator->Usable().ok()) << allocator->Usable();
   EXPECT_GT(copied_.load(), 0U);
   const uint8_t* data = message.fbb().GetBufferPointer();
   flatbuffers::Verifier verifier(data, message.fbb().GetSize());
   EXPECT_TRUE(pb::VerifyHandshakeFrameBuffer(verifier));
-  EXPECT_EQ(pb::GetHandshakeFrame(data)->body_as_Welcome()->segment_name()->size(), 6000U);
+  EXPECT_EQ(pb::GetHandshakeFrame(data)->body_as_Refusal()->message()->size(), 6000U);
 }
 
 TEST_F(SlotAllocatorTest, GrowingWithinOneSlotMovesOnlyTheBuildersScratch) {
   internal::OutgoingMessage message = NewMessage(64);
-  BuildWelcome(message, 600);  // grows 64 -> ... -> ~700 bytes, all inside one 1 KiB slot
+  BuildRefusal(message, 600);  // grows 64 -> ... -> ~700 bytes, all inside one 1 KiB slot
   EXPECT_LT(copied_.load(), 600U);
 }
 
 TEST_F(SlotAllocatorTest, MessageLargerThanTheLargestClassIsBuiltOnTheHeapAndRefused) {
   internal::OutgoingMessage message = NewMessage(0);
-  BuildWelcome(message, 20000);
+  BuildRefusal(message, 20000);
   const Status usable = message.allocator()->Usable();
   EXPECT_EQ(usable.code(), StatusCode::kResourceExhausted) << usable;
   // The builder still produced a valid buffer: nothing crashed or truncated.
@@ -93,11 +91,11 @@ TEST_F(SlotAllocatorTest, MessageLargerThanTheLargestClassIsBuiltOnTheHeapAndRef
 TEST_F(SlotAllocatorTest, DroppingAnUnsentMessageReturnsItsSlot) {
   {
     internal::OutgoingMessage message = NewMessage(8000);
-    BuildWelcome(message, 10);
+    BuildRefusal(message, 10);
   }
   {
     internal::OutgoingMessage message = NewMessage(8000);
-    BuildWelcome(message, 10);
+    BuildRefusal(message, 10);
   }
   // Both 16 KiB slots must be free again.
   Result<uint32_t> a = segment_->AcquireSlot(10000, Segment::Clock::now(), closed_);

@@ -59,7 +59,7 @@ Result<std::shared_ptr<ClientConnection>> ClientConnection::Connect(std::string_
                                       std::to_string(shm::kLayoutVersion));
   }
   Result<std::shared_ptr<shm::Segment>> segment =
-      shm::Segment::Open(welcome->segment_name, welcome->segment_bytes);
+      shm::Segment::Open(welcome->segment.Release(), welcome->segment_bytes);
   if (!segment.ok()) return segment.status();
   if (Status s = SendMapped(socket->get()); !s.ok()) return s;
   try {

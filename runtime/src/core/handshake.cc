@@ -11,15 +11,16 @@ namespace pb = ferry::protocol;
 namespace {
 
 Status Send(int fd, flatbuffers::FlatBufferBuilder& fbb, pb::HandshakeBody type,
-            flatbuffers::Offset<void> body) {
+            flatbuffers::Offset<void> body, int pass_fd = -1) {
   fbb.Finish(pb::CreateHandshakeFrame(fbb, type, body));
-  return SendFrame(fd, {fbb.GetBufferPointer(), fbb.GetSize()});
+  return SendFrame(fd, {fbb.GetBufferPointer(), fbb.GetSize()}, pass_fd);
 }
 
 // Receives a frame and checks it holds a body of `expected` type.
 Result<std::vector<uint8_t>> ReceiveBody(int fd, Deadline deadline, pb::HandshakeBody expected,
-                                         pb::HandshakeBody alternative = pb::HandshakeBody::NONE) {
-  Result<std::vector<uint8_t>> frame = ReceiveFrame(fd, deadline);
+                                         pb::HandshakeBody alternative = pb::HandshakeBody::NONE,
+                                         Fd* passed = nullptr) {
+  Result<std::vector<uint8_t>> frame = ReceiveFrame(fd, deadline, passed);
   if (!frame.ok()) return frame.status();
   flatbuffers::Verifier verifier(frame->data(), frame->size());
   if (!pb::VerifyHandshakeFrameBuffer(verifier)) {
@@ -45,11 +46,10 @@ Status SendHello(int fd) {
   return Send(fd, fbb, pb::HandshakeBody::Hello, hello.Union());
 }
 
-Status SendWelcome(int fd, const WelcomeInfo& welcome) {
-  flatbuffers::FlatBufferBuilder fbb(256);
-  auto body = pb::CreateWelcomeDirect(fbb, welcome.segment_name.c_str(), welcome.segment_bytes,
-                                      welcome.layout_version);
-  return Send(fd, fbb, pb::HandshakeBody::Welcome, body.Union());
+Status SendWelcome(int fd, uint64_t segment_bytes, uint32_t layout_version, int segment_fd) {
+  flatbuffers::FlatBufferBuilder fbb(128);
+  auto body = pb::CreateWelcome(fbb, segment_bytes, layout_version);
+  return Send(fd, fbb, pb::HandshakeBody::Welcome, body.Union(), segment_fd);
 }
 
 Status SendRefusal(int fd, const Status& why) {
@@ -81,8 +81,9 @@ Status ReceiveMapped(int fd, Deadline deadline) {
 }
 
 Result<WelcomeInfo> ReceiveWelcome(int fd, Deadline deadline) {
-  Result<std::vector<uint8_t>> frame =
-      ReceiveBody(fd, deadline, pb::HandshakeBody::Welcome, pb::HandshakeBody::Refusal);
+  Fd segment;
+  Result<std::vector<uint8_t>> frame = ReceiveBody(fd, deadline, pb::HandshakeBody::Welcome,
+                                                   pb::HandshakeBody::Refusal, &segment);
   if (!frame.ok()) return frame.status();
   const pb::HandshakeFrame* root = pb::GetHandshakeFrame(frame->data());
   if (const pb::Refusal* refusal = root->body_as_Refusal()) {
@@ -94,9 +95,8 @@ Result<WelcomeInfo> ReceiveWelcome(int fd, Deadline deadline) {
     return Status(static_cast<StatusCode>(code), "server refused the connection: " + message);
   }
   const pb::Welcome* welcome = root->body_as_Welcome();
-  if (welcome->segment_name() == nullptr) return Status::DataLoss("Welcome without a segment");
-  return WelcomeInfo{welcome->segment_name()->str(), welcome->segment_bytes(),
-                     welcome->layout_version()};
+  if (!segment.valid()) return Status::DataLoss("Welcome without the segment's descriptor");
+  return WelcomeInfo{welcome->segment_bytes(), welcome->layout_version(), std::move(segment)};
 }
 
 }  // namespace ferry::internal

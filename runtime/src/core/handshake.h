@@ -10,20 +10,21 @@
 namespace ferry::internal {
 
 struct WelcomeInfo {
-  std::string segment_name;
   uint64_t segment_bytes = 0;
   uint32_t layout_version = 0;
+  Fd segment;  // the segment's descriptor, passed with the frame
 };
 
 Status SendHello(int fd);
-Status SendWelcome(int fd, const WelcomeInfo& welcome);
+// Sends `segment_fd` along with the Welcome.
+Status SendWelcome(int fd, uint64_t segment_bytes, uint32_t layout_version, int segment_fd);
 Status SendRefusal(int fd, const Status& why);
 Status SendMapped(int fd);
 
 // Server side. FAILED_PRECONDITION for another protocol version, DATA_LOSS for garbage.
 Status ReceiveHello(int fd, Deadline deadline);
 Status ReceiveMapped(int fd, Deadline deadline);
-// Client side: the Welcome, or the server's Refusal as a status.
+// Client side: the Welcome with its descriptor, or the server's Refusal as a status.
 Result<WelcomeInfo> ReceiveWelcome(int fd, Deadline deadline);
 
 }  // namespace ferry::internal

@@ -119,18 +119,16 @@ Status ServerConnection::Handshake() {
     if (s.code() == StatusCode::kFailedPrecondition) (void)SendRefusal(socket_.get(), s);
     return s;
   }
-  segment_name_ = shm::Segment::UniqueName();
-  Result<std::shared_ptr<shm::Segment>> segment = shm::Segment::Create(segment_name_, options_.shm);
+  Result<std::shared_ptr<shm::Segment>> segment = shm::Segment::Create(options_.shm);
   if (!segment.ok()) {
     (void)SendRefusal(socket_.get(), segment.status());
     return segment.status();
   }
   segment_ = std::move(*segment);
-  Status s = SendWelcome(socket_.get(),
-                         {segment_name_, segment_->size(), shm::kLayoutVersion});
+  Status s = SendWelcome(socket_.get(), segment_->size(), shm::kLayoutVersion,
+                         segment_->descriptor());
   if (s.ok()) s = ReceiveMapped(socket_.get(), deadline);
-  // Mapped or not, the name goes now: both mappings (if any) outlive it.
-  shm::Segment::Remove(segment_name_);
+  segment_->CloseDescriptor();  // both sides have it mapped (or the handshake failed)
   if (!s.ok()) segment_.reset();
   return s;
 }

@@ -67,7 +67,6 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
   const ServerOptions options_;
   std::function<void()> on_finished_;
   std::shared_ptr<shm::Segment> segment_;
-  std::string segment_name_;
   std::atomic<bool> closed_{false};
   std::atomic<bool> finished_{false};
   std::atomic<uint64_t> bytes_copied_{0};

@@ -62,7 +62,6 @@ Status ServerCore::Listen(std::string_view text) {
       return Status::ResourceExhausted(std::string("cannot start the accept thread: ") + e.what());
     }
   }
-  if (!listening_) shm::Segment::RemoveStale();
   listeners_.push_back(std::move(*listener));
   listening_ = true;
   Wake();

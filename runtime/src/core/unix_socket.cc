@@ -43,15 +43,35 @@ Status WaitReadable(int fd, Deadline deadline) {
   }
 }
 
-Status ReadExactly(int fd, uint8_t* out, size_t size, Deadline deadline) {
+// Reads exactly `size` bytes. A file descriptor passed along (SCM_RIGHTS) is stored in
+// `passed` when that is given and still empty, and closed otherwise.
+Status ReadExactly(int fd, uint8_t* out, size_t size, Deadline deadline, Fd* passed) {
   while (size > 0) {
     if (Status s = WaitReadable(fd, deadline); !s.ok()) return s;
-    const ssize_t n = recv(fd, out, size, 0);
-    if (n == 0) return Status::Unavailable("peer closed the connection");
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return Errno(StatusCode::kUnavailable, "recv");
+    iovec part{out, size};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+    msghdr msg{};
+    msg.msg_iov = &part;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    const ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n >= 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int received;
+        std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        if (passed != nullptr && !passed->valid()) {
+          *passed = Fd(received);
+        } else {
+          close(received);  // unexpected: never keep what we did not ask for
+        }
+      }
     }
+    if (n == 0) return Status::Unavailable("peer closed the connection");
+    if (n < 0) return Errno(StatusCode::kUnavailable, "recv");
     out += n;
     size -= static_cast<size_t>(n);
   }
@@ -123,7 +143,7 @@ void RemoveListener(Listener& listener) {
   listener.lock.Reset();  // releases the name last
 }
 
-Status SendFrame(int fd, std::span<const uint8_t> bytes) {
+Status SendFrame(int fd, std::span<const uint8_t> bytes, int pass_fd) {
   if (bytes.empty() || bytes.size() > kMaxFrameBytes) {
     return Status::Internal("handshake frame of " + std::to_string(bytes.size()) + " bytes");
   }
@@ -135,6 +155,16 @@ Status SendFrame(int fd, std::span<const uint8_t> bytes) {
   msghdr msg{};
   msg.msg_iov = parts;
   msg.msg_iovlen = 2;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  if (pass_fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+  }
   size_t left = 4 + bytes.size();
   while (left > 0) {
     const ssize_t sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
@@ -143,6 +173,8 @@ Status SendFrame(int fd, std::span<const uint8_t> bytes) {
       return Errno(StatusCode::kUnavailable, "send");
     }
     left -= static_cast<size_t>(sent);
+    msg.msg_control = nullptr;  // the descriptor went with the first bytes
+    msg.msg_controllen = 0;
     // Advance the iovecs past what went out (frames are tiny; this rarely loops).
     size_t skip = static_cast<size_t>(sent);
     while (msg.msg_iovlen > 0 && skip >= msg.msg_iov->iov_len) {
@@ -158,16 +190,16 @@ Status SendFrame(int fd, std::span<const uint8_t> bytes) {
   return Status::Ok();
 }
 
-Result<std::vector<uint8_t>> ReceiveFrame(int fd, Deadline deadline) {
+Result<std::vector<uint8_t>> ReceiveFrame(int fd, Deadline deadline, Fd* passed) {
   uint8_t length[4];
-  if (Status s = ReadExactly(fd, length, 4, deadline); !s.ok()) return s;
+  if (Status s = ReadExactly(fd, length, 4, deadline, passed); !s.ok()) return s;
   const uint32_t n = uint32_t{length[0]} | uint32_t{length[1]} << 8 | uint32_t{length[2]} << 16 |
                      uint32_t{length[3]} << 24;
   if (n == 0 || n > kMaxFrameBytes) {
     return Status::DataLoss("handshake frame of " + std::to_string(n) + " bytes");
   }
   std::vector<uint8_t> frame(n);
-  if (Status s = ReadExactly(fd, frame.data(), n, deadline); !s.ok()) return s;
+  if (Status s = ReadExactly(fd, frame.data(), n, deadline, passed); !s.ok()) return s;
   return frame;
 }
 

@@ -35,6 +35,8 @@ class Fd {
   ~Fd() { Reset(); }
 
   int get() const { return fd_; }
+  // Gives up ownership.
+  int Release() { return std::exchange(fd_, -1); }
   bool valid() const { return fd_ >= 0; }
   void Reset();
 
@@ -61,11 +63,13 @@ Result<Fd> ConnectUnix(const std::string& path, Deadline deadline);
 
 inline constexpr uint32_t kMaxFrameBytes = 65536;
 
-// Sends one frame: u32 little-endian length, then the bytes.
-Status SendFrame(int fd, std::span<const uint8_t> bytes);
+// Sends one frame: u32 little-endian length, then the bytes; with `pass_fd` >= 0 that file
+// descriptor travels along (SCM_RIGHTS).
+Status SendFrame(int fd, std::span<const uint8_t> bytes, int pass_fd = -1);
 // Receives one frame, waiting until `deadline`. UNAVAILABLE on end-of-file, DEADLINE_EXCEEDED,
-// DATA_LOSS for an empty or oversized frame.
-Result<std::vector<uint8_t>> ReceiveFrame(int fd, Deadline deadline);
+// DATA_LOSS for an empty or oversized frame. A descriptor passed with the frame lands in
+// `passed` (when given; otherwise it is closed).
+Result<std::vector<uint8_t>> ReceiveFrame(int fd, Deadline deadline, Fd* passed = nullptr);
 
 // The effective uid of the process at the other end.
 Result<uid_t> PeerUid(int fd);

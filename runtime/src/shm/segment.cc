@@ -1,8 +1,9 @@
 // Creating, opening and laying out the per-connection segment; slot acquisition.
 #include "shm/segment.h"
 
-#include <dirent.h>
-#include <signal.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,8 +13,6 @@
 #include <cstring>
 #include <new>
 
-#include <boost/interprocess/permissions.hpp>
-#include <boost/interprocess/shared_memory_object.hpp>
 
 namespace ferry::shm {
 namespace bip = boost::interprocess;
@@ -35,7 +34,27 @@ constexpr size_t kHeaderFieldBytes =
     offsetof(SegmentHeader, classes) + sizeof(SlotClassHeader) * kMaxSlotClasses;
 static_assert(sizeof(SlotClassHeader) == 24, "no padding inside SlotClassHeader");
 
-std::string NamePrefix() { return "ferry." + std::to_string(geteuid()) + "."; }
+// Seals every segment carries: no peer may shrink (SIGBUS for the other) or grow it.
+constexpr int kRequiredSeals = F_SEAL_SHRINK | F_SEAL_GROW;
+
+Status Errno(StatusCode code, const std::string& what) {
+  return Status(code, what + ": " + std::strerror(errno));
+}
+
+// Boost.Interprocess maps any "memory mappable" object; this one is a plain descriptor.
+class DescriptorMapping {
+ public:
+  explicit DescriptorMapping(int fd) : fd_(fd) {}
+  bip::mapping_handle_t get_mapping_handle() const {
+    bip::mapping_handle_t handle;
+    handle.handle = fd_;
+    handle.is_xsi = false;
+    return handle;
+  }
+
+ private:
+  int fd_;
+};
 
 }  // namespace
 
@@ -81,8 +100,8 @@ Result<SegmentHeader> ComputeLayout(uint32_t call_count, const std::vector<SlotC
   return h;
 }
 
-Segment::Segment(bip::mapped_region region, const SegmentHeader& layout)
-    : region_(std::move(region)), header_(layout) {
+Segment::Segment(bip::mapped_region region, const SegmentHeader& layout, int descriptor)
+    : region_(std::move(region)), descriptor_(descriptor), header_(layout) {
   auto* base = static_cast<uint8_t*>(region_.get_address());
   cells_ = reinterpret_cast<CallCell*>(base + header_.cells_offset);
   ring_.emplace(reinterpret_cast<RingHeader*>(base + header_.ring_offset), header_.ring_depth);
@@ -95,56 +114,68 @@ Segment::Segment(bip::mapped_region region, const SegmentHeader& layout)
   }
 }
 
-Result<std::shared_ptr<Segment>> Segment::Create(const std::string& name,
-                                                 const ShmOptions& options) {
+Segment::~Segment() { CloseDescriptor(); }
+
+void Segment::CloseDescriptor() {
+  if (descriptor_ >= 0) close(std::exchange(descriptor_, -1));
+}
+
+Result<std::shared_ptr<Segment>> Segment::Create(const ShmOptions& options) {
   Result<SegmentHeader> layout = ComputeLayout(options.max_calls_in_flight, options.slot_classes);
   if (!layout.ok()) return layout.status();
+  const int fd = memfd_create("ferry-connection", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return Errno(StatusCode::kResourceExhausted, "memfd_create");
+  if (ftruncate(fd, static_cast<off_t>(layout->segment_bytes)) != 0 ||
+      fcntl(fd, F_ADD_SEALS, kRequiredSeals | F_SEAL_SEAL) != 0) {
+    const Status failed = Errno(StatusCode::kResourceExhausted, "sizing the segment");
+    close(fd);
+    return failed;
+  }
   try {
-    bip::permissions owner_only(0600);
-    bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, owner_only);
-    try {
-      shm.truncate(static_cast<bip::offset_t>(layout->segment_bytes));
-      bip::mapped_region region(shm, bip::read_write);
-      auto* base = static_cast<uint8_t*>(region.get_address());
-      auto* header = new (base) SegmentHeader(*layout);
-      auto* cells = reinterpret_cast<CallCell*>(base + header->cells_offset);
-      for (uint32_t i = 0; i < header->call_count; ++i) {
-        new (&cells[i]) CallCell{};
-      }
-      auto* ring = new (base + header->ring_offset) RingHeader{};
-      DescriptorRing::Initialize(ring, header->ring_depth);
-      auto* cell_stack = new (base + header->cell_stack_offset) IndexStackHeader{};
-      IndexStack::Initialize(cell_stack, header->call_count);
-      for (uint32_t i = 0; i < header->class_count; ++i) {
-        auto* stack = new (base + header->classes[i].stack_offset) IndexStackHeader{};
-        IndexStack::Initialize(stack, header->classes[i].slot_count);
-      }
-      // No fence needed: the peer reads this layout only after our Welcome went through the
-      // socket, and the system calls order the writes before its reads.
-      return std::shared_ptr<Segment>(new Segment(std::move(region), *layout));
-    } catch (...) {
-      bip::shared_memory_object::remove(name.c_str());
-      throw;
+    bip::mapped_region region(DescriptorMapping(fd), bip::read_write);
+    auto* base = static_cast<uint8_t*>(region.get_address());
+    auto* header = new (base) SegmentHeader(*layout);
+    auto* cells = reinterpret_cast<CallCell*>(base + header->cells_offset);
+    for (uint32_t i = 0; i < header->call_count; ++i) {
+      new (&cells[i]) CallCell{};
     }
+    auto* ring = new (base + header->ring_offset) RingHeader{};
+    DescriptorRing::Initialize(ring, header->ring_depth);
+    auto* cell_stack = new (base + header->cell_stack_offset) IndexStackHeader{};
+    IndexStack::Initialize(cell_stack, header->call_count);
+    for (uint32_t i = 0; i < header->class_count; ++i) {
+      auto* stack = new (base + header->classes[i].stack_offset) IndexStackHeader{};
+      IndexStack::Initialize(stack, header->classes[i].slot_count);
+    }
+    // No fence needed: the peer reads this layout only after our Welcome went through the
+    // socket, and the system calls order the writes before its reads.
+    return std::shared_ptr<Segment>(new Segment(std::move(region), *layout, fd));
   } catch (const bip::interprocess_exception& e) {
-    return Status::Unavailable("cannot create shared memory segment " + name + ": " + e.what());
+    close(fd);
+    return Status::ResourceExhausted(std::string("cannot map the segment: ") + e.what());
   }
 }
 
-Result<std::shared_ptr<Segment>> Segment::Open(const std::string& name, uint64_t expected_bytes) {
+Result<std::shared_ptr<Segment>> Segment::Open(int descriptor, uint64_t expected_bytes) {
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }  // the mapping outlives the descriptor
+  } closer{descriptor};
+  const int seals = fcntl(descriptor, F_GET_SEALS);
+  if (seals < 0 || (seals & kRequiredSeals) != kRequiredSeals) {
+    return Status::DataLoss("the segment is not sealed against resizing");
+  }
+  struct stat st {};
+  if (fstat(descriptor, &st) != 0 || static_cast<uint64_t>(st.st_size) != expected_bytes ||
+      expected_bytes < sizeof(SegmentHeader)) {
+    return Status::DataLoss("the segment has an unexpected size");
+  }
   try {
-    bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_write);
-    bip::offset_t actual = 0;
-    if (!shm.get_size(actual) || static_cast<uint64_t>(actual) != expected_bytes ||
-        expected_bytes < sizeof(SegmentHeader)) {
-      return Status::DataLoss("shared memory segment " + name + " has an unexpected size");
-    }
-    bip::mapped_region region(shm, bip::read_write);
+    bip::mapped_region region(DescriptorMapping(descriptor), bip::read_write);
     SegmentHeader seen;
     std::memcpy(&seen, region.get_address(), sizeof(seen));
     if (seen.magic != kMagic || seen.layout_version != kLayoutVersion) {
-      return Status::DataLoss("shared memory segment " + name +
-                              " has another layout version (peer runs a different ferry)");
+      return Status::DataLoss("the segment has another layout version (peer runs another ferry)");
     }
     std::vector<SlotClass> classes;
     for (uint32_t i = 0; i < std::min(seen.class_count, kMaxSlotClasses); ++i) {
@@ -154,35 +185,12 @@ Result<std::shared_ptr<Segment>> Segment::Open(const std::string& name, uint64_t
     if (!layout.ok() || seen.class_count > kMaxSlotClasses ||
         std::memcmp(&*layout, &seen, kHeaderFieldBytes) != 0 ||
         layout->segment_bytes != expected_bytes) {
-      return Status::DataLoss("shared memory segment " + name + " has an inconsistent layout");
+      return Status::DataLoss("the segment has an inconsistent layout");
     }
-    return std::shared_ptr<Segment>(new Segment(std::move(region), *layout));
+    return std::shared_ptr<Segment>(new Segment(std::move(region), *layout, -1));
   } catch (const bip::interprocess_exception& e) {
-    return Status::Unavailable("cannot open shared memory segment " + name + ": " + e.what());
+    return Status::ResourceExhausted(std::string("cannot map the segment: ") + e.what());
   }
-}
-
-void Segment::Remove(const std::string& name) { bip::shared_memory_object::remove(name.c_str()); }
-
-void Segment::RemoveStale() {
-  const std::string prefix = NamePrefix();
-  DIR* dir = opendir("/dev/shm");
-  if (dir == nullptr) return;
-  while (dirent* entry = readdir(dir)) {
-    std::string_view file = entry->d_name;
-    if (!file.starts_with(prefix)) continue;
-    const std::string rest(file.substr(prefix.size()));
-    const long pid = std::strtol(rest.c_str(), nullptr, 10);
-    if (pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
-      Remove(std::string(file));
-    }
-  }
-  closedir(dir);
-}
-
-std::string Segment::UniqueName() {
-  static std::atomic<uint64_t> counter{0};
-  return NamePrefix() + std::to_string(getpid()) + "." + std::to_string(counter.fetch_add(1));
 }
 
 bool Segment::ValidSlot(uint32_t slot_id) const {

@@ -1,5 +1,7 @@
-// A connection's shared-memory segment: created and laid out by the server, opened and
-// validated by the client, unlinked as soon as both have mapped it.
+// A connection's shared-memory segment: an anonymous memfd sealed against resizing, created
+// and laid out by the server, passed to the client over the rendezvous socket, mapped on both
+// sides with Boost.Interprocess. It never has a name, so nothing of it can outlive the two
+// processes, and neither can truncate it under the other.
 #pragma once
 
 #include <atomic>
@@ -7,7 +9,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <string>
 
 #include <boost/interprocess/mapped_region.hpp>
 
@@ -23,26 +24,22 @@ class Segment {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // Creates, sizes (sparse), maps and lays out a new segment; mode 0600. The caller removes
-  // the name once the peer has mapped it. INVALID_ARGUMENT for unusable options, UNAVAILABLE
-  // when /dev/shm refuses.
-  static Result<std::shared_ptr<Segment>> Create(const std::string& name,
-                                                 const ShmOptions& options);
-  // Opens and maps a segment the server created, checking that its layout is exactly what this
-  // runtime would compute for the same parameters (DATA_LOSS otherwise).
-  static Result<std::shared_ptr<Segment>> Open(const std::string& name, uint64_t expected_bytes);
-  // Unlinks a segment name; the mappings stay valid.
-  static void Remove(const std::string& name);
-  // Unlinks the segments left behind by crashed servers of this user ("ferry.<uid>.<pid>.*"
-  // whose pid no longer exists).
-  static void RemoveStale();
-  // "ferry.<uid>.<pid>.<n>": unique within this process.
-  static std::string UniqueName();
+  // Creates, sizes (sparse), seals, maps and lays out a new segment. INVALID_ARGUMENT for
+  // unusable options, RESOURCE_EXHAUSTED when the system refuses the memory.
+  static Result<std::shared_ptr<Segment>> Create(const ShmOptions& options);
+  // Maps a segment the server created (taking ownership of `descriptor`), after checking its
+  // seals, its size and that its layout is exactly what this runtime computes for the same
+  // parameters (DATA_LOSS otherwise).
+  static Result<std::shared_ptr<Segment>> Open(int descriptor, uint64_t expected_bytes);
+  ~Segment();
 
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 
   uint64_t size() const { return header_.segment_bytes; }
+  // The creator's descriptor, to pass to the peer; -1 once closed.
+  int descriptor() const { return descriptor_; }
+  void CloseDescriptor();
   uint32_t call_count() const { return header_.call_count; }
   CallCell& cell(uint32_t index) { return cells_[index]; }
   DescriptorRing& ring() { return *ring_; }
@@ -64,9 +61,10 @@ class Segment {
   size_t largest_slot_bytes() const;
 
  private:
-  explicit Segment(boost::interprocess::mapped_region region, const SegmentHeader& layout);
+  Segment(boost::interprocess::mapped_region region, const SegmentHeader& layout, int descriptor);
 
   boost::interprocess::mapped_region region_;
+  int descriptor_;
   SegmentHeader header_;  // a private copy of the validated layout
   CallCell* cells_;
   std::optional<DescriptorRing> ring_;
