@@ -11,7 +11,7 @@
 namespace ferry {
 
 namespace internal {
-class ClientConnection;
+class ClientTransport;
 }
 
 // A connection to a server. Cheap to copy (copies share the connection); safe to use from
@@ -19,7 +19,7 @@ class ClientConnection;
 // copy, and the last message or reply view read from it, is gone.
 class Channel {
  public:
-  explicit Channel(std::shared_ptr<internal::ClientConnection> connection);
+  explicit Channel(std::shared_ptr<internal::ClientTransport> transport);
 
   // The transport underneath: "shm".
   std::string_view transport() const;
@@ -31,13 +31,10 @@ class Channel {
   // message across slot classes). Zero per call when messages are built with a size hint.
   uint64_t bytes_copied() const;
 
-  internal::ClientConnection& connection() const { return *connection_; }
-  const std::shared_ptr<internal::ClientConnection>& shared_connection() const {
-    return connection_;
-  }
+  internal::ClientTransport& transport_impl() const { return *transport_; }
 
  private:
-  std::shared_ptr<internal::ClientConnection> connection_;
+  std::shared_ptr<internal::ClientTransport> transport_;
 };
 
 // Connects to a server. Endpoints: "shm://name" (shared memory, rendezvous through the Unix

@@ -6,13 +6,13 @@
 
 namespace ferry {
 
-Channel::Channel(std::shared_ptr<internal::ClientConnection> connection)
-    : connection_(std::move(connection)) {}
+Channel::Channel(std::shared_ptr<internal::ClientTransport> transport)
+    : transport_(std::move(transport)) {}
 
-std::string_view Channel::transport() const { return "shm"; }
-std::string_view Channel::endpoint() const { return connection_->endpoint(); }
-bool Channel::connected() const { return connection_->connected(); }
-uint64_t Channel::bytes_copied() const { return connection_->bytes_copied(); }
+std::string_view Channel::transport() const { return transport_->name(); }
+std::string_view Channel::endpoint() const { return transport_->endpoint(); }
+bool Channel::connected() const { return transport_->connected(); }
+uint64_t Channel::bytes_copied() const { return transport_->bytes_copied(); }
 
 Result<Channel> Connect(std::string_view endpoint, const ConnectOptions& options) {
   Result<std::shared_ptr<internal::ClientConnection>> connection =
@@ -24,12 +24,12 @@ Result<Channel> Connect(std::string_view endpoint, const ConnectOptions& options
 namespace internal {
 
 OutgoingMessage NewMessage(Channel& channel, size_t size_hint) {
-  return channel.connection().NewMessage(size_hint);
+  return channel.transport_impl().NewMessage(size_hint);
 }
 
 Result<IncomingMessage> Call(Channel& channel, uint32_t method_id, MethodKind kind,
                              OutgoingMessage request, const CallOptions& options) {
-  return channel.connection().Call(method_id, kind, std::move(request), options);
+  return channel.transport_impl().Call(method_id, kind, std::move(request), options);
 }
 
 }  // namespace internal

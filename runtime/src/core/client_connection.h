@@ -9,6 +9,7 @@
 #include <string_view>
 #include <thread>
 
+#include "core/client_transport.h"
 #include "core/unix_socket.h"
 #include "ferry/message.h"
 #include "ferry/options.h"
@@ -18,7 +19,8 @@
 
 namespace ferry::internal {
 
-class ClientConnection final : public MessageOwner,
+class ClientConnection final : public ClientTransport,
+                               public MessageOwner,
                                public std::enable_shared_from_this<ClientConnection> {
  public:
   static Result<std::shared_ptr<ClientConnection>> Connect(std::string_view endpoint,
@@ -26,14 +28,14 @@ class ClientConnection final : public MessageOwner,
   // Closes the socket (the server then drops the connection) and joins the watcher.
   ~ClientConnection() override;
 
-  OutgoingMessage NewMessage(size_t size_hint);
+  std::string_view name() const override { return "shm"; }
+  const std::string& endpoint() const override { return endpoint_; }
+  bool connected() const override { return !closed_.load(std::memory_order_acquire); }
+  uint64_t bytes_copied() const override { return bytes_copied_.load(std::memory_order_relaxed); }
+  OutgoingMessage NewMessage(size_t size_hint) override;
   Result<IncomingMessage> Call(uint32_t method_id, MethodKind kind, OutgoingMessage request,
-                               const CallOptions& options);
+                               const CallOptions& options) override;
   void ReleaseMessage(uint64_t slot_id) override;
-
-  bool connected() const { return !closed_.load(std::memory_order_acquire); }
-  const std::string& endpoint() const { return endpoint_; }
-  uint64_t bytes_copied() const { return bytes_copied_.load(std::memory_order_relaxed); }
 
  private:
   ClientConnection(std::string endpoint, Fd socket, std::shared_ptr<shm::Segment> segment,

@@ -31,11 +31,6 @@ bool ProbeCancelled(const void* arg) {
          probe->cell->state.load(std::memory_order_relaxed) == shm::kCellAbandoned;
 }
 
-std::string Hex(uint32_t value) {
-  char text[16];
-  std::snprintf(text, sizeof(text), "0x%08x", value);
-  return text;
-}
 
 }  // namespace
 
@@ -223,27 +218,21 @@ void ServerConnection::Handle(const shm::Descriptor& d) {
              nullptr);
     return;
   }
-  const auto found = methods_.find(d.method_id);
-  Status status;
-  OutgoingMessage reply;
-  if (found == methods_.end()) {
-    status = Status::Unimplemented("no method with id " + Hex(d.method_id) + " on this server");
-  } else if (d.kind > static_cast<uint8_t>(MethodKind::kOneway) ||
-             static_cast<MethodKind>(d.kind) != found->second->kind) {
-    status = Status::FailedPrecondition(
-        found->second->name + " is a " + std::string(MethodKindName(found->second->kind)) +
-        " method here but the client called it as another kind (schemas differ?)");
-  } else if (!found->second->handler) {
-    status = Status::Unimplemented(found->second->name + " is a " +
-                                   std::string(MethodKindName(found->second->kind)) +
-                                   " method; this ferry runtime does not serve streams yet");
-  } else {
-    reply = OutgoingMessage(std::make_unique<shm::SlotAllocator>(shared_from_this(), *segment_,
-                                                                 options_.slot_wait,
-                                                                 bytes_copied_, closed_),
-                            0);
-    status = RunHandler(*found->second, d, request, reply);
-  }
+  CancelProbe probe{&segment_->cell(d.cell), &closed_};
+  const InboundCall call{
+      d.method_id,
+      d.kind,
+      request,
+      d.length,
+      d.deadline_ns == 0 ? Clock::time_point::max()
+                         : Clock::time_point(std::chrono::nanoseconds(d.deadline_ns)),
+      &ProbeCancelled,
+      &probe};
+  OutgoingMessage reply(std::make_unique<shm::SlotAllocator>(shared_from_this(), *segment_,
+                                                             options_.slot_wait, bytes_copied_,
+                                                             closed_),
+                        0);
+  const Status status = Dispatch(methods_, call, reply);
   segment_->ReleaseSlot(d.slot);
   if (d.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
     if (!status.ok()) LogLine("oneway call failed: " + status.ToString());
@@ -251,28 +240,6 @@ void ServerConnection::Handle(const shm::Descriptor& d) {
     return;
   }
   Complete(d.cell, status, &reply);
-}
-
-Status ServerConnection::RunHandler(const ServiceBinding::Method& method,
-                                    const shm::Descriptor& d, const uint8_t* request,
-                                    OutgoingMessage& reply) {
-  const Clock::time_point deadline =
-      d.deadline_ns == 0 ? Clock::time_point::max()
-                         : Clock::time_point(std::chrono::nanoseconds(d.deadline_ns));
-  if (Clock::now() > deadline) return Status::DeadlineExceeded("deadline passed before dispatch");
-  CancelProbe probe{&segment_->cell(d.cell), &closed_};
-  CallContext context(method.name, deadline, &ProbeCancelled, &probe);
-  try {
-    Status status = method.handler(context, request, d.length, reply);
-    if (status.ok() && method.kind == MethodKind::kUnary && !reply.finished()) {
-      return Status::Internal(method.name + " returned OK without finishing its reply");
-    }
-    return status;
-  } catch (const std::exception& e) {
-    return Status::Internal(method.name + " threw: " + e.what());
-  } catch (...) {
-    return Status::Internal(method.name + " threw a non-standard exception");
-  }
 }
 
 void ServerConnection::Complete(uint32_t cell, const Status& status, OutgoingMessage* reply) {

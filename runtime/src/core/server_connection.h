@@ -11,14 +11,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/unix_socket.h"
 #include "ferry/options.h"
 #include "ferry/service.h"
 #include "shm/segment.h"
 
 namespace ferry::internal {
-
-using MethodTable = std::unordered_map<uint32_t, const ServiceBinding::Method*>;
 
 // True on a thread that runs handlers (where Server::Shutdown() must not wait for itself).
 bool OnHandlerThread();
@@ -54,8 +53,6 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
   // Handle() with a last line of defence: an exception (std::bad_alloc) fails the call with
   // INTERNAL instead of terminating the server.
   void HandleGuarded(const shm::Descriptor& descriptor);
-  Status RunHandler(const ServiceBinding::Method& method, const shm::Descriptor& descriptor,
-                    const uint8_t* request, OutgoingMessage& reply);
   // Writes the call's outcome into its cell and wakes the client (or, for a cell the client
   // abandoned, frees the reply and recycles the cell).
   void Complete(uint32_t cell, const Status& status, OutgoingMessage* reply);
