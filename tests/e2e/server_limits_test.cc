@@ -27,6 +27,20 @@ class MinimalService final : public ft::TestService::Service {
   }
 };
 
+// A raw Unix-socket connection to an endpoint's rendezvous socket, speaking no protocol;
+// -1 on failure.
+int ConnectRaw(const std::string& socket_path) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // Waits (bounded) until `done` holds; for server-side effects with nothing to block on.
 template <class Done>
 bool Eventually(Done done) {
@@ -64,12 +78,8 @@ TEST(ServerLimits, PeerThatConnectsAndSaysNothingIsDroppedAfterTheHandshakeTimeo
   ASSERT_TRUE(server.Add(std::make_shared<MinimalService>()).ok());
   ASSERT_TRUE(server.Listen("shm://silent").ok());
 
-  const int silent = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string path = dir.path() + "/silent.sock";
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  ASSERT_EQ(connect(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const int silent = ConnectRaw(dir.path() + "/silent.sock");
+  ASSERT_GE(silent, 0);
   // The server closes its end: our read sees end-of-file instead of blocking forever.
   char byte;
   EXPECT_EQ(recv(silent, &byte, 1, 0), 0);
@@ -87,12 +97,8 @@ TEST(ServerLimits, PeerThatSendsGarbageIsDisconnected) {
   Server server;
   ASSERT_TRUE(server.Add(std::make_shared<MinimalService>()).ok());
   ASSERT_TRUE(server.Listen("shm://garbage").ok());
-  const int peer = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string path = dir.path() + "/garbage.sock";
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  ASSERT_EQ(connect(peer, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const int peer = ConnectRaw(dir.path() + "/garbage.sock");
+  ASSERT_GE(peer, 0);
   const char junk[] = "\x10\x00\x00\x00GET / HTTP/1.1\r\n";
   ASSERT_GT(send(peer, junk, sizeof(junk) - 1, MSG_NOSIGNAL), 0);
   char byte;
@@ -115,12 +121,8 @@ TEST(ServerLimits, HandshakeFrameWithoutABodyIsRefusedWithoutHarm) {
   std::string bytes(reinterpret_cast<const char*>(&size), 4);
   bytes.append(reinterpret_cast<const char*>(fbb.GetBufferPointer()), size);
 
-  const int peer = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string path = dir.path() + "/bodiless.sock";
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  ASSERT_EQ(connect(peer, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const int peer = ConnectRaw(dir.path() + "/bodiless.sock");
+  ASSERT_GE(peer, 0);
   ASSERT_EQ(send(peer, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
   char byte;
   EXPECT_EQ(recv(peer, &byte, 1, 0), 0);
