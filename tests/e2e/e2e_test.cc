@@ -329,6 +329,22 @@ TEST_F(EndToEnd, SecondServerOnTheSameNameIsRefused) {
   EXPECT_TRUE(client.Add(1, 1).ok());
 }
 
+TEST_F(EndToEnd, ConnectToAFrozenServerGivesUpAtTheConnectTimeout) {
+  server_->Signal(SIGSTOP);  // accepts nothing, answers nothing
+  ConnectOptions options;
+  options.connect_timeout = 200ms;
+  const auto start = std::chrono::steady_clock::now();
+  Result<Channel> channel = Connect(endpoint_, options);
+  const auto took = std::chrono::steady_clock::now() - start;
+  server_->Signal(SIGCONT);
+  EXPECT_EQ(channel.status().code(), StatusCode::kDeadlineExceeded) << channel.status();
+  EXPECT_GE(took, 200ms);
+  EXPECT_LT(took, 5s);
+  Channel fresh = Connected();  // and it serves again once thawed
+  ft::TestService::Client client(fresh);
+  EXPECT_TRUE(client.Add(1, 1).ok());
+}
+
 TEST(Connect, ToANameNobodyServesIsUnavailable) {
   testing::ScopedRuntimeDir dir;
   EXPECT_EQ(Connect("shm://nobody-here").status().code(), StatusCode::kUnavailable);
