@@ -4,18 +4,22 @@
 #   make bench     ferry_bench (Release build), JSON lines on stdout
 #   make sanitize  the test suite under ASan+UBSan, then under TSan (all but the consumer
 #                  tests, which build an uninstrumented project against ferry)
+#   make fuzz      libFuzzer (clang) on the handshake decoders and the segment layout check,
+#                  FUZZ_SECONDS each (default 60)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 DEPS := cmake make g++ flatbuffers-compiler flatbuffers-compiler-dev libflatbuffers-dev \
         libboost-dev libgtest-dev
 CTEST := ctest --output-on-failure --no-tests=error -j$(JOBS)
 
-.PHONY: all deps build demo test bench sanitize sanitize-address sanitize-thread clean
+.PHONY: all deps build demo test bench sanitize sanitize-address sanitize-thread fuzz clean
+FUZZ_SECONDS ?= 60
+FUZZ_DEPS := clang libclang-rt-14-dev
 
 all: build
 
 deps:
-	@missing=$$(for p in $(DEPS); do \
+	@missing=$$(for p in $(DEPS) $(EXTRA_DEPS); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
@@ -58,7 +62,20 @@ sanitize-thread: deps
 	cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 $(CTEST) -LE consumer
 
+fuzz:
+	$(MAKE) deps EXTRA_DEPS="$(FUZZ_DEPS)"
+	$(call configure,build-fuzz,RelWithDebInfo,-DCMAKE_CXX_COMPILER=clang++ -DFERRY_BUILD_FUZZ=ON \
+	  -DFERRY_BUILD_TESTS=OFF -DFERRY_BUILD_EXAMPLES=OFF -DFERRY_BUILD_BENCH=OFF \
+	  "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link$(comma)address$(comma)undefined -fno-sanitize-recover=all")
+	cmake --build build-fuzz -j$(JOBS) --target handshake_fuzz layout_fuzz make_seeds
+	mkdir -p build-fuzz/corpus/handshake build-fuzz/corpus/layout
+	build-fuzz/tests/fuzz/make_seeds build-fuzz/corpus/handshake
+	build-fuzz/tests/fuzz/handshake_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
+	  -print_final_stats=1 build-fuzz/corpus/handshake
+	build-fuzz/tests/fuzz/layout_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  build-fuzz/corpus/layout
+
 clean:
-	rm -rf $(BUILD) build-release build-asan build-tsan
+	rm -rf $(BUILD) build-release build-asan build-tsan build-fuzz
 
 comma := ,

@@ -16,17 +16,15 @@ Status Send(int fd, flatbuffers::FlatBufferBuilder& fbb, pb::HandshakeBody type,
   return SendFrame(fd, {fbb.GetBufferPointer(), fbb.GetSize()}, pass_fd);
 }
 
-// Receives a frame and checks it holds a body of `expected` type.
-Result<std::vector<uint8_t>> ReceiveBody(int fd, Deadline deadline, pb::HandshakeBody expected,
-                                         pb::HandshakeBody alternative = pb::HandshakeBody::NONE,
-                                         Fd* passed = nullptr) {
-  Result<std::vector<uint8_t>> frame = ReceiveFrame(fd, deadline, passed);
-  if (!frame.ok()) return frame.status();
-  flatbuffers::Verifier verifier(frame->data(), frame->size());
+// Verifies a frame and checks it holds a body of `expected` (or `alternative`) type.
+Result<const pb::HandshakeFrame*> Decode(std::span<const uint8_t> bytes,
+                                         pb::HandshakeBody expected,
+                                         pb::HandshakeBody alternative = pb::HandshakeBody::NONE) {
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size());
   if (!pb::VerifyHandshakeFrameBuffer(verifier)) {
     return Status::DataLoss("handshake frame failed verification");
   }
-  const pb::HandshakeFrame* root = pb::GetHandshakeFrame(frame->data());
+  const pb::HandshakeFrame* root = pb::GetHandshakeFrame(bytes.data());
   // The verifier accepts a union type without its value: refuse that here.
   if (root->body() == nullptr) return Status::DataLoss("handshake frame without a body");
   const pb::HandshakeBody type = root->body_type();
@@ -34,7 +32,7 @@ Result<std::vector<uint8_t>> ReceiveBody(int fd, Deadline deadline, pb::Handshak
     return Status::DataLoss(std::string("expected a ") + pb::EnumNameHandshakeBody(expected) +
                             " frame, got " + pb::EnumNameHandshakeBody(type));
   }
-  return frame;
+  return root;
 }
 
 }  // namespace
@@ -64,10 +62,10 @@ Status SendMapped(int fd) {
   return Send(fd, fbb, pb::HandshakeBody::Mapped, pb::CreateMapped(fbb).Union());
 }
 
-Status ReceiveHello(int fd, Deadline deadline) {
-  Result<std::vector<uint8_t>> frame = ReceiveBody(fd, deadline, pb::HandshakeBody::Hello);
-  if (!frame.ok()) return frame.status();
-  const pb::Hello* hello = pb::GetHandshakeFrame(frame->data())->body_as_Hello();
+Status ParseHello(std::span<const uint8_t> bytes) {
+  Result<const pb::HandshakeFrame*> root = Decode(bytes, pb::HandshakeBody::Hello);
+  if (!root.ok()) return root.status();
+  const pb::Hello* hello = (*root)->body_as_Hello();
   if (hello->protocol_version() != static_cast<uint32_t>(pb::Version::Current)) {
     return Status::FailedPrecondition(
         "client speaks ferry protocol " + std::to_string(hello->protocol_version()) +
@@ -76,17 +74,15 @@ Status ReceiveHello(int fd, Deadline deadline) {
   return Status::Ok();
 }
 
-Status ReceiveMapped(int fd, Deadline deadline) {
-  return ReceiveBody(fd, deadline, pb::HandshakeBody::Mapped).status();
+Status ParseMapped(std::span<const uint8_t> bytes) {
+  return Decode(bytes, pb::HandshakeBody::Mapped).status();
 }
 
-Result<WelcomeInfo> ReceiveWelcome(int fd, Deadline deadline) {
-  Fd segment;
-  Result<std::vector<uint8_t>> frame = ReceiveBody(fd, deadline, pb::HandshakeBody::Welcome,
-                                                   pb::HandshakeBody::Refusal, &segment);
-  if (!frame.ok()) return frame.status();
-  const pb::HandshakeFrame* root = pb::GetHandshakeFrame(frame->data());
-  if (const pb::Refusal* refusal = root->body_as_Refusal()) {
+Result<WelcomeInfo> ParseWelcome(std::span<const uint8_t> bytes) {
+  Result<const pb::HandshakeFrame*> root =
+      Decode(bytes, pb::HandshakeBody::Welcome, pb::HandshakeBody::Refusal);
+  if (!root.ok()) return root.status();
+  if (const pb::Refusal* refusal = (*root)->body_as_Refusal()) {
     const uint32_t code = refusal->code();
     const std::string message = refusal->message() ? refusal->message()->str() : "";
     if (code == 0 || code > static_cast<uint32_t>(StatusCode::kUnauthenticated)) {
@@ -94,9 +90,29 @@ Result<WelcomeInfo> ReceiveWelcome(int fd, Deadline deadline) {
     }
     return Status(static_cast<StatusCode>(code), "server refused the connection: " + message);
   }
-  const pb::Welcome* welcome = root->body_as_Welcome();
+  const pb::Welcome* welcome = (*root)->body_as_Welcome();
+  return WelcomeInfo{welcome->segment_bytes(), welcome->layout_version(), Fd()};
+}
+
+Status ReceiveHello(int fd, Deadline deadline) {
+  Result<std::vector<uint8_t>> frame = ReceiveFrame(fd, deadline);
+  return frame.ok() ? ParseHello(*frame) : frame.status();
+}
+
+Status ReceiveMapped(int fd, Deadline deadline) {
+  Result<std::vector<uint8_t>> frame = ReceiveFrame(fd, deadline);
+  return frame.ok() ? ParseMapped(*frame) : frame.status();
+}
+
+Result<WelcomeInfo> ReceiveWelcome(int fd, Deadline deadline) {
+  Fd segment;
+  Result<std::vector<uint8_t>> frame = ReceiveFrame(fd, deadline, &segment);
+  if (!frame.ok()) return frame.status();
+  Result<WelcomeInfo> welcome = ParseWelcome(*frame);
+  if (!welcome.ok()) return welcome.status();
   if (!segment.valid()) return Status::DataLoss("Welcome without the segment's descriptor");
-  return WelcomeInfo{welcome->segment_bytes(), welcome->layout_version(), std::move(segment)};
+  welcome->segment = std::move(segment);
+  return welcome;
 }
 
 }  // namespace ferry::internal

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "core/unix_socket.h"
@@ -20,6 +21,14 @@ Status SendHello(int fd);
 Status SendWelcome(int fd, uint64_t segment_bytes, uint32_t layout_version, int segment_fd);
 Status SendRefusal(int fd, const Status& why);
 Status SendMapped(int fd);
+
+// Decoding a received frame's bytes (also what the fuzzer drives). DATA_LOSS for anything
+// that is not a verified frame of the expected type; ParseHello adds FAILED_PRECONDITION for
+// another protocol version; ParseWelcome returns a Refusal as its status (the descriptor is
+// not part of the bytes: ReceiveWelcome attaches it).
+Status ParseHello(std::span<const uint8_t> bytes);
+Status ParseMapped(std::span<const uint8_t> bytes);
+Result<WelcomeInfo> ParseWelcome(std::span<const uint8_t> bytes);
 
 // Server side. FAILED_PRECONDITION for another protocol version, DATA_LOSS for garbage.
 Status ReceiveHello(int fd, Deadline deadline);

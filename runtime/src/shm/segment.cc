@@ -100,6 +100,23 @@ Result<SegmentHeader> ComputeLayout(uint32_t call_count, const std::vector<SlotC
   return h;
 }
 
+Result<SegmentHeader> CheckLayout(const SegmentHeader& seen, uint64_t expected_bytes) {
+  if (seen.magic != kMagic || seen.layout_version != kLayoutVersion) {
+    return Status::DataLoss("the segment has another layout version (peer runs another ferry)");
+  }
+  std::vector<SlotClass> classes;
+  for (uint32_t i = 0; i < std::min(seen.class_count, kMaxSlotClasses); ++i) {
+    classes.push_back({seen.classes[i].slot_bytes, seen.classes[i].slot_count});
+  }
+  Result<SegmentHeader> layout = ComputeLayout(seen.call_count, classes);
+  if (!layout.ok() || seen.class_count > kMaxSlotClasses ||
+      std::memcmp(&*layout, &seen, kHeaderFieldBytes) != 0 ||
+      layout->segment_bytes != expected_bytes) {
+    return Status::DataLoss("the segment has an inconsistent layout");
+  }
+  return layout;
+}
+
 Segment::Segment(bip::mapped_region region, const SegmentHeader& layout, int descriptor)
     : region_(std::move(region)), descriptor_(descriptor), header_(layout) {
   auto* base = static_cast<uint8_t*>(region_.get_address());
@@ -174,19 +191,8 @@ Result<std::shared_ptr<Segment>> Segment::Open(int descriptor, uint64_t expected
     bip::mapped_region region(DescriptorMapping(descriptor), bip::read_write);
     SegmentHeader seen;
     std::memcpy(&seen, region.get_address(), sizeof(seen));
-    if (seen.magic != kMagic || seen.layout_version != kLayoutVersion) {
-      return Status::DataLoss("the segment has another layout version (peer runs another ferry)");
-    }
-    std::vector<SlotClass> classes;
-    for (uint32_t i = 0; i < std::min(seen.class_count, kMaxSlotClasses); ++i) {
-      classes.push_back({seen.classes[i].slot_bytes, seen.classes[i].slot_count});
-    }
-    Result<SegmentHeader> layout = ComputeLayout(seen.call_count, classes);
-    if (!layout.ok() || seen.class_count > kMaxSlotClasses ||
-        std::memcmp(&*layout, &seen, kHeaderFieldBytes) != 0 ||
-        layout->segment_bytes != expected_bytes) {
-      return Status::DataLoss("the segment has an inconsistent layout");
-    }
+    Result<SegmentHeader> layout = CheckLayout(seen, expected_bytes);
+    if (!layout.ok()) return layout.status();
     return std::shared_ptr<Segment>(new Segment(std::move(region), *layout, -1));
   } catch (const bip::interprocess_exception& e) {
     return Status::ResourceExhausted(std::string("cannot map the segment: ") + e.what());

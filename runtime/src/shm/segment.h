@@ -72,6 +72,10 @@ class Segment {
   std::optional<IndexStack> slot_stacks_[kMaxSlotClasses];
 };
 
+// The layout a header read from a peer's segment describes, if it is exactly what this
+// runtime computes for the same parameters and spans `expected_bytes`; DATA_LOSS otherwise.
+Result<SegmentHeader> CheckLayout(const SegmentHeader& seen, uint64_t expected_bytes);
+
 // Computes the offsets of every region for the given parameters. INVALID_ARGUMENT when they
 // cannot be laid out (no class, too many classes, a class not a multiple of 64 bytes...).
 Result<SegmentHeader> ComputeLayout(uint32_t call_count, const std::vector<SlotClass>& classes);
