@@ -39,6 +39,11 @@ CodeWriter& CodeWriter::operator+=(std::string_view text) {
   return *this;
 }
 
+void CodeWriter::Literal(std::string_view line) {
+  if (!line.empty()) out_.append(static_cast<size_t>(indent_), ' ').append(line);
+  out_ += '\n';
+}
+
 void CodeWriter::Blank() {
   if (out_.empty() || out_.ends_with("\n\n") || out_.ends_with("{\n")) return;
   out_ += '\n';

@@ -19,6 +19,10 @@ class CodeWriter {
   // non-empty line is indented to the current level.
   CodeWriter& operator+=(std::string_view text);
 
+  // Appends one line as it is (no {{Var}} substitution: schema text such as doc comments),
+  // indented to the current level.
+  void Literal(std::string_view line);
+
   // One empty line, never two in a row.
   void Blank();
 

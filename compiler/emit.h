@@ -24,8 +24,9 @@ std::set<std::string> ScopeNames(const Service& service);
 // service's namespace and nothing generated shadows it, else "::ns::Type".
 std::string TypeRef(const TypeName& type, const Service& service);
 
-// flatc's CreateX function for table `type`, spelled for use inside `service`'s client.
-std::string CreateRef(const TypeName& type, const Service& service);
+// flatc's CreateX function for table `type`, fully qualified: a parameter of the
+// fields-as-arguments overload may be named like it.
+std::string CreateRef(const TypeName& type);
 
 // Runs of consecutive services sharing a namespace, in declaration order.
 std::vector<std::vector<const Service*>> GroupByNamespace(const Schema& schema);
@@ -36,7 +37,7 @@ void CloseNamespace(CodeWriter& code, const std::vector<std::string>& ns);
 // "(unary)", "(server streaming)", ...
 std::string KindComment(MethodKind kind);
 
-// static_cast<uint32_t>(<prefix>Method::k<Name>)
+// static_cast<::std::uint32_t>(<prefix>Method::k<Name>)
 std::string MethodIdExpr(const Method& method, const std::string& prefix);
 
 }  // namespace emit

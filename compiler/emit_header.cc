@@ -30,13 +30,10 @@ std::string TypeRef(const TypeName& type, const Service& service) {
   return type.QualifiedCppName();
 }
 
-std::string CreateRef(const TypeName& type, const Service& service) {
-  TypeName create = type;
-  create.name = "Create" + type.CppName();
-  if (create.ns == service.ns && ScopeNames(service).count(create.name) == 0) return create.name;
+std::string CreateRef(const TypeName& type) {
   std::string out;
-  for (const std::string& c : create.ns) out += "::" + c;
-  return out + "::" + create.name;
+  for (const std::string& c : type.ns) out += "::" + c;
+  return out + "::Create" + type.CppName();
 }
 
 std::vector<std::vector<const Service*>> GroupByNamespace(const Schema& schema) {
@@ -74,7 +71,7 @@ std::string KindComment(MethodKind kind) {
 }
 
 std::string MethodIdExpr(const Method& method, const std::string& prefix) {
-  return "static_cast<uint32_t>(" + prefix + "Method::k" + method.name + ")";
+  return "static_cast<::std::uint32_t>(" + prefix + "Method::k" + method.name + ")";
 }
 
 }  // namespace emit
@@ -94,8 +91,15 @@ std::string Hex(uint64_t value, int digits) {
   return text;
 }
 
+// `///` lines as `//` lines. A line ending in a backslash would splice the next generated line
+// into the comment, so it gets a visible end mark; trailing blanks go (GCC splices across them).
 void EmitDoc(CodeWriter& code, const std::vector<std::string>& doc) {
-  for (const std::string& line : doc) code += "//" + line;
+  for (const std::string& text : doc) {
+    std::string line = "//" + text;
+    while (line.back() == ' ' || line.back() == '\t' || line.back() == '\r') line.pop_back();
+    if (line.back() == '\\' || line.ends_with("?\?/")) line += " //";
+    code.Literal(line);
+  }
 }
 
 // `text` as `//` comment lines wrapped at the column limit.
@@ -137,12 +141,12 @@ void EmitServiceClass(CodeWriter& code, const Service& service) {
   code.Indent();
   code += "{{Service}}() = delete;";
   code.Blank();
-  code += "static constexpr std::string_view kFullName = \"{{FullName}}\";";
+  code += "static constexpr ::std::string_view kFullName = \"{{FullName}}\";";
   code += "// fnv1a64 over the service name and every method's name, kind, request and reply type.";
-  code += "static constexpr uint64_t kSchemaFingerprint = {{Fingerprint}}ULL;";
+  code += "static constexpr ::std::uint64_t kSchemaFingerprint = {{Fingerprint}}ULL;";
   code.Blank();
   code += "// Method ids travel with every call; each is fnv1a32 of the method's full name.";
-  code += "enum class Method : uint32_t {";
+  code += "enum class Method : ::std::uint32_t {";
   code.Indent();
   size_t width = 0;
   for (const Method& method : service.methods) width = std::max(width, method.name.size());
@@ -197,7 +201,7 @@ void EmitClientMethod(CodeWriter& code, const Service& service, const Method& me
 
   // New<Method>Request
   code += WrapDeclaration(code.indent(), builder, "New" + method.name + "Request(",
-                          {"size_t size_hint = 0"}, ") const {");
+                          {"::std::size_t size_hint = 0"}, ") const {");
   code.Indent();
   code += WrapCall(code.indent(), "return " + builder + "(", {"*channel_", "size_hint"}, ");");
   code.Outdent();
@@ -211,7 +215,7 @@ void EmitClientMethod(CodeWriter& code, const Service& service, const Method& me
   if (!method.deadline_ms.empty()) {
     code += "  ::ferry::CallOptions effective = options;";
     code += "  if (effective.deadline.count() == 0) {";
-    code += "    effective.deadline = std::chrono::milliseconds(" + method.deadline_ms + ");";
+    code += "    effective.deadline = ::std::chrono::milliseconds(" + method.deadline_ms + ");";
     code += "  }";
     options = "effective";
   }
@@ -230,7 +234,7 @@ void EmitClientMethod(CodeWriter& code, const Service& service, const Method& me
       args.push_back("::ferry::MethodKind::" + std::string(MethodKindEnumerator(method.kind)));
       break;
   }
-  args.push_back("std::move(request)");
+  args.push_back("::std::move(request)");
   args.push_back(options);
   code.Indent();
   code += WrapCall(code.indent(), call, args, ");");
@@ -250,15 +254,15 @@ void EmitClientMethod(CodeWriter& code, const Service& service, const Method& me
         create_args.push_back(arg.name);
         break;
       case ArgField::Kind::kEnum:
-        params.push_back(TypeRef(arg.type, service) + " " + arg.name);
+        params.push_back(arg.type.QualifiedCppName() + " " + arg.name);
         create_args.push_back(arg.name);
         break;
       case ArgField::Kind::kStruct:
-        params.push_back("const " + TypeRef(arg.type, service) + "* " + arg.name);
+        params.push_back("const " + arg.type.QualifiedCppName() + "* " + arg.name);
         create_args.push_back(arg.name);
         break;
       case ArgField::Kind::kString:
-        params.push_back("std::string_view " + arg.name);
+        params.push_back("::std::string_view " + arg.name);
         create_args.push_back(local + ".fbb().CreateString(" + arg.name + ".data(), " + arg.name +
                               ".size())");
         break;
@@ -269,9 +273,9 @@ void EmitClientMethod(CodeWriter& code, const Service& service, const Method& me
   code.Indent();
   code += "auto " + local + " = this->New" + method.name + "Request();";
   code += WrapCall(code.indent(),
-                   local + ".Finish(" + emit::CreateRef(method.request.type, service) + "(",
+                   local + ".Finish(" + emit::CreateRef(method.request.type) + "(",
                    create_args, "));");
-  code += "return this->" + name + "(std::move(" + local + "), " + opts + ");";
+  code += "return this->" + name + "(::std::move(" + local + "), " + opts + ");";
   code.Outdent();
   code += "}";
 }
@@ -395,7 +399,7 @@ std::string EmitHeader(const Schema& schema) {
       code +=
           "// Binds an implementation to ferry::Server (found by argument-dependent lookup from";
       code += "// Server::Add).";
-      code += "::ferry::ServiceBinding FerryBind(std::shared_ptr<{{Service}}::Service> impl);";
+      code += "::ferry::ServiceBinding FerryBind(::std::shared_ptr<{{Service}}::Service> impl);";
       code.Blank();
     }
     emit::CloseNamespace(code, group.front()->ns);

@@ -32,10 +32,10 @@ void EmitDefaults(CodeWriter& code, const Service& service) {
 
 void EmitBind(CodeWriter& code, const Service& service) {
   const std::string svc = service.CppName();
-  code += "::ferry::ServiceBinding FerryBind(std::shared_ptr<" + svc + "::Service> impl) {";
+  code += "::ferry::ServiceBinding FerryBind(::std::shared_ptr<" + svc + "::Service> impl) {";
   code.Indent();
   code += WrapCall(code.indent(), "::ferry::ServiceBinding binding(",
-                   {svc + "::kFullName", svc + "::kSchemaFingerprint", "std::move(impl)"}, ");");
+                   {svc + "::kFullName", svc + "::kSchemaFingerprint", "::std::move(impl)"}, ");");
   for (const Method& method : service.methods) {
     const std::string id = emit::MethodIdExpr(method, svc + "::");
     const std::string name = "\"" + method.name + "\"";

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "method_ids.h"
@@ -34,21 +35,21 @@ const char* ScalarCppType(flatbuffers::BaseType type) {
     case flatbuffers::BASE_TYPE_BOOL:
       return "bool";
     case flatbuffers::BASE_TYPE_CHAR:
-      return "int8_t";
+      return "::std::int8_t";
     case flatbuffers::BASE_TYPE_UCHAR:
-      return "uint8_t";
+      return "::std::uint8_t";
     case flatbuffers::BASE_TYPE_SHORT:
-      return "int16_t";
+      return "::std::int16_t";
     case flatbuffers::BASE_TYPE_USHORT:
-      return "uint16_t";
+      return "::std::uint16_t";
     case flatbuffers::BASE_TYPE_INT:
-      return "int32_t";
+      return "::std::int32_t";
     case flatbuffers::BASE_TYPE_UINT:
-      return "uint32_t";
+      return "::std::uint32_t";
     case flatbuffers::BASE_TYPE_LONG:
-      return "int64_t";
+      return "::std::int64_t";
     case flatbuffers::BASE_TYPE_ULONG:
-      return "uint64_t";
+      return "::std::uint64_t";
     case flatbuffers::BASE_TYPE_FLOAT:
       return "float";
     case flatbuffers::BASE_TYPE_DOUBLE:
@@ -99,8 +100,7 @@ Message MakeMessage(const flatbuffers::StructDef& def) {
   for (const flatbuffers::FieldDef* field : def.fields.vec) {
     if (field->deprecated) continue;
     std::optional<ArgField> arg = MakeArgField(*field);
-    // A parameter named `std` would hide namespace std from the rest of the overload.
-    if (!arg || arg->name == "std") {
+    if (!arg) {
       message.has_field_args = false;
       message.args.clear();
       break;
@@ -265,10 +265,21 @@ ScannedFile ScanLocations(std::string_view text, const std::string& file) {
   ScannedFile scanned;
   Scanner scanner(text);
   int depth = 0;
+  std::vector<std::string> current_ns;
   Token token = scanner.Next();
   while (token.kind != Token::kEnd) {
     if (token.kind == Token::kPunct && token.text == "{") ++depth;
     if (token.kind == Token::kPunct && token.text == "}") --depth;
+    if (depth == 0 && token.kind == Token::kIdent &&
+        (token.text == "table" || token.text == "struct" || token.text == "enum" ||
+         token.text == "union")) {
+      token = scanner.Next();
+      if (token.kind == Token::kIdent) {
+        scanned.types.push_back({current_ns, token.text, {file, token.line, token.col}});
+        token = scanner.Next();
+      }
+      continue;
+    }
     if (depth == 0 && token.kind == Token::kIdent && token.text == "namespace") {
       NamespaceDecl decl;
       token = scanner.Next();
@@ -279,6 +290,7 @@ ScannedFile ScanLocations(std::string_view text, const std::string& file) {
         if (token.kind != Token::kPunct || token.text != ".") break;
         token = scanner.Next();
       }
+      current_ns = decl.components;
       scanned.namespaces.push_back(std::move(decl));
       continue;
     }
@@ -366,13 +378,39 @@ Schema BuildSchema(const flatbuffers::Parser& parser, const std::string& parsed_
     schema.services.push_back(std::move(service));
   }
 
+  // Declarations of included files are found by scanning those files too (once each).
+  std::map<std::string, ScannedFile> scanned_includes;
+  auto locate = [&](const flatbuffers::Definition& def, TypeName* type) {
+    const ScannedFile* where = &scanned;
+    if (def.file != parsed_name) {
+      const std::string file = fs::absolute(def.file).lexically_normal().string();
+      auto it = scanned_includes.find(file);
+      if (it == scanned_includes.end()) {
+        bool ok = false;
+        std::string included = ReadFile(file, &ok);
+        it = scanned_includes.emplace(file, ScanLocations(ok ? included : "", file)).first;
+      }
+      where = &it->second;
+      type->location.file = file;
+    } else {
+      type->location.file = display_name;
+    }
+    for (const ScannedType& candidate : where->types) {
+      if (candidate.name == type->name && candidate.ns == type->ns) {
+        type->location = candidate.location;
+        return;
+      }
+    }
+  };
   for (const flatbuffers::StructDef* def : parser.structs_.vec) {
     schema.types.push_back(MakeTypeName(*def));
     schema.types.back().what = def->fixed ? "struct" : "table";
+    locate(*def, &schema.types.back());
   }
   for (const flatbuffers::EnumDef* def : parser.enums_.vec) {
     schema.types.push_back(MakeTypeName(*def));
     schema.types.back().what = def->is_union ? "union" : "enum";
+    locate(*def, &schema.types.back());
   }
   for (const flatbuffers::Namespace* ns : parser.namespaces_) {
     schema.all_namespaces.push_back(ns->components);

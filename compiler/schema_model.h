@@ -35,6 +35,7 @@ struct TypeName {
   std::vector<std::string> ns;  // namespace components, schema spelling
   std::string name;             // schema spelling
   std::string what;             // "table", "struct", "enum" or "union" (in Schema::types)
+  SourceLocation location;      // the declaration (in Schema::types; line 0 when not found)
 
   std::string FullName() const;  // "demo.AddRequest"
   std::string CppName() const;   // flatc's C++ name: "AddRequest", "class_"
@@ -48,7 +49,7 @@ struct ArgField {
   enum class Kind { kScalar, kEnum, kStruct, kString };
   std::string name;  // flatc's CreateX parameter name (keyword-escaped field name)
   Kind kind = Kind::kScalar;
-  std::string scalar_type;  // kScalar: "int32_t", "bool", ...
+  std::string scalar_type;  // kScalar: "::std::int32_t", "bool", ...
   TypeName type;            // kEnum, kStruct
 };
 
@@ -56,9 +57,8 @@ struct ArgField {
 struct Message {
   TypeName type;
   bool is_table = true;
-  // True when every non-deprecated field is a scalar, bool, enum, struct or string (and none is
-  // named `std`): then the client gets an overload taking the fields as arguments, in flatc's
-  // CreateX order.
+  // True when every non-deprecated field is a scalar, bool, enum, struct or string: then the
+  // client gets an overload taking the fields as arguments, in flatc's CreateX order.
   bool has_field_args = false;
   std::vector<ArgField> args;
 };
@@ -126,8 +126,14 @@ struct ScannedService {
   SourceLocation location;
   std::vector<std::pair<std::string, SourceLocation>> methods;
 };
+struct ScannedType {
+  std::vector<std::string> ns;  // the namespace in force at the declaration
+  std::string name;
+  SourceLocation location;
+};
 struct ScannedFile {
   std::vector<ScannedService> services;
+  std::vector<ScannedType> types;  // tables, structs, enums and unions
   std::vector<NamespaceDecl> namespaces;
 };
 ScannedFile ScanLocations(std::string_view text, const std::string& file);

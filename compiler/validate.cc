@@ -15,6 +15,13 @@
 //    the same namespace, or the generated names in ReservedServiceNames().
 //  - Namespace components are not C++ keywords: flatc 2.0.8 does not escape them, so its own
 //    header would not compile.
+//  - Nothing collides with the namespaces generated code relies on: no type or service named
+//    `ferry` or `std` in the global namespace, no schema namespace `ferry` or `ferry.internal`
+//    (the runtime's own namespaces: its types would land among the runtime's declarations).
+//  - A service is not named like a class flatc generates in its namespace: `<Table>Builder`,
+//    `<Union>Traits` (the options ferryc runs flatc with generate no others).
+//  - Method names are not standard macros (`assert`, `errno`, ...): the preprocessor would
+//    rewrite or reject the generated declarations.
 #include "validate.h"
 
 #include <algorithm>
@@ -45,6 +52,12 @@ bool IsPositiveMillis(const std::string& text) {
   return value >= 1 && value <= 2147483647LL;
 }
 
+// Namespaces generated code names from the global scope (`::std::`, `::ferry::`).
+const std::set<std::string>& GlobalNamespaces() {
+  static const std::set<std::string> kNames = {"ferry", "std"};
+  return kNames;
+}
+
 void CheckMethod(const Service& service, const Method& method, std::vector<Diagnostic>& out) {
   const std::string& s = method.streaming;
   if (!s.empty() && s != "none" && s != "server" && s != "client" && s != "bidi") {
@@ -70,6 +83,11 @@ void CheckMethod(const Service& service, const Method& method, std::vector<Diagn
                                        " type '" + message->type.FullName() + "' of method '" +
                                        method.name + "' is a struct; rpc types must be tables"));
     }
+  }
+  if (StandardMacroNames().count(method.name) != 0) {
+    out.push_back(ErrorAt(method.location, "method name '" + method.name +
+                                               "' is a standard C/C++ macro; the generated " +
+                                               "code would not compile"));
   }
   if (ReservedMethodNames().count(method.name) != 0) {
     out.push_back(ErrorAt(method.location, "method name '" + method.name +
@@ -100,11 +118,25 @@ void CheckService(const Schema& schema, const Service& service, std::vector<Diag
     out.push_back(ErrorAt(service.location, "service name '" + service.name +
                                                 "' clashes with a name ferryc generates"));
   }
+  if (service.ns.empty() && GlobalNamespaces().count(service.name) != 0) {
+    out.push_back(ErrorAt(service.location, "service '" + service.name +
+                                                "' in the global namespace clashes with "
+                                                "namespace ::" +
+                                                service.name + " used by the generated code"));
+  }
   for (const TypeName& type : schema.types) {
-    if (type.ns == service.ns && type.CppName() == service.CppName()) {
+    if (type.ns != service.ns) continue;
+    if (type.CppName() == service.CppName()) {
       out.push_back(ErrorAt(service.location, "service '" + service.name +
                                                   "' has the same C++ name as " + type.what + " '" +
                                                   type.FullName() + "'"));
+    }
+    const char* suffix = type.what == "table" ? "Builder" : type.what == "union" ? "Traits" : "";
+    if (*suffix != '\0' && type.CppName() + suffix == service.CppName()) {
+      out.push_back(ErrorAt(service.location, "service '" + service.name +
+                                                  "' has the same C++ name as the class flatc "
+                                                  "generates for " +
+                                                  type.what + " '" + type.FullName() + "'"));
     }
   }
   std::vector<std::string> as_namespace = service.ns;
@@ -129,7 +161,73 @@ void CheckService(const Schema& schema, const Service& service, std::vector<Diag
   }
 }
 
+void CheckNamespaces(const Schema& schema, std::vector<Diagnostic>& out) {
+  for (const NamespaceDecl& decl : schema.namespace_decls) {
+    for (size_t i = 0; i < decl.components.size(); ++i) {
+      if (IsCppKeyword(decl.components[i])) {
+        out.push_back(ErrorAt(decl.locations[i],
+                              "namespace component '" + decl.components[i] +
+                                  "' is a C++ keyword; flatc does not escape namespaces, so "
+                                  "the generated C++ would not compile"));
+      }
+    }
+    // ferry.test and the like are fine: nothing of the runtime lives there.
+    const std::vector<std::string>& c = decl.components;
+    if (!c.empty() && c[0] == "ferry" && (c.size() == 1 || c[1] == "internal")) {
+      out.push_back(ErrorAt(decl.locations[0], "namespace '" + JoinDotted(c) +
+                                                   "' belongs to the ferry runtime; its types "
+                                                   "would collide with the runtime's"));
+    }
+  }
+  for (const TypeName& type : schema.types) {
+    if (type.ns.empty() && GlobalNamespaces().count(type.name) != 0) {
+      out.push_back(ErrorAt(type.location, type.what + " '" + type.name +
+                                               "' in the global namespace clashes with "
+                                               "namespace ::" +
+                                               type.name + " used by the generated code"));
+    }
+  }
+}
+
 }  // namespace
+
+const std::set<std::string>& StandardMacroNames() {
+  // Macros the C and C++ standard headers define (and __cplusplus): object-like ones replace
+  // the method's name with an expression, function-like ones swallow its parameter list.
+  // clang-format off
+  static const std::set<std::string> kNames = [] {
+    std::set<std::string> names = {
+        "assert", "errno", "offsetof", "setjmp", "va_start", "va_end", "va_arg", "va_copy",
+        "NULL", "EOF", "__cplusplus", "NDEBUG", "EXIT_SUCCESS", "EXIT_FAILURE", "RAND_MAX",
+        "MB_CUR_MAX", "MB_LEN_MAX", "BUFSIZ", "FILENAME_MAX", "FOPEN_MAX", "L_tmpnam", "TMP_MAX",
+        "SEEK_SET", "SEEK_CUR", "SEEK_END", "_IOFBF", "_IOLBF", "_IONBF", "stdin", "stdout",
+        "stderr", "EDOM", "ERANGE", "EILSEQ", "CLOCKS_PER_SEC", "TIME_UTC", "HUGE_VAL",
+        "HUGE_VALF", "HUGE_VALL", "INFINITY", "NAN", "math_errhandling", "MATH_ERRNO",
+        "MATH_ERREXCEPT", "FP_NAN", "FP_INFINITE", "FP_ZERO", "FP_NORMAL", "FP_SUBNORMAL",
+        "SIG_DFL", "SIG_IGN", "SIG_ERR", "SIGABRT", "SIGFPE", "SIGILL", "SIGINT", "SIGSEGV",
+        "SIGTERM", "LC_ALL", "LC_COLLATE", "LC_CTYPE", "LC_MONETARY", "LC_NUMERIC", "LC_TIME",
+        "WEOF", "WCHAR_MIN", "WCHAR_MAX", "WINT_MIN", "WINT_MAX", "CHAR_BIT", "SCHAR_MIN",
+        "SCHAR_MAX", "UCHAR_MAX", "CHAR_MIN", "CHAR_MAX", "SHRT_MIN", "SHRT_MAX", "USHRT_MAX",
+        "INT_MIN", "INT_MAX", "UINT_MAX", "LONG_MIN", "LONG_MAX", "ULONG_MAX", "LLONG_MIN",
+        "LLONG_MAX", "ULLONG_MAX", "SIZE_MAX", "PTRDIFF_MIN", "PTRDIFF_MAX", "SIG_ATOMIC_MIN",
+        "SIG_ATOMIC_MAX", "INTPTR_MIN", "INTPTR_MAX", "UINTPTR_MAX", "INTMAX_MIN", "INTMAX_MAX",
+        "UINTMAX_MAX", "INTMAX_C", "UINTMAX_C"};
+    // <cstdint>'s INT8_MIN ... UINT_FAST64_MAX and INT8_C ... UINT64_C.
+    for (const char* bits : {"8", "16", "32", "64"}) {
+      for (const char* kind : {"", "_LEAST", "_FAST"}) {
+        const std::string s = std::string(kind) + bits;
+        names.insert("INT" + s + "_MIN");
+        names.insert("INT" + s + "_MAX");
+        names.insert("UINT" + s + "_MAX");
+      }
+      names.insert(std::string("INT") + bits + "_C");
+      names.insert(std::string("UINT") + bits + "_C");
+    }
+    return names;
+  }();
+  // clang-format on
+  return kNames;
+}
 
 const std::set<std::string>& ReservedMethodNames() {
   // Client/Service/Method: nested names of the service class. channel_: the client's member.
@@ -146,16 +244,7 @@ const std::set<std::string>& ReservedServiceNames() {
 
 std::vector<Diagnostic> Validate(const Schema& schema) {
   std::vector<Diagnostic> out;
-  for (const NamespaceDecl& decl : schema.namespace_decls) {
-    for (size_t i = 0; i < decl.components.size(); ++i) {
-      if (IsCppKeyword(decl.components[i])) {
-        out.push_back(ErrorAt(decl.locations[i],
-                              "namespace component '" + decl.components[i] +
-                                  "' is a C++ keyword; flatc does not escape namespaces, so "
-                                  "the generated C++ would not compile"));
-      }
-    }
-  }
+  CheckNamespaces(schema, out);
   std::map<uint32_t, std::string> ids;  // id -> "ns.Service.Method"
   for (const Service& service : schema.services) {
     CheckService(schema, service, out);

@@ -11,6 +11,9 @@
 
 namespace ferryc {
 
+// Macros of the C and C++ standard libraries: not usable as method names.
+const std::set<std::string>& StandardMacroNames();
+
 // Method names that would clash with what ferryc generates inside a service's classes.
 const std::set<std::string>& ReservedMethodNames();
 

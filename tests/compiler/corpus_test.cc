@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "everything.ferry.h"
+#include "hostile.ferry.h"
 #include "keywords.ferry.h"
 #include "messages_only.ferry.h"
 #include "plain.ferry.h"
@@ -109,6 +110,20 @@ concept PlainEcho = requires(const C& c) {
   c.Echo(std::string_view("hi"), 3);
 };
 static_assert(PlainEcho<::Plain::Client>);
+
+// Names that shadow std, C++ types, their own type or flatc's CreateX: the header compiled, and
+// the fields-as-arguments overload exists with fully qualified parameter types.
+template <class C>
+concept HostileGetTakesFields = requires(const C& c, const hostile::std::point* p) {
+  {
+    c.Get(hostile::std::level_hi, p, 2, uint64_t{3}, 4, 5, std::string_view("n"))
+    } -> std::same_as<ferry::Result<ferry::ReplyView<hostile::std::std>>>;
+};
+static_assert(HostileGetTakesFields<hostile::std::Files::Client>);
+static_assert(hostile::other::std::kFullName == "hostile.other.std");
+template <class C>
+concept HostileStdFieldIsAParameter = requires(const C& c) { c.Get(1); };
+static_assert(HostileStdFieldIsAParameter<hostile::other::std::Client>);
 
 // Server side ------------------------------------------------------------------------------
 

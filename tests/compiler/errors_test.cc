@@ -156,6 +156,54 @@ TEST(FerrycErrors, UndeclaredAttributeIsReportedByTheParser) {
                   "use: fast"});
 }
 
+TEST(FerrycErrors, GlobalTypeOrServiceNamedLikeANamespaceGeneratedCodeUsesIsRejected) {
+  ExpectRejected({"table ferry", "table Req { a:int; }\ntable ferry { a:int; }\n",
+                  "{dir}/bad.idl:2:7: error: table 'ferry' in the global namespace clashes with "
+                  "namespace ::ferry used by the generated code"});
+  ExpectRejected({"enum std", "enum std : byte { a }\n",
+                  "{dir}/bad.idl:1:6: error: enum 'std' in the global namespace clashes with "
+                  "namespace ::std used by the generated code"});
+  ExpectRejected({"service ferry", "table Req { a:int; }\nrpc_service ferry { Get(Req):Req; }\n",
+                  "{dir}/bad.idl:2:13: error: service 'ferry' in the global namespace clashes "
+                  "with namespace ::ferry used by the generated code"});
+  ExpectRejected({"included", "include \"lib.idl\";\nnamespace t;\n",
+                  "{dir}/inc/lib.idl:2:9: error: struct 'std' in the global namespace clashes "
+                  "with namespace ::std used by the generated code",
+                  {{"inc/lib.idl", "// lib\n struct std { a:int; }\n"}}});
+}
+
+TEST(FerrycErrors, TheRuntimesNamespaceIsRejected) {
+  ExpectRejected({"ferry", "namespace ferry;\ntable Status { a:int; }\n",
+                  "{dir}/bad.idl:1:11: error: namespace 'ferry' belongs to the ferry runtime; its "
+                  "types would collide with the runtime's"});
+  ExpectRejected({"ferry.internal", "namespace ferry.internal.x;\ntable T { a:int; }\n",
+                  "{dir}/bad.idl:1:11: error: namespace 'ferry.internal.x' belongs to the ferry "
+                  "runtime; its types would collide with the runtime's"});
+}
+
+TEST(FerrycErrors, ServiceNamedLikeAClassFlatcGeneratesIsRejected) {
+  ExpectRejected({"Builder", kTables + "rpc_service ReqBuilder { Get(Req):Rep; }\n",
+                  "{dir}/bad.idl:4:13: error: service 'ReqBuilder' has the same C++ name as the "
+                  "class flatc generates for table 't.Req'"});
+  ExpectRejected({"Traits", kTables + "union U { Req, Rep }\nrpc_service UTraits { Get(Req):Rep; }\n",
+                  "{dir}/bad.idl:5:13: error: service 'UTraits' has the same C++ name as the "
+                  "class flatc generates for union 't.U'"});
+  ExpectRejected({"included Builder", "include \"lib.idl\";\nnamespace lib;\n"
+                  "rpc_service LBuilder { Get(L):L; }\n",
+                  "{dir}/bad.idl:3:13: error: service 'LBuilder' has the same C++ name as the "
+                  "class flatc generates for table 'lib.L'",
+                  {{"inc/lib.idl", "namespace lib;\ntable L { a:int; }\n"}}});
+}
+
+TEST(FerrycErrors, MethodNamedLikeAStandardMacroIsRejected) {
+  for (const std::string name : {"assert", "errno", "offsetof", "setjmp", "va_start", "va_end",
+                                 "va_arg", "va_copy", "NULL", "EOF", "INT32_MAX", "UINT64_C"}) {
+    ExpectRejected({name, kTables + "rpc_service S { " + name + "(Req):Rep; }\n",
+                    "{dir}/bad.idl:4:17: error: method name '" + name +
+                        "' is a standard C/C++ macro; the generated code would not compile"});
+  }
+}
+
 // A real fnv1a32 collision in service "t.S", found once by a birthday search over the names
 // "M0", "M1", ... (about 750,000 of them, too slow to repeat in every run).
 constexpr const char* kCollidingFirst = "M512789";

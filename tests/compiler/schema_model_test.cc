@@ -32,6 +32,24 @@ TEST(FerrycSchemaModel, ScanSkipsCommentsAndStringsAndFindsEveryMethod) {
   EXPECT_EQ(scanned.namespaces[0].locations[1].col, 13);
 }
 
+TEST(FerrycSchemaModel, ScanFindsTypeDeclarationsWithTheirNamespace) {
+  ScannedFile scanned = ScanLocations(
+      "table A { struct:int; }\n"
+      "namespace x.y;\n"
+      "enum E : byte { table }\n"
+      "  union U { A }\n",
+      "f.idl");
+
+  ASSERT_EQ(scanned.types.size(), 3u);
+  EXPECT_EQ(scanned.types[0].name, "A");
+  EXPECT_TRUE(scanned.types[0].ns.empty());
+  EXPECT_EQ(scanned.types[1].name, "E");
+  EXPECT_EQ(scanned.types[1].ns, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(scanned.types[2].name, "U");
+  EXPECT_EQ(scanned.types[2].location.line, 4);
+  EXPECT_EQ(scanned.types[2].location.col, 9);
+}
+
 TEST(FerrycSchemaModel, ModelHasKindsIdsAndFieldArguments) {
   testing::ScratchDir dir;
   const std::string input = dir.Write("m.idl",
@@ -62,7 +80,8 @@ TEST(FerrycSchemaModel, ModelHasKindsIdsAndFieldArguments) {
   ASSERT_EQ(service.methods[0].request.args.size(), 2u);  // the deprecated field is left out
   EXPECT_EQ(service.methods[0].request.args[1].kind, ArgField::Kind::kString);
   EXPECT_FALSE(service.methods[2].request.has_field_args);  // a vector
-  EXPECT_FALSE(service.methods[3].request.has_field_args);  // a field named std
+  // Generated code writes ::std::, so a field named std is an ordinary parameter.
+  EXPECT_TRUE(service.methods[3].request.has_field_args);
   EXPECT_EQ(loaded.schema->dependencies, std::vector<std::string>{input});
 }
 

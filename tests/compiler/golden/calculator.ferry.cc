@@ -15,23 +15,23 @@ namespace demo {
   return ::ferry::Status::Unimplemented("demo.Calculator.Log is not implemented by this server");
 }
 
-::ferry::ServiceBinding FerryBind(std::shared_ptr<Calculator::Service> impl) {
+::ferry::ServiceBinding FerryBind(::std::shared_ptr<Calculator::Service> impl) {
   ::ferry::ServiceBinding binding(Calculator::kFullName, Calculator::kSchemaFingerprint,
-                                  std::move(impl));
+                                  ::std::move(impl));
   binding.AddUnary<AddRequest, AddReply>(
-      static_cast<uint32_t>(Calculator::Method::kAdd), "Add",
+      static_cast<::std::uint32_t>(Calculator::Method::kAdd), "Add",
       [](void* self, ::ferry::CallContext& context, const AddRequest& request,
          ::ferry::Reply<AddReply>& reply) {
         return static_cast<Calculator::Service*>(self)->Add(context, request, reply);
       });
-  binding.AddStreaming(static_cast<uint32_t>(Calculator::Method::kCountdown), "Countdown",
+  binding.AddStreaming(static_cast<::std::uint32_t>(Calculator::Method::kCountdown), "Countdown",
                        ::ferry::MethodKind::kServerStreaming);
-  binding.AddStreaming(static_cast<uint32_t>(Calculator::Method::kUpload), "Upload",
+  binding.AddStreaming(static_cast<::std::uint32_t>(Calculator::Method::kUpload), "Upload",
                        ::ferry::MethodKind::kClientStreaming);
-  binding.AddStreaming(static_cast<uint32_t>(Calculator::Method::kChat), "Chat",
+  binding.AddStreaming(static_cast<::std::uint32_t>(Calculator::Method::kChat), "Chat",
                        ::ferry::MethodKind::kBidiStreaming);
   binding.AddOneway<AddRequest>(
-      static_cast<uint32_t>(Calculator::Method::kLog), "Log",
+      static_cast<::std::uint32_t>(Calculator::Method::kLog), "Log",
       [](void* self, ::ferry::CallContext& context, const AddRequest& request) {
         return static_cast<Calculator::Service*>(self)->Log(context, request);
       });

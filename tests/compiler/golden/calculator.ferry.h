@@ -22,12 +22,12 @@ class Calculator final {
  public:
   Calculator() = delete;
 
-  static constexpr std::string_view kFullName = "demo.Calculator";
+  static constexpr ::std::string_view kFullName = "demo.Calculator";
   // fnv1a64 over the service name and every method's name, kind, request and reply type.
-  static constexpr uint64_t kSchemaFingerprint = 0x1a91c30bd5922c84ULL;
+  static constexpr ::std::uint64_t kSchemaFingerprint = 0x1a91c30bd5922c84ULL;
 
   // Method ids travel with every call; each is fnv1a32 of the method's full name.
-  enum class Method : uint32_t {
+  enum class Method : ::std::uint32_t {
     kAdd = 0x26bfadd9U,        // fnv1a32("demo.Calculator.Add")
     kCountdown = 0xa632ebb9U,  // fnv1a32("demo.Calculator.Countdown")
     kUpload = 0xef5500b7U,     // fnv1a32("demo.Calculator.Upload")
@@ -46,69 +46,73 @@ class Calculator::Client {
   explicit Client(::ferry::Channel& channel) : channel_(&channel) {}
 
   // Add (unary).
-  ::ferry::RequestBuilder<AddRequest> NewAddRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<AddRequest> NewAddRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<AddRequest>(*channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<AddReply>> Add(
       ::ferry::RequestBuilder<AddRequest>&& request,
       const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallUnary<AddReply>(*channel_, static_cast<uint32_t>(Method::kAdd),
-                                                  std::move(request), options);
+    return ::ferry::internal::CallUnary<AddReply>(*channel_,
+                                                  static_cast<::std::uint32_t>(Method::kAdd),
+                                                  ::std::move(request), options);
   }
   ::ferry::Result<::ferry::ReplyView<AddReply>> Add(
-      int32_t a, int32_t b, const ::ferry::CallOptions& options = {}) const {
+      ::std::int32_t a, ::std::int32_t b, const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewAddRequest();
-    request.Finish(CreateAddRequest(request.fbb(), a, b));
-    return this->Add(std::move(request), options);
+    request.Finish(::demo::CreateAddRequest(request.fbb(), a, b));
+    return this->Add(::std::move(request), options);
   }
 
   // Countdown (server streaming): the server answers UNIMPLEMENTED until the runtime serves
   // streams.
-  ::ferry::RequestBuilder<AddRequest> NewCountdownRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<AddRequest> NewCountdownRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<AddRequest>(*channel_, size_hint);
   }
   ::ferry::Status Countdown(::ferry::RequestBuilder<AddRequest>&& request,
                             const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallStreaming(*channel_, static_cast<uint32_t>(Method::kCountdown),
+    return ::ferry::internal::CallStreaming(*channel_,
+                                            static_cast<::std::uint32_t>(Method::kCountdown),
                                             ::ferry::MethodKind::kServerStreaming,
-                                            std::move(request), options);
+                                            ::std::move(request), options);
   }
 
   // Upload (client streaming): the server answers UNIMPLEMENTED until the runtime serves streams.
-  ::ferry::RequestBuilder<Frame> NewUploadRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Frame> NewUploadRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Frame>(*channel_, size_hint);
   }
   ::ferry::Status Upload(::ferry::RequestBuilder<Frame>&& request,
                          const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallStreaming(*channel_, static_cast<uint32_t>(Method::kUpload),
+    return ::ferry::internal::CallStreaming(*channel_,
+                                            static_cast<::std::uint32_t>(Method::kUpload),
                                             ::ferry::MethodKind::kClientStreaming,
-                                            std::move(request), options);
+                                            ::std::move(request), options);
   }
 
   // Chat (bidi streaming): the server answers UNIMPLEMENTED until the runtime serves streams.
-  ::ferry::RequestBuilder<AddRequest> NewChatRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<AddRequest> NewChatRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<AddRequest>(*channel_, size_hint);
   }
   ::ferry::Status Chat(::ferry::RequestBuilder<AddRequest>&& request,
                        const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallStreaming(*channel_, static_cast<uint32_t>(Method::kChat),
-                                            ::ferry::MethodKind::kBidiStreaming, std::move(request),
-                                            options);
+    return ::ferry::internal::CallStreaming(*channel_, static_cast<::std::uint32_t>(Method::kChat),
+                                            ::ferry::MethodKind::kBidiStreaming,
+                                            ::std::move(request), options);
   }
 
   // Log (oneway): OK once the server has the request; the handler's outcome is not reported.
-  ::ferry::RequestBuilder<AddRequest> NewLogRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<AddRequest> NewLogRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<AddRequest>(*channel_, size_hint);
   }
   ::ferry::Status Log(::ferry::RequestBuilder<AddRequest>&& request,
                       const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallOneway(*channel_, static_cast<uint32_t>(Method::kLog),
-                                         std::move(request), options);
+    return ::ferry::internal::CallOneway(*channel_, static_cast<::std::uint32_t>(Method::kLog),
+                                         ::std::move(request), options);
   }
-  ::ferry::Status Log(int32_t a, int32_t b, const ::ferry::CallOptions& options = {}) const {
+  ::ferry::Status Log(::std::int32_t a, ::std::int32_t b,
+                      const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewLogRequest();
-    request.Finish(CreateAddRequest(request.fbb(), a, b));
-    return this->Log(std::move(request), options);
+    request.Finish(::demo::CreateAddRequest(request.fbb(), a, b));
+    return this->Log(::std::move(request), options);
   }
 
  private:
@@ -135,6 +139,6 @@ class Calculator::Service {
 
 // Binds an implementation to ferry::Server (found by argument-dependent lookup from
 // Server::Add).
-::ferry::ServiceBinding FerryBind(std::shared_ptr<Calculator::Service> impl);
+::ferry::ServiceBinding FerryBind(::std::shared_ptr<Calculator::Service> impl);
 
 }  // namespace demo

@@ -45,51 +45,51 @@ namespace c {
       "a.b.c.Everything.Measure is not implemented by this server");
 }
 
-::ferry::ServiceBinding FerryBind(std::shared_ptr<Everything::Service> impl) {
+::ferry::ServiceBinding FerryBind(::std::shared_ptr<Everything::Service> impl) {
   ::ferry::ServiceBinding binding(Everything::kFullName, Everything::kSchemaFingerprint,
-                                  std::move(impl));
+                                  ::std::move(impl));
   binding.AddUnary<Simple, Rich>(
-      static_cast<uint32_t>(Everything::Method::kGet), "Get",
+      static_cast<::std::uint32_t>(Everything::Method::kGet), "Get",
       [](void* self, ::ferry::CallContext& context, const Simple& request,
          ::ferry::Reply<Rich>& reply) {
         return static_cast<Everything::Service*>(self)->Get(context, request, reply);
       });
   binding.AddUnary<Rich, Empty>(
-      static_cast<uint32_t>(Everything::Method::kPut), "Put",
+      static_cast<::std::uint32_t>(Everything::Method::kPut), "Put",
       [](void* self, ::ferry::CallContext& context, const Rich& request,
          ::ferry::Reply<Empty>& reply) {
         return static_cast<Everything::Service*>(self)->Put(context, request, reply);
       });
   binding.AddUnary<Empty, Empty>(
-      static_cast<uint32_t>(Everything::Method::kPing), "Ping",
+      static_cast<::std::uint32_t>(Everything::Method::kPing), "Ping",
       [](void* self, ::ferry::CallContext& context, const Empty& request,
          ::ferry::Reply<Empty>& reply) {
         return static_cast<Everything::Service*>(self)->Ping(context, request, reply);
       });
   binding.AddOneway<Simple>(
-      static_cast<uint32_t>(Everything::Method::kNotify), "Notify",
+      static_cast<::std::uint32_t>(Everything::Method::kNotify), "Notify",
       [](void* self, ::ferry::CallContext& context, const Simple& request) {
         return static_cast<Everything::Service*>(self)->Notify(context, request);
       });
   binding.AddOneway<Empty>(
-      static_cast<uint32_t>(Everything::Method::kForget), "Forget",
+      static_cast<::std::uint32_t>(Everything::Method::kForget), "Forget",
       [](void* self, ::ferry::CallContext& context, const Empty& request) {
         return static_cast<Everything::Service*>(self)->Forget(context, request);
       });
-  binding.AddStreaming(static_cast<uint32_t>(Everything::Method::kWatch), "Watch",
+  binding.AddStreaming(static_cast<::std::uint32_t>(Everything::Method::kWatch), "Watch",
                        ::ferry::MethodKind::kServerStreaming);
-  binding.AddStreaming(static_cast<uint32_t>(Everything::Method::kUpload), "Upload",
+  binding.AddStreaming(static_cast<::std::uint32_t>(Everything::Method::kUpload), "Upload",
                        ::ferry::MethodKind::kClientStreaming);
-  binding.AddStreaming(static_cast<uint32_t>(Everything::Method::kChat), "Chat",
+  binding.AddStreaming(static_cast<::std::uint32_t>(Everything::Method::kChat), "Chat",
                        ::ferry::MethodKind::kBidiStreaming);
   binding.AddUnary<Simple, Simple>(
-      static_cast<uint32_t>(Everything::Method::kExplicit), "Explicit",
+      static_cast<::std::uint32_t>(Everything::Method::kExplicit), "Explicit",
       [](void* self, ::ferry::CallContext& context, const Simple& request,
          ::ferry::Reply<Simple>& reply) {
         return static_cast<Everything::Service*>(self)->Explicit(context, request, reply);
       });
   binding.AddUnary<::geo::units::Measure, ::geo::shapes::Polygon>(
-      static_cast<uint32_t>(Everything::Method::kMeasure), "Measure",
+      static_cast<::std::uint32_t>(Everything::Method::kMeasure), "Measure",
       [](void* self, ::ferry::CallContext& context, const ::geo::units::Measure& request,
          ::ferry::Reply<::geo::shapes::Polygon>& reply) {
         return static_cast<Everything::Service*>(self)->Measure(context, request, reply);
@@ -107,16 +107,16 @@ namespace c {
   return ::ferry::Status::Unimplemented("a.b.c.Second.Leaf is not implemented by this server");
 }
 
-::ferry::ServiceBinding FerryBind(std::shared_ptr<Second::Service> impl) {
-  ::ferry::ServiceBinding binding(Second::kFullName, Second::kSchemaFingerprint, std::move(impl));
+::ferry::ServiceBinding FerryBind(::std::shared_ptr<Second::Service> impl) {
+  ::ferry::ServiceBinding binding(Second::kFullName, Second::kSchemaFingerprint, ::std::move(impl));
   binding.AddUnary<::a::b::c::Simple, ::a::b::c::Simple>(
-      static_cast<uint32_t>(Second::Method::kSimple), "Simple",
+      static_cast<::std::uint32_t>(Second::Method::kSimple), "Simple",
       [](void* self, ::ferry::CallContext& context, const ::a::b::c::Simple& request,
          ::ferry::Reply<::a::b::c::Simple>& reply) {
         return static_cast<Second::Service*>(self)->Simple(context, request, reply);
       });
   binding.AddUnary<::a::b::c::Leaf, ::a::b::c::Leaf>(
-      static_cast<uint32_t>(Second::Method::kLeaf), "Leaf",
+      static_cast<::std::uint32_t>(Second::Method::kLeaf), "Leaf",
       [](void* self, ::ferry::CallContext& context, const ::a::b::c::Leaf& request,
          ::ferry::Reply<::a::b::c::Leaf>& reply) {
         return static_cast<Second::Service*>(self)->Leaf(context, request, reply);
@@ -142,16 +142,16 @@ namespace d {
   return ::ferry::Status::Unimplemented("a.b.d.Third.Shift is not implemented by this server");
 }
 
-::ferry::ServiceBinding FerryBind(std::shared_ptr<Third::Service> impl) {
-  ::ferry::ServiceBinding binding(Third::kFullName, Third::kSchemaFingerprint, std::move(impl));
+::ferry::ServiceBinding FerryBind(::std::shared_ptr<Third::Service> impl) {
+  ::ferry::ServiceBinding binding(Third::kFullName, Third::kSchemaFingerprint, ::std::move(impl));
   binding.AddUnary<Other, ::a::b::c::Simple>(
-      static_cast<uint32_t>(Third::Method::kCount), "Count",
+      static_cast<::std::uint32_t>(Third::Method::kCount), "Count",
       [](void* self, ::ferry::CallContext& context, const Other& request,
          ::ferry::Reply<::a::b::c::Simple>& reply) {
         return static_cast<Third::Service*>(self)->Count(context, request, reply);
       });
   binding.AddUnary<::a::b::c::Simple, Other>(
-      static_cast<uint32_t>(Third::Method::kShift), "Shift",
+      static_cast<::std::uint32_t>(Third::Method::kShift), "Shift",
       [](void* self, ::ferry::CallContext& context, const ::a::b::c::Simple& request,
          ::ferry::Reply<Other>& reply) {
         return static_cast<Third::Service*>(self)->Shift(context, request, reply);

@@ -26,12 +26,12 @@ class Everything final {
  public:
   Everything() = delete;
 
-  static constexpr std::string_view kFullName = "a.b.c.Everything";
+  static constexpr ::std::string_view kFullName = "a.b.c.Everything";
   // fnv1a64 over the service name and every method's name, kind, request and reply type.
-  static constexpr uint64_t kSchemaFingerprint = 0x9b921e327ba489b3ULL;
+  static constexpr ::std::uint64_t kSchemaFingerprint = 0x9b921e327ba489b3ULL;
 
   // Method ids travel with every call; each is fnv1a32 of the method's full name.
-  enum class Method : uint32_t {
+  enum class Method : ::std::uint32_t {
     kGet = 0x9ba9ac64U,       // fnv1a32("a.b.c.Everything.Get")
     kPut = 0xca1f0859U,       // fnv1a32("a.b.c.Everything.Put")
     kPing = 0x0ee2d8b0U,      // fnv1a32("a.b.c.Everything.Ping")
@@ -56,161 +56,168 @@ class Everything::Client {
 
   // Get (unary).
   // Answers with a Rich.
-  ::ferry::RequestBuilder<Simple> NewGetRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Simple> NewGetRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Simple>(*channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<Rich>> Get(::ferry::RequestBuilder<Simple>&& request,
                                                 const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallUnary<Rich>(*channel_, static_cast<uint32_t>(Method::kGet),
-                                              std::move(request), options);
+    return ::ferry::internal::CallUnary<Rich>(*channel_, static_cast<::std::uint32_t>(Method::kGet),
+                                              ::std::move(request), options);
   }
-  ::ferry::Result<::ferry::ReplyView<Rich>> Get(uint64_t id, double ratio, bool enabled,
-                                                Level level, const Vec3* position,
-                                                std::string_view name, ::geo::shapes::Color color,
-                                                int8_t tiny, ::geo::shapes::Flags flags,
+  ::ferry::Result<::ferry::ReplyView<Rich>> Get(::std::uint64_t id, double ratio, bool enabled,
+                                                ::a::b::c::Level level,
+                                                const ::a::b::c::Vec3* position,
+                                                ::std::string_view name, ::geo::shapes::Color color,
+                                                ::std::int8_t tiny, ::geo::shapes::Flags flags,
                                                 const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewGetRequest();
-    request.Finish(CreateSimple(request.fbb(), id, ratio, enabled, level, position,
-                                request.fbb().CreateString(name.data(), name.size()), color, tiny,
-                                flags));
-    return this->Get(std::move(request), options);
+    request.Finish(::a::b::c::CreateSimple(request.fbb(), id, ratio, enabled, level, position,
+                                           request.fbb().CreateString(name.data(), name.size()),
+                                           color, tiny, flags));
+    return this->Get(::std::move(request), options);
   }
 
   // Put (unary).
-  ::ferry::RequestBuilder<Rich> NewPutRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Rich> NewPutRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Rich>(*channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<Empty>> Put(::ferry::RequestBuilder<Rich>&& request,
                                                  const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallUnary<Empty>(*channel_, static_cast<uint32_t>(Method::kPut),
-                                               std::move(request), options);
+    return ::ferry::internal::CallUnary<Empty>(*channel_,
+                                               static_cast<::std::uint32_t>(Method::kPut),
+                                               ::std::move(request), options);
   }
 
   // Ping (unary). Default deadline: 250 ms (deadline_ms), used when the options set none.
-  ::ferry::RequestBuilder<Empty> NewPingRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Empty> NewPingRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Empty>(*channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<Empty>> Ping(::ferry::RequestBuilder<Empty>&& request,
                                                   const ::ferry::CallOptions& options = {}) const {
     ::ferry::CallOptions effective = options;
     if (effective.deadline.count() == 0) {
-      effective.deadline = std::chrono::milliseconds(250);
+      effective.deadline = ::std::chrono::milliseconds(250);
     }
-    return ::ferry::internal::CallUnary<Empty>(*channel_, static_cast<uint32_t>(Method::kPing),
-                                               std::move(request), effective);
+    return ::ferry::internal::CallUnary<Empty>(*channel_,
+                                               static_cast<::std::uint32_t>(Method::kPing),
+                                               ::std::move(request), effective);
   }
   ::ferry::Result<::ferry::ReplyView<Empty>> Ping(const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewPingRequest();
-    request.Finish(CreateEmpty(request.fbb()));
-    return this->Ping(std::move(request), options);
+    request.Finish(::a::b::c::CreateEmpty(request.fbb()));
+    return this->Ping(::std::move(request), options);
   }
 
   // Notify (oneway): OK once the server has the request; the handler's outcome is not reported.
-  ::ferry::RequestBuilder<Simple> NewNotifyRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Simple> NewNotifyRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Simple>(*channel_, size_hint);
   }
   ::ferry::Status Notify(::ferry::RequestBuilder<Simple>&& request,
                          const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallOneway(*channel_, static_cast<uint32_t>(Method::kNotify),
-                                         std::move(request), options);
+    return ::ferry::internal::CallOneway(*channel_, static_cast<::std::uint32_t>(Method::kNotify),
+                                         ::std::move(request), options);
   }
-  ::ferry::Status Notify(uint64_t id, double ratio, bool enabled, Level level, const Vec3* position,
-                         std::string_view name, ::geo::shapes::Color color, int8_t tiny,
-                         ::geo::shapes::Flags flags,
+  ::ferry::Status Notify(::std::uint64_t id, double ratio, bool enabled, ::a::b::c::Level level,
+                         const ::a::b::c::Vec3* position, ::std::string_view name,
+                         ::geo::shapes::Color color, ::std::int8_t tiny, ::geo::shapes::Flags flags,
                          const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewNotifyRequest();
-    request.Finish(CreateSimple(request.fbb(), id, ratio, enabled, level, position,
-                                request.fbb().CreateString(name.data(), name.size()), color, tiny,
-                                flags));
-    return this->Notify(std::move(request), options);
+    request.Finish(::a::b::c::CreateSimple(request.fbb(), id, ratio, enabled, level, position,
+                                           request.fbb().CreateString(name.data(), name.size()),
+                                           color, tiny, flags));
+    return this->Notify(::std::move(request), options);
   }
 
   // Forget (oneway): OK once the server has the request; the handler's outcome is not reported.
-  ::ferry::RequestBuilder<Empty> NewForgetRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Empty> NewForgetRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Empty>(*channel_, size_hint);
   }
   ::ferry::Status Forget(::ferry::RequestBuilder<Empty>&& request,
                          const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallOneway(*channel_, static_cast<uint32_t>(Method::kForget),
-                                         std::move(request), options);
+    return ::ferry::internal::CallOneway(*channel_, static_cast<::std::uint32_t>(Method::kForget),
+                                         ::std::move(request), options);
   }
   ::ferry::Status Forget(const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewForgetRequest();
-    request.Finish(CreateEmpty(request.fbb()));
-    return this->Forget(std::move(request), options);
+    request.Finish(::a::b::c::CreateEmpty(request.fbb()));
+    return this->Forget(::std::move(request), options);
   }
 
   // Watch (server streaming): the server answers UNIMPLEMENTED until the runtime serves streams.
-  ::ferry::RequestBuilder<Simple> NewWatchRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Simple> NewWatchRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Simple>(*channel_, size_hint);
   }
   ::ferry::Status Watch(::ferry::RequestBuilder<Simple>&& request,
                         const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallStreaming(*channel_, static_cast<uint32_t>(Method::kWatch),
+    return ::ferry::internal::CallStreaming(*channel_, static_cast<::std::uint32_t>(Method::kWatch),
                                             ::ferry::MethodKind::kServerStreaming,
-                                            std::move(request), options);
+                                            ::std::move(request), options);
   }
 
   // Upload (client streaming): the server answers UNIMPLEMENTED until the runtime serves streams.
-  ::ferry::RequestBuilder<Rich> NewUploadRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Rich> NewUploadRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Rich>(*channel_, size_hint);
   }
   ::ferry::Status Upload(::ferry::RequestBuilder<Rich>&& request,
                          const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallStreaming(*channel_, static_cast<uint32_t>(Method::kUpload),
+    return ::ferry::internal::CallStreaming(*channel_,
+                                            static_cast<::std::uint32_t>(Method::kUpload),
                                             ::ferry::MethodKind::kClientStreaming,
-                                            std::move(request), options);
+                                            ::std::move(request), options);
   }
 
   // Chat (bidi streaming): the server answers UNIMPLEMENTED until the runtime serves streams.
-  ::ferry::RequestBuilder<Simple> NewChatRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Simple> NewChatRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Simple>(*channel_, size_hint);
   }
   ::ferry::Status Chat(::ferry::RequestBuilder<Simple>&& request,
                        const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallStreaming(*channel_, static_cast<uint32_t>(Method::kChat),
-                                            ::ferry::MethodKind::kBidiStreaming, std::move(request),
-                                            options);
+    return ::ferry::internal::CallStreaming(*channel_, static_cast<::std::uint32_t>(Method::kChat),
+                                            ::ferry::MethodKind::kBidiStreaming,
+                                            ::std::move(request), options);
   }
 
   // Explicit (unary).
-  ::ferry::RequestBuilder<Simple> NewExplicitRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Simple> NewExplicitRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Simple>(*channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<Simple>> Explicit(
       ::ferry::RequestBuilder<Simple>&& request, const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallUnary<Simple>(*channel_, static_cast<uint32_t>(Method::kExplicit),
-                                                std::move(request), options);
+    return ::ferry::internal::CallUnary<Simple>(*channel_,
+                                                static_cast<::std::uint32_t>(Method::kExplicit),
+                                                ::std::move(request), options);
   }
   ::ferry::Result<::ferry::ReplyView<Simple>> Explicit(
-      uint64_t id, double ratio, bool enabled, Level level, const Vec3* position,
-      std::string_view name, ::geo::shapes::Color color, int8_t tiny, ::geo::shapes::Flags flags,
+      ::std::uint64_t id, double ratio, bool enabled, ::a::b::c::Level level,
+      const ::a::b::c::Vec3* position, ::std::string_view name, ::geo::shapes::Color color,
+      ::std::int8_t tiny, ::geo::shapes::Flags flags,
       const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewExplicitRequest();
-    request.Finish(CreateSimple(request.fbb(), id, ratio, enabled, level, position,
-                                request.fbb().CreateString(name.data(), name.size()), color, tiny,
-                                flags));
-    return this->Explicit(std::move(request), options);
+    request.Finish(::a::b::c::CreateSimple(request.fbb(), id, ratio, enabled, level, position,
+                                           request.fbb().CreateString(name.data(), name.size()),
+                                           color, tiny, flags));
+    return this->Explicit(::std::move(request), options);
   }
 
   // Measure (unary).
-  ::ferry::RequestBuilder<::geo::units::Measure> NewMeasureRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<::geo::units::Measure> NewMeasureRequest(
+      ::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<::geo::units::Measure>(*channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<::geo::shapes::Polygon>> Measure(
       ::ferry::RequestBuilder<::geo::units::Measure>&& request,
       const ::ferry::CallOptions& options = {}) const {
     return ::ferry::internal::CallUnary<::geo::shapes::Polygon>(
-        *channel_, static_cast<uint32_t>(Method::kMeasure), std::move(request), options);
+        *channel_, static_cast<::std::uint32_t>(Method::kMeasure), ::std::move(request), options);
   }
   ::ferry::Result<::ferry::ReplyView<::geo::shapes::Polygon>> Measure(
-      double value, std::string_view unit, const ::geo::shapes::Point* at,
+      double value, ::std::string_view unit, const ::geo::shapes::Point* at,
       ::geo::shapes::Color color, const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewMeasureRequest();
     request.Finish(::geo::units::CreateMeasure(request.fbb(), value,
                                                request.fbb().CreateString(unit.data(), unit.size()),
                                                at, color));
-    return this->Measure(std::move(request), options);
+    return this->Measure(::std::move(request), options);
   }
 
  private:
@@ -258,18 +265,18 @@ class Everything::Service {
 
 // Binds an implementation to ferry::Server (found by argument-dependent lookup from
 // Server::Add).
-::ferry::ServiceBinding FerryBind(std::shared_ptr<Everything::Service> impl);
+::ferry::ServiceBinding FerryBind(::std::shared_ptr<Everything::Service> impl);
 
 class Second final {
  public:
   Second() = delete;
 
-  static constexpr std::string_view kFullName = "a.b.c.Second";
+  static constexpr ::std::string_view kFullName = "a.b.c.Second";
   // fnv1a64 over the service name and every method's name, kind, request and reply type.
-  static constexpr uint64_t kSchemaFingerprint = 0x9742406caf12f70fULL;
+  static constexpr ::std::uint64_t kSchemaFingerprint = 0x9742406caf12f70fULL;
 
   // Method ids travel with every call; each is fnv1a32 of the method's full name.
-  enum class Method : uint32_t {
+  enum class Method : ::std::uint32_t {
     kSimple = 0x49f355a5U,  // fnv1a32("a.b.c.Second.Simple")
     kLeaf = 0x5ca370dbU,    // fnv1a32("a.b.c.Second.Leaf")
   };
@@ -285,43 +292,43 @@ class Second::Client {
   explicit Client(::ferry::Channel& channel) : channel_(&channel) {}
 
   // Simple (unary).
-  ::ferry::RequestBuilder<::a::b::c::Simple> NewSimpleRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<::a::b::c::Simple> NewSimpleRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<::a::b::c::Simple>(*channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<::a::b::c::Simple>> Simple(
       ::ferry::RequestBuilder<::a::b::c::Simple>&& request,
       const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallUnary<::a::b::c::Simple>(*channel_,
-                                                           static_cast<uint32_t>(Method::kSimple),
-                                                           std::move(request), options);
+    return ::ferry::internal::CallUnary<::a::b::c::Simple>(
+        *channel_, static_cast<::std::uint32_t>(Method::kSimple), ::std::move(request), options);
   }
   ::ferry::Result<::ferry::ReplyView<::a::b::c::Simple>> Simple(
-      uint64_t id, double ratio, bool enabled, Level level, const Vec3* position,
-      std::string_view name, ::geo::shapes::Color color, int8_t tiny, ::geo::shapes::Flags flags,
+      ::std::uint64_t id, double ratio, bool enabled, ::a::b::c::Level level,
+      const ::a::b::c::Vec3* position, ::std::string_view name, ::geo::shapes::Color color,
+      ::std::int8_t tiny, ::geo::shapes::Flags flags,
       const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewSimpleRequest();
-    request.Finish(CreateSimple(request.fbb(), id, ratio, enabled, level, position,
-                                request.fbb().CreateString(name.data(), name.size()), color, tiny,
-                                flags));
-    return this->Simple(std::move(request), options);
+    request.Finish(::a::b::c::CreateSimple(request.fbb(), id, ratio, enabled, level, position,
+                                           request.fbb().CreateString(name.data(), name.size()),
+                                           color, tiny, flags));
+    return this->Simple(::std::move(request), options);
   }
 
   // Leaf (unary).
-  ::ferry::RequestBuilder<::a::b::c::Leaf> NewLeafRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<::a::b::c::Leaf> NewLeafRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<::a::b::c::Leaf>(*channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<::a::b::c::Leaf>> Leaf(
       ::ferry::RequestBuilder<::a::b::c::Leaf>&& request,
       const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallUnary<::a::b::c::Leaf>(*channel_,
-                                                         static_cast<uint32_t>(Method::kLeaf),
-                                                         std::move(request), options);
+    return ::ferry::internal::CallUnary<::a::b::c::Leaf>(
+        *channel_, static_cast<::std::uint32_t>(Method::kLeaf), ::std::move(request), options);
   }
   ::ferry::Result<::ferry::ReplyView<::a::b::c::Leaf>> Leaf(
-      std::string_view name, const ::ferry::CallOptions& options = {}) const {
+      ::std::string_view name, const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewLeafRequest();
-    request.Finish(CreateLeaf(request.fbb(), request.fbb().CreateString(name.data(), name.size())));
-    return this->Leaf(std::move(request), options);
+    request.Finish(::a::b::c::CreateLeaf(request.fbb(),
+                                         request.fbb().CreateString(name.data(), name.size())));
+    return this->Leaf(::std::move(request), options);
   }
 
  private:
@@ -346,7 +353,7 @@ class Second::Service {
 
 // Binds an implementation to ferry::Server (found by argument-dependent lookup from
 // Server::Add).
-::ferry::ServiceBinding FerryBind(std::shared_ptr<Second::Service> impl);
+::ferry::ServiceBinding FerryBind(::std::shared_ptr<Second::Service> impl);
 
 }  // namespace c
 }  // namespace b
@@ -360,12 +367,12 @@ class Third final {
  public:
   Third() = delete;
 
-  static constexpr std::string_view kFullName = "a.b.d.Third";
+  static constexpr ::std::string_view kFullName = "a.b.d.Third";
   // fnv1a64 over the service name and every method's name, kind, request and reply type.
-  static constexpr uint64_t kSchemaFingerprint = 0xc1f6b731c77316eaULL;
+  static constexpr ::std::uint64_t kSchemaFingerprint = 0xc1f6b731c77316eaULL;
 
   // Method ids travel with every call; each is fnv1a32 of the method's full name.
-  enum class Method : uint32_t {
+  enum class Method : ::std::uint32_t {
     kCount = 0xd5320e5cU,  // fnv1a32("a.b.d.Third.Count")
     kShift = 0xe2badf8fU,  // fnv1a32("a.b.d.Third.Shift")
   };
@@ -381,44 +388,44 @@ class Third::Client {
   explicit Client(::ferry::Channel& channel) : channel_(&channel) {}
 
   // Count (unary).
-  ::ferry::RequestBuilder<Other> NewCountRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Other> NewCountRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Other>(*channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<::a::b::c::Simple>> Count(
       ::ferry::RequestBuilder<Other>&& request, const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallUnary<::a::b::c::Simple>(*channel_,
-                                                           static_cast<uint32_t>(Method::kCount),
-                                                           std::move(request), options);
+    return ::ferry::internal::CallUnary<::a::b::c::Simple>(
+        *channel_, static_cast<::std::uint32_t>(Method::kCount), ::std::move(request), options);
   }
   ::ferry::Result<::ferry::ReplyView<::a::b::c::Simple>> Count(
-      int32_t count, const ::ferry::CallOptions& options = {}) const {
+      ::std::int32_t count, const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewCountRequest();
-    request.Finish(CreateOther(request.fbb(), count));
-    return this->Count(std::move(request), options);
+    request.Finish(::a::b::d::CreateOther(request.fbb(), count));
+    return this->Count(::std::move(request), options);
   }
 
   // Shift (unary).
-  ::ferry::RequestBuilder<::a::b::c::Simple> NewShiftRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<::a::b::c::Simple> NewShiftRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<::a::b::c::Simple>(*channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<Other>> Shift(
       ::ferry::RequestBuilder<::a::b::c::Simple>&& request,
       const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallUnary<Other>(*channel_, static_cast<uint32_t>(Method::kShift),
-                                               std::move(request), options);
+    return ::ferry::internal::CallUnary<Other>(*channel_,
+                                               static_cast<::std::uint32_t>(Method::kShift),
+                                               ::std::move(request), options);
   }
-  ::ferry::Result<::ferry::ReplyView<Other>> Shift(uint64_t id, double ratio, bool enabled,
+  ::ferry::Result<::ferry::ReplyView<Other>> Shift(::std::uint64_t id, double ratio, bool enabled,
                                                    ::a::b::c::Level level,
                                                    const ::a::b::c::Vec3* position,
-                                                   std::string_view name,
-                                                   ::geo::shapes::Color color, int8_t tiny,
+                                                   ::std::string_view name,
+                                                   ::geo::shapes::Color color, ::std::int8_t tiny,
                                                    ::geo::shapes::Flags flags,
                                                    const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewShiftRequest();
     request.Finish(::a::b::c::CreateSimple(request.fbb(), id, ratio, enabled, level, position,
                                            request.fbb().CreateString(name.data(), name.size()),
                                            color, tiny, flags));
-    return this->Shift(std::move(request), options);
+    return this->Shift(::std::move(request), options);
   }
 
  private:
@@ -443,7 +450,7 @@ class Third::Service {
 
 // Binds an implementation to ferry::Server (found by argument-dependent lookup from
 // Server::Add).
-::ferry::ServiceBinding FerryBind(std::shared_ptr<Third::Service> impl);
+::ferry::ServiceBinding FerryBind(::std::shared_ptr<Third::Service> impl);
 
 }  // namespace d
 }  // namespace b

@@ -20,26 +20,27 @@ namespace kw {
   return ::ferry::Status::Unimplemented("kw.delete.operator is not implemented by this server");
 }
 
-::ferry::ServiceBinding FerryBind(std::shared_ptr<delete_::Service> impl) {
-  ::ferry::ServiceBinding binding(delete_::kFullName, delete_::kSchemaFingerprint, std::move(impl));
+::ferry::ServiceBinding FerryBind(::std::shared_ptr<delete_::Service> impl) {
+  ::ferry::ServiceBinding binding(delete_::kFullName, delete_::kSchemaFingerprint,
+                                  ::std::move(impl));
   binding.AddUnary<class_, class_>(
-      static_cast<uint32_t>(delete_::Method::knew), "new",
+      static_cast<::std::uint32_t>(delete_::Method::knew), "new",
       [](void* self, ::ferry::CallContext& context, const class_& request,
          ::ferry::Reply<class_>& reply) {
         return static_cast<delete_::Service*>(self)->new_(context, request, reply);
       });
   binding.AddOneway<class_>(
-      static_cast<uint32_t>(delete_::Method::kco_await), "co_await",
+      static_cast<::std::uint32_t>(delete_::Method::kco_await), "co_await",
       [](void* self, ::ferry::CallContext& context, const class_& request) {
         return static_cast<delete_::Service*>(self)->co_await_(context, request);
       });
   binding.AddUnary<Opts, Opts>(
-      static_cast<uint32_t>(delete_::Method::koperator), "operator",
+      static_cast<::std::uint32_t>(delete_::Method::koperator), "operator",
       [](void* self, ::ferry::CallContext& context, const Opts& request,
          ::ferry::Reply<Opts>& reply) {
         return static_cast<delete_::Service*>(self)->operator_(context, request, reply);
       });
-  binding.AddStreaming(static_cast<uint32_t>(delete_::Method::krequires), "requires",
+  binding.AddStreaming(static_cast<::std::uint32_t>(delete_::Method::krequires), "requires",
                        ::ferry::MethodKind::kBidiStreaming);
   return binding;
 }

@@ -22,12 +22,12 @@ class delete_ final {
  public:
   delete_() = delete;
 
-  static constexpr std::string_view kFullName = "kw.delete";
+  static constexpr ::std::string_view kFullName = "kw.delete";
   // fnv1a64 over the service name and every method's name, kind, request and reply type.
-  static constexpr uint64_t kSchemaFingerprint = 0x7f5a3f1bae139663ULL;
+  static constexpr ::std::uint64_t kSchemaFingerprint = 0x7f5a3f1bae139663ULL;
 
   // Method ids travel with every call; each is fnv1a32 of the method's full name.
-  enum class Method : uint32_t {
+  enum class Method : ::std::uint32_t {
     knew = 0x1618cd4cU,       // fnv1a32("kw.delete.new")
     kco_await = 0x32d44c11U,  // fnv1a32("kw.delete.co_await")
     koperator = 0xcb791372U,  // fnv1a32("kw.delete.operator")
@@ -45,71 +45,75 @@ class delete_::Client {
   explicit Client(::ferry::Channel& channel) : channel_(&channel) {}
 
   // new (unary).
-  ::ferry::RequestBuilder<class_> NewnewRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<class_> NewnewRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<class_>(*channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<class_>> new_(::ferry::RequestBuilder<class_>&& request,
                                                    const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallUnary<class_>(*channel_, static_cast<uint32_t>(Method::knew),
-                                                std::move(request), options);
+    return ::ferry::internal::CallUnary<class_>(*channel_,
+                                                static_cast<::std::uint32_t>(Method::knew),
+                                                ::std::move(request), options);
   }
-  ::ferry::Result<::ferry::ReplyView<class_>> new_(int32_t delete_, std::string_view namespace_,
-                                                   Mode int_, const Register* new_, bool co_await_,
-                                                   int64_t concept_,
+  ::ferry::Result<::ferry::ReplyView<class_>> new_(::std::int32_t delete_,
+                                                   ::std::string_view namespace_, ::kw::Mode int_,
+                                                   const ::kw::Register* new_, bool co_await_,
+                                                   ::std::int64_t concept_,
                                                    const ::ferry::CallOptions& options = {}) const {
     auto request = this->NewnewRequest();
-    request.Finish(Createclass_(request.fbb(), delete_,
-                                request.fbb().CreateString(namespace_.data(), namespace_.size()),
-                                int_, new_, co_await_, concept_));
-    return this->new_(std::move(request), options);
+    request.Finish(::kw::Createclass_(
+        request.fbb(), delete_, request.fbb().CreateString(namespace_.data(), namespace_.size()),
+        int_, new_, co_await_, concept_));
+    return this->new_(::std::move(request), options);
   }
 
   // co_await (oneway): OK once the server has the request; the handler's outcome is not reported.
-  ::ferry::RequestBuilder<class_> Newco_awaitRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<class_> Newco_awaitRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<class_>(*channel_, size_hint);
   }
   ::ferry::Status co_await_(::ferry::RequestBuilder<class_>&& request,
                             const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallOneway(*channel_, static_cast<uint32_t>(Method::kco_await),
-                                         std::move(request), options);
+    return ::ferry::internal::CallOneway(*channel_, static_cast<::std::uint32_t>(Method::kco_await),
+                                         ::std::move(request), options);
   }
-  ::ferry::Status co_await_(int32_t delete_, std::string_view namespace_, Mode int_,
-                            const Register* new_, bool co_await_, int64_t concept_,
+  ::ferry::Status co_await_(::std::int32_t delete_, ::std::string_view namespace_, ::kw::Mode int_,
+                            const ::kw::Register* new_, bool co_await_, ::std::int64_t concept_,
                             const ::ferry::CallOptions& options = {}) const {
     auto request = this->Newco_awaitRequest();
-    request.Finish(Createclass_(request.fbb(), delete_,
-                                request.fbb().CreateString(namespace_.data(), namespace_.size()),
-                                int_, new_, co_await_, concept_));
-    return this->co_await_(std::move(request), options);
+    request.Finish(::kw::Createclass_(
+        request.fbb(), delete_, request.fbb().CreateString(namespace_.data(), namespace_.size()),
+        int_, new_, co_await_, concept_));
+    return this->co_await_(::std::move(request), options);
   }
 
   // operator (unary).
-  ::ferry::RequestBuilder<Opts> NewoperatorRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Opts> NewoperatorRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Opts>(*channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<Opts>> operator_(
       ::ferry::RequestBuilder<Opts>&& request, const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallUnary<Opts>(*channel_, static_cast<uint32_t>(Method::koperator),
-                                              std::move(request), options);
+    return ::ferry::internal::CallUnary<Opts>(*channel_,
+                                              static_cast<::std::uint32_t>(Method::koperator),
+                                              ::std::move(request), options);
   }
   ::ferry::Result<::ferry::ReplyView<Opts>> operator_(
-      int32_t request, int32_t options, int32_t ferry_request,
+      ::std::int32_t request, ::std::int32_t options, ::std::int32_t ferry_request,
       const ::ferry::CallOptions& ferry_options = {}) const {
     auto ferry_ferry_request = this->NewoperatorRequest();
-    ferry_ferry_request.Finish(CreateOpts(ferry_ferry_request.fbb(), request, options,
-                                          ferry_request));
-    return this->operator_(std::move(ferry_ferry_request), ferry_options);
+    ferry_ferry_request.Finish(::kw::CreateOpts(ferry_ferry_request.fbb(), request, options,
+                                                ferry_request));
+    return this->operator_(::std::move(ferry_ferry_request), ferry_options);
   }
 
   // requires (bidi streaming): the server answers UNIMPLEMENTED until the runtime serves streams.
-  ::ferry::RequestBuilder<class_> NewrequiresRequest(size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<class_> NewrequiresRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<class_>(*channel_, size_hint);
   }
   ::ferry::Status requires_(::ferry::RequestBuilder<class_>&& request,
                             const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallStreaming(*channel_, static_cast<uint32_t>(Method::krequires),
-                                            ::ferry::MethodKind::kBidiStreaming, std::move(request),
-                                            options);
+    return ::ferry::internal::CallStreaming(*channel_,
+                                            static_cast<::std::uint32_t>(Method::krequires),
+                                            ::ferry::MethodKind::kBidiStreaming,
+                                            ::std::move(request), options);
   }
 
  private:
@@ -140,6 +144,6 @@ class delete_::Service {
 
 // Binds an implementation to ferry::Server (found by argument-dependent lookup from
 // Server::Add).
-::ferry::ServiceBinding FerryBind(std::shared_ptr<delete_::Service> impl);
+::ferry::ServiceBinding FerryBind(::std::shared_ptr<delete_::Service> impl);
 
 }  // namespace kw
