@@ -48,7 +48,10 @@ std::vector<Diagnostic> ParseFlatbuffersMessages(std::string_view text) {
   std::istringstream in{std::string(text)};
   std::string line;
   while (std::getline(in, line)) {
-    if (line.empty()) continue;
+    // The flatc binary prints "error:" on a line of its own, then the messages indented.
+    size_t start = line.find_first_not_of(" \t");
+    line.erase(0, start == std::string::npos ? line.size() : start);
+    if (line.empty() || line == "error:" || line == "warning:") continue;
     std::smatch m;
     if (std::regex_match(line, m, kMessage)) {
       Diagnostic d;

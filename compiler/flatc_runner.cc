@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -26,6 +27,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kAttributesFile = "ferry_attributes.fbs";
 constexpr const char* kAttributesInclude = "#include \"ferry_attributes_generated.h\"\n";
+constexpr const char* kUtf8Bom = "\xEF\xBB\xBF";
 
 // Removes its directory tree on every path out of RunFlatc.
 class TempDir {
@@ -107,27 +109,58 @@ FlatcOutput RunFlatc(const std::string& flatc, const std::string& input, const s
   };
 
   TempDir temp;
-  if (temp.path().empty()) return fail("cannot create a temporary directory for flatc");
+  if (temp.path().empty()) {
+    return fail("cannot create a temporary directory for flatc: " + std::string(strerror(errno)));
+  }
   const fs::path source = fs::absolute(input).lexically_normal();
+  const fs::path source_dir = source.parent_path();
   const std::string stem = source.stem().string();
   std::string text;
   if (!ReadAll(source.string(), &text)) return fail("cannot read file");
-  const std::string copy = temp.path() + "/" + stem + ".fbs";
-  if (!WriteAll(temp.path() + "/" + kAttributesFile,
+  if (text.starts_with(kUtf8Bom)) text.erase(0, std::strlen(kUtf8Bom));
+
+  // flatc must see the schema once, under the name its includes use for it (a.fbs may include
+  // b.fbs, which includes a.fbs again). flatc resolves an include against the including file's
+  // directory first and remembers files by that path, so the copy lives in a mirror of the
+  // schema's directory: every other entry there is a symlink to the original, and a file
+  // found through the mirror names the copy when it includes the schema back. An .idl schema
+  // is copied as <stem>.fbs (flatc 2.0.8 compiles only .fbs), and an include cycle back to
+  // <stem>.idl finds a stand-in that includes the copy (which flatc is parsing already).
+  const fs::path mirror = fs::path(temp.path()) / "src";
+  const fs::path attributes_dir = fs::path(temp.path()) / "attributes";
+  const fs::path copy = mirror / (stem + ".fbs");
+  std::error_code error;
+  fs::create_directory(mirror, error);
+  if (!error) fs::create_directory(attributes_dir, error);
+  if (error) return fail("cannot set up flatc's input in " + temp.path() + ": " + error.message());
+  for (const fs::directory_entry& entry : fs::directory_iterator(source_dir, error)) {
+    const fs::path name = entry.path().filename();
+    if (name == copy.filename() || name == source.filename()) continue;
+    std::error_code ignored;  // an entry that cannot be mirrored is one no include can reach
+    fs::create_symlink(entry.path(), mirror / name, ignored);
+  }
+  const bool stand_in = source.filename() != copy.filename();
+  if (!WriteAll((attributes_dir / kAttributesFile).string(),
                 "// ferry's method attributes, declared for flatc by ferryc.\n"
                 "attribute \"oneway\";\nattribute \"deadline_ms\";\n") ||
-      !WriteAll(copy, std::string("include \"") + kAttributesFile + "\";\n" + text)) {
-    return fail("cannot write flatc's input into " + temp.path());
+      !WriteAll(copy.string(), std::string("include \"") + kAttributesFile + "\";\n" + text) ||
+      (stand_in && !WriteAll((mirror / source.filename()).string(),
+                             "include \"" + copy.filename().string() + "\";\n"))) {
+    return fail("cannot write flatc's input into " + temp.path() + ": " + strerror(errno));
   }
 
+  // The user's directories come first, exactly as for flatc on the original file (so that
+  // `include "../x.fbs"` means the same); ferry's attributes come last, and flatc itself
+  // appends the mirror.
   const std::string out_dir = temp.path() + "/out";
-  std::vector<std::string> argv = {flatc, "--cpp",     "-o", out_dir,
-                                   "-I",  temp.path(), "-I", source.parent_path().string()};
+  std::vector<std::string> argv = {flatc, "--cpp", "-o", out_dir, "-I", source_dir.string()};
   for (const std::string& dir : include_dirs) {
     argv.push_back("-I");
     argv.push_back(fs::absolute(dir).lexically_normal().string());
   }
-  argv.push_back(copy);
+  argv.push_back("-I");
+  argv.push_back(attributes_dir.string());
+  argv.push_back(copy.string());
   const std::string log = temp.path() + "/flatc.log";
   int status = Spawn(argv, log);
   std::string log_text;
@@ -135,14 +168,17 @@ FlatcOutput RunFlatc(const std::string& flatc, const std::string& input, const s
   if (status != 0) {
     if (status < 0 && log_text.empty()) return fail("cannot run flatc (" + flatc + ")");
     // Should not happen (the schema already parsed in-process); report what flatc said, with
-    // its copy's name mapped back to the user's file.
+    // the mirror's names mapped back to the user's files.
+    const std::string mirror_prefix = mirror.string() + "/";
     std::vector<Diagnostic> diagnostics = ParseFlatbuffersMessages(log_text);
     bool any = false;
     for (Diagnostic& d : diagnostics) {
       if (d.severity != Severity::kError) continue;
-      if (d.file == copy) {
+      if (d.file == copy.string()) {
         d.file = display;
-        d.line -= 1;  // the prepended include line
+        if (d.line > 0) d.line = std::max(1, d.line - 1);  // the prepended include line
+      } else if (d.file.starts_with(mirror_prefix)) {
+        d.file = (source_dir / d.file.substr(mirror_prefix.size())).string();
       }
       output.diagnostics.push_back(d);
       any = true;
