@@ -8,15 +8,34 @@
 namespace ferryc {
 namespace {
 
-// The column (1-based) of `word` in line `line` of `file`, or 0 when it can't be found.
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.';
+}
+
+// The column (1-based) of `word` as a whole (qualified) name in line `line` of `file`, or 0
+// when it can't be found. An occurrence in type position (after ':', '(' or '[') wins over an
+// earlier one that is, say, a field of the same name.
 int FindColumn(const std::string& file, int line, const std::string& word) {
   std::ifstream in(file);
   std::string text;
   for (int i = 0; i < line && std::getline(in, text); ++i) {
   }
   if (!in || word.empty()) return 0;
-  size_t at = text.find(word);
-  return at == std::string::npos ? 0 : static_cast<int>(at) + 1;
+  int first = 0;
+  for (size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+    const size_t end = at + word.size();
+    if ((at > 0 && IsNameChar(text[at - 1])) || (end < text.size() && IsNameChar(text[end]))) {
+      continue;
+    }
+    size_t before = text.find_last_not_of(" \t", at == 0 ? std::string::npos : at - 1);
+    if (at > 0 && before != std::string::npos &&
+        (text[before] == ':' || text[before] == '(' || text[before] == '[')) {
+      return static_cast<int>(at) + 1;
+    }
+    if (first == 0) first = static_cast<int>(at) + 1;
+  }
+  return first;
 }
 
 }  // namespace

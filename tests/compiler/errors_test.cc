@@ -99,6 +99,15 @@ TEST(FerrycErrors, UndefinedTypeIsReportedWhereItIsUsed) {
                   "namespace): Missing"});
 }
 
+TEST(FerrycErrors, UndefinedTypeIsLocatedAsAWholeNameInTypePosition) {
+  ExpectRejected({"field named like the type", "namespace t;\ntable Req { thing:int; a:thing; }\n",
+                  "{dir}/bad.idl:2:26: error: type referenced but not defined (check "
+                  "namespace): thing"});
+  ExpectRejected({"substring", "namespace t;\ntable Req { something:int; a:[thing]; }\n",
+                  "{dir}/bad.idl:2:31: error: type referenced but not defined (check "
+                  "namespace): thing"});
+}
+
 TEST(FerrycErrors, UndefinedQualifiedRequestTypeIsReportedWhereItIsUsed) {
   ExpectRejected(
       {"undefined request",
