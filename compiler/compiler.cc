@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -100,27 +102,35 @@ std::string DepfileText(const std::vector<std::string>& outputs,
 }
 
 bool WriteFiles(const std::vector<GeneratedFile>& files, std::vector<Diagnostic>* diagnostics) {
+  // Every file goes to a temporary name first and is renamed only once all were written; on
+  // any failure everything written so far is removed, so no partial set of outputs remains.
+  std::vector<fs::path> temps;
+  std::vector<fs::path> renamed;
+  auto fail = [&](const std::string& path, const std::string& reason) {
+    std::error_code ignored;
+    for (const fs::path& temp : temps) fs::remove(temp, ignored);
+    for (const fs::path& done : renamed) fs::remove(done, ignored);
+    diagnostics->push_back({path, 0, 0, "cannot write file: " + reason, Severity::kError});
+    return false;
+  };
   for (const GeneratedFile& file : files) {
     const fs::path path(file.path);
     std::error_code error;
     if (path.has_parent_path()) fs::create_directories(path.parent_path(), error);
+    if (error) return fail(file.path, error.message());
     const fs::path temp = path.string() + ".tmp" + std::to_string(getpid());
-    {
-      std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-      out << file.contents;
-      out.close();
-      if (!out) {
-        fs::remove(temp, error);
-        diagnostics->push_back({file.path, 0, 0, "cannot write file", Severity::kError});
-        return false;
-      }
-    }
-    fs::rename(temp, path, error);
-    if (error) {
-      fs::remove(temp, error);
-      diagnostics->push_back({file.path, 0, 0, "cannot write file", Severity::kError});
-      return false;
-    }
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) return fail(file.path, std::strerror(errno));
+    temps.push_back(temp);
+    out << file.contents;
+    out.close();
+    if (!out) return fail(file.path, std::strerror(errno));
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::error_code error;
+    fs::rename(temps[i], files[i].path, error);
+    if (error) return fail(files[i].path, error.message());
+    renamed.push_back(files[i].path);
   }
   return true;
 }

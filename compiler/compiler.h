@@ -38,7 +38,8 @@ std::string DepfileText(const std::vector<std::string>& outputs,
                         const std::vector<std::string>& dependencies);
 
 // Writes `files` (creating their directories); each lands through a temporary name and a
-// rename, so a reader never sees half a file. False, with a diagnostic, on failure.
+// rename, so a reader never sees half a file. False, with a diagnostic naming the system's
+// reason, on failure; then none of `files` is left behind (not even the ones already renamed).
 bool WriteFiles(const std::vector<GeneratedFile>& files, std::vector<Diagnostic>* diagnostics);
 
 // The command line: `ferryc -o <outdir> [-I <dir>]... [--depfile <f>] [--flatc <path>] files...`.

@@ -272,8 +272,7 @@ void EmitClientMethod(CodeWriter& code, const Service& service, const Method& me
   code += WrapDeclaration(code.indent(), ret, name + "(", params, ") const {");
   code.Indent();
   code += "auto " + local + " = this->New" + method.name + "Request();";
-  code += WrapCall(code.indent(),
-                   local + ".Finish(" + emit::CreateRef(method.request.type) + "(",
+  code += WrapCall(code.indent(), local + ".Finish(" + emit::CreateRef(method.request.type) + "(",
                    create_args, "));");
   code += "return this->" + name + "(::std::move(" + local + "), " + opts + ");";
   code.Outdent();

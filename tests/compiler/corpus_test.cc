@@ -122,7 +122,9 @@ concept HostileGetTakesFields = requires(const C& c, const hostile::std::point* 
 static_assert(HostileGetTakesFields<hostile::std::Files::Client>);
 static_assert(hostile::other::std::kFullName == "hostile.other.std");
 template <class C>
-concept HostileStdFieldIsAParameter = requires(const C& c) { c.Get(1); };
+concept HostileStdFieldIsAParameter = requires(const C& c) {
+  c.Get(1);
+};
 static_assert(HostileStdFieldIsAParameter<hostile::other::std::Client>);
 
 // Server side ------------------------------------------------------------------------------

@@ -175,7 +175,8 @@ TEST(FerrycErrors, GlobalTypeOrServiceNamedLikeANamespaceGeneratedCodeUsesIsReje
   ExpectRejected({"service ferry", "table Req { a:int; }\nrpc_service ferry { Get(Req):Req; }\n",
                   "{dir}/bad.idl:2:13: error: service 'ferry' in the global namespace clashes "
                   "with namespace ::ferry used by the generated code"});
-  ExpectRejected({"included", "include \"lib.idl\";\nnamespace t;\n",
+  ExpectRejected({"included",
+                  "include \"lib.idl\";\nnamespace t;\n",
                   "{dir}/inc/lib.idl:2:9: error: struct 'std' in the global namespace clashes "
                   "with namespace ::std used by the generated code",
                   {{"inc/lib.idl", "// lib\n struct std { a:int; }\n"}}});
@@ -194,10 +195,12 @@ TEST(FerrycErrors, ServiceNamedLikeAClassFlatcGeneratesIsRejected) {
   ExpectRejected({"Builder", kTables + "rpc_service ReqBuilder { Get(Req):Rep; }\n",
                   "{dir}/bad.idl:4:13: error: service 'ReqBuilder' has the same C++ name as the "
                   "class flatc generates for table 't.Req'"});
-  ExpectRejected({"Traits", kTables + "union U { Req, Rep }\nrpc_service UTraits { Get(Req):Rep; }\n",
+  ExpectRejected({"Traits",
+                  kTables + "union U { Req, Rep }\nrpc_service UTraits { Get(Req):Rep; }\n",
                   "{dir}/bad.idl:5:13: error: service 'UTraits' has the same C++ name as the "
                   "class flatc generates for union 't.U'"});
-  ExpectRejected({"included Builder", "include \"lib.idl\";\nnamespace lib;\n"
+  ExpectRejected({"included Builder",
+                  "include \"lib.idl\";\nnamespace lib;\n"
                   "rpc_service LBuilder { Get(L):L; }\n",
                   "{dir}/bad.idl:3:13: error: service 'LBuilder' has the same C++ name as the "
                   "class flatc generates for table 'lib.L'",

@@ -74,9 +74,9 @@ TEST(FerrycFlatcRunner, RelativeIncludesResolveAgainstTheUsersFileNotTheTempDir)
 
 TEST(FerrycFlatcRunner, ALeadingByteOrderMarkIsDropped) {
   testing::ScratchDir dir;
-  const std::string input =
-      dir.Write("bom.idl", "\xEF\xBB\xBFnamespace b;\ntable T { x:int; }\n"
-                           "rpc_service S { Get(T):T; }\n");
+  const std::string input = dir.Write("bom.idl",
+                                      "\xEF\xBB\xBFnamespace b;\ntable T { x:int; }\n"
+                                      "rpc_service S { Get(T):T; }\n");
 
   FlatcOutput output = RunFlatc(FERRY_FLATC_PATH, input, "bom.idl", {});
 
