@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "method_ids.h"
@@ -273,9 +274,30 @@ ScannedFile ScanLocations(std::string_view text, const std::string& file) {
     if (depth == 0 && token.kind == Token::kIdent &&
         (token.text == "table" || token.text == "struct" || token.text == "enum" ||
          token.text == "union")) {
+      const bool has_fields = token.text == "table" || token.text == "struct";
       token = scanner.Next();
-      if (token.kind == Token::kIdent) {
-        scanned.types.push_back({current_ns, token.text, {file, token.line, token.col}});
+      if (token.kind != Token::kIdent) continue;
+      scanned.types.push_back({current_ns, token.text, {file, token.line, token.col}, {}});
+      if (!has_fields) {
+        token = scanner.Next();
+        continue;
+      }
+      // Fields: the first name of each `;`-terminated declaration in the block.
+      while (token.kind != Token::kEnd && !(token.kind == Token::kPunct && token.text == "{")) {
+        token = scanner.Next();
+      }
+      int block_depth = 1;
+      bool expect_field = true;
+      token = scanner.Next();
+      while (token.kind != Token::kEnd && block_depth > 0) {
+        if (token.kind == Token::kPunct) {
+          if (token.text == "{") ++block_depth;
+          if (token.text == "}") --block_depth;
+          if (token.text == ";") expect_field = true;
+        } else if (token.kind == Token::kIdent && expect_field && block_depth == 1) {
+          scanned.types.back().fields.push_back({token.text, {file, token.line, token.col}});
+          expect_field = false;
+        }
         token = scanner.Next();
       }
       continue;
@@ -398,19 +420,43 @@ Schema BuildSchema(const flatbuffers::Parser& parser, const std::string& parsed_
     for (const ScannedType& candidate : where->types) {
       if (candidate.name == type->name && candidate.ns == type->ns) {
         type->location = candidate.location;
-        return;
+        return &candidate;
       }
     }
+    return static_cast<const ScannedType*>(nullptr);
   };
+  // The definitions some field names as its type (flatc spells those uses differently).
+  std::set<const flatbuffers::Definition*> field_types;
   for (const flatbuffers::StructDef* def : parser.structs_.vec) {
-    schema.types.push_back(MakeTypeName(*def));
-    schema.types.back().what = def->fixed ? "struct" : "table";
-    locate(*def, &schema.types.back());
+    for (const flatbuffers::FieldDef* field : def->fields.vec) {
+      const flatbuffers::Type& type = field->value.type;
+      if (type.struct_def != nullptr) field_types.insert(type.struct_def);
+      if (type.enum_def != nullptr &&
+          !(type.base_type == flatbuffers::BASE_TYPE_VECTOR && !type.enum_def->is_union)) {
+        field_types.insert(type.enum_def);
+      }
+    }
+  }
+  for (const flatbuffers::StructDef* def : parser.structs_.vec) {
+    TypeName& type = schema.types.emplace_back(MakeTypeName(*def));
+    type.what = def->fixed ? "struct" : "table";
+    type.used_as_field_type = field_types.count(def) != 0;
+    const ScannedType* scanned_type = locate(*def, &type);
+    for (const flatbuffers::FieldDef* field : def->fields.vec) {
+      SourceLocation where = type.location;
+      if (scanned_type != nullptr) {
+        for (const auto& [name, location] : scanned_type->fields) {
+          if (name == field->name) where = location;
+        }
+      }
+      type.fields.push_back({field->name, where});
+    }
   }
   for (const flatbuffers::EnumDef* def : parser.enums_.vec) {
-    schema.types.push_back(MakeTypeName(*def));
-    schema.types.back().what = def->is_union ? "union" : "enum";
-    locate(*def, &schema.types.back());
+    TypeName& type = schema.types.emplace_back(MakeTypeName(*def));
+    type.what = def->is_union ? "union" : "enum";
+    type.used_as_field_type = field_types.count(def) != 0;
+    locate(*def, &type);
   }
   for (const flatbuffers::Namespace* ns : parser.namespaces_) {
     schema.all_namespaces.push_back(ns->components);

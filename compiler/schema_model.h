@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "diagnostics.h"
@@ -35,7 +36,11 @@ struct TypeName {
   std::vector<std::string> ns;  // namespace components, schema spelling
   std::string name;             // schema spelling
   std::string what;             // "table", "struct", "enum" or "union" (in Schema::types)
-  SourceLocation location;      // the declaration (in Schema::types; line 0 when not found)
+  // In Schema::types only: where it is declared (line 0 when not found), its fields (tables
+  // and structs) and whether a field has it as its type.
+  SourceLocation location;
+  std::vector<std::pair<std::string, SourceLocation>> fields;
+  bool used_as_field_type = false;
 
   std::string FullName() const;  // "demo.AddRequest"
   std::string CppName() const;   // flatc's C++ name: "AddRequest", "class_"
@@ -130,6 +135,7 @@ struct ScannedType {
   std::vector<std::string> ns;  // the namespace in force at the declaration
   std::string name;
   SourceLocation location;
+  std::vector<std::pair<std::string, SourceLocation>> fields;  // tables and structs
 };
 struct ScannedFile {
   std::vector<ScannedService> services;

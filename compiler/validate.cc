@@ -20,6 +20,8 @@
 //    (the runtime's own namespaces: its types would land among the runtime's declarations).
 //  - A service is not named like a class flatc generates in its namespace: `<Table>Builder`,
 //    `<Union>Traits` (the options ferryc runs flatc with generate no others).
+//  - Type and field names compile in flatc's own output: no C++20 keyword flatc does not
+//    escape (char8_t, consteval, constinit), and no keyword-named type used as a field's type.
 //  - Method names are not standard macros (`assert`, `errno`, ...): the preprocessor would
 //    rewrite or reject the generated declarations.
 #include "validate.h"
@@ -189,6 +191,33 @@ void CheckNamespaces(const Schema& schema, std::vector<Diagnostic>& out) {
   }
 }
 
+// flatc 2.0.8 escapes keywords in declarations but not where a field names its type, and does
+// not escape the C++20 keywords missing from its list at all.
+void CheckFlatcNames(const Schema& schema, std::vector<Diagnostic>& out) {
+  auto unescaped = [](const std::string& name) {
+    return IsCppKeyword(name) && EscapeKeyword(name) == name;
+  };
+  for (const TypeName& type : schema.types) {
+    if (unescaped(type.name)) {
+      out.push_back(ErrorAt(type.location, type.what + " name '" + type.name +
+                                               "' is a C++ keyword flatc does not escape, so "
+                                               "its generated C++ would not compile"));
+    } else if (IsCppKeyword(type.name) && type.used_as_field_type) {
+      out.push_back(ErrorAt(type.location, type.what + " name '" + type.name +
+                                               "' is a C++ keyword and a field's type; flatc "
+                                               "does not escape it there, so its generated C++ "
+                                               "would not compile"));
+    }
+    for (const auto& [name, location] : type.fields) {
+      if (unescaped(name)) {
+        out.push_back(ErrorAt(location, "field name '" + name +
+                                            "' is a C++ keyword flatc does not escape, so its "
+                                            "generated C++ would not compile"));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 const std::set<std::string>& StandardMacroNames() {
@@ -245,6 +274,7 @@ const std::set<std::string>& ReservedServiceNames() {
 std::vector<Diagnostic> Validate(const Schema& schema) {
   std::vector<Diagnostic> out;
   CheckNamespaces(schema, out);
+  CheckFlatcNames(schema, out);
   std::map<uint32_t, std::string> ids;  // id -> "ns.Service.Method"
   for (const Service& service : schema.services) {
     CheckService(schema, service, out);

@@ -216,6 +216,26 @@ TEST(FerrycErrors, MethodNamedLikeAStandardMacroIsRejected) {
   }
 }
 
+TEST(FerrycErrors, NamesFlatcsOwnCppCannotCompileAreRejected) {
+  ExpectRejected({"keyword enum as field type",
+                  "namespace t;\nenum switch : byte { a }\ntable T { s:switch; }\n",
+                  "{dir}/bad.idl:2:6: error: enum name 'switch' is a C++ keyword and a field's "
+                  "type; flatc does not escape it there, so its generated C++ would not compile"});
+  ExpectRejected({"keyword struct in a vector",
+                  "namespace t;\nstruct do { x:int; }\ntable T { v:[do]; }\n",
+                  "{dir}/bad.idl:2:8: error: struct name 'do' is a C++ keyword and a field's "
+                  "type; flatc does not escape it there, so its generated C++ would not compile"});
+  ExpectRejected({"C++20 table", "namespace t;\ntable consteval { x:int; }\n",
+                  "{dir}/bad.idl:2:7: error: table name 'consteval' is a C++ keyword flatc does "
+                  "not escape, so its generated C++ would not compile"});
+  ExpectRejected({"C++20 field", "namespace t;\ntable T {\n  x:int;\n  constinit:int;\n}\n",
+                  "{dir}/bad.idl:4:3: error: field name 'constinit' is a C++ keyword flatc does "
+                  "not escape, so its generated C++ would not compile"});
+  ExpectRejected({"C++20 struct field", "namespace t;\nstruct P { char8_t:int; }\n",
+                  "{dir}/bad.idl:2:12: error: field name 'char8_t' is a C++ keyword flatc does "
+                  "not escape, so its generated C++ would not compile"});
+}
+
 // A real fnv1a32 collision in service "t.S", found once by a birthday search over the names
 // "M0", "M1", ... (about 750,000 of them, too slow to repeat in every run).
 constexpr const char* kCollidingFirst = "M512789";

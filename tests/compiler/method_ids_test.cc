@@ -65,8 +65,11 @@ TEST(MethodIds, ValidateRejectsInjectedIdCollisionsAcrossServices) {
     Method method;
     method.name = "Get";
     method.location = {"x.idl", name[0] == 'A' ? 2 : 5, 3};
-    method.request.type = {{"n"}, "Req", "table", {}};
-    method.reply.type = {{"n"}, "Rep", "table", {}};
+    method.request.type.ns = {"n"};
+    method.request.type.name = "Req";
+    method.request.type.what = "table";
+    method.reply.type = method.request.type;
+    method.reply.type.name = "Rep";
     method.id = 0x12345678u;
     service.methods.push_back(method);
     schema.services.push_back(service);
