@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -46,6 +47,16 @@ CompileResult Compile(const CompilerOptions& options) {
   const std::string flatc = options.flatc.empty() ? DefaultFlatc() : options.flatc;
 
   for (const std::string& input : options.inputs) {
+    // The stem is spelled inside #include "..." lines of the outputs, which have no escapes.
+    const std::string stem = fs::path(input).stem().string();
+    if (stem.find_first_of("\"\\") != std::string::npos ||
+        std::any_of(stem.begin(), stem.end(), [](char c) { return c >= 0 && c < 0x20; })) {
+      result.diagnostics.push_back({input, 0, 0,
+                                    "the file name cannot appear in a C++ #include line (it "
+                                    "contains '\"', '\\' or a control character); rename it",
+                                    Severity::kError});
+      continue;
+    }
     LoadResult loaded = LoadSchema(input, options.include_dirs);
     for (Diagnostic& d : loaded.diagnostics) result.diagnostics.push_back(std::move(d));
     if (!loaded.schema) continue;

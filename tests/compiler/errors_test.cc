@@ -279,6 +279,24 @@ TEST(FerrycErrors, AGoodFileIsNotWrittenWhenAnotherInputFails) {
   EXPECT_EQ(testing::ListDir(out), std::vector<std::string>{});
 }
 
+TEST(FerrycErrors, AFileNameThatCannotBeIncludedIsRejected) {
+  for (const std::string name : {"we\"ird.idl", "back\\slash.idl"}) {
+    SCOPED_TRACE(name);
+    testing::ScratchDir dir;
+    const std::string input = dir.Write(name, kTables + "rpc_service S { Get(Req):Rep; }\n");
+    const std::string out = (dir.path() / "out").string();
+    std::ostringstream err;
+
+    int status = RunCommandLine({"-o", out, input}, err);
+
+    EXPECT_EQ(status, 1);
+    EXPECT_EQ(err.str(), input +
+                             ": error: the file name cannot appear in a C++ #include line (it "
+                             "contains '\"', '\\' or a control character); rename it\n");
+    EXPECT_EQ(testing::ListDir(out), std::vector<std::string>{});
+  }
+}
+
 }  // namespace
 }  // namespace ferryc
 
