@@ -111,6 +111,9 @@ Message MakeMessage(const flatbuffers::StructDef& def) {
   return message;
 }
 
+// The attributes ferry declares for flatbuffers; they mean something on rpc methods only.
+constexpr const char* kMethodAttributes[] = {"oneway", "deadline_ms"};
+
 MethodKind KindOf(const std::string& streaming, bool oneway) {
   if (streaming == "server") return MethodKind::kServerStreaming;
   if (streaming == "client") return MethodKind::kClientStreaming;
@@ -369,6 +372,12 @@ Schema BuildSchema(const flatbuffers::Parser& parser, const std::string& parsed_
     if (where != nullptr && where->name != def->name) where = nullptr;
     service.location = where != nullptr ? where->location : SourceLocation{display_name, 0, 0};
     ++service_index;
+    for (const char* attribute : kMethodAttributes) {
+      if (def->attributes.Lookup(attribute) != nullptr) {
+        schema.misplaced_attributes.push_back(
+            {attribute, "service '" + def->name + "'", service.location});
+      }
+    }
 
     std::vector<FingerprintedMethod> fingerprinted;
     for (size_t i = 0; i < def->calls.vec.size(); ++i) {
@@ -384,7 +393,11 @@ Schema BuildSchema(const flatbuffers::Parser& parser, const std::string& parsed_
       if (const flatbuffers::Value* v = call.attributes.Lookup("streaming")) {
         method.streaming = v->constant;
       }
-      method.oneway = call.attributes.Lookup("oneway") != nullptr;
+      if (const flatbuffers::Value* v = call.attributes.Lookup("oneway")) {
+        method.oneway = true;
+        // A bare `oneway` comes back as the untyped constant "0".
+        if (v->type.base_type != flatbuffers::BASE_TYPE_NONE) method.oneway_value = v->constant;
+      }
       if (const flatbuffers::Value* v = call.attributes.Lookup("deadline_ms")) {
         method.deadline_ms = v->constant;
       }
@@ -425,6 +438,15 @@ Schema BuildSchema(const flatbuffers::Parser& parser, const std::string& parsed_
     }
     return static_cast<const ScannedType*>(nullptr);
   };
+  auto note_misplaced = [&](const flatbuffers::Definition& def, const std::string& holder,
+                            const SourceLocation& where) {
+    if (def.file != parsed_name) return;
+    for (const char* attribute : kMethodAttributes) {
+      if (def.attributes.Lookup(attribute) != nullptr) {
+        schema.misplaced_attributes.push_back({attribute, holder, where});
+      }
+    }
+  };
   // The definitions some field names as its type (flatc spells those uses differently).
   std::set<const flatbuffers::Definition*> field_types;
   for (const flatbuffers::StructDef* def : parser.structs_.vec) {
@@ -442,6 +464,7 @@ Schema BuildSchema(const flatbuffers::Parser& parser, const std::string& parsed_
     type.what = def->fixed ? "struct" : "table";
     type.used_as_field_type = field_types.count(def) != 0;
     const ScannedType* scanned_type = locate(*def, &type);
+    note_misplaced(*def, type.what + " '" + def->name + "'", type.location);
     for (const flatbuffers::FieldDef* field : def->fields.vec) {
       SourceLocation where = type.location;
       if (scanned_type != nullptr) {
@@ -450,6 +473,14 @@ Schema BuildSchema(const flatbuffers::Parser& parser, const std::string& parsed_
         }
       }
       type.fields.push_back({field->name, where});
+      if (def->file == parsed_name) {
+        for (const char* attribute : kMethodAttributes) {
+          if (field->attributes.Lookup(attribute) != nullptr) {
+            schema.misplaced_attributes.push_back(
+                {attribute, "field '" + field->name + "'", where});
+          }
+        }
+      }
     }
   }
   for (const flatbuffers::EnumDef* def : parser.enums_.vec) {
@@ -457,6 +488,7 @@ Schema BuildSchema(const flatbuffers::Parser& parser, const std::string& parsed_
     type.what = def->is_union ? "union" : "enum";
     type.used_as_field_type = field_types.count(def) != 0;
     locate(*def, &type);
+    note_misplaced(*def, type.what + " '" + def->name + "'", type.location);
   }
   for (const flatbuffers::Namespace* ns : parser.namespaces_) {
     schema.all_namespaces.push_back(ns->components);

@@ -74,7 +74,8 @@ struct Method {
   std::vector<std::string> doc;  // `///` comment lines
   std::string streaming;         // the streaming attribute as written; empty when absent
   bool oneway = false;
-  std::string deadline_ms;               // the deadline_ms attribute as written; empty when absent
+  std::string oneway_value;  // the oneway attribute's value as written; empty when none given
+  std::string deadline_ms;   // the deadline_ms attribute as written; empty when absent
   MethodKind kind = MethodKind::kUnary;  // meaningful once validation has passed
   Message request;
   Message reply;
@@ -101,6 +102,13 @@ struct NamespaceDecl {
   std::vector<SourceLocation> locations;  // one per component
 };
 
+// One of ferry's method attributes (oneway, deadline_ms) written on something else.
+struct MisplacedAttribute {
+  std::string attribute;
+  std::string holder;  // "service 'S'", "table 'T'", "field 'x'", ...
+  SourceLocation location;
+};
+
 struct Schema {
   std::string file;               // the input as the user named it
   std::string stem;               // "calculator" for calculator.idl
@@ -109,6 +117,7 @@ struct Schema {
   std::vector<std::vector<std::string>> all_namespaces;  // every namespace the parser knows
   std::vector<NamespaceDecl> namespace_decls;            // those written in this file
   std::vector<std::string> dependencies;  // absolute paths: this file, then what it includes
+  std::vector<MisplacedAttribute> misplaced_attributes;  // in this file
 };
 
 // Builds the model of the file the parser has just parsed successfully. `parsed_name` is the

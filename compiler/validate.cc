@@ -5,6 +5,10 @@
 //    value into unary; ferry refuses it).
 //  - `oneway` only on non-streaming methods. A oneway method's reply type is never sent: it may
 //    be any table (flatbuffers already requires tables), and nothing is generated for it.
+//  - `oneway` takes no value (1 and "true" are tolerated): `oneway: 0` would otherwise make a
+//    oneway call of what its author meant as a call with a reply.
+//  - `oneway` and `deadline_ms` appear on rpc methods only; on a service, type or field they
+//    would be silently ignored, so they are errors there.
 //  - `deadline_ms` is a whole number of milliseconds, 1 to 2^31-1.
 //  - Request and reply types are tables (flatbuffers checks this too; kept for hand-built models).
 //  - Method ids (fnv1a32 of "ns.Service.Method") are unique across the file: ids are never
@@ -66,6 +70,13 @@ void CheckMethod(const Service& service, const Method& method, std::vector<Diagn
     out.push_back(ErrorAt(method.location,
                           "unknown streaming value \"" + s + "\" for method '" + method.name +
                               "'; expected \"none\", \"server\", \"client\" or \"bidi\""));
+  } else if (method.oneway && !method.oneway_value.empty() && method.oneway_value != "1" &&
+             method.oneway_value != "true") {
+    out.push_back(ErrorAt(method.location, "oneway of method '" + method.name +
+                                               "' takes no value (or 1 or \"true\"), got \"" +
+                                               method.oneway_value +
+                                               "\"; leave the attribute out for a call with a "
+                                               "reply"));
   } else if (method.oneway && !s.empty() && s != "none") {
     out.push_back(ErrorAt(
         method.location,
@@ -273,6 +284,12 @@ const std::set<std::string>& ReservedServiceNames() {
 
 std::vector<Diagnostic> Validate(const Schema& schema) {
   std::vector<Diagnostic> out;
+  for (const MisplacedAttribute& misplaced : schema.misplaced_attributes) {
+    out.push_back(ErrorAt(misplaced.location, "attribute '" + misplaced.attribute + "' on " +
+                                                  misplaced.holder +
+                                                  " has no effect: ferry reads it on rpc methods "
+                                                  "only"));
+  }
   CheckNamespaces(schema, out);
   CheckFlatcNames(schema, out);
   std::map<uint32_t, std::string> ids;  // id -> "ns.Service.Method"

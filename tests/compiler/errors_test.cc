@@ -236,6 +236,24 @@ TEST(FerrycErrors, NamesFlatcsOwnCppCannotCompileAreRejected) {
                   "not escape, so its generated C++ would not compile"});
 }
 
+TEST(FerrycErrors, OnewayWithAValueThatDoesNotMeanYesIsRejected) {
+  ExpectRejected({"oneway: 0", kTables + "rpc_service S { Get(Req):Rep (oneway: 0); }\n",
+                  "{dir}/bad.idl:4:17: error: oneway of method 'Get' takes no value (or 1 or "
+                  "\"true\"), got \"0\"; leave the attribute out for a call with a reply"});
+}
+
+TEST(FerrycErrors, FerryAttributesOutsideMethodsAreRejected) {
+  ExpectRejected({"service", kTables + "rpc_service S (deadline_ms: 5) { Get(Req):Rep; }\n",
+                  "{dir}/bad.idl:4:13: error: attribute 'deadline_ms' on service 'S' has no "
+                  "effect: ferry reads it on rpc methods only"});
+  ExpectRejected({"field", "namespace t;\ntable Req {\n  a:int (oneway);\n}\n",
+                  "{dir}/bad.idl:3:3: error: attribute 'oneway' on field 'a' has no effect: "
+                  "ferry reads it on rpc methods only"});
+  ExpectRejected({"table", "namespace t;\ntable Req (oneway) { a:int; }\n",
+                  "{dir}/bad.idl:2:7: error: attribute 'oneway' on table 'Req' has no effect: "
+                  "ferry reads it on rpc methods only"});
+}
+
 // A real fnv1a32 collision in service "t.S", found once by a birthday search over the names
 // "M0", "M1", ... (about 750,000 of them, too slow to repeat in every run).
 constexpr const char* kCollidingFirst = "M512789";
