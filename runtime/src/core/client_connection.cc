@@ -215,14 +215,14 @@ Status ClientConnection::AwaitReply(uint32_t index, Clock::time_point deadline) 
 
 Result<IncomingMessage> ClientConnection::TakeReply(uint32_t index) {
   shm::AnnounceAcquire();
-  // One private copy: the server could rewrite the shared cell after we checked it.
-  const shm::CallCell& shared = segment_->cell(index);
+  // One private copy, each field read exactly once (volatile): the server could rewrite the
+  // shared cell after we checked it.
+  const volatile shm::CallCell& shared = segment_->cell(index);
   const uint32_t code = shared.status_code;
   const uint32_t slot = shared.slot;
   const uint32_t offset = shared.offset;
   const uint32_t length = shared.length;
   const uint32_t server_cpu = shared.server_cpu;
-  std::atomic_signal_fence(std::memory_order_seq_cst);  // no re-reads of the shared fields
   server_cpu_.store(static_cast<int>(server_cpu), std::memory_order_relaxed);
   uint8_t* bytes = segment_->Locate(slot, offset, length);
   if (code == 0) {

@@ -47,9 +47,9 @@ ServerConnection::~ServerConnection() {
   Join();
 }
 
-bool ServerConnection::Start(bool admitted) {
+bool ServerConnection::Start() {
   try {
-    thread_ = std::thread([this, admitted] { Serve(admitted); });
+    thread_ = std::thread([this] { Serve(); });
     return true;
   } catch (const std::system_error& e) {
     LogLine(std::string("cannot start a connection thread: ") + e.what());
@@ -63,17 +63,8 @@ void ServerConnection::Join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ServerConnection::Serve(bool admitted) {
-  if (!admitted) {
-    // Read the Hello first: refusing before it arrives could make the client's send fail
-    // (EPIPE) and hide the reason.
-    (void)ReceiveHello(socket_.get(), DeadlineAfter(options_.handshake_timeout));
-    (void)SendRefusal(socket_.get(),
-                      Status::ResourceExhausted("server has max_connections (" +
-                                                std::to_string(options_.max_connections) +
-                                                ") clients"));
-    LogLine("refused a client: max_connections reached");
-  } else if (Status s = Handshake(); !s.ok()) {
+void ServerConnection::Serve() {
+  if (Status s = Handshake(); !s.ok()) {
     LogLine("handshake failed: " + s.ToString());
   } else {
     try {
@@ -96,7 +87,7 @@ void ServerConnection::Serve(bool admitted) {
     for (std::thread& worker : workers_) worker.join();
   }
   shutdown(socket_.get(), SHUT_RDWR);
-  segment_.reset();  // unmaps; the name is long gone
+  segment_.reset();  // unmaps
   finished_.store(true, std::memory_order_release);
   on_finished_();
 }
@@ -129,25 +120,28 @@ Status ServerConnection::Handshake() {
 }
 
 namespace {
-thread_local bool on_handler_thread = false;
+// The method table of the server whose handlers this thread runs, if any.
+thread_local const MethodTable* handler_thread_of = nullptr;
 }  // namespace
 
-bool OnHandlerThread() { return on_handler_thread; }
+bool OnHandlerThreadOf(const MethodTable& methods) { return handler_thread_of == &methods; }
 
 void ServerConnection::HandleGuarded(const shm::Descriptor& descriptor) {
   try {
     Handle(descriptor);
   } catch (const std::exception& e) {
     LogLine(std::string("call failed inside the runtime: ") + e.what());
-    if (descriptor.cell < segment_->call_count() &&
-        descriptor.kind != static_cast<uint8_t>(MethodKind::kOneway)) {
+    if (descriptor.cell >= segment_->call_count()) return;
+    if (descriptor.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
+      RecycleCell(descriptor.cell);
+    } else {
       Publish(descriptor.cell, static_cast<uint32_t>(StatusCode::kInternal), shm::kNoIndex, 0, 0);
     }
   }
 }
 
 void ServerConnection::WorkLoop() {
-  on_handler_thread = true;
+  handler_thread_of = &methods_;
   shm::DescriptorRing& ring = segment_->ring();
   shm::AdaptiveSpinner spinner;
   shm::Descriptor descriptor{};
@@ -214,8 +208,12 @@ void ServerConnection::Handle(const shm::Descriptor& d) {
   if (request == nullptr) {
     LogLine("request descriptor names memory outside its slot; failed with DATA_LOSS");
     segment_->ReleaseSlot(d.slot);
-    Complete(d.cell, Status::DataLoss("request descriptor names memory outside its slot"),
-             nullptr);
+    if (d.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
+      RecycleCell(d.cell);  // nobody waits on a oneway cell
+    } else {
+      Complete(d.cell, Status::DataLoss("request descriptor names memory outside its slot"),
+               nullptr);
+    }
     return;
   }
   CancelProbe probe{&segment_->cell(d.cell), &closed_};

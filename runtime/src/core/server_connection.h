@@ -19,8 +19,9 @@
 
 namespace ferry::internal {
 
-// True on a thread that runs handlers (where Server::Shutdown() must not wait for itself).
-bool OnHandlerThread();
+// True on a thread that runs handlers of the server owning `methods` (where that server's
+// Shutdown() must not wait for itself).
+bool OnHandlerThreadOf(const MethodTable& methods);
 
 class ServerConnection final : public std::enable_shared_from_this<ServerConnection> {
  public:
@@ -30,9 +31,9 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
                    std::function<void()> on_finished);
   ~ServerConnection();
 
-  // Starts the connection's thread. `admitted` false refuses it (too many connections).
-  // False when no thread could be started (the client is then disconnected).
-  bool Start(bool admitted);
+  // Starts the connection's thread. False when no thread could be started (the client is then
+  // disconnected).
+  bool Start();
   // Asks the connection to end (disconnects the client); returns at once.
   void Stop();
   // Waits for the connection's thread.
@@ -42,7 +43,7 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
   uint64_t bytes_copied() const { return bytes_copied_.load(std::memory_order_relaxed); }
 
  private:
-  void Serve(bool admitted);
+  void Serve();
   Status Handshake();
   void WorkLoop();
   enum class BuildingWait { kPopped, kNobodyBuilding, kGaveUp };

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "core/endpoint.h"
+#include "core/handshake.h"
 #include "core/log.h"
 #include "shm/segment.h"
 
@@ -19,7 +20,7 @@ ServerCore::ServerCore(ServerOptions options)
     : options_(std::move(options)), wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 ServerCore::~ServerCore() {
-  Shutdown();
+  ShutdownAndWait();
   // Only handlers start this thread, and Shutdown() has joined every handler by now.
   if (handler_shutdown_.joinable()) handler_shutdown_.join();
 }
@@ -79,17 +80,23 @@ void ServerCore::Wake() {
 }
 
 void ServerCore::Shutdown() {
-  if (OnHandlerThread()) {
-    std::lock_guard lock(mutex_);
-    if (!handler_shutdown_.joinable()) {
-      try {
-        handler_shutdown_ = std::thread([this] { Shutdown(); });
-      } catch (const std::system_error&) {
-        LogLine("cannot start the shutdown thread; Shutdown() from a handler is ignored");
-      }
-    }
+  if (!OnHandlerThreadOf(methods_)) {
+    ShutdownAndWait();
     return;
   }
+  std::lock_guard lock(mutex_);
+  if (handler_shutdown_.joinable()) return;
+  try {
+    handler_shutdown_ = std::thread([this] { ShutdownAndWait(); });
+  } catch (const std::system_error&) {
+    // No thread to finish the job: at least stop accepting; ~Server completes the rest.
+    stopping_ = true;
+    Wake();
+    LogLine("cannot start the shutdown thread; stopped accepting only");
+  }
+}
+
+void ServerCore::ShutdownAndWait() {
   std::call_once(shutdown_once_, [this] {
     {
       std::lock_guard lock(mutex_);
@@ -104,6 +111,9 @@ void ServerCore::Shutdown() {
     for (auto& connection : connections_) connection->Join();
     {
       std::lock_guard lock(mutex_);
+      for (const auto& connection : connections_) {
+        retired_bytes_copied_ += connection->bytes_copied();
+      }
       connections_.clear();
       stopped_ = true;
     }
@@ -170,10 +180,23 @@ void ServerCore::Accept(int listen_fd) {
   std::lock_guard lock(mutex_);
   size_t live = 0;
   for (const auto& connection : connections_) live += connection->finished() ? 0 : 1;
-  const bool admitted = live < options_.max_connections;
+  if (live >= options_.max_connections) {
+    // Refused here, without a thread, so idle connections cannot pile up threads. The client
+    // reads the refusal even if its Hello finds the socket closed.
+    (void)SendRefusal(client.get(),
+                      Status::ResourceExhausted("server has max_connections (" +
+                                                std::to_string(options_.max_connections) +
+                                                ") clients"));
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_refusal_log_ > std::chrono::seconds(1)) {  // one line a second at most
+      last_refusal_log_ = now;
+      LogLine("refused a client: max_connections reached");
+    }
+    return;
+  }
   auto connection = std::make_shared<ServerConnection>(std::move(client), methods_, options_,
                                                        [this] { Wake(); });
-  if (connection->Start(admitted)) connections_.push_back(std::move(connection));
+  if (connection->Start()) connections_.push_back(std::move(connection));
 }
 
 void ServerCore::Reap() {

@@ -33,6 +33,8 @@ class ServerCore {
   uint64_t bytes_copied() const;
 
  private:
+  // Shutdown()'s work, waiting for every thread; never from one of this server's handlers.
+  void ShutdownAndWait();
   void AcceptLoop();
   void Accept(int listen_fd);
   // Joins and drops connections whose thread has ended.
@@ -58,6 +60,7 @@ class ServerCore {
   // Runs Shutdown() when a handler asked for it (a handler cannot wait for its own thread).
   std::thread handler_shutdown_;
   std::chrono::steady_clock::time_point last_accept_error_log_{};
+  std::chrono::steady_clock::time_point last_refusal_log_{};
 };
 
 }  // namespace ferry::internal

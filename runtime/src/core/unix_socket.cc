@@ -53,8 +53,10 @@ Status ReadExactly(int fd, uint8_t* out, size_t size, Deadline deadline, Fd* pas
     msghdr msg{};
     msg.msg_iov = &part;
     msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
+    if (passed != nullptr) {  // otherwise the kernel discards passed descriptors itself
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+    }
     const ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n >= 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
@@ -116,13 +118,24 @@ Result<Listener> ListenUnix(const std::string& path) {
   // The lock says who owns the name: a live server holds it; a dead one released it with its
   // death, and then any socket file left at `path` is stale.
   const std::string lock_path = path + ".lock";
-  Fd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock.valid()) return Errno(StatusCode::kUnavailable, "open " + lock_path);
-  if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
-      return Status::AlreadyExists("a server is already listening at " + path);
+  Fd lock;
+  // The file locked must still be the one at lock_path: a server shutting down unlinks it, and
+  // a lock on the unlinked file would let a third server lock a new one (two owners).
+  for (int attempt = 0;; ++attempt) {
+    lock = Fd(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock.valid()) return Errno(StatusCode::kUnavailable, "open " + lock_path);
+    if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) {
+        return Status::AlreadyExists("a server is already listening at " + path);
+      }
+      return Errno(StatusCode::kUnavailable, "flock " + lock_path);
     }
-    return Errno(StatusCode::kUnavailable, "flock " + lock_path);
+    struct stat held {}, named {};
+    if (fstat(lock.get(), &held) == 0 && stat(lock_path.c_str(), &named) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+      break;
+    }
+    if (attempt == 10) return Status::Unavailable("the lock file " + lock_path + " keeps changing");
   }
   unlink(path.c_str());
   Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -138,7 +151,7 @@ Result<Listener> ListenUnix(const std::string& path) {
 
 void RemoveListener(Listener& listener) {
   unlink(listener.path.c_str());
-  unlink(listener.lock_path.c_str());
+  unlink(listener.lock_path.c_str());  // safe: ListenUnix re-checks what it locked
   listener.fd.Reset();
   listener.lock.Reset();  // releases the name last
 }

@@ -9,7 +9,7 @@
 namespace ferry::shm {
 
 SlotAllocator::SlotAllocator(std::shared_ptr<void> owner, Segment& segment,
-                             std::chrono::nanoseconds slot_wait,
+                             std::chrono::milliseconds slot_wait,
                              std::atomic<uint64_t>& bytes_copied, const std::atomic<bool>& closed,
                              DescriptorRing* building)
     : owner_(std::move(owner)),

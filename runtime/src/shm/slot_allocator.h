@@ -21,7 +21,7 @@ class SlotAllocator final : public internal::MessageAllocator {
   // which the allocator keeps alive through `owner`).
   // A client's request allocator passes the request ring as `building`: the message counts as
   // "being built" there from construction until Detach() or destruction.
-  SlotAllocator(std::shared_ptr<void> owner, Segment& segment, std::chrono::nanoseconds slot_wait,
+  SlotAllocator(std::shared_ptr<void> owner, Segment& segment, std::chrono::milliseconds slot_wait,
                 std::atomic<uint64_t>& bytes_copied, const std::atomic<bool>& closed,
                 DescriptorRing* building = nullptr);
   ~SlotAllocator() override;
@@ -47,7 +47,7 @@ class SlotAllocator final : public internal::MessageAllocator {
 
   std::shared_ptr<void> owner_;
   Segment& segment_;
-  std::chrono::nanoseconds slot_wait_;
+  std::chrono::milliseconds slot_wait_;  // kept in the options' unit: no overflow
   std::atomic<uint64_t>& bytes_copied_;
   const std::atomic<bool>& closed_;
   uint32_t slot_ = kNoIndex;    // the slot the builder writes in, if any
