@@ -20,8 +20,10 @@
 //  - Namespace components are not C++ keywords: flatc 2.0.8 does not escape them, so its own
 //    header would not compile.
 //  - Nothing collides with the namespaces generated code relies on: no type or service named
-//    `ferry` or `std` in the global namespace, no schema namespace `ferry` or `ferry.internal`
-//    (the runtime's own namespaces: its types would land among the runtime's declarations).
+//    `ferry` or `std` in the global namespace; no type, service or namespace component named
+//    `flatbuffers` anywhere (flatc writes `flatbuffers::` unqualified); no schema namespace
+//    `ferry` or `ferry.internal` (the runtime's own: its types would land among the runtime's
+//    declarations).
 //  - A service is not named like a class flatc generates in its namespace: `<Table>Builder`,
 //    `<Union>Traits` (the options ferryc runs flatc with generate no others).
 //  - Type and field names compile in flatc's own output: no C++20 keyword flatc does not
@@ -56,6 +58,13 @@ bool IsPositiveMillis(const std::string& text) {
   }
   long long value = std::stoll(text);
   return value >= 1 && value <= 2147483647LL;
+}
+
+// flatc's generated code writes `flatbuffers::` unqualified, so anything of that name in an
+// enclosing scope (a namespace component, a type, a service) captures it.
+constexpr const char* kFlatbuffers = "flatbuffers";
+std::string HidesFlatbuffers(const std::string& what) {
+  return what + " named 'flatbuffers' hides namespace ::flatbuffers from flatc's generated code";
 }
 
 // Namespaces generated code names from the global scope (`::std::`, `::ferry::`).
@@ -136,6 +145,8 @@ void CheckService(const Schema& schema, const Service& service, std::vector<Diag
                                                 "' in the global namespace clashes with "
                                                 "namespace ::" +
                                                 service.name + " used by the generated code"));
+  } else if (service.name == kFlatbuffers) {
+    out.push_back(ErrorAt(service.location, HidesFlatbuffers("service")));
   }
   for (const TypeName& type : schema.types) {
     if (type.ns != service.ns) continue;
@@ -184,6 +195,11 @@ void CheckNamespaces(const Schema& schema, std::vector<Diagnostic>& out) {
                                   "the generated C++ would not compile"));
       }
     }
+    for (size_t i = 0; i < decl.components.size(); ++i) {
+      if (decl.components[i] == kFlatbuffers) {
+        out.push_back(ErrorAt(decl.locations[i], HidesFlatbuffers("namespace component")));
+      }
+    }
     // ferry.test and the like are fine: nothing of the runtime lives there.
     const std::vector<std::string>& c = decl.components;
     if (!c.empty() && c[0] == "ferry" && (c.size() == 1 || c[1] == "internal")) {
@@ -193,7 +209,9 @@ void CheckNamespaces(const Schema& schema, std::vector<Diagnostic>& out) {
     }
   }
   for (const TypeName& type : schema.types) {
-    if (type.ns.empty() && GlobalNamespaces().count(type.name) != 0) {
+    if (type.name == kFlatbuffers) {
+      out.push_back(ErrorAt(type.location, HidesFlatbuffers(type.what)));
+    } else if (type.ns.empty() && GlobalNamespaces().count(type.name) != 0) {
       out.push_back(ErrorAt(type.location, type.what + " '" + type.name +
                                                "' in the global namespace clashes with "
                                                "namespace ::" +

@@ -182,6 +182,18 @@ TEST(FerrycErrors, GlobalTypeOrServiceNamedLikeANamespaceGeneratedCodeUsesIsReje
                   {{"inc/lib.idl", "// lib\n struct std { a:int; }\n"}}});
 }
 
+TEST(FerrycErrors, AnythingNamedFlatbuffersIsRejected) {
+  ExpectRejected({"table", "namespace t;\ntable flatbuffers { a:int; }\n",
+                  "{dir}/bad.idl:2:7: error: table named 'flatbuffers' hides namespace "
+                  "::flatbuffers from flatc's generated code"});
+  ExpectRejected({"namespace", "namespace t.flatbuffers;\ntable T { a:int; }\n",
+                  "{dir}/bad.idl:1:13: error: namespace component named 'flatbuffers' hides "
+                  "namespace ::flatbuffers from flatc's generated code"});
+  ExpectRejected({"service", kTables + "rpc_service flatbuffers { Get(Req):Rep; }\n",
+                  "{dir}/bad.idl:4:13: error: service named 'flatbuffers' hides namespace "
+                  "::flatbuffers from flatc's generated code"});
+}
+
 TEST(FerrycErrors, TheRuntimesNamespaceIsRejected) {
   ExpectRejected({"ferry", "namespace ferry;\ntable Status { a:int; }\n",
                   "{dir}/bad.idl:1:11: error: namespace 'ferry' belongs to the ferry runtime; its "
