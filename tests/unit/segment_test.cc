@@ -21,7 +21,7 @@ ShmOptions SmallOptions() {
   return options;
 }
 
-std::shared_ptr<Segment> CreateUnlinked(const ShmOptions& options) {
+std::shared_ptr<Segment> CreateSegment(const ShmOptions& options) {
   Result<std::shared_ptr<Segment>> segment = Segment::Create(options);
   return segment.ok() ? *segment : nullptr;
 }
@@ -89,7 +89,7 @@ TEST(Segment, OpenOfSomethingThatIsNotASegmentIsDataLoss) {
 }
 
 TEST(Segment, AcquireSlotPicksTheSmallestClassThatFitsThenLargerOnes) {
-  std::shared_ptr<Segment> segment = CreateUnlinked(SmallOptions());
+  std::shared_ptr<Segment> segment = CreateSegment(SmallOptions());
   ASSERT_NE(segment, nullptr);
   std::atomic<bool> closed{false};
   const auto soon = Segment::Clock::now() + 10ms;
@@ -108,8 +108,33 @@ TEST(Segment, AcquireSlotPicksTheSmallestClassThatFitsThenLargerOnes) {
   EXPECT_EQ(*again, *a);
 }
 
+TEST(Segment, TracksWhichSlotsThisSideHolds) {
+  std::shared_ptr<Segment> segment = CreateSegment(SmallOptions());
+  ASSERT_NE(segment, nullptr);
+  std::atomic<bool> closed{false};
+  Result<uint32_t> slot = segment->AcquireSlot(100, Segment::Clock::now(), closed);
+  ASSERT_TRUE(slot.ok());
+  EXPECT_TRUE(segment->HeldHere(*slot));
+  segment->HandOver(*slot);  // sent to the peer
+  EXPECT_FALSE(segment->HeldHere(*slot));
+}
+
+TEST(Segment, FreeListHandingOutAHeldSlotIsDataLoss) {
+  std::shared_ptr<Segment> segment = CreateSegment(SmallOptions());
+  ASSERT_NE(segment, nullptr);
+  std::atomic<bool> closed{false};
+  Result<uint32_t> slot = segment->AcquireSlot(100, Segment::Clock::now(), closed);
+  ASSERT_TRUE(slot.ok());
+  // What a hostile peer could do: push a slot we hold back onto the shared free list.
+  Result<std::shared_ptr<Segment>> peer = Segment::Open(dup(segment->descriptor()), segment->size());
+  ASSERT_TRUE(peer.ok());
+  (*peer)->ReleaseSlot(*slot);
+  EXPECT_EQ(segment->AcquireSlot(100, Segment::Clock::now(), closed).status().code(),
+            StatusCode::kDataLoss);
+}
+
 TEST(Segment, MessageLargerThanTheLargestClassIsResourceExhausted) {
-  std::shared_ptr<Segment> segment = CreateUnlinked(SmallOptions());
+  std::shared_ptr<Segment> segment = CreateSegment(SmallOptions());
   ASSERT_NE(segment, nullptr);
   std::atomic<bool> closed{false};
   Result<uint32_t> slot = segment->AcquireSlot(8193, Segment::Clock::now() + 1s, closed);
@@ -118,7 +143,7 @@ TEST(Segment, MessageLargerThanTheLargestClassIsResourceExhausted) {
 }
 
 TEST(Segment, LocateRejectsRangesOutsideTheSlot) {
-  std::shared_ptr<Segment> segment = CreateUnlinked(SmallOptions());
+  std::shared_ptr<Segment> segment = CreateSegment(SmallOptions());
   ASSERT_NE(segment, nullptr);
   EXPECT_NE(segment->Locate(MakeSlotId(0, 1), 0, 1024), nullptr);
   EXPECT_EQ(segment->Locate(MakeSlotId(0, 1), 1, 1024), nullptr);

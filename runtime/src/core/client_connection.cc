@@ -224,6 +224,9 @@ Result<IncomingMessage> ClientConnection::TakeReply(uint32_t index) {
   const uint32_t length = shared.length;
   const uint32_t server_cpu = shared.server_cpu;
   server_cpu_.store(static_cast<int>(server_cpu), std::memory_order_relaxed);
+  if (segment_->HeldHere(slot)) {  // one of our own slots: not the server's to hand us
+    return Status::DataLoss("reply names a slot this client holds");
+  }
   uint8_t* bytes = segment_->Locate(slot, offset, length);
   if (code == 0) {
     if (bytes == nullptr) {

@@ -204,6 +204,17 @@ void ServerConnection::Handle(const shm::Descriptor& d) {
     segment_->ReleaseSlot(d.slot);
     return;
   }
+  if (segment_->HeldHere(d.slot)) {
+    // A slot this server is building in (or otherwise holds): reading it as a request, and
+    // then freeing it, would let the client corrupt our own message. Keep it; fail the call.
+    LogLine("request names a slot the server holds; failed with DATA_LOSS");
+    if (d.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
+      RecycleCell(d.cell);
+    } else {
+      Complete(d.cell, Status::DataLoss("request names a slot the server holds"), nullptr);
+    }
+    return;
+  }
   const uint8_t* request = segment_->Locate(d.slot, d.offset, d.length);
   if (request == nullptr) {
     LogLine("request descriptor names memory outside its slot; failed with DATA_LOSS");
@@ -267,6 +278,7 @@ void ServerConnection::Complete(uint32_t cell, const Status& status, OutgoingMes
       slot = *acquired;
       length = static_cast<uint32_t>(std::min(text.size(), segment_->SlotCapacity(slot)));
       std::memcpy(segment_->SlotBase(slot), text.data(), length);
+      segment_->HandOver(slot);
     }
   }
   Publish(cell, static_cast<uint32_t>(status.code()), slot, 0, length);

@@ -124,6 +124,12 @@ Segment::Segment(bip::mapped_region region, const SegmentHeader& layout, int des
   ring_.emplace(reinterpret_cast<RingHeader*>(base + header_.ring_offset), header_.ring_depth);
   cell_stack_.emplace(reinterpret_cast<IndexStackHeader*>(base + header_.cell_stack_offset),
                       header_.call_count);
+  uint32_t slots = 0;
+  for (uint32_t i = 0; i < header_.class_count; ++i) {
+    first_slot_of_class_[i] = slots;
+    slots += header_.classes[i].slot_count;
+  }
+  held_ = std::make_unique<std::atomic<bool>[]>(slots);
   for (uint32_t i = 0; i < header_.class_count; ++i) {
     slot_stacks_[i].emplace(
         reinterpret_cast<IndexStackHeader*>(base + header_.classes[i].stack_offset),
@@ -237,7 +243,12 @@ Result<uint32_t> Segment::AcquireSlot(size_t bytes, Clock::time_point deadline,
   for (;;) {
     for (uint32_t c = best; c < header_.class_count; ++c) {
       const uint32_t index = slot_stacks_[c]->Pop();
-      if (index != kNoIndex) return MakeSlotId(c, index);
+      if (index == kNoIndex) continue;
+      const uint32_t slot = MakeSlotId(c, index);
+      if (held_[HeldIndex(slot)].exchange(true, std::memory_order_relaxed)) {
+        return Status::DataLoss("the shared free list handed out a slot already in use here");
+      }
+      return slot;
     }
     const auto now = Clock::now();
     if (now >= deadline || closed.load(std::memory_order_relaxed)) {
@@ -250,7 +261,17 @@ Result<uint32_t> Segment::AcquireSlot(size_t bytes, Clock::time_point deadline,
 }
 
 void Segment::ReleaseSlot(uint32_t slot_id) {
-  if (ValidSlot(slot_id)) slot_stacks_[SlotClassOf(slot_id)]->Push(SlotIndexOf(slot_id));
+  if (!ValidSlot(slot_id)) return;
+  held_[HeldIndex(slot_id)].store(false, std::memory_order_relaxed);
+  slot_stacks_[SlotClassOf(slot_id)]->Push(SlotIndexOf(slot_id));
+}
+
+void Segment::HandOver(uint32_t slot_id) {
+  if (ValidSlot(slot_id)) held_[HeldIndex(slot_id)].store(false, std::memory_order_relaxed);
+}
+
+bool Segment::HeldHere(uint32_t slot_id) const {
+  return ValidSlot(slot_id) && held_[HeldIndex(slot_id)].load(std::memory_order_relaxed);
 }
 
 }  // namespace ferry::shm

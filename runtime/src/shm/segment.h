@@ -55,9 +55,17 @@ class Segment {
   // Takes a free slot of at least `bytes`, trying larger classes when the best one is empty and
   // waiting for a release until `deadline` (or until `closed` turns true).
   // RESOURCE_EXHAUSTED when `bytes` exceeds the largest class or nothing frees up in time.
+  // DATA_LOSS when the shared free list hands out a slot this process already holds (a
+  // corrupt or hostile list).
   Result<uint32_t> AcquireSlot(size_t bytes, Clock::time_point deadline,
                                const std::atomic<bool>& closed);
+  // Returns a slot to the shared free list (ours, or one the peer handed over).
   void ReleaseSlot(uint32_t slot_id);
+  // The slot now belongs to the peer (a message was sent in it).
+  void HandOver(uint32_t slot_id);
+  // True while this process holds the slot (acquired, not yet handed over or released): a
+  // peer's message must never name such a slot.
+  bool HeldHere(uint32_t slot_id) const;
   size_t largest_slot_bytes() const;
 
  private:
@@ -70,6 +78,12 @@ class Segment {
   std::optional<DescriptorRing> ring_;
   std::optional<IndexStack> cell_stack_;
   std::optional<IndexStack> slot_stacks_[kMaxSlotClasses];
+  // Process-local: which slots this side holds, by slot number across all classes.
+  std::unique_ptr<std::atomic<bool>[]> held_;
+  uint32_t first_slot_of_class_[kMaxSlotClasses] = {};
+  size_t HeldIndex(uint32_t slot_id) const {
+    return first_slot_of_class_[SlotClassOf(slot_id)] + SlotIndexOf(slot_id);
+  }
 };
 
 // The layout a header read from a peer's segment describes, if it is exactly what this

@@ -36,7 +36,10 @@ class SlotAllocator final : public internal::MessageAllocator {
   // connection cannot be sent on another).
   bool BelongsTo(const Segment& segment) const { return &segment == &segment_; }
   // Hands the current slot over to the peer: this allocator will not free it.
-  uint32_t Detach() { return std::exchange(slot_, kNoIndex); }
+  uint32_t Detach() {
+    segment_.HandOver(slot_);
+    return std::exchange(slot_, kNoIndex);
+  }
   // The message is no longer being built (it was sent, or is being dropped).
   void EndBuilding() {
     if (building_ != nullptr) std::exchange(building_, nullptr)->EndBuilding();
