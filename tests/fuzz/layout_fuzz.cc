@@ -27,11 +27,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto inside = [&](uint64_t offset, uint64_t bytes) {
     return offset <= h.segment_bytes && bytes <= h.segment_bytes - offset;
   };
-  bool ok = h.segment_bytes == expected_bytes && inside(h.cells_offset, 0) &&
-            inside(h.ring_offset, 0) && inside(h.cell_stack_offset, 0) &&
-            h.class_count >= 1 && h.class_count <= ferry::shm::kMaxSlotClasses;
+  using ferry::shm::DescriptorRing;
+  using ferry::shm::IndexStack;
+  bool ok = h.segment_bytes == expected_bytes && h.class_count >= 1 &&
+            h.class_count <= ferry::shm::kMaxSlotClasses &&
+            inside(h.cells_offset, uint64_t{sizeof(ferry::shm::CallCell)} * h.call_count) &&
+            inside(h.ring_offset, DescriptorRing::BytesFor(h.ring_depth)) &&
+            inside(h.cell_stack_offset, IndexStack::BytesFor(h.call_count));
   for (uint32_t i = 0; ok && i < h.class_count; ++i) {
-    ok = inside(h.classes[i].slots_offset,
+    ok = inside(h.classes[i].stack_offset, IndexStack::BytesFor(h.classes[i].slot_count)) &&
+         inside(h.classes[i].slots_offset,
                 uint64_t{h.classes[i].slot_bytes} * h.classes[i].slot_count);
   }
   if (!ok) std::abort();  // an accepted layout that escapes the segment is a bug
