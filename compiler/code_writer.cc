@@ -49,6 +49,14 @@ void CodeWriter::Blank() {
   out_ += '\n';
 }
 
+std::string UnsplicedComment(std::string line) {
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) {
+    line.pop_back();
+  }
+  if (line.ends_with('\\') || line.ends_with("?\?/")) line += " //";
+  return line;
+}
+
 namespace {
 
 // Packs `items` into lines that start with `first` (then `align` spaces), within the limit.

@@ -39,6 +39,11 @@ class CodeWriter {
   int indent_ = 0;
 };
 
+// `line`, a `//` comment, made safe to end a line: trailing blanks dropped and, when it then
+// ends in a backslash (or the trigraph ??/), " //" appended, since a backslash before the
+// newline would splice the next line into the comment (GCC splices across trailing blanks).
+std::string UnsplicedComment(std::string line);
+
 // `head` ends with '(' and `tail` starts with ')'. Returns head + args + tail on one line if it
 // fits at `indent`; else args bin-packed and aligned after the '('; else (head too long) a break
 // after '(' and a 4-space continuation indent. Continuation lines carry only the indentation

@@ -91,15 +91,10 @@ std::string Hex(uint64_t value, int digits) {
   return text;
 }
 
-// `///` lines as `//` lines. A line ending in a backslash would splice the next generated line
-// into the comment, so it gets a visible end mark; trailing blanks go (GCC splices across them).
+// `///` lines as `//` lines, copied as written (no {{Var}} expansion) but never ending in a
+// line splice.
 void EmitDoc(CodeWriter& code, const std::vector<std::string>& doc) {
-  for (const std::string& text : doc) {
-    std::string line = "//" + text;
-    while (line.back() == ' ' || line.back() == '\t' || line.back() == '\r') line.pop_back();
-    if (line.back() == '\\' || line.ends_with("?\?/")) line += " //";
-    code.Literal(line);
-  }
+  for (const std::string& text : doc) code.Literal(UnsplicedComment("//" + text));
 }
 
 // `text` as `//` comment lines wrapped at the column limit.

@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "code_writer.h"
+
 #ifndef FERRYC_DEFAULT_FLATC
 #define FERRYC_DEFAULT_FLATC "/usr/bin/flatc"
 #endif
@@ -82,6 +84,22 @@ int Spawn(const std::vector<std::string>& argv, const std::string& log) {
     if (errno != EINTR) return -1;
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// flatc copies `///` doc comments into its header as they are, so one ending in a backslash
+// splices the next line of flatc's code into the comment; such lines get an end mark.
+std::string UnspliceComments(const std::string& header) {
+  std::string out;
+  std::istringstream lines(header);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const size_t start = line.find_first_not_of(' ');
+    out += (start != std::string::npos && line.compare(start, 2, "//") == 0)
+               ? UnsplicedComment(line)
+               : line;
+    out += '\n';
+  }
+  return out;
 }
 
 }  // namespace
@@ -193,7 +211,7 @@ FlatcOutput RunFlatc(const std::string& flatc, const std::string& input, const s
   }
   size_t at = header.find(kAttributesInclude);
   if (at != std::string::npos) header.erase(at, std::strlen(kAttributesInclude));
-  output.header = std::move(header);
+  output.header = UnspliceComments(header);
   output.ok = true;
   return output;
 }

@@ -46,5 +46,13 @@ TEST(FerrycCodeWriter, LongReturnTypesGetALineOfTheirOwn) {
   EXPECT_EQ(WrapDeclaration(2, "int", "Get(", {"int a"}, ") const {"), "int Get(int a) const {");
 }
 
+TEST(FerrycCodeWriter, CommentLinesNeverEndInALineSplice) {
+  EXPECT_EQ(UnsplicedComment("// plain"), "// plain");
+  EXPECT_EQ(UnsplicedComment("// trailing blanks \t "), "// trailing blanks");
+  EXPECT_EQ(UnsplicedComment("// C:\\data\\"), "// C:\\data\\ //");
+  EXPECT_EQ(UnsplicedComment("// C:\\data\\  "), "// C:\\data\\ //");
+  EXPECT_EQ(UnsplicedComment("// trigraph ?\?/"), "// trigraph ?\?/ //");
+}
+
 }  // namespace
 }  // namespace ferryc
