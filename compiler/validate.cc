@@ -23,7 +23,7 @@
 //    `ferry` or `std` in the global namespace; no type, service or namespace component named
 //    `flatbuffers` anywhere (flatc writes `flatbuffers::` unqualified); no schema namespace
 //    `ferry` or `ferry.internal` (the runtime's own: its types would land among the runtime's
-//    declarations).
+//    declarations) and none inside `std` (undefined behaviour in C++).
 //  - A service is not named like a class flatc generates in its namespace: `<Table>Builder`,
 //    `<Union>Traits` (the options ferryc runs flatc with generate no others).
 //  - Type and field names compile in flatc's own output: no C++20 keyword flatc does not
@@ -206,6 +206,11 @@ void CheckNamespaces(const Schema& schema, std::vector<Diagnostic>& out) {
       out.push_back(ErrorAt(decl.locations[0], "namespace '" + JoinDotted(c) +
                                                    "' belongs to the ferry runtime; its types "
                                                    "would collide with the runtime's"));
+    }
+    if (!c.empty() && c[0] == "std") {
+      out.push_back(ErrorAt(decl.locations[0], "namespace '" + JoinDotted(c) +
+                                                   "' is inside namespace std, where C++ "
+                                                   "forbids user declarations"));
     }
   }
   for (const TypeName& type : schema.types) {

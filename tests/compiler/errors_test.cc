@@ -203,6 +203,12 @@ TEST(FerrycErrors, TheRuntimesNamespaceIsRejected) {
                   "runtime; its types would collide with the runtime's"});
 }
 
+TEST(FerrycErrors, ANamespaceInsideStdIsRejected) {
+  ExpectRejected({"std", "namespace std.x;\ntable T { a:int; }\n",
+                  "{dir}/bad.idl:1:11: error: namespace 'std.x' is inside namespace std, where "
+                  "C++ forbids user declarations"});
+}
+
 TEST(FerrycErrors, ServiceNamedLikeAClassFlatcGeneratesIsRejected) {
   ExpectRejected({"Builder", kTables + "rpc_service ReqBuilder { Get(Req):Rep; }\n",
                   "{dir}/bad.idl:4:13: error: service 'ReqBuilder' has the same C++ name as the "
