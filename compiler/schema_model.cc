@@ -362,7 +362,12 @@ Schema BuildSchema(const flatbuffers::Parser& parser, const std::string& parsed_
 
   size_t service_index = 0;
   for (const flatbuffers::ServiceDef* def : parser.services_.vec) {
-    if (def->file != parsed_name) continue;  // declared in an included file
+    if (def->file != parsed_name) {  // declared in an included file
+      TypeName& included = schema.included_services.emplace_back(MakeTypeName(*def));
+      included.what = "service";
+      included.location.file = fs::absolute(def->file).lexically_normal().string();
+      continue;
+    }
     Service service;
     service.name = def->name;
     if (def->defined_namespace != nullptr) service.ns = def->defined_namespace->components;

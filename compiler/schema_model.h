@@ -118,6 +118,8 @@ struct Schema {
   std::vector<NamespaceDecl> namespace_decls;            // those written in this file
   std::vector<std::string> dependencies;  // absolute paths: this file, then what it includes
   std::vector<MisplacedAttribute> misplaced_attributes;  // in this file
+  // Services of included files: name, namespace and (location.file only) their file.
+  std::vector<TypeName> included_services;
 };
 
 // Builds the model of the file the parser has just parsed successfully. `parsed_name` is the

@@ -24,6 +24,9 @@
 //    `flatbuffers` anywhere (flatc writes `flatbuffers::` unqualified); no schema namespace
 //    `ferry` or `ferry.internal` (the runtime's own: its types would land among the runtime's
 //    declarations) and none inside `std` (undefined behaviour in C++).
+//  - A service of an included file keeps its name: this file declares no namespace or type of
+//    the same C++ name, and no type named FerryBind where a service is (the generated binder
+//    function would hide it).
 //  - A service is not named like a class flatc generates in its namespace: `<Table>Builder`,
 //    `<Union>Traits` (the options ferryc runs flatc with generate no others).
 //  - Type and field names compile in flatc's own output: no C++20 keyword flatc does not
@@ -211,6 +214,51 @@ void CheckNamespaces(const Schema& schema, std::vector<Diagnostic>& out) {
       out.push_back(ErrorAt(decl.locations[0], "namespace '" + JoinDotted(c) +
                                                    "' is inside namespace std, where C++ "
                                                    "forbids user declarations"));
+    }
+  }
+  // A service of an included file is a class: this file cannot reuse its name for a
+  // namespace or a type.
+  for (const TypeName& service : schema.included_services) {
+    std::vector<std::string> as_namespace = service.ns;
+    as_namespace.push_back(service.name);
+    for (const NamespaceDecl& decl : schema.namespace_decls) {
+      if (decl.components.size() >= as_namespace.size() &&
+          std::equal(as_namespace.begin(), as_namespace.end(), decl.components.begin())) {
+        out.push_back(ErrorAt(decl.locations[service.ns.size()],
+                              "namespace '" + JoinDotted(as_namespace) +
+                                  "' has the same name as service '" + service.FullName() +
+                                  "' of " + service.location.file));
+      }
+    }
+    for (const TypeName& type : schema.types) {
+      if (type.location.file == schema.file && type.ns == service.ns &&
+          type.CppName() == EscapeIdentifier(service.name)) {
+        out.push_back(ErrorAt(type.location, type.what + " '" + type.FullName() +
+                                                 "' has the same C++ name as service '" +
+                                                 service.FullName() + "' of " +
+                                                 service.location.file));
+      }
+    }
+  }
+  // ferryc declares a FerryBind function in each namespace with a service; it would hide a
+  // type of that name.
+  for (const TypeName& type : schema.types) {
+    if (type.name != "FerryBind") continue;
+    std::vector<std::pair<std::vector<std::string>, std::string>> services;  // ns, full name
+    for (const Service& service : schema.services) {
+      services.emplace_back(service.ns, service.FullName());
+    }
+    for (const TypeName& service : schema.included_services) {
+      services.emplace_back(service.ns, service.FullName());
+    }
+    for (const auto& [ns, service] : services) {
+      if (ns == type.ns) {
+        out.push_back(ErrorAt(type.location, type.what + " '" + type.FullName() +
+                                                 "' would be hidden by the FerryBind function "
+                                                 "ferryc generates for service '" +
+                                                 service + "'"));
+        break;
+      }
     }
   }
   for (const TypeName& type : schema.types) {

@@ -203,6 +203,29 @@ TEST(FerrycErrors, TheRuntimesNamespaceIsRejected) {
                   "runtime; its types would collide with the runtime's"});
 }
 
+TEST(FerrycErrors, ATypeNamedFerryBindNextToAServiceIsRejected) {
+  ExpectRejected({"FerryBind type",
+                  "namespace t;\ntable FerryBind { a:int; }\n"
+                  "rpc_service S { Get(FerryBind):FerryBind; }\n",
+                  "{dir}/bad.idl:2:7: error: table 't.FerryBind' would be hidden by the "
+                  "FerryBind function ferryc generates for service 't.S'"});
+}
+
+TEST(FerrycErrors, NamesOfServicesInIncludedFilesAreNotReused) {
+  const std::pair<std::string, std::string> lib = {
+      "inc/lib.idl", "namespace lib;\ntable L { a:int; }\nrpc_service Svc { Get(L):L; }\n"};
+  ExpectRejected({"namespace",
+                  "include \"lib.idl\";\nnamespace lib.Svc;\ntable T { a:int; }\n",
+                  "{dir}/bad.idl:2:15: error: namespace 'lib.Svc' has the same name as service "
+                  "'lib.Svc' of {dir}/inc/lib.idl",
+                  {lib}});
+  ExpectRejected({"table",
+                  "include \"lib.idl\";\nnamespace lib;\ntable Svc { a:int; }\n",
+                  "{dir}/bad.idl:3:7: error: table 'lib.Svc' has the same C++ name as service "
+                  "'lib.Svc' of {dir}/inc/lib.idl",
+                  {lib}});
+}
+
 TEST(FerrycErrors, ANamespaceInsideStdIsRejected) {
   ExpectRejected({"std", "namespace std.x;\ntable T { a:int; }\n",
                   "{dir}/bad.idl:1:11: error: namespace 'std.x' is inside namespace std, where "
