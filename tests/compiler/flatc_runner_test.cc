@@ -34,6 +34,18 @@ TEST(FerrycFlatcRunner, SchemasThatIncludeEachOtherWorkAsWithPlainFlatc) {
   EXPECT_NE(output.header.find("#include \"b_generated.h\""), std::string::npos);
 }
 
+TEST(FerrycFlatcRunner, TheUsersDirectoryIsLeftAsItWas) {
+  testing::ScratchDir dir;
+  const std::string input = dir.Write("s.fbs", "namespace s;\ntable T { x:int; }\n");
+  const std::string kept = dir.Write("sub/keep.txt", "mirrored, never removed");
+
+  FlatcOutput output = RunFlatc(FERRY_FLATC_PATH, input, input, {});
+
+  EXPECT_TRUE(output.ok) << Messages(output);
+  EXPECT_EQ(testing::ReadText(kept), "mirrored, never removed");
+  EXPECT_EQ(testing::ListDir(dir.path()), (std::vector<std::string>{"s.fbs", "sub"}));
+}
+
 TEST(FerrycFlatcRunner, IdlSchemasThatIncludeEachOtherWork) {
   testing::ScratchDir dir;
   const std::string a = dir.Write("a.idl",
