@@ -69,6 +69,20 @@ CompileResult Compile(const CompilerOptions& options) {
            Severity::kError});
       continue;
     }
+    // flatc names headers after the file's stem: an included a.fbs of an a.idl would make
+    // a_generated.h include itself instead of a.fbs's header.
+    bool stem_clash = false;
+    for (size_t i = 1; i < schema.dependencies.size(); ++i) {
+      if (fs::path(schema.dependencies[i]).stem() == schema.stem) {
+        result.diagnostics.push_back({input, 0, 0,
+                                      "includes " + schema.dependencies[i] +
+                                          ", whose flatc header would also be " + schema.stem +
+                                          "_generated.h; rename one of them",
+                                      Severity::kError});
+        stem_clash = true;
+      }
+    }
+    if (stem_clash) continue;
     std::vector<Diagnostic> problems = Validate(schema);
     if (!problems.empty()) {
       for (Diagnostic& d : problems) result.diagnostics.push_back(std::move(d));

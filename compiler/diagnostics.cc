@@ -92,9 +92,10 @@ std::vector<Diagnostic> ParseFlatbuffersMessages(std::string_view text) {
         d.message = std::string(o[1]) + ": " + type;
         d.file = where_file;
         d.line = where_line;
+        // As reported, else as written with less of its namespace ("c.T", then "T").
         d.col = FindColumn(d.file, d.line, type);
-        size_t dot = type.rfind('.');
-        if (d.col == 0 && dot != std::string::npos) {
+        for (size_t dot = type.find('.'); d.col == 0 && dot != std::string::npos;
+             dot = type.find('.', dot + 1)) {
           d.col = FindColumn(d.file, d.line, type.substr(dot + 1));
         }
       }

@@ -128,6 +128,20 @@ TEST(FerrycErrors, ErrorInsideAnIncludedFileNamesThatFile) {
                   {{"inc/lib.idl", "namespace lib;\ntable L { a:int }\n"}}});
 }
 
+TEST(FerrycErrors, AnIncludedFileWithTheSameStemIsRejected) {
+  ExpectRejected({"bad.fbs",
+                  "include \"bad.fbs\";\nnamespace t;\n",
+                  "{dir}/bad.idl: error: includes {dir}/inc/bad.fbs, whose flatc header would "
+                  "also be bad_generated.h; rename one of them",
+                  {{"inc/bad.fbs", "namespace lib;\ntable L { a:int; }\n"}}});
+}
+
+TEST(FerrycErrors, UndefinedQualifiedTypeIsLocatedAsAWhole) {
+  ExpectRejected({"qualified", "namespace t.u;\ntable Req { a:int; b:u.Missing; }\n",
+                  "{dir}/bad.idl:2:22: error: type referenced but not defined (check "
+                  "namespace): u.Missing"});
+}
+
 TEST(FerrycErrors, StructRequestTypeIsRejected) {
   ExpectRejected({"struct",
                   "namespace t;\nstruct P { x:int; }\ntable Rep { b:int; }\n"
