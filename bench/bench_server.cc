@@ -9,6 +9,7 @@
 #include "bench.ferry.h"
 #include "ferry/ferry.h"
 #include "bench_support.h"
+#include "support/serve_until_signal.h"
 
 namespace ferry_bench {
 namespace {
@@ -38,36 +39,19 @@ class BenchService final : public fb::Bench::Service {
 }  // namespace
 
 int Serve(const std::string& endpoint, int cpu) {
-  // Before any thread exists: the stop signals go to the sigwait thread only, and every
+  // Before any thread exists: the stop signals go to the waiting thread only, and every
   // runtime thread inherits the CPU.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop = ferry::testing::BlockStopSignals();
   if (!TryPinToCpu(cpu)) {
     std::cerr << "ferry_bench --serve: cannot pin to CPU " << cpu << '\n';
     return 1;
   }
-
   ferry::Server server;
   if (ferry::Status s = server.Add(std::make_shared<BenchService>(server)); !s.ok()) {
     std::cerr << "ferry_bench --serve: " << s << '\n';
     return 1;
   }
-  if (ferry::Status s = server.Listen(endpoint); !s.ok()) {
-    std::cerr << "ferry_bench --serve: " << s << '\n';
-    return 1;
-  }
-  std::thread stopper([&] {
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
-    server.Shutdown();
-  });
-  std::cout << "ready" << std::endl;
-  server.Run();
-  stopper.join();
-  return 0;
+  return ferry::testing::ServeUntilStopSignal(server, endpoint, stop, "ferry_bench --serve");
 }
 
 }  // namespace ferry_bench

@@ -1,13 +1,12 @@
 // ferry_test_server <endpoint>: serves TestService; prints "ready" once listening and exits 0
 // on SIGTERM or SIGINT after a clean shutdown.
-#include <signal.h>
-
 #include <atomic>
 #include <iostream>
 #include <stdexcept>
 #include <thread>
 
 #include "ferry/ferry.h"
+#include "support/serve_until_signal.h"
 #include "test_service.ferry.h"
 
 namespace {
@@ -109,28 +108,11 @@ int main(int argc, char** argv) {
     std::cerr << "usage: ferry_test_server <endpoint>\n";
     return 2;
   }
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
+  const sigset_t stop = ferry::testing::BlockStopSignals();
   ferry::Server server;
   if (ferry::Status s = server.Add(std::make_shared<TestServiceImpl>(server)); !s.ok()) {
     std::cerr << s << '\n';
     return 1;
   }
-  if (ferry::Status s = server.Listen(argv[1]); !s.ok()) {
-    std::cerr << s << '\n';
-    return 1;
-  }
-  std::thread stopper([&] {
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
-    server.Shutdown();
-  });
-  std::cout << "ready" << std::endl;
-  server.Run();
-  stopper.join();
-  return 0;
+  return ferry::testing::ServeUntilStopSignal(server, argv[1], stop, "ferry_test_server");
 }
