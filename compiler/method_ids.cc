@@ -2,23 +2,27 @@
 #include "method_ids.h"
 
 namespace ferryc {
+namespace {
 
-uint32_t Fnv1a32(std::string_view bytes) {
-  uint32_t hash = 0x811c9dc5u;
+// FNV-1a with the offset basis and prime of the hash's width.
+template <class Hash>
+Hash Fnv1a(std::string_view bytes, Hash offset_basis, Hash prime) {
+  Hash hash = offset_basis;
   for (unsigned char c : bytes) {
     hash ^= c;
-    hash *= 0x01000193u;
+    hash *= prime;
   }
   return hash;
 }
 
+}  // namespace
+
+uint32_t Fnv1a32(std::string_view bytes) {
+  return Fnv1a<uint32_t>(bytes, 0x811c9dc5u, 0x01000193u);
+}
+
 uint64_t Fnv1a64(std::string_view bytes) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
+  return Fnv1a<uint64_t>(bytes, 0xcbf29ce484222325ull, 0x100000001b3ull);
 }
 
 uint32_t MethodId(std::string_view service_full_name, std::string_view method_name) {
