@@ -31,6 +31,8 @@ bool ProbeCancelled(const void* arg) {
          probe->cell->state.load(std::memory_order_relaxed) == shm::kCellAbandoned;
 }
 
+// The method table of the server whose handlers this thread runs, if any.
+thread_local const MethodTable* handler_thread_of = nullptr;
 
 }  // namespace
 
@@ -118,11 +120,6 @@ Status ServerConnection::Handshake() {
   if (!s.ok()) segment_.reset();
   return s;
 }
-
-namespace {
-// The method table of the server whose handlers this thread runs, if any.
-thread_local const MethodTable* handler_thread_of = nullptr;
-}  // namespace
 
 bool OnHandlerThreadOf(const MethodTable& methods) { return handler_thread_of == &methods; }
 
