@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds tests/consumer/project against ferry (mode: subdirectory or package) in a scratch
-# dir, then runs its server and client as two processes. Used by ctest.
+# Builds a copy of tests/consumer/project against ferry (mode: subdirectory or package) in a
+# scratch dir, checks that editing an included schema regenerates the schema that includes
+# it, then runs the project's server and client as two processes. Used by ctest.
 set -euo pipefail
 mode=$1 ferry_source=$2 ferry_build=$3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,8 +20,21 @@ if [[ $mode == package ]]; then
 else
   args+=(-DFERRY_SOURCE_DIR="$ferry_source")
 fi
-cmake -S "$here/project" -B "$scratch/build" "${args[@]}" >/dev/null
+cp -r "$here/project" "$scratch/src"
+cmake -S "$scratch/src" -B "$scratch/build" "${args[@]}" >/dev/null
 cmake --build "$scratch/build" -j"$(nproc)" >/dev/null
+
+# shop.idl includes common/units.idl: an edit there must regenerate shop's code too (the
+# dependency comes from ferryc's depfile, not from the list given to ferry_add_idl).
+generated=$scratch/build/ferry_generated/shop_api
+touch "$scratch/marker"
+echo 'table AddedLater { x:int; }' >>"$scratch/src/schemas/common/units.idl"
+cmake --build "$scratch/build" -j"$(nproc)" >/dev/null
+grep -q AddedLater "$generated/units_generated.h"
+if [[ ! "$generated/shop.ferry.h" -nt "$scratch/marker" ]]; then
+  echo "consumer ($mode): editing an included schema did not regenerate shop.ferry.h" >&2
+  exit 1
+fi
 
 export FERRY_RUNTIME_DIR=$scratch/run
 mkfifo "$scratch/in" "$scratch/out"
