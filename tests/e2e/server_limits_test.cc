@@ -200,6 +200,35 @@ TEST(RequestBuilder, ReassigningABuilderReleasesTheOldOneSafely) {
   EXPECT_EQ((*sum)->sum(), 42);
 }
 
+class PingService final : public ft::Unserved::Service {
+  Status Ping(CallContext&, const ft::Empty&, Reply<ft::Empty>& reply) override {
+    reply.Finish(ft::CreateEmpty(reply.fbb()));
+    return Status::Ok();
+  }
+};
+
+TEST(Services, OneServerServesSeveralServicesOverOneChannel) {
+  testing::ScopedRuntimeDir dir;
+  Server server;
+  ASSERT_TRUE(server.Add(std::make_shared<MinimalService>()).ok());
+  ASSERT_TRUE(server.Add(std::make_shared<PingService>()).ok());
+  ASSERT_TRUE(server.Listen("shm://two-services").ok());
+  Result<Channel> channel = Connect("shm://two-services");
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  ft::TestService::Client test(*channel);
+  ft::Unserved::Client ping(*channel);
+  auto sum = test.Add(40, 2);
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ((*sum)->sum(), 42);
+  EXPECT_TRUE(ping.Ping().ok());
+  // A method the implementation does not override answers UNIMPLEMENTED, naming itself.
+  auto generated = test.Generate(1, 1);
+  EXPECT_EQ(generated.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(generated.status().message().find("ferry.test.TestService.Generate"),
+            std::string::npos)
+      << generated.status();
+}
+
 TEST(ServerLimits, AddingAServiceAfterListenIsAFailedPrecondition) {
   testing::ScopedRuntimeDir dir;
   Server server;
