@@ -30,7 +30,7 @@ ChildProcess StartServer(const std::string& self_exe, int cpu) {
   ChildProcess server =
       ChildProcess::Exec({self_exe, "--serve", kEndpoint, "--cpu", std::to_string(cpu)});
   const std::optional<std::string> line = server.ReadLine(10s);
-  if (line != "ready") {
+  if (!line || line->rfind("ready ", 0) != 0) {
     throw BenchError("the bench server did not start (expected \"ready\", got " +
                      (line ? "\"" + *line + "\"" : std::string("nothing")) + ")");
   }

@@ -1,5 +1,5 @@
-// ferry_test_client <endpoint> <mode> [count]: a separate client process for the end-to-end
-// tests. Modes:
+// ferry_test_client [--no-shm] <endpoint> <mode> [count]: a separate client process for the
+// end-to-end tests (--no-shm: stay on a unix:// or tcp:// socket). Modes:
 //   add <n>   n Add calls with distinct operands, each result checked; exit 0 when all match
 //   block     prints "connected", then makes a Block call (to be killed while it waits)
 #include <iostream>
@@ -11,11 +11,17 @@
 namespace ft = ferry::test;
 
 int main(int argc, char** argv) {
+  ferry::ConnectOptions options;
+  if (argc > 1 && std::string(argv[1]) == "--no-shm") {
+    options.allow_shm = false;
+    --argc;
+    ++argv;
+  }
   if (argc < 3) {
-    std::cerr << "usage: ferry_test_client <endpoint> add <n> | block\n";
+    std::cerr << "usage: ferry_test_client [--no-shm] <endpoint> add <n> | block\n";
     return 2;
   }
-  ferry::Result<ferry::Channel> channel = ferry::Connect(argv[1]);
+  ferry::Result<ferry::Channel> channel = ferry::Connect(argv[1], options);
   if (!channel.ok()) {
     std::cerr << channel.status() << '\n';
     return 1;

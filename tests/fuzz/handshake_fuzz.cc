@@ -18,6 +18,8 @@ void DecodeAll(std::span<const uint8_t> bytes) {
   (void)ferry::internal::ParseHello(bytes);
   (void)ferry::internal::ParseMapped(bytes);
   (void)ferry::internal::ParseWelcome(bytes);
+  (void)ferry::internal::ParseSocketWelcome(bytes);
+  (void)ferry::internal::ParseQueueWelcome(bytes);
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ int ServeUntilStopSignal(Server& server, const std::string& endpoint, const sigs
     sigwait(&stop, &signal);
     server.Shutdown();
   });
-  std::cout << "ready" << std::endl;
+  std::cout << "ready " << server.endpoints().front() << std::endl;
   server.Run();
   stopper.join();
   return 0;

@@ -13,7 +13,8 @@ namespace ferry::testing {
 // every thread inherits the mask and the signals reach only ServeUntilStopSignal's waiter.
 sigset_t BlockStopSignals();
 
-// Listens on `endpoint`, prints "ready" on stdout (the parent waits for that line), serves
+// Listens on `endpoint`, prints "ready <endpoint as bound>" on stdout (the parent waits for
+// that line; a tcp port 0 appears as the port picked), serves
 // until a signal in `stop` arrives, then shuts the server down. Returns the exit status: 0,
 // or 1 (with the reason on stderr, prefixed by `who`) when Listen fails.
 int ServeUntilStopSignal(Server& server, const std::string& endpoint, const sigset_t& stop,

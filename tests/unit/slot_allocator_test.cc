@@ -106,7 +106,7 @@ TEST_F(SlotAllocatorTest, DroppingAnUnsentMessageReturnsItsSlot) {
 TEST_F(SlotAllocatorTest, RequestCountsAsBeingBuiltUntilSentOrDropped) {
   DescriptorRing& ring = segment_->ring();
   {
-    ring.BeginBuilding(false);  // as ClientConnection::NewMessage does
+    ring.BeginBuilding(false);  // as ShmClientConnection::NewMessage does
     SlotAllocator sent(segment_, *segment_, 10ms, copied_, closed_, &ring);
     EXPECT_TRUE(ring.SomeoneBuilding());
     sent.EndBuilding();

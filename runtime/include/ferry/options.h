@@ -42,6 +42,12 @@ struct ConnectOptions {
   // How long building a message may wait for a free slot before falling back to the heap
   // (and then failing its call with RESOURCE_EXHAUSTED).
   std::chrono::milliseconds slot_wait{1000};
+  // unix:// and tcp://: move to shared memory when the server is on the same host (same boot
+  // id and network namespace) and the same user, and offers it. False stays on the socket.
+  bool allow_shm = true;
+  // unix://, tcp://, mq://: the largest request this client sends; larger ones fail with
+  // RESOURCE_EXHAUSTED before anything is sent (the server's own limit applies too).
+  uint64_t max_message_bytes = 32 * 1024 * 1024;
 };
 
 // For ferry::Server.
@@ -56,6 +62,15 @@ struct ServerOptions {
   std::chrono::milliseconds handshake_timeout{5000};
   // How long building a reply may wait for a free slot (see ConnectOptions::slot_wait).
   std::chrono::milliseconds slot_wait{1000};
+  // unix:// and tcp://: offer shared memory to clients on the same host and of the same user
+  // (through a hidden rendezvous socket in the runtime dir).
+  bool allow_shm = true;
+  // unix://, tcp://, mq://: the largest message (request or reply) accepted. A client frame
+  // over it ends that client's connection; a reply over it fails with RESOURCE_EXHAUSTED.
+  uint64_t max_message_bytes = 32 * 1024 * 1024;
+  // unix://, tcp://, mq://: requests of one connection waiting for a handler. Past it the
+  // server stops reading that connection until a handler is free (backpressure).
+  uint32_t max_queued_calls = 128;
 };
 
 }  // namespace ferry

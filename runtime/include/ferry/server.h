@@ -8,7 +8,9 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "ferry/options.h"
 #include "ferry/service.h"
@@ -36,10 +38,17 @@ class Server {
   }
   Status Add(ServiceBinding binding);
 
-  // Starts accepting on `endpoint` ("shm://name"). Clients may connect as soon as this
-  // returns OK. ALREADY_EXISTS when another live server holds the name; INVALID_ARGUMENT for
-  // a malformed endpoint; UNAVAILABLE when the runtime dir cannot be used.
+  // Starts accepting on `endpoint`: "shm://name", "unix:///path", "tcp://host:port" (port 0
+  // picks a free port: see endpoints()). Clients may connect as soon as this returns OK.
+  // ALREADY_EXISTS when another live server holds the name, path or port; INVALID_ARGUMENT
+  // for a malformed endpoint; UNAVAILABLE when the runtime dir cannot be used or binding fails.
+  // A unix:// or tcp:// endpoint also makes a hidden rendezvous socket in the runtime dir
+  // through which same-host clients of the same user move to shared memory (unless
+  // ServerOptions::allow_shm is false).
   Status Listen(std::string_view endpoint);
+
+  // The endpoints listened on, as bound: "tcp://127.0.0.1:0" appears with the port picked.
+  std::vector<std::string> endpoints() const;
 
   // Blocks until Shutdown() is called (from another thread or a signal-handling thread).
   void Run();

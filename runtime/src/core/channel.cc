@@ -1,7 +1,10 @@
 // The public client API (Channel, Connect) and the calls generated code makes through it.
 #include "ferry/channel.h"
 
-#include "core/client_connection.h"
+#include "core/deadline.h"
+#include "core/endpoint.h"
+#include "shm/shm_client_connection.h"
+#include "socket/socket_connect.h"
 #include "ferry/generated_support.h"
 
 namespace ferry {
@@ -14,11 +17,28 @@ std::string_view Channel::endpoint() const { return transport_->endpoint(); }
 bool Channel::connected() const { return transport_->connected(); }
 uint64_t Channel::bytes_copied() const { return transport_->bytes_copied(); }
 
-Result<Channel> Connect(std::string_view endpoint, const ConnectOptions& options) {
-  Result<std::shared_ptr<internal::ClientConnection>> connection =
-      internal::ClientConnection::Connect(endpoint, options);
-  if (!connection.ok()) return connection.status();
-  return Channel(std::move(*connection));
+Result<Channel> Connect(std::string_view text, const ConnectOptions& options) {
+  Result<internal::Endpoint> endpoint = internal::ParseEndpoint(text);
+  if (!endpoint.ok()) return endpoint.status();
+  switch (endpoint->scheme) {
+    case internal::Scheme::kShm: {
+      Result<std::shared_ptr<internal::ShmClientConnection>> connection =
+          internal::ShmClientConnection::Connect(endpoint->socket_path, text, options,
+                                                 internal::DeadlineAfter(options.connect_timeout));
+      if (!connection.ok()) return connection.status();
+      return Channel(std::move(*connection));
+    }
+    case internal::Scheme::kUnix:
+    case internal::Scheme::kTcp: {
+      Result<std::shared_ptr<internal::ClientTransport>> connection =
+          internal::ConnectSocket(*endpoint, options);
+      if (!connection.ok()) return connection.status();
+      return Channel(std::move(*connection));
+    }
+    case internal::Scheme::kMq:
+      break;
+  }
+  return Status::Unimplemented("endpoint '" + std::string(text) + "': mq:// is not built yet");
 }
 
 namespace internal {

@@ -1,5 +1,5 @@
 // What a Channel needs from a connection, whatever carries it. Shared memory implements it
-// today (ClientConnection); socket and queue transports implement the same interface.
+// today (ShmClientConnection); socket and queue transports implement the same interface.
 #pragma once
 
 #include <cstddef>

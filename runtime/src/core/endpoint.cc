@@ -12,6 +12,7 @@ namespace ferry::internal {
 namespace {
 
 constexpr size_t kMaxNameLength = 64;
+constexpr size_t kMaxSocketPath = 108;  // sizeof(sockaddr_un::sun_path)
 
 bool ValidName(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameLength || name[0] == '.') return false;
@@ -21,6 +22,37 @@ bool ValidName(std::string_view name) {
     if (!ok) return false;
   }
   return true;
+}
+
+template <class Invalid>
+Result<Endpoint> ParseTcp(std::string_view address, Endpoint endpoint, const Invalid& invalid) {
+  endpoint.scheme = Scheme::kTcp;
+  size_t colon;
+  if (!address.empty() && address[0] == '[') {
+    const size_t close = address.find(']');
+    if (close == std::string_view::npos) return invalid("unclosed '[' in an IPv6 address");
+    endpoint.host = std::string(address.substr(1, close - 1));
+    colon = close + 1;
+    if (colon >= address.size() || address[colon] != ':') return invalid("expected :port after ]");
+  } else {
+    colon = address.rfind(':');
+    if (colon == std::string_view::npos) return invalid("expected host:port");
+    endpoint.host = std::string(address.substr(0, colon));
+    if (endpoint.host.find(':') != std::string::npos) {
+      return invalid("write an IPv6 address in brackets, as tcp://[::1]:7000");
+    }
+  }
+  if (endpoint.host.empty()) return invalid("the host is empty");
+  const std::string_view port = address.substr(colon + 1);
+  uint32_t value = 0;
+  if (port.empty() || port.size() > 5) return invalid("the port must be 0-65535");
+  for (char c : port) {
+    if (c < '0' || c > '9') return invalid("the port must be 0-65535");
+    value = value * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (value > 65535) return invalid("the port must be 0-65535");
+  endpoint.port = static_cast<uint16_t>(value);
+  return endpoint;
 }
 
 }  // namespace
@@ -49,28 +81,41 @@ Result<std::string> RuntimeDir() {
 }
 
 Result<Endpoint> ParseEndpoint(std::string_view text) {
+  const auto invalid = [&](std::string_view why) {
+    return Status::InvalidArgument("endpoint '" + std::string(text) + "': " + std::string(why));
+  };
   const size_t sep = text.find("://");
-  if (sep == std::string_view::npos) {
-    return Status::InvalidArgument("endpoint '" + std::string(text) +
-                                   "' is not of the form scheme://address");
-  }
+  if (sep == std::string_view::npos) return invalid("not of the form scheme://address");
+  const std::string_view scheme = text.substr(0, sep);
+  const std::string_view address = text.substr(sep + 3);
   Endpoint endpoint;
-  endpoint.scheme = std::string(text.substr(0, sep));
-  endpoint.name = std::string(text.substr(sep + 3));
-  if (endpoint.scheme != "shm") {
-    return Status::InvalidArgument("endpoint '" + std::string(text) +
-                                   "': unsupported scheme (this build supports shm://)");
+  endpoint.text = std::string(text);
+  if (scheme == "unix") {
+    endpoint.scheme = Scheme::kUnix;
+    endpoint.socket_path = std::string(address);
+    if (address.empty() || address[0] != '/') return invalid("a unix path must be absolute");
+    if (address.size() >= kMaxSocketPath) return invalid("the socket path is too long");
+    if (address.find('\0') != std::string_view::npos) return invalid("the path holds a NUL");
+    return endpoint;
   }
+  if (scheme == "tcp") return ParseTcp(address, std::move(endpoint), invalid);
+  if (scheme == "shm") {
+    endpoint.scheme = Scheme::kShm;
+  } else if (scheme == "mq") {
+    endpoint.scheme = Scheme::kMq;
+  } else {
+    return invalid("unknown scheme (use shm://, unix://, tcp:// or mq://)");
+  }
+  endpoint.name = std::string(address);
   if (!ValidName(endpoint.name)) {
-    return Status::InvalidArgument("endpoint '" + std::string(text) +
-                                   "': the name must be 1-64 characters of [A-Za-z0-9._-]"
-                                   " and must not start with '.'");
+    return invalid("the name must be 1-64 characters of [A-Za-z0-9._-] and must not start with '.'");
   }
   Result<std::string> dir = RuntimeDir();
   if (!dir.ok()) return dir.status();
-  endpoint.socket_path = *dir + "/" + endpoint.name + ".sock";
-  if (endpoint.socket_path.size() >= 108) {  // sizeof(sockaddr_un::sun_path)
-    return Status::InvalidArgument("socket path " + endpoint.socket_path + " is too long");
+  endpoint.socket_path =
+      *dir + "/" + endpoint.name + (endpoint.scheme == Scheme::kMq ? ".mq.sock" : ".sock");
+  if (endpoint.socket_path.size() >= kMaxSocketPath) {
+    return invalid("socket path " + endpoint.socket_path + " is too long");
   }
   return endpoint;
 }

@@ -11,6 +11,7 @@ Server::~Server() = default;
 
 Status Server::Add(ServiceBinding binding) { return core_->Add(std::move(binding)); }
 Status Server::Listen(std::string_view endpoint) { return core_->Listen(endpoint); }
+std::vector<std::string> Server::endpoints() const { return core_->endpoints(); }
 void Server::Run() { core_->Run(); }
 void Server::Shutdown() { core_->Shutdown(); }
 size_t Server::connection_count() const { return core_->connection_count(); }

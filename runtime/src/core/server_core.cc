@@ -8,13 +8,44 @@
 
 #include <cerrno>
 #include <cstring>
+#include <random>
 
 #include "core/endpoint.h"
 #include "core/handshake.h"
 #include "core/log.h"
 #include "shm/segment.h"
+#include "shm/shm_listener.h"
+#include "socket/socket_listener.h"
 
 namespace ferry::internal {
+namespace {
+
+// The method table of the server whose handlers this thread runs, if any.
+thread_local const MethodTable* handler_thread_of = nullptr;
+
+template <class L>
+Result<std::unique_ptr<Listener>> Upcast(Result<std::unique_ptr<L>> listener) {
+  if (!listener.ok()) return listener.status();
+  return std::unique_ptr<Listener>(std::move(*listener));
+}
+
+Result<std::unique_ptr<Listener>> OpenListener(const Endpoint& endpoint) {
+  switch (endpoint.scheme) {
+    case Scheme::kShm:
+      return Upcast(ShmListener::Listen(endpoint.text, endpoint.socket_path));
+    case Scheme::kUnix:
+    case Scheme::kTcp:
+      return Upcast(SocketListener::Listen(endpoint));
+    case Scheme::kMq:
+      break;
+  }
+  return Status::Unimplemented("endpoint '" + endpoint.text + "': this build has no mq:// server");
+}
+
+}  // namespace
+
+bool OnHandlerThreadOf(const MethodTable& methods) { return handler_thread_of == &methods; }
+void MarkHandlerThreadOf(const MethodTable& methods) { handler_thread_of = &methods; }
 
 ServerCore::ServerCore(ServerOptions options)
     : options_(std::move(options)), wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
@@ -53,13 +84,15 @@ Status ServerCore::Listen(std::string_view text) {
   if (!wake_.valid()) return Status::Unavailable("eventfd: " + std::string(std::strerror(errno)));
   std::lock_guard lock(mutex_);
   if (stopping_) return Status::FailedPrecondition("server is shut down");
-  Result<Listener> listener = ListenUnix(endpoint->socket_path);
+  Result<std::unique_ptr<Listener>> listener = OpenListener(*endpoint);
   if (!listener.ok()) return listener.status();
+  if (endpoint->scheme == Scheme::kUnix || endpoint->scheme == Scheme::kTcp) {
+    if (Status s = EnsureUpgradeListener(); !s.ok()) return s;
+  }
   if (!acceptor_.joinable()) {
     try {
       acceptor_ = std::thread([this] { AcceptLoop(); });
     } catch (const std::system_error& e) {
-      RemoveListener(*listener);
       return Status::ResourceExhausted(std::string("cannot start the accept thread: ") + e.what());
     }
   }
@@ -67,6 +100,30 @@ Status ServerCore::Listen(std::string_view text) {
   listening_ = true;
   Wake();
   return Status::Ok();
+}
+
+Status ServerCore::EnsureUpgradeListener() {
+  if (!options_.allow_shm || !upgrade_path_.empty()) return Status::Ok();
+  // Abstract, so a killed server leaves no file; the pid and a per-process count make it
+  // unique on the host, the random part unguessable for squatters.
+  static std::atomic<uint32_t> count{0};
+  const std::string name = "@ferry-upgrade-" + std::to_string(getpid()) + "-" +
+                           std::to_string(count.fetch_add(1)) + "-" +
+                           std::to_string(std::random_device()());
+  Result<std::unique_ptr<ShmListener>> listener = ShmListener::ListenAbstract(name);
+  if (!listener.ok()) return listener.status();
+  upgrade_path_ = name;
+  listeners_.push_back(std::move(*listener));
+  return Status::Ok();
+}
+
+std::vector<std::string> ServerCore::endpoints() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> bound;
+  for (const auto& listener : listeners_) {
+    if (listener->endpoint() != upgrade_path_) bound.push_back(listener->endpoint());
+  }
+  return bound;
 }
 
 void ServerCore::Run() {
@@ -105,8 +162,7 @@ void ServerCore::ShutdownAndWait() {
     Wake();
     if (acceptor_.joinable()) acceptor_.join();
     // The acceptor is gone: nothing else touches the lists now.
-    for (Listener& listener : listeners_) RemoveListener(listener);
-    listeners_.clear();
+    listeners_.clear();  // removes their files
     for (auto& connection : connections_) connection->Stop();
     for (auto& connection : connections_) connection->Join();
     {
@@ -142,7 +198,7 @@ void ServerCore::AcceptLoop() {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
       fds.assign(1, pollfd{wake_.get(), POLLIN, 0});
-      for (const Listener& listener : listeners_) fds.push_back({listener.fd.get(), POLLIN, 0});
+      for (const auto& listener : listeners_) fds.push_back({listener->fd(), POLLIN, 0});
     }
     if (poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
@@ -155,13 +211,19 @@ void ServerCore::AcceptLoop() {
       Reap();
     }
     for (size_t i = 1; i < fds.size(); ++i) {
-      if (fds[i].revents & POLLIN) Accept(fds[i].fd);
+      if ((fds[i].revents & POLLIN) == 0) continue;
+      Listener* listener = nullptr;
+      {
+        std::lock_guard lock(mutex_);  // only this thread and Listen() touch the list
+        if (i - 1 < listeners_.size()) listener = listeners_[i - 1].get();
+      }
+      if (listener != nullptr) Accept(*listener);
     }
   }
 }
 
-void ServerCore::Accept(int listen_fd) {
-  Fd client(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+void ServerCore::Accept(Listener& listener) {
+  Fd client = listener.Accept();
   if (!client.valid()) {
     if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
     const int error = errno;
@@ -194,8 +256,8 @@ void ServerCore::Accept(int listen_fd) {
     }
     return;
   }
-  auto connection = std::make_shared<ServerConnection>(std::move(client), methods_, options_,
-                                                       [this] { Wake(); });
+  std::shared_ptr<ServerConnection> connection = listener.NewConnection(
+      std::move(client), ConnectionEnv{&methods_, &options_, [this] { Wake(); }, upgrade_path_});
   if (connection->Start()) connections_.push_back(std::move(connection));
 }
 

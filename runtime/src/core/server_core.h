@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/listener.h"
 #include "core/server_connection.h"
 #include "core/unix_socket.h"
 #include "ferry/options.h"
@@ -31,12 +32,16 @@ class ServerCore {
   void Shutdown();
   size_t connection_count() const;
   uint64_t bytes_copied() const;
+  std::vector<std::string> endpoints() const;
 
  private:
+  // The hidden shared-memory listener socket clients are upgraded through; made with the
+  // first socket listener. Called with mutex_ held.
+  Status EnsureUpgradeListener();
   // Shutdown()'s work, waiting for every thread; never from one of this server's handlers.
   void ShutdownAndWait();
   void AcceptLoop();
-  void Accept(int listen_fd);
+  void Accept(Listener& listener);
   // Joins and drops connections whose thread has ended.
   void Reap();
   void Wake();
@@ -46,7 +51,8 @@ class ServerCore {
   MethodTable methods_;
 
   mutable std::mutex mutex_;
-  std::vector<Listener> listeners_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::string upgrade_path_;  // the upgrade listener's socket, once there is one
   std::list<std::shared_ptr<ServerConnection>> connections_;
   uint64_t retired_bytes_copied_ = 0;  // of connections already reaped
   bool listening_ = false;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -23,11 +24,23 @@ Status Errno(StatusCode code, const std::string& what) {
   return Status(code, what + ": " + std::strerror(errno));
 }
 
-sockaddr_un Address(const std::string& path) {
+// A path, or "@name" for a name in the abstract namespace (no file; gone with its socket).
+struct UnixAddress {
   sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  return addr;
+  socklen_t size = sizeof(sockaddr_un);
+};
+
+UnixAddress Address(const std::string& path) {
+  UnixAddress address;
+  address.addr.sun_family = AF_UNIX;
+  if (!path.empty() && path[0] == '@') {
+    const size_t n = std::min(path.size() - 1, sizeof(address.addr.sun_path) - 1);
+    std::memcpy(address.addr.sun_path + 1, path.data() + 1, n);
+    address.size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
+  } else {
+    std::strncpy(address.addr.sun_path, path.c_str(), sizeof(address.addr.sun_path) - 1);
+  }
+  return address;
 }
 
 // Waits until `fd` is readable or `deadline` passes.
@@ -98,9 +111,10 @@ Result<Fd> ConnectUnix(const std::string& path, Deadline deadline) {
   timeout.tv_sec = static_cast<time_t>(std::min<int64_t>(left.count() / 1000000, INT_MAX));
   timeout.tv_usec = static_cast<suseconds_t>(left.count() % 1000000);
   setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  const sockaddr_un addr = Address(path);
+  const UnixAddress address = Address(path);
   int result;
-  while ((result = connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr))) != 0 &&
+  while ((result = connect(fd.get(), reinterpret_cast<const sockaddr*>(&address.addr),
+                           address.size)) != 0 &&
          errno == EINTR) {
   }
   if (result != 0) {
@@ -114,7 +128,7 @@ Result<Fd> ConnectUnix(const std::string& path, Deadline deadline) {
   return fd;
 }
 
-Result<Listener> ListenUnix(const std::string& path) {
+Result<NamedSocket> ListenUnix(const std::string& path) {
   // The lock says who owns the name: a live server holds it; a dead one released it with its
   // death, and then any socket file left at `path` is stale.
   const std::string lock_path = path + ".lock";
@@ -140,18 +154,31 @@ Result<Listener> ListenUnix(const std::string& path) {
   unlink(path.c_str());
   Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Errno(StatusCode::kUnavailable, "socket");
-  const sockaddr_un addr = Address(path);
-  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+  const UnixAddress address = Address(path);
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&address.addr), address.size) != 0) {
     return Errno(StatusCode::kUnavailable, "bind " + path);
   }
   chmod(path.c_str(), 0600);
   if (listen(fd.get(), 128) != 0) return Errno(StatusCode::kUnavailable, "listen " + path);
-  return Listener{std::move(fd), std::move(lock), path, lock_path};
+  return NamedSocket{std::move(fd), std::move(lock), path, lock_path};
 }
 
-void RemoveListener(Listener& listener) {
-  unlink(listener.path.c_str());
-  unlink(listener.lock_path.c_str());  // safe: ListenUnix re-checks what it locked
+Result<Fd> ListenAbstract(const std::string& name) {
+  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Errno(StatusCode::kUnavailable, "socket");
+  const UnixAddress address = Address(name);
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&address.addr), address.size) != 0) {
+    if (errno == EADDRINUSE) return Status::AlreadyExists("abstract socket " + name + " is taken");
+    return Errno(StatusCode::kUnavailable, "bind " + name);
+  }
+  if (listen(fd.get(), 128) != 0) return Errno(StatusCode::kUnavailable, "listen " + name);
+  return fd;
+}
+
+void RemoveNamedSocket(NamedSocket& listener) {
+  if (!listener.path.empty()) unlink(listener.path.c_str());
+  // Safe: ListenUnix re-checks what it locked.
+  if (!listener.lock_path.empty()) unlink(listener.lock_path.c_str());
   listener.fd.Reset();
   listener.lock.Reset();  // releases the name last
 }

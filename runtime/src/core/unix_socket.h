@@ -45,7 +45,7 @@ class Fd {
 };
 
 // A listening socket and the lock file (<path>.lock, flock'ed) that makes its owner unique.
-struct Listener {
+struct NamedSocket {
   Fd fd;
   Fd lock;
   std::string path;
@@ -54,10 +54,13 @@ struct Listener {
 
 // Takes the name's lock, replaces a stale socket file and listens at `path`.
 // ALREADY_EXISTS when a live server holds the name.
-Result<Listener> ListenUnix(const std::string& path);
+Result<NamedSocket> ListenUnix(const std::string& path);
+// Listens on "@name" in the abstract namespace: no file, so nothing outlives the process;
+// reachable from the same network namespace only. ALREADY_EXISTS when the name is taken.
+Result<Fd> ListenAbstract(const std::string& name);
 // Unlinks the socket and lock files and closes both.
-void RemoveListener(Listener& listener);
-// UNAVAILABLE when nothing listens at `path`; DEADLINE_EXCEEDED when the server does not
+void RemoveNamedSocket(NamedSocket& listener);
+// `path` may be "@name" (abstract namespace). UNAVAILABLE when nothing listens at `path`; DEADLINE_EXCEEDED when the server does not
 // accept (its backlog stays full) before `deadline`.
 Result<Fd> ConnectUnix(const std::string& path, Deadline deadline);
 

@@ -1,5 +1,5 @@
 // Client calls over shared memory: build in a slot, push a descriptor, wait on the call cell.
-#include "core/client_connection.h"
+#include "shm/shm_client_connection.h"
 
 #include <sys/socket.h>
 
@@ -9,7 +9,6 @@
 #include <cstring>
 
 #include "core/deadline.h"
-#include "core/endpoint.h"
 #include "core/handshake.h"
 #include "shm/futex.h"
 #include "shm/peer_sync.h"
@@ -40,12 +39,10 @@ Status Disconnected(const std::string& endpoint) {
 
 }  // namespace
 
-Result<std::shared_ptr<ClientConnection>> ClientConnection::Connect(std::string_view text,
-                                                                    const ConnectOptions& options) {
-  Result<Endpoint> endpoint = ParseEndpoint(text);
-  if (!endpoint.ok()) return endpoint.status();
-  const Deadline deadline = DeadlineAfter(options.connect_timeout);
-  Result<Fd> socket = ConnectUnix(endpoint->socket_path, deadline);
+Result<std::shared_ptr<ShmClientConnection>> ShmClientConnection::Connect(
+    const std::string& socket_path, std::string_view text, const ConnectOptions& options,
+    Deadline deadline) {
+  Result<Fd> socket = ConnectUnix(socket_path, deadline);
   if (!socket.ok()) return socket.status();
   // If the Hello cannot be sent the server may have refused us already: its Refusal, still
   // readable, says why better than the send error does.
@@ -63,7 +60,7 @@ Result<std::shared_ptr<ClientConnection>> ClientConnection::Connect(std::string_
   if (!segment.ok()) return segment.status();
   if (Status s = SendMapped(socket->get()); !s.ok()) return s;
   try {
-    return std::shared_ptr<ClientConnection>(new ClientConnection(
+    return std::shared_ptr<ShmClientConnection>(new ShmClientConnection(
         std::string(text), std::move(*socket), std::move(*segment), options));
   } catch (const std::system_error& e) {  // the watcher thread could not start
     return Status::ResourceExhausted(std::string("cannot start the connection's thread: ") +
@@ -71,7 +68,7 @@ Result<std::shared_ptr<ClientConnection>> ClientConnection::Connect(std::string_
   }
 }
 
-ClientConnection::ClientConnection(std::string endpoint, Fd socket,
+ShmClientConnection::ShmClientConnection(std::string endpoint, Fd socket,
                                    std::shared_ptr<shm::Segment> segment,
                                    const ConnectOptions& options)
     : endpoint_(std::move(endpoint)),
@@ -81,12 +78,12 @@ ClientConnection::ClientConnection(std::string endpoint, Fd socket,
   watcher_ = std::thread([this] { WatchPeer(); });
 }
 
-ClientConnection::~ClientConnection() {
+ShmClientConnection::~ShmClientConnection() {
   shutdown(socket_.get(), SHUT_RDWR);  // ends WatchPeer's recv
   watcher_.join();
 }
 
-void ClientConnection::WatchPeer() {
+void ShmClientConnection::WatchPeer() {
   char byte;
   // After the handshake the server sends nothing: any return means it is gone (or broke the
   // protocol, which we treat the same way).
@@ -98,7 +95,7 @@ void ClientConnection::WatchPeer() {
   }
 }
 
-OutgoingMessage ClientConnection::NewMessage(size_t size_hint) {
+OutgoingMessage ShmClientConnection::NewMessage(size_t size_hint) {
   shm::DescriptorRing& ring = segment_->ring();
   auto allocator = std::make_unique<shm::SlotAllocator>(
       shared_from_this(), *segment_, options_.slot_wait, bytes_copied_, closed_, &ring);
@@ -108,11 +105,11 @@ OutgoingMessage ClientConnection::NewMessage(size_t size_hint) {
   return OutgoingMessage(std::move(allocator), size_hint);
 }
 
-void ClientConnection::ReleaseMessage(uint64_t slot_id) {
+void ShmClientConnection::ReleaseMessage(uint64_t slot_id) {
   segment_->ReleaseSlot(static_cast<uint32_t>(slot_id));
 }
 
-Result<uint32_t> ClientConnection::AcquireCell(Clock::time_point deadline) {
+Result<uint32_t> ShmClientConnection::AcquireCell(Clock::time_point deadline) {
   shm::IndexStack& cells = segment_->cell_stack();
   for (;;) {
     const uint32_t index = cells.Pop();
@@ -127,12 +124,12 @@ Result<uint32_t> ClientConnection::AcquireCell(Clock::time_point deadline) {
   }
 }
 
-void ClientConnection::RecycleCell(uint32_t index) {
+void ShmClientConnection::RecycleCell(uint32_t index) {
   segment_->cell(index).state.store(shm::kCellFree, std::memory_order_relaxed);
   segment_->cell_stack().Push(index);
 }
 
-Result<IncomingMessage> ClientConnection::Call(uint32_t method_id, MethodKind kind,
+Result<IncomingMessage> ShmClientConnection::Call(uint32_t method_id, MethodKind kind,
                                                OutgoingMessage request,
                                                const CallOptions& options) {
   if (!connected()) return Disconnected(endpoint_);
@@ -183,7 +180,7 @@ Result<IncomingMessage> ClientConnection::Call(uint32_t method_id, MethodKind ki
   return reply;
 }
 
-Status ClientConnection::AwaitReply(uint32_t index, Clock::time_point deadline) {
+Status ShmClientConnection::AwaitReply(uint32_t index, Clock::time_point deadline) {
   std::atomic<uint32_t>& state = segment_->cell(index).state;
   thread_local shm::AdaptiveSpinner spinner;
   if (spinner.Spin([&] { return state.load(std::memory_order_acquire) == shm::kCellDone; },
@@ -213,7 +210,7 @@ Status ClientConnection::AwaitReply(uint32_t index, Clock::time_point deadline) 
   }
 }
 
-Result<IncomingMessage> ClientConnection::TakeReply(uint32_t index) {
+Result<IncomingMessage> ShmClientConnection::TakeReply(uint32_t index) {
   shm::AnnounceAcquire();
   // One private copy, each field read exactly once (volatile): the server could rewrite the
   // shared cell after we checked it.

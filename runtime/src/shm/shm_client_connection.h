@@ -19,14 +19,18 @@
 
 namespace ferry::internal {
 
-class ClientConnection final : public ClientTransport,
+class ShmClientConnection final : public ClientTransport,
                                public MessageOwner,
-                               public std::enable_shared_from_this<ClientConnection> {
+                               public std::enable_shared_from_this<ShmClientConnection> {
  public:
-  static Result<std::shared_ptr<ClientConnection>> Connect(std::string_view endpoint,
-                                                           const ConnectOptions& options);
+  // Runs the handshake with the server listening at `socket_path` (the rendezvous of
+  // "shm://name", or a socket server's upgrade offer); `endpoint` is what the user asked for.
+  static Result<std::shared_ptr<ShmClientConnection>> Connect(const std::string& socket_path,
+                                                              std::string_view endpoint,
+                                                              const ConnectOptions& options,
+                                                              Deadline deadline);
   // Closes the socket (the server then drops the connection) and joins the watcher.
-  ~ClientConnection() override;
+  ~ShmClientConnection() override;
 
   std::string_view name() const override { return "shm"; }
   const std::string& endpoint() const override { return endpoint_; }
@@ -38,7 +42,7 @@ class ClientConnection final : public ClientTransport,
   void ReleaseMessage(uint64_t slot_id) override;
 
  private:
-  ClientConnection(std::string endpoint, Fd socket, std::shared_ptr<shm::Segment> segment,
+  ShmClientConnection(std::string endpoint, Fd socket, std::shared_ptr<shm::Segment> segment,
                    const ConnectOptions& options);
 
   // Blocks on the socket until the server goes away, then fails everything waiting.

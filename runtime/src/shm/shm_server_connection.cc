@@ -1,5 +1,5 @@
 // Serving one client over shared memory: pop descriptors, verify, run handlers, publish.
-#include "core/server_connection.h"
+#include "shm/shm_server_connection.h"
 
 #include <sys/socket.h>
 
@@ -31,25 +31,20 @@ bool ProbeCancelled(const void* arg) {
          probe->cell->state.load(std::memory_order_relaxed) == shm::kCellAbandoned;
 }
 
-// The method table of the server whose handlers this thread runs, if any.
-thread_local const MethodTable* handler_thread_of = nullptr;
-
 }  // namespace
 
-ServerConnection::ServerConnection(Fd socket, const MethodTable& methods,
-                                   const ServerOptions& options,
-                                   std::function<void()> on_finished)
+ShmServerConnection::ShmServerConnection(Fd socket, ConnectionEnv env)
     : socket_(std::move(socket)),
-      methods_(methods),
-      options_(options),
-      on_finished_(std::move(on_finished)) {}
+      env_(std::move(env)),
+      methods_(*env_.methods),
+      options_(*env_.options) {}
 
-ServerConnection::~ServerConnection() {
+ShmServerConnection::~ShmServerConnection() {
   Stop();
   Join();
 }
 
-bool ServerConnection::Start() {
+bool ShmServerConnection::Start() {
   try {
     thread_ = std::thread([this] { Serve(); });
     return true;
@@ -59,13 +54,13 @@ bool ServerConnection::Start() {
   }
 }
 
-void ServerConnection::Stop() { shutdown(socket_.get(), SHUT_RDWR); }
+void ShmServerConnection::Stop() { shutdown(socket_.get(), SHUT_RDWR); }
 
-void ServerConnection::Join() {
+void ShmServerConnection::Join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ServerConnection::Serve() {
+void ShmServerConnection::Serve() {
   if (Status s = Handshake(); !s.ok()) {
     LogLine("handshake failed: " + s.ToString());
   } else {
@@ -91,10 +86,10 @@ void ServerConnection::Serve() {
   shutdown(socket_.get(), SHUT_RDWR);
   segment_.reset();  // unmaps
   finished_.store(true, std::memory_order_release);
-  on_finished_();
+  env_.on_finished();
 }
 
-Status ServerConnection::Handshake() {
+Status ShmServerConnection::Handshake() {
   const Deadline deadline = DeadlineAfter(options_.handshake_timeout);
   Result<uid_t> uid = PeerUid(socket_.get());
   if (!uid.ok()) return uid.status();
@@ -103,9 +98,11 @@ Status ServerConnection::Handshake() {
     (void)SendRefusal(socket_.get(), refused);
     return refused;
   }
-  if (Status s = ReceiveHello(socket_.get(), deadline); !s.ok()) {
-    if (s.code() == StatusCode::kFailedPrecondition) (void)SendRefusal(socket_.get(), s);
-    return s;
+  if (Result<HelloInfo> hello = ReceiveHello(socket_.get(), deadline); !hello.ok()) {
+    if (hello.status().code() == StatusCode::kFailedPrecondition) {
+      (void)SendRefusal(socket_.get(), hello.status());
+    }
+    return hello.status();
   }
   Result<std::shared_ptr<shm::Segment>> segment = shm::Segment::Create(options_.shm);
   if (!segment.ok()) {
@@ -121,9 +118,7 @@ Status ServerConnection::Handshake() {
   return s;
 }
 
-bool OnHandlerThreadOf(const MethodTable& methods) { return handler_thread_of == &methods; }
-
-void ServerConnection::HandleGuarded(const shm::Descriptor& descriptor) {
+void ShmServerConnection::HandleGuarded(const shm::Descriptor& descriptor) {
   try {
     Handle(descriptor);
   } catch (const std::exception& e) {
@@ -137,8 +132,8 @@ void ServerConnection::HandleGuarded(const shm::Descriptor& descriptor) {
   }
 }
 
-void ServerConnection::WorkLoop() {
-  handler_thread_of = &methods_;
+void ShmServerConnection::WorkLoop() {
+  MarkHandlerThreadOf(methods_);
   shm::DescriptorRing& ring = segment_->ring();
   shm::AdaptiveSpinner spinner;
   shm::Descriptor descriptor{};
@@ -177,7 +172,7 @@ void ServerConnection::WorkLoop() {
 }
 
 template <class Pop>
-ServerConnection::BuildingWait ServerConnection::AwaitRequestBeingBuilt(Pop& pop,
+ShmServerConnection::BuildingWait ShmServerConnection::AwaitRequestBeingBuilt(Pop& pop,
                                                                         int client_cpu) {
   // A client is writing a request (a large one takes milliseconds): stay awake for it, so the
   // call does not pay a futex wake-up at the end. Bounded, for builders that are never sent.
@@ -194,7 +189,7 @@ ServerConnection::BuildingWait ServerConnection::AwaitRequestBeingBuilt(Pop& pop
   return pop() ? BuildingWait::kPopped : BuildingWait::kNobodyBuilding;
 }
 
-void ServerConnection::Handle(const shm::Descriptor& d) {
+void ShmServerConnection::Handle(const shm::Descriptor& d) {
   if (d.cell >= segment_->call_count()) {
     LogLine("request names call cell " + std::to_string(d.cell) + " of " +
             std::to_string(segment_->call_count()) + "; dropped");
@@ -248,7 +243,7 @@ void ServerConnection::Handle(const shm::Descriptor& d) {
   Complete(d.cell, status, &reply);
 }
 
-void ServerConnection::Complete(uint32_t cell, const Status& status, OutgoingMessage* reply) {
+void ShmServerConnection::Complete(uint32_t cell, const Status& status, OutgoingMessage* reply) {
   if (status.ok()) {
     auto* allocator = static_cast<shm::SlotAllocator*>(reply->allocator());
     if (Status usable = allocator->Usable(); !usable.ok()) {
@@ -281,7 +276,7 @@ void ServerConnection::Complete(uint32_t cell, const Status& status, OutgoingMes
   Publish(cell, static_cast<uint32_t>(status.code()), slot, 0, length);
 }
 
-void ServerConnection::Publish(uint32_t cell_index, uint32_t code, uint32_t slot,
+void ShmServerConnection::Publish(uint32_t cell_index, uint32_t code, uint32_t slot,
                                uint32_t offset, uint32_t length) {
   shm::CallCell& cell = segment_->cell(cell_index);
   cell.status_code = code;
@@ -300,7 +295,7 @@ void ServerConnection::Publish(uint32_t cell_index, uint32_t code, uint32_t slot
   }
 }
 
-void ServerConnection::RecycleCell(uint32_t cell_index) {
+void ShmServerConnection::RecycleCell(uint32_t cell_index) {
   segment_->cell(cell_index).state.store(shm::kCellFree, std::memory_order_relaxed);
   segment_->cell_stack().Push(cell_index);
 }

@@ -1,0 +1,38 @@
+// A bidirectional, ordered, reliable carrier of whole frames between two processes: a stream
+// socket (frames delimited by a length) or a pair of message queues (frames split into queue
+// messages). Call multiplexing (core/link_client.h, core/link_server_connection.h) sits on
+// top and never learns which one is underneath.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "core/buffer_pool.h"
+#include "ferry/result.h"
+
+namespace ferry::internal {
+
+class FrameLink {
+ public:
+  using Part = std::span<const uint8_t>;
+
+  virtual ~FrameLink() = default;
+
+  // "unix", "tcp", "mq".
+  virtual std::string_view name() const = 0;
+  // Sends one frame: the concatenation of `parts`, gathered without a staging copy where the
+  // carrier allows it. Thread-safe: frames from several threads never interleave. Blocks while
+  // the peer does not drain (backpressure). UNAVAILABLE once the link is down.
+  virtual Status Send(std::span<const Part> parts) = 0;
+  // Blocks for the next whole frame, received into a buffer from the link's pool (its size()
+  // is the frame's). One receiving thread at a time. UNAVAILABLE when the peer has gone or
+  // Shutdown() was called; DATA_LOSS for a frame over the link's maximum (the link is then
+  // unusable: the caller drops it).
+  virtual Result<PooledBuffer> Receive() = 0;
+  // Unblocks Send and Receive in other threads; both then fail with UNAVAILABLE. Idempotent,
+  // thread-safe.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace ferry::internal

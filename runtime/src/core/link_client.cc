@@ -1,0 +1,162 @@
+// Client calls over a FrameLink: a request frame out, the caller waits for the reply frame
+// with its call id, which the reader thread delivers.
+#include "core/link_client.h"
+
+#include <algorithm>
+#include <system_error>
+
+#include "core/call_frame.h"
+#include "core/deadline.h"
+#include "core/heap_allocator.h"
+
+namespace ferry::internal {
+
+Result<std::shared_ptr<LinkClient>> LinkClient::Start(std::unique_ptr<FrameLink> link,
+                                                      std::string endpoint,
+                                                      uint64_t max_message_bytes) {
+  std::shared_ptr<LinkClient> client(
+      new LinkClient(std::move(link), std::move(endpoint), max_message_bytes));
+  try {
+    client->reader_ = std::thread([raw = client.get()] { raw->ReadLoop(); });
+  } catch (const std::system_error& e) {
+    return Status::ResourceExhausted(std::string("cannot start the connection's thread: ") +
+                                     e.what());
+  }
+  return client;
+}
+
+LinkClient::LinkClient(std::unique_ptr<FrameLink> link, std::string endpoint,
+                       uint64_t max_message_bytes)
+    : link_(std::move(link)),
+      endpoint_(std::move(endpoint)),
+      max_message_bytes_(max_message_bytes) {}
+
+LinkClient::~LinkClient() {
+  link_->Shutdown();
+  if (reader_.joinable()) reader_.join();
+}
+
+OutgoingMessage LinkClient::NewMessage(size_t size_hint) {
+  return OutgoingMessage(
+      std::make_unique<HeapAllocator>(shared_from_this(), max_message_bytes_, bytes_copied_),
+      size_hint);
+}
+
+Result<IncomingMessage> LinkClient::Call(uint32_t method_id, MethodKind kind,
+                                         OutgoingMessage request, const CallOptions& options) {
+  auto* allocator = dynamic_cast<HeapAllocator*>(request.allocator());
+  if (allocator == nullptr || !allocator->BelongsTo(bytes_copied_)) {
+    return Status::InvalidArgument("the request was built for another channel");
+  }
+  if (!request.finished()) {
+    return Status::InvalidArgument("the request was not finished (call Finish on its builder)");
+  }
+  const std::span<const uint8_t> payload(request.fbb().GetBufferPointer(),
+                                         request.fbb().GetSize());
+  if (payload.size() > max_message_bytes_) {
+    return Status::ResourceExhausted("request of " + std::to_string(payload.size()) +
+                                     " bytes is over max_message_bytes (" +
+                                     std::to_string(max_message_bytes_) + ")");
+  }
+  const Clock::time_point deadline = options.deadline == std::chrono::nanoseconds::zero()
+                                         ? Clock::time_point::max()
+                                         : DeadlineAfter(options.deadline);
+  CallFields fields;
+  fields.type = FrameType::kRequest;
+  fields.method_id = method_id;
+  fields.kind = static_cast<uint8_t>(kind);
+  if (deadline != Clock::time_point::max()) {
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return Status::DeadlineExceeded("the deadline passed before the call");
+    fields.deadline_us = static_cast<uint64_t>(left.count());
+  }
+  Pending pending;
+  const bool oneway = kind == MethodKind::kOneway;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_.load(std::memory_order_relaxed)) return closed_status_;
+    fields.call_id = next_call_id_++;
+    if (!oneway) pending_.emplace(fields.call_id, &pending);
+  }
+  const EncodedHeader header(fields);
+  const FrameLink::Part parts[] = {header.header(), header.padding(), payload};
+  // The kernel (or the queue) copies the payload once on the way out.
+  bytes_copied_.fetch_add(payload.size(), std::memory_order_relaxed);
+  if (Status sent = link_->Send(parts); !sent.ok()) {
+    std::lock_guard lock(mutex_);
+    pending_.erase(fields.call_id);
+    return Status::Unavailable("cannot send to " + endpoint_ + ": " + sent.message());
+  }
+  if (oneway) return IncomingMessage();
+
+  std::unique_lock lock(mutex_);
+  const bool done = deadline == Clock::time_point::max()
+                        ? (pending.cv.wait(lock, [&] { return pending.done; }), true)
+                        : pending.cv.wait_until(lock, deadline, [&] { return pending.done; });
+  if (!done) {
+    pending_.erase(fields.call_id);
+    lock.unlock();
+    CallFields cancel;
+    cancel.type = FrameType::kCancel;
+    cancel.call_id = fields.call_id;
+    const EncodedHeader cancel_header(cancel);
+    const FrameLink::Part cancel_parts[] = {cancel_header.header(), cancel_header.padding()};
+    (void)link_->Send(cancel_parts);  // best effort: a gone server needs no cancel
+    return Status::DeadlineExceeded("no reply from " + endpoint_ + " before the deadline");
+  }
+  if (!pending.status.ok()) return pending.status;
+  return std::move(pending.reply);
+}
+
+void LinkClient::ReadLoop() {
+  for (;;) {
+    Result<PooledBuffer> frame = link_->Receive();
+    if (!frame.ok()) {
+      FailAll(Status::Unavailable("the server at " + endpoint_ + " went away (" +
+                                  frame.status().message() + ")"));
+      return;
+    }
+    if (!Deliver(std::move(*frame))) {
+      link_->Shutdown();
+      FailAll(Status::Unavailable("the server at " + endpoint_ + " broke the protocol"));
+      return;
+    }
+  }
+}
+
+bool LinkClient::Deliver(PooledBuffer frame) {
+  Result<DecodedFrame> decoded = DecodeCallFrame({frame.data(), frame.size()});
+  if (!decoded.ok() || decoded->fields.type != FrameType::kReply) return false;
+  const CallFields& fields = decoded->fields;
+  bytes_copied_.fetch_add(decoded->payload_size, std::memory_order_relaxed);
+  std::lock_guard lock(mutex_);
+  auto found = pending_.find(fields.call_id);
+  if (found == pending_.end()) return true;  // the caller gave up (deadline): dropped
+  Pending& pending = *found->second;
+  pending_.erase(found);
+  if (fields.status_code == 0) {
+    pending.reply = std::move(frame).ToMessage(decoded->payload_offset, decoded->payload_size);
+  } else if (fields.status_code > static_cast<uint32_t>(StatusCode::kUnauthenticated)) {
+    pending.status = Status::Unknown("status code " + std::to_string(fields.status_code) + ": " +
+                                     fields.status_message);
+  } else {
+    pending.status = Status(static_cast<StatusCode>(fields.status_code), fields.status_message);
+  }
+  pending.done = true;
+  pending.cv.notify_one();
+  return true;
+}
+
+void LinkClient::FailAll(const Status& why) {
+  std::lock_guard lock(mutex_);
+  closed_status_ = why;
+  closed_.store(true, std::memory_order_release);
+  for (auto& [id, pending] : pending_) {
+    pending->status = why;
+    pending->done = true;
+    pending->cv.notify_one();
+  }
+  pending_.clear();
+}
+
+}  // namespace ferry::internal

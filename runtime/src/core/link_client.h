@@ -1,0 +1,67 @@
+// The client's end of a socket or queue connection: calls multiplexed by call id over one
+// FrameLink, one reader thread handing replies to the threads that wait for them.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+
+#include "core/client_transport.h"
+#include "core/frame_link.h"
+
+namespace ferry::internal {
+
+class LinkClient final : public ClientTransport,
+                         public std::enable_shared_from_this<LinkClient> {
+ public:
+  // Takes over a link whose handshake is done. `max_message_bytes` bounds requests (the
+  // smaller of the client's and the server's limits).
+  static Result<std::shared_ptr<LinkClient>> Start(std::unique_ptr<FrameLink> link,
+                                                   std::string endpoint,
+                                                   uint64_t max_message_bytes);
+  // Shuts the link down (the server then drops the connection) and joins the reader.
+  ~LinkClient() override;
+
+  std::string_view name() const override { return link_->name(); }
+  const std::string& endpoint() const override { return endpoint_; }
+  bool connected() const override { return !closed_.load(std::memory_order_acquire); }
+  uint64_t bytes_copied() const override { return bytes_copied_.load(std::memory_order_relaxed); }
+  OutgoingMessage NewMessage(size_t size_hint) override;
+  Result<IncomingMessage> Call(uint32_t method_id, MethodKind kind, OutgoingMessage request,
+                               const CallOptions& options) override;
+
+ private:
+  struct Pending {
+    bool done = false;
+    Status status;
+    IncomingMessage reply;
+    std::condition_variable cv;
+  };
+
+  LinkClient(std::unique_ptr<FrameLink> link, std::string endpoint, uint64_t max_message_bytes);
+  void ReadLoop();
+  // Hands one received frame to its caller; false when the server broke the protocol.
+  bool Deliver(PooledBuffer frame);
+  void FailAll(const Status& why);
+
+  std::unique_ptr<FrameLink> link_;
+  const std::string endpoint_;
+  const uint64_t max_message_bytes_;
+  std::atomic<bool> closed_{false};
+  std::atomic<uint64_t> bytes_copied_{0};
+
+  std::mutex mutex_;
+  uint64_t next_call_id_ = 1;
+  std::unordered_map<uint64_t, Pending*> pending_;
+  Status closed_status_;  // why the connection ended, for calls made afterwards
+
+  std::thread reader_;
+};
+
+}  // namespace ferry::internal

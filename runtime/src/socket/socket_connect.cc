@@ -1,0 +1,82 @@
+// Connecting to a socket server, then either staying on the socket or taking its offer of
+// shared memory.
+#include "socket/socket_connect.h"
+
+#include <fcntl.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "core/deadline.h"
+#include "core/handshake.h"
+#include "core/link_client.h"
+#include "shm/shm_client_connection.h"
+#include "socket/socket_link.h"
+
+namespace ferry::internal {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+constexpr uint64_t kFrameOverhead = 8192;  // as the server's: a CallHeader before the payload
+
+Result<Fd> ConnectTcp(const Endpoint& endpoint, Deadline deadline) {
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  tcp::socket socket(io);
+  boost::system::error_code outcome = asio::error::would_block;
+  resolver.async_resolve(endpoint.host, std::to_string(endpoint.port),
+                         tcp::resolver::numeric_service,
+                         [&](const boost::system::error_code& error,
+                             const tcp::resolver::results_type& results) {
+                           if (error) {
+                             outcome = error;
+                             return;
+                           }
+                           asio::async_connect(socket, results,
+                                               [&](const boost::system::error_code& connected,
+                                                   const tcp::endpoint&) { outcome = connected; });
+                         });
+  io.run_until(deadline);
+  if (outcome == asio::error::would_block) {
+    return Status::DeadlineExceeded("connecting to " + endpoint.text + " timed out");
+  }
+  if (outcome) return Status::Unavailable("cannot connect to " + endpoint.text + ": " + outcome.message());
+  Fd fd(fcntl(socket.native_handle(), F_DUPFD_CLOEXEC, 0));
+  if (!fd.valid()) return Status::ResourceExhausted(std::string("dup: ") + std::strerror(errno));
+  return fd;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ClientTransport>> ConnectSocket(const Endpoint& endpoint,
+                                                       const ConnectOptions& options) {
+  const Deadline deadline = DeadlineAfter(options.connect_timeout);
+  Result<Fd> socket = endpoint.scheme == Scheme::kTcp ? ConnectTcp(endpoint, deadline)
+                                                      : ConnectUnix(endpoint.socket_path, deadline);
+  if (!socket.ok()) return socket.status();
+  const Status hello = SendHello(socket->get(), HelloInfo{HostId(), options.allow_shm});
+  Result<SocketWelcomeInfo> welcome = ReceiveSocketWelcome(socket->get(), deadline);
+  if (!hello.ok() && welcome.ok()) return hello;
+  if (!welcome.ok()) return welcome.status();
+  if (!welcome->shm_path.empty() && options.allow_shm) {
+    Result<std::shared_ptr<ShmClientConnection>> shm =
+        ShmClientConnection::Connect(welcome->shm_path, endpoint.text, options, deadline);
+    // Refused (another user, no memory): the socket still works, so stay on it.
+    if (shm.ok()) return std::shared_ptr<ClientTransport>(std::move(*shm));
+  }
+  const uint64_t max_message_bytes = std::min(options.max_message_bytes, welcome->max_message_bytes);
+  Result<std::unique_ptr<SocketLink>> link =
+      SocketLink::Adopt(std::move(*socket), max_message_bytes + kFrameOverhead);
+  if (!link.ok()) return link.status();
+  Result<std::shared_ptr<LinkClient>> client =
+      LinkClient::Start(std::move(*link), endpoint.text, max_message_bytes);
+  if (!client.ok()) return client.status();
+  return std::shared_ptr<ClientTransport>(std::move(*client));
+}
+
+}  // namespace ferry::internal

@@ -1,0 +1,108 @@
+// Binding unix:// and tcp:// endpoints, accepting clients, and the server's socket handshake.
+#include "socket/socket_listener.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/system/system_error.hpp>
+
+#include "core/deadline.h"
+#include "core/handshake.h"
+#include "core/link_server_connection.h"
+#include "socket/socket_link.h"
+
+namespace ferry::internal {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+// Frames carry a CallHeader (well under 8 KiB with a status message) before the payload.
+constexpr uint64_t kFrameOverhead = 8192;
+
+std::string TcpEndpointText(const tcp::endpoint& bound) {
+  const asio::ip::address address = bound.address();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return "tcp://" + host + ":" + std::to_string(bound.port());
+}
+
+// The server's half of the socket handshake: Hello in, SocketWelcome (or Refusal) out.
+Result<std::unique_ptr<FrameLink>> OpenSocketLink(int socket, const ConnectionEnv& env) {
+  const Deadline deadline = DeadlineAfter(env.options->handshake_timeout);
+  Result<HelloInfo> hello = ReceiveHello(socket, deadline);
+  if (!hello.ok()) {
+    if (hello.status().code() == StatusCode::kFailedPrecondition) {
+      (void)SendRefusal(socket, hello.status());
+    }
+    return hello.status();
+  }
+  SocketWelcomeInfo welcome;
+  welcome.max_message_bytes = env.options->max_message_bytes;
+  if (!env.upgrade_path.empty() && hello->accept_shm && !hello->host_id.empty() &&
+      hello->host_id == HostId()) {
+    welcome.shm_path = env.upgrade_path;
+  }
+  if (Status s = SendSocketWelcome(socket, welcome); !s.ok()) return s;
+  // The link gets its own descriptor: the connection keeps the accepted one to interrupt a
+  // handshake, and closes it when done.
+  Fd own(fcntl(socket, F_DUPFD_CLOEXEC, 0));
+  if (!own.valid()) return Status::ResourceExhausted(std::string("dup: ") + std::strerror(errno));
+  Result<std::unique_ptr<SocketLink>> link =
+      SocketLink::Adopt(std::move(own), env.options->max_message_bytes + kFrameOverhead);
+  if (!link.ok()) return link.status();
+  return std::unique_ptr<FrameLink>(std::move(*link));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SocketListener>> SocketListener::Listen(const Endpoint& endpoint) {
+  std::unique_ptr<SocketListener> listener(new SocketListener());
+  if (endpoint.scheme == Scheme::kUnix) {
+    Result<NamedSocket> socket = ListenUnix(endpoint.socket_path);
+    if (!socket.ok()) return socket.status();
+    listener->unix_ = std::move(*socket);
+    listener->endpoint_ = endpoint.text;
+    return listener;
+  }
+  listener->tcp_ = true;
+  try {
+    tcp::resolver resolver(listener->io_);
+    const auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port),
+                                          tcp::resolver::passive | tcp::resolver::numeric_service);
+    if (results.empty()) return Status::Unavailable("cannot resolve " + endpoint.host);
+    const tcp::endpoint wanted = results.begin()->endpoint();
+    tcp::acceptor& acceptor = listener->acceptor_;
+    acceptor.open(wanted.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    boost::system::error_code error;
+    acceptor.bind(wanted, error);
+    if (error == asio::error::address_in_use) {
+      return Status::AlreadyExists("tcp port " + std::to_string(endpoint.port) + " on " +
+                                   endpoint.host + " is taken");
+    }
+    if (error) return Status::Unavailable("bind " + endpoint.text + ": " + error.message());
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    acceptor.non_blocking(true);
+    listener->endpoint_ = TcpEndpointText(acceptor.local_endpoint());
+  } catch (const boost::system::system_error& e) {
+    return Status::Unavailable("listen " + endpoint.text + ": " + e.what());
+  }
+  return listener;
+}
+
+SocketListener::~SocketListener() {
+  if (!tcp_) RemoveNamedSocket(unix_);
+}
+
+int SocketListener::fd() const {
+  return tcp_ ? const_cast<tcp::acceptor&>(acceptor_).native_handle() : unix_.fd.get();
+}
+
+Fd SocketListener::Accept() { return Fd(accept4(fd(), nullptr, nullptr, SOCK_CLOEXEC)); }
+
+std::shared_ptr<ServerConnection> SocketListener::NewConnection(Fd client, ConnectionEnv env) {
+  return std::make_shared<LinkServerConnection>(std::move(client), &OpenSocketLink,
+                                                std::move(env));
+}
+
+}  // namespace ferry::internal
