@@ -9,7 +9,7 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 DEPS := cmake make g++ flatbuffers-compiler flatbuffers-compiler-dev libflatbuffers-dev \
-        libboost-dev libgtest-dev
+        libboost-dev libgtest-dev iproute2
 CTEST := ctest --output-on-failure --no-tests=error -j$(JOBS)
 
 .PHONY: all deps build demo test bench sanitize sanitize-address sanitize-thread fuzz clean

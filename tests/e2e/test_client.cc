@@ -2,6 +2,7 @@
 // end-to-end tests (--no-shm: stay on a unix:// or tcp:// socket). Modes:
 //   add <n>   n Add calls with distinct operands, each result checked; exit 0 when all match
 //   block     prints "connected", then makes a Block call (to be killed while it waits)
+//   transport <n>  n Add calls as for add, then prints the transport the channel ended on
 #include <iostream>
 #include <string>
 
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
   }
   ft::TestService::Client client(*channel);
   const std::string mode = argv[2];
-  if (mode == "add" && argc == 4) {
+  if ((mode == "add" || mode == "transport") && argc == 4) {
     const int n = std::stoi(argv[3]);
     const int base = static_cast<int>(getpid()) % 100000;
     for (int i = 0; i < n; ++i) {
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
+    if (mode == "transport") std::cout << channel->transport() << std::endl;
     return 0;
   }
   if (mode == "block") {

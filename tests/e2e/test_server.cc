@@ -1,8 +1,10 @@
-// ferry_test_server <endpoint>: serves TestService; prints "ready" once listening and exits 0
-// on SIGTERM or SIGINT after a clean shutdown.
+// ferry_test_server [--no-shm] <endpoint>: serves TestService; prints "ready <endpoint>" once
+// listening and exits 0 on SIGTERM or SIGINT after a clean shutdown. --no-shm: offer socket
+// clients no move to shared memory.
 #include <atomic>
 #include <iostream>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "ferry/ferry.h"
@@ -104,12 +106,18 @@ class TestServiceImpl final : public ft::TestService::Service {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ferry::ServerOptions options;
+  if (argc == 3 && std::string(argv[1]) == "--no-shm") {
+    options.allow_shm = false;
+    --argc;
+    ++argv;
+  }
   if (argc != 2) {
-    std::cerr << "usage: ferry_test_server <endpoint>\n";
+    std::cerr << "usage: ferry_test_server [--no-shm] <endpoint>\n";
     return 2;
   }
   const sigset_t stop = ferry::testing::BlockStopSignals();
-  ferry::Server server;
+  ferry::Server server(options);
   if (ferry::Status s = server.Add(std::make_shared<TestServiceImpl>(server)); !s.ok()) {
     std::cerr << s << '\n';
     return 1;
