@@ -4,8 +4,8 @@
 #   make bench     ferry_bench (Release build), JSON lines on stdout
 #   make sanitize  the test suite under ASan+UBSan, then under TSan (all but the consumer
 #                  tests, which build an uninstrumented project against ferry)
-#   make fuzz      libFuzzer (clang) on the handshake decoders and the segment layout check,
-#                  FUZZ_SECONDS each (default 60)
+#   make fuzz      libFuzzer (clang) on the handshake decoders, the segment layout check and
+#                  the socket frame reader and call-frame decoder, FUZZ_SECONDS each (default 60)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 DEPS := cmake make g++ flatbuffers-compiler flatbuffers-compiler-dev libflatbuffers-dev \
@@ -67,13 +67,15 @@ fuzz:
 	$(call configure,build-fuzz,RelWithDebInfo,-DCMAKE_CXX_COMPILER=clang++ -DFERRY_BUILD_FUZZ=ON \
 	  -DFERRY_BUILD_TESTS=OFF -DFERRY_BUILD_EXAMPLES=OFF -DFERRY_BUILD_BENCH=OFF \
 	  "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link$(comma)address$(comma)undefined -fno-sanitize-recover=all")
-	cmake --build build-fuzz -j$(JOBS) --target handshake_fuzz layout_fuzz make_seeds
-	mkdir -p build-fuzz/corpus/handshake build-fuzz/corpus/layout
-	build-fuzz/tests/fuzz/make_seeds build-fuzz/corpus/handshake
+	cmake --build build-fuzz -j$(JOBS) --target handshake_fuzz layout_fuzz frame_fuzz make_seeds
+	mkdir -p build-fuzz/corpus/handshake build-fuzz/corpus/layout build-fuzz/corpus/frame
+	build-fuzz/tests/fuzz/make_seeds build-fuzz/corpus/handshake build-fuzz/corpus/frame
 	build-fuzz/tests/fuzz/handshake_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 	  -print_final_stats=1 build-fuzz/corpus/handshake
 	build-fuzz/tests/fuzz/layout_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  build-fuzz/corpus/layout
+	build-fuzz/tests/fuzz/frame_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
+	  -print_final_stats=1 build-fuzz/corpus/frame
 
 clean:
 	rm -rf $(BUILD) build-release build-asan build-tsan build-fuzz

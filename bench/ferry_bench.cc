@@ -1,11 +1,12 @@
-// ferry_bench: unary round trips over ferry's shared-memory transport at 64 B, 4 KiB, 1 MiB
-// and 16 MiB, with the client and the server on different CPUs and on one CPU, next to two
-// baselines measured in the same run (raw_spin, raw_futex). One JSON line per case on stdout,
-// a table with the bars on stderr.
+// ferry_bench: unary round trips over ferry's transports at 64 B, 4 KiB, 1 MiB and 16 MiB,
+// with the client and the server on different CPUs and on one CPU, next to baselines measured
+// in the same run (raw_spin and raw_futex over a shared mapping; raw_uds and raw_tcp socket
+// ping-pongs). One JSON line per case on stdout, a table with the bars on stderr.
 //
-//   ferry_bench [--transport shm] [--quick] [--iters-scale F] [--placement P]
+//   ferry_bench [--transport shm|unix|tcp|all]... [--quick] [--iters-scale F] [--placement P]
 //
-// The same binary is the server process of the shm cases (--serve, started by itself).
+// The same binary is the server process of the ferry cases (--serve, started by itself).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -19,27 +20,31 @@
 #include "ferry_cases.h"
 #include "bench_support.h"
 #include "raw_baselines.h"
+#include "raw_sockets.h"
 #include "stats.h"
 
 namespace ferry_bench {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: ferry_bench [--transport shm] [--quick] [--iters-scale F]\n"
+    "usage: ferry_bench [--transport shm|unix|tcp|all]... [--quick] [--iters-scale F]\n"
     "                   [--placement cross_cpu|same_cpu|all]\n"
     "\n"
-    "Measures unary round trips over ferry's shared-memory transport (payloads 64 B, 4 KiB,\n"
-    "1 MiB, 16 MiB in the request, a small reply) against two baselines in the same run:\n"
-    "raw_spin and raw_futex (two processes handing the payload over through one shared\n"
-    "mapping). One JSON line per case on stdout, a summary table on stderr.\n"
+    "Measures unary round trips over ferry's transports (payloads 64 B, 4 KiB, 1 MiB, 16 MiB\n"
+    "in the request, a small reply) against baselines in the same run: raw_spin and raw_futex\n"
+    "(two processes handing the payload over through one shared mapping) for shm, raw_uds and\n"
+    "raw_tcp (a blocking socket ping-pong of the same bytes) for unix and tcp. tcp also\n"
+    "measures tcp_upgraded: a tcp://127.0.0.1 connection after its move to shared memory.\n"
+    "One JSON line per case on stdout, a summary table on stderr.\n"
     "\n"
-    "  --transport T      the ferry transport to measure; only 'shm' for now\n"
+    "  --transport T      a transport to measure (repeatable, or comma-separated); default all\n"
     "  --quick            10x fewer calls and shorter time budgets (a smoke test)\n"
     "  --iters-scale F    multiply every call count and time budget by F (> 0)\n"
     "  --placement P      cross_cpu (client and server on different CPUs), same_cpu (both\n"
     "                     on one CPU) or all (default)\n";
 
 struct Options {
+  std::vector<std::string> transports;  // empty: all
   double scale = 1.0;
   bool cross_cpu = true;
   bool same_cpu = true;
@@ -74,6 +79,30 @@ int ParseCpu(const std::string& text) {
   return static_cast<int>(value);
 }
 
+bool Wanted(const Options& options, const std::string& transport) {
+  return options.transports.empty() ||
+         std::find(options.transports.begin(), options.transports.end(), transport) !=
+             options.transports.end();
+}
+
+// "shm,tcp" -> shm, tcp; "all" -> nothing (meaning all).
+void AddTransports(const std::string& text, Options& options) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string name = text.substr(start, comma - start);
+    if (name == "all") {
+      options.transports.clear();
+      return;
+    }
+    if (name != "shm" && name != "unix" && name != "tcp") {
+      UsageError("unknown transport '" + name + "' (shm, unix, tcp or all)");
+    }
+    options.transports.push_back(name);
+    start = comma + 1;
+  }
+}
+
 int RunBenchmarks(const Options& options) {
   const auto started = std::chrono::steady_clock::now();
   const std::vector<int> cpus = AllowedCpus();
@@ -106,10 +135,27 @@ int RunBenchmarks(const Options& options) {
               << ", server on CPU " << placement.server_cpu << '\n';
     PinToCpu(placement.client_cpu);
     const bool same = placement.client_cpu == placement.server_cpu;
-    RunRawCases(RawKind::kSpin, placement.name, same, placement.server_cpu, options.scale, report);
-    RunRawCases(RawKind::kFutex, placement.name, same, placement.server_cpu, options.scale,
-                report);
-    RunShmCases("/proc/self/exe", placement.name, placement.server_cpu, options.scale, report);
+    if (Wanted(options, "shm")) {
+      RunRawCases(RawKind::kSpin, placement.name, same, placement.server_cpu, options.scale,
+                  report);
+      RunRawCases(RawKind::kFutex, placement.name, same, placement.server_cpu, options.scale,
+                  report);
+    }
+    if (Wanted(options, "unix")) {
+      RunRawSocketCases(RawSocketKind::kUds, placement.name, placement.server_cpu, options.scale,
+                        report);
+    }
+    if (Wanted(options, "tcp")) {
+      RunRawSocketCases(RawSocketKind::kTcp, placement.name, placement.server_cpu, options.scale,
+                        report);
+    }
+    for (const FerryTransport& transport : FerryTransports()) {
+      // tcp_upgraded belongs to tcp: it is what a tcp:// user on the same host gets.
+      const std::string family = transport.label == "tcp_upgraded" ? "tcp" : transport.label;
+      if (!Wanted(options, family)) continue;
+      RunFerryCases("/proc/self/exe", transport, runtime_dir.path(), placement.name,
+                    placement.server_cpu, options.scale, report);
+    }
   }
   if (const std::vector<std::string> left = FilesIn(runtime_dir.path()); !left.empty()) {
     throw BenchError("ferry left " + runtime_dir.path() + "/" + left.front() + " behind");
@@ -136,10 +182,7 @@ int Main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     } else if (arg == "--transport") {
-      const std::string& transport = value();
-      if (transport != "shm") {
-        UsageError("transport '" + transport + "' is not supported yet (only shm)");
-      }
+      AddTransports(value(), options);
     } else if (arg == "--quick") {
       options.scale *= 0.1;
     } else if (arg == "--iters-scale") {

@@ -22,18 +22,20 @@ namespace fb = ferry::bench;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr const char* kEndpoint = "shm://bench";
 // Room for the FlatBuffers framing around the payload, so the builder never grows (and copies).
 constexpr size_t kFramingBytes = 256;
 
-ChildProcess StartServer(const std::string& self_exe, int cpu) {
+// The server process and the endpoint it reports it listens on.
+ChildProcess StartServer(const std::string& self_exe, const std::string& listen, int cpu,
+                         std::string* endpoint) {
   ChildProcess server =
-      ChildProcess::Exec({self_exe, "--serve", kEndpoint, "--cpu", std::to_string(cpu)});
+      ChildProcess::Exec({self_exe, "--serve", listen, "--cpu", std::to_string(cpu)});
   const std::optional<std::string> line = server.ReadLine(10s);
   if (!line || line->rfind("ready ", 0) != 0) {
-    throw BenchError("the bench server did not start (expected \"ready\", got " +
+    throw BenchError("the bench server did not start (expected \"ready <endpoint>\", got " +
                      (line ? "\"" + *line + "\"" : std::string("nothing")) + ")");
   }
+  *endpoint = line->substr(6);
   return server;
 }
 
@@ -48,11 +50,11 @@ void StopServer(ChildProcess& server) {
   if (!left.empty()) throw BenchError("ferry left /dev/shm/" + left.front() + " behind");
 }
 
-// Untimed: builds call n's request in a slot with its payload written in place. Timed: the
-// call. Checked: the server read the byte written last.
-class ShmCase {
+// Untimed: builds call n's request in transport memory (a slot, on shared memory) with its
+// payload written in place. Timed: the call. Checked: the server read the byte written last.
+class SendCase {
  public:
-  ShmCase(fb::Bench::Client& client, size_t payload) : client_(client), payload_(payload) {}
+  SendCase(fb::Bench::Client& client, size_t payload) : client_(client), payload_(payload) {}
 
   int64_t Call() {
     const uint8_t byte = FillByte(++calls_);
@@ -67,7 +69,7 @@ class ShmCase {
     const Clock::time_point t1 = Clock::now();
 
     if (!ack.ok()) {
-      throw BenchError("shm Send of " + std::to_string(payload_) + " bytes failed: " +
+      throw BenchError("Send of " + std::to_string(payload_) + " bytes failed: " +
                        ack.status().ToString());
     }
     if ((*ack)->last() != byte) {
@@ -90,19 +92,39 @@ class ShmCase {
 
 }  // namespace
 
-void RunShmCases(const std::string& self_exe, const std::string& placement, int server_cpu,
-                 double scale, const std::function<void(const CaseResult&)>& report) {
-  ChildProcess server = StartServer(self_exe, server_cpu);
+const std::vector<FerryTransport>& FerryTransports() {
+  static const std::vector<FerryTransport> transports = {
+      {"shm", "shm://bench", true, "shm"},
+      {"unix", "unix://{dir}/bench.sock", false, "unix"},
+      {"tcp", "tcp://127.0.0.1:0", false, "tcp"},
+      {"tcp_upgraded", "tcp://127.0.0.1:0", true, "shm"},
+  };
+  return transports;
+}
+
+void RunFerryCases(const std::string& self_exe, const FerryTransport& transport,
+                   const std::string& runtime_dir, const std::string& placement, int server_cpu,
+                   double scale, const std::function<void(const CaseResult&)>& report) {
+  std::string listen = transport.listen;
+  if (const size_t at = listen.find("{dir}"); at != std::string::npos) {
+    listen.replace(at, 5, runtime_dir);
+  }
+  std::string endpoint;
+  ChildProcess server = StartServer(self_exe, listen, server_cpu, &endpoint);
   {
-    ferry::Result<ferry::Channel> channel = ferry::Connect(kEndpoint);
-    if (!channel.ok()) throw BenchError("connecting to " + std::string(kEndpoint) + ": " +
-                                        channel.status().ToString());
-    if (channel->transport() != "shm") {
-      throw BenchError("expected the shm transport, got " + std::string(channel->transport()));
+    ferry::ConnectOptions options;
+    options.allow_shm = transport.allow_shm;
+    ferry::Result<ferry::Channel> channel = ferry::Connect(endpoint, options);
+    if (!channel.ok()) {
+      throw BenchError("connecting to " + endpoint + ": " + channel.status().ToString());
+    }
+    if (channel->transport() != transport.expected) {
+      throw BenchError(transport.label + ": expected the " + transport.expected +
+                       " transport, got " + std::string(channel->transport()));
     }
     fb::Bench::Client client(*channel);
     for (const size_t size : kPayloadSizes) {
-      ShmCase one(client, size);
+      SendCase one(client, size);
       const Plan plan = PlanFor(size, scale);
       auto call = [&one](uint64_t) { return one.Call(); };
       RunCalls(plan.warmup_calls, plan.warmup_budget, call);
@@ -114,7 +136,7 @@ void RunShmCases(const std::string& self_exe, const std::string& placement, int 
       std::vector<int64_t> times = RunCalls(plan.calls, plan.budget, call);
       const uint64_t copied = (channel->bytes_copied() - client_before) +
                               (one.server_bytes_copied() - server_before);
-      report(Summarize("shm", placement, size, times, copied));
+      report(Summarize(transport.label, placement, size, times, copied));
     }
   }
   StopServer(server);

@@ -94,6 +94,7 @@ std::string ToJson(const CaseResult& r) {
 void PrintTable(std::ostream& out, const std::vector<CaseResult>& results) {
   std::vector<std::string> placements;
   std::vector<size_t> payloads;
+  std::vector<std::string> present;
   for (const CaseResult& r : results) {
     if (std::find(placements.begin(), placements.end(), r.placement) == placements.end()) {
       placements.push_back(r.placement);
@@ -102,25 +103,47 @@ void PrintTable(std::ostream& out, const std::vector<CaseResult>& results) {
       payloads.push_back(r.payload);
     }
   }
-  const char* transports[] = {"raw_spin", "raw_futex", "shm"};
-  out << "\nferry_bench: p50 (p99) per call in us\n"
-      << Pad("placement", 11) << Pad("payload", 9);
-  for (const char* t : transports) out << Pad(t, 20);
-  out << Pad("shm/raw_futex", 15) << "shm copied/call\n";
+  // Each ferry transport next to its floor.
+  for (const char* t : {"raw_spin", "raw_futex", "shm", "tcp_upgraded", "raw_uds", "unix",
+                        "raw_tcp", "tcp"}) {
+    for (const CaseResult& r : results) {
+      if (r.transport == t) {
+        present.push_back(t);
+        break;
+      }
+    }
+  }
+  struct Ratio {
+    const char* name;
+    const char* a;
+    const char* b;
+  };
+  const Ratio ratios[] = {{"shm/raw_futex", "shm", "raw_futex"},
+                          {"up/shm", "tcp_upgraded", "shm"},
+                          {"unix/raw_uds", "unix", "raw_uds"},
+                          {"tcp/raw_tcp", "tcp", "raw_tcp"}};
+  out << "\nferry_bench: p50 (p99) per call in us\n" << Pad("placement", 11) << Pad("payload", 9);
+  for (const std::string& t : present) out << Pad(t, 20);
+  for (const Ratio& ratio : ratios) out << Pad(ratio.name, 14);
+  out << "copied/call (shm unix tcp)\n";
   for (const std::string& placement : placements) {
     for (size_t payload : payloads) {
       out << Pad(placement, 11) << Pad(SizeName(payload), 9);
-      for (const char* t : transports) {
+      for (const std::string& t : present) {
         const CaseResult* r = Find(results, t, placement, payload);
         out << Pad(r ? Format("%.2f", r->p50_us) + " (" + Format("%.2f", r->p99_us) + ")" : "-",
                    20);
       }
-      const CaseResult* shm = Find(results, "shm", placement, payload);
-      const CaseResult* futex = Find(results, "raw_futex", placement, payload);
-      out << Pad(shm && futex && futex->p50_us > 0 ? Format("%.2f", shm->p50_us / futex->p50_us)
-                                                    : "-",
-                 15)
-          << (shm ? PerCall(shm->bytes_copied, shm->iters) : "-") << '\n';
+      for (const Ratio& ratio : ratios) {
+        const CaseResult* a = Find(results, ratio.a, placement, payload);
+        const CaseResult* b = Find(results, ratio.b, placement, payload);
+        out << Pad(a && b && b->p50_us > 0 ? Format("%.2f", a->p50_us / b->p50_us) : "-", 14);
+      }
+      for (const char* t : {"shm", "unix", "tcp"}) {
+        const CaseResult* r = Find(results, t, placement, payload);
+        out << (r ? PerCall(r->bytes_copied, r->iters) : "-") << ' ';
+      }
+      out << '\n';
     }
   }
   out << "bars (informative):\n";
@@ -129,19 +152,26 @@ void PrintTable(std::ostream& out, const std::vector<CaseResult>& results) {
              Find(results, "shm", placement, 64), Find(results, "raw_futex", placement, 64), 2);
     PrintBar(out, placement + ": shm 16 MiB p50 <= 3 x shm 64 B p50",
              Find(results, "shm", placement, 16u << 20), Find(results, "shm", placement, 64), 3);
+    PrintBar(out, placement + ": tcp_upgraded 64 B p50 <= 1.2 x shm 64 B p50",
+             Find(results, "tcp_upgraded", placement, 64), Find(results, "shm", placement, 64),
+             1.2);
+    PrintBar(out, placement + ": unix 64 B p50 <= 1.5 x raw_uds 64 B p50",
+             Find(results, "unix", placement, 64), Find(results, "raw_uds", placement, 64), 1.5);
   }
-  uint64_t shm_cases = 0, copying_cases = 0;
-  for (const CaseResult& r : results) {
-    if (r.transport != "shm") continue;
-    ++shm_cases;
-    if (r.bytes_copied != 0) ++copying_cases;
-  }
-  if (shm_cases == 0) {
-    out << "  n/a   shm bytes_copied_per_call = 0 (no shm case run)\n";
-  } else {
-    out << (copying_cases == 0 ? "  PASS  " : "  FAIL  ")
-        << "shm bytes_copied_per_call = 0 at every size: " << copying_cases << " of "
-        << shm_cases << " cases copied\n";
+  for (const char* zero_copy : {"shm", "tcp_upgraded"}) {
+    uint64_t cases = 0, copying_cases = 0;
+    for (const CaseResult& r : results) {
+      if (r.transport != zero_copy) continue;
+      ++cases;
+      if (r.bytes_copied != 0) ++copying_cases;
+    }
+    if (cases == 0) {
+      out << "  n/a   " << zero_copy << " bytes_copied_per_call = 0 (no case run)\n";
+    } else {
+      out << (copying_cases == 0 ? "  PASS  " : "  FAIL  ") << zero_copy
+          << " bytes_copied_per_call = 0 at every size: " << copying_cases << " of " << cases
+          << " cases copied\n";
+    }
   }
 }
 

@@ -11,7 +11,7 @@
 namespace ferry_bench {
 
 struct CaseResult {
-  std::string transport;  // "shm", "raw_spin", "raw_futex"
+  std::string transport;  // "shm", "unix", "tcp", "tcp_upgraded", "raw_spin", "raw_uds", ...
   std::string placement;  // "cross_cpu", "same_cpu"
   size_t payload = 0;     // bytes
   uint64_t iters = 0;

@@ -1,4 +1,5 @@
-// Writes one valid frame of each handshake message into <dir>, as seeds for handshake_fuzz
+// Writes one valid frame of each handshake message into <handshake dir>, and call frames as
+// a socket carries them into <frame dir>, as seeds for handshake_fuzz and frame_fuzz
 // (random bytes rarely get past the FlatBuffers verifier on their own).
 #include <cstdio>
 #include <fstream>
@@ -6,6 +7,7 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include "core/call_frame.h"
 #include "ferry/protocol_generated.h"
 
 namespace pb = ferry::protocol;
@@ -26,8 +28,8 @@ void Write(const std::string& path, flatbuffers::FlatBufferBuilder& fbb, bool fr
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: make_seeds <dir>\n");
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: make_seeds <handshake dir> <frame dir>\n");
     return 2;
   }
   const std::string dir = argv[1];
@@ -50,6 +52,47 @@ int main(int argc, char** argv) {
     mapped.Finish(pb::CreateHandshakeFrame(mapped, pb::HandshakeBody::Mapped,
                                            pb::CreateMapped(mapped).Union()));
     Write(dir + "/mapped" + suffix, mapped, framed);
+    flatbuffers::FlatBufferBuilder socket_welcome;
+    socket_welcome.Finish(pb::CreateHandshakeFrame(
+        socket_welcome, pb::HandshakeBody::SocketWelcome,
+        pb::CreateSocketWelcomeDirect(socket_welcome, 1 << 20, "@ferry-upgrade-1-0-7").Union()));
+    Write(dir + "/socket-welcome" + suffix, socket_welcome, framed);
+    flatbuffers::FlatBufferBuilder queue_welcome;
+    queue_welcome.Finish(pb::CreateHandshakeFrame(
+        queue_welcome, pb::HandshakeBody::QueueWelcome,
+        pb::CreateQueueWelcomeDirect(queue_welcome, "q-req", "q-rep", 65536, 1 << 20, 100)
+            .Union()));
+    Write(dir + "/queue-welcome" + suffix, queue_welcome, framed);
   }
+  // Call frames: a request with a small payload, a reply with a status, a cancel.
+  const std::string frames = argv[2];
+  const auto write_call = [&](const std::string& name, const ferry::internal::CallFields& fields,
+                              size_t payload) {
+    const ferry::internal::EncodedHeader header(fields);
+    std::string body(reinterpret_cast<const char*>(header.header().data()),
+                     header.header().size());
+    body.resize(header.size() + payload, '\x2a');
+    const uint32_t n = static_cast<uint32_t>(body.size());
+    const char length[4] = {static_cast<char>(n), static_cast<char>(n >> 8),
+                            static_cast<char>(n >> 16), static_cast<char>(n >> 24)};
+    std::ofstream out(frames + "/" + name, std::ios::binary);
+    out.write(length, 4);
+    out.write(body.data(), static_cast<std::streamsize>(body.size()));
+  };
+  ferry::internal::CallFields request;
+  request.call_id = 7;
+  request.method_id = 0x1234abcd;
+  request.deadline_us = 5000;
+  write_call("request", request, 16);
+  ferry::internal::CallFields reply;
+  reply.type = ferry::internal::FrameType::kReply;
+  reply.call_id = 7;
+  reply.status_code = 5;
+  reply.status_message = "not found";
+  write_call("reply", reply, 0);
+  ferry::internal::CallFields cancel;
+  cancel.type = ferry::internal::FrameType::kCancel;
+  cancel.call_id = 7;
+  write_call("cancel", cancel, 0);
   return 0;
 }
