@@ -1,0 +1,656 @@
+// MqLink: frames over a pair of Boost.Interprocess message_queues, moved by two private threads
+// (a writer that also sends heartbeats, a reader that reassembles frames) so that no caller
+// thread ever blocks inside Boost on a mutex a dead peer may hold.
+#include "mq/mq_link.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/date_time/posix_time/posix_time_types.hpp>
+#include <boost/interprocess/exceptions.hpp>
+#include <boost/interprocess/ipc/message_queue.hpp>
+#include <boost/interprocess/permissions.hpp>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace ferry::internal {
+namespace {
+
+namespace bip = boost::interprocess;
+using Clock = std::chrono::steady_clock;
+
+// Every wait inside Boost is cut into slices this long, so the private threads notice
+// Shutdown() and a dead peer without any message arriving.
+constexpr auto kSlice = std::chrono::milliseconds(50);
+// How long Shutdown() waits, beyond a slice, for a private thread before deciding it is stuck
+// on a mutex held by a dead peer and detaching it.
+constexpr auto kStuckGrace = std::chrono::milliseconds(100);
+// The reader stops taking frames off the queue (backpressure) when this many, or this many
+// bytes, wait for Receive(); one frame is always admitted.
+constexpr size_t kMaxQueuedFrames = 16;
+constexpr size_t kMaxQueuedBytes = 8 * 1024 * 1024;
+
+constexpr char kNamePrefix[] = "ferry-mq-";
+constexpr char kShmDir[] = "/dev/shm";
+
+// Between frames every queue message starts with this header. A frame that fits after it in
+// one message travels inline; a larger one is announced by a header-only kFrameStart message
+// and follows in raw messages of the queue's full message size (the last one shorter), with
+// nothing else in between: the writer is the only sender into its queue and finishes a frame
+// before it sends a heartbeat. Raw messages can then be received straight into the frame's
+// buffer.
+enum class Kind : uint32_t {
+  kHello = 0x464d0001,        // value: the sender's pid; the first message either side sends
+  kHeartbeat = 0x464d0002,    // value: 0
+  kInlineFrame = 0x464d0003,  // value: frame length; the frame follows in this message
+  kFrameStart = 0x464d0004,   // value: frame length; the frame follows in raw messages
+};
+
+struct Header {
+  uint32_t kind;
+  uint32_t reserved;
+  uint64_t value;
+};
+static_assert(sizeof(Header) == 16);
+
+// A queue message must hold a header and some bytes of frame.
+constexpr size_t kMinQueueMessageBytes = 256;
+
+Status FromBoost(const bip::interprocess_exception& e, std::string_view what) {
+  std::string message = std::string(what) + ": " + e.what();
+  switch (e.get_error_code()) {
+    case bip::not_found_error:
+      return Status::NotFound(std::move(message));
+    case bip::already_exists_error:
+      return Status::AlreadyExists(std::move(message));
+    case bip::security_error:
+      return Status::PermissionDenied(std::move(message));
+    case bip::out_of_space_error:
+    case bip::out_of_memory_error:
+      return Status::ResourceExhausted(std::move(message));
+    default:
+      return Status::Unavailable(std::move(message));
+  }
+}
+
+// Boost's timed_* take an absolute time on the UTC clock.
+boost::posix_time::ptime SliceEnd() {
+  return boost::posix_time::microsec_clock::universal_time() +
+         boost::posix_time::milliseconds(kSlice.count());
+}
+
+std::string FreshNamePrefix() {
+  static std::atomic<uint64_t> counter{0};
+  std::random_device device;
+  char suffix[16];
+  std::snprintf(suffix, sizeof(suffix), "%08x", static_cast<unsigned>(device()));
+  return std::string(kNamePrefix) + std::to_string(getpid()) + "-" +
+         std::to_string(counter.fetch_add(1)) + "-" + suffix;
+}
+
+void RemoveQueue(const std::string& name) {
+  if (name.empty()) return;
+  try {
+    bip::message_queue::remove(name.c_str());
+  } catch (const bip::interprocess_exception&) {
+    // Best effort: a name already gone is what we wanted.
+  }
+}
+
+}  // namespace
+
+struct MqLink::State {
+  // Set before the threads start, then read-only.
+  MqQueueNames names;
+  std::unique_ptr<bip::message_queue> send_queue;
+  std::unique_ptr<bip::message_queue> receive_queue;
+  size_t send_message_bytes = 0;
+  size_t receive_message_bytes = 0;
+  uint64_t max_message_bytes = 0;
+  Clock::duration heartbeat{};
+  Clock::duration dead_after{};
+  std::shared_ptr<BufferPool> pool;
+
+  std::atomic<uint64_t> bytes_copied{0};
+
+  // Held by Send() for a whole frame: one frame at a time goes to the writer.
+  std::mutex send_mutex;
+
+  std::mutex mutex;                     // guards everything below
+  std::condition_variable writer_cv;    // the writer waits for a job or its heartbeat time
+  std::condition_variable sender_cv;    // Send() waits for its job to be pushed
+  std::condition_variable reader_cv;    // the reader waits for room in `frames`
+  std::condition_variable receiver_cv;  // Receive() waits for a frame
+  std::condition_variable exit_cv;      // Shutdown() waits for the threads to exit
+  bool shutdown = false;
+  // The first failure (peer gone, bad message); sticky: the link is unusable after it.
+  Status broken;
+
+  // The frame being sent: Send()'s parts, read by the writer only under `mutex`, so that Send()
+  // may give up (and its caller free the parts) whenever it holds `mutex`.
+  std::span<const Part> job_parts;
+  bool job_active = false;
+  bool job_done = false;
+  bool job_header_sent = false;
+  uint64_t job_total = 0;
+  uint64_t job_left = 0;
+  size_t job_part = 0;
+  size_t job_part_offset = 0;
+
+  // Frames received and not yet taken by Receive().
+  std::deque<PooledBuffer> frames;
+  size_t queued_bytes = 0;
+  bool reader_stalled = false;     // waiting for room: the peer's silence then proves nothing
+  bool frame_in_progress = false;  // the reader has part of a frame (Receive() waits for it)
+  bool peer_joined = false;        // its hello arrived: only then does silence count
+  pid_t peer_pid = 0;
+  Clock::time_point last_heard;
+
+  bool names_removed = false;
+
+  // Joining the threads (in Shutdown(), from whichever thread calls it first).
+  std::mutex join_mutex;
+  std::thread writer;
+  std::thread reader;
+  bool writer_exited = false;
+  bool reader_exited = false;
+  bool joined = false;
+
+  void MarkBrokenLocked(Status status) {
+    if (broken.ok()) broken = std::move(status);
+    writer_cv.notify_all();
+    sender_cv.notify_all();
+    reader_cv.notify_all();
+    receiver_cv.notify_all();
+  }
+
+  // Declares the peer dead when it has been silent for dead_after while this side listened,
+  // or when its pid is gone. False when the link is (now) broken.
+  bool CheckPeerLocked(Clock::time_point now) {
+    if (!broken.ok()) return false;
+    if (!peer_joined) return true;  // the handshake's deadline covers a peer that never came
+    if (!reader_stalled && now - last_heard >= dead_after) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(dead_after).count();
+      MarkBrokenLocked(Status::Unavailable("mq peer silent for " + std::to_string(ms) +
+                                           " ms (no message or heartbeat): presumed dead"));
+      return false;
+    }
+    if (peer_pid > 0 && kill(peer_pid, 0) == -1 && errno == ESRCH) {
+      MarkBrokenLocked(
+          Status::Unavailable("mq peer process " + std::to_string(peer_pid) + " has exited"));
+      return false;
+    }
+    return true;
+  }
+
+  bool RoomLocked() const {
+    return frames.empty() || (frames.size() < kMaxQueuedFrames && queued_bytes < kMaxQueuedBytes);
+  }
+
+  // Pushes one queue message, in slices. False when the link went down meanwhile.
+  bool Push(const uint8_t* data, size_t size) {
+    while (true) {
+      {
+        std::lock_guard lock(mutex);
+        if (shutdown || !broken.ok()) return false;
+      }
+      try {
+        if (send_queue->timed_send(data, size, 0, SliceEnd())) return true;
+      } catch (const bip::interprocess_exception& e) {
+        std::lock_guard lock(mutex);
+        MarkBrokenLocked(FromBoost(e, "mq send"));
+        return false;
+      }
+    }
+  }
+
+  // Copies the next message of the current job into `staging`; 0 when there is no job (Send()
+  // gave up). Sets *data_bytes to the frame bytes copied and *last when it ends the frame.
+  size_t NextMessageLocked(uint8_t* staging, size_t* data_bytes, bool* last) {
+    if (!job_active) return 0;
+    size_t size = 0;
+    size_t room = send_message_bytes;
+    if (!job_header_sent) {
+      job_header_sent = true;
+      const bool inline_frame = job_total <= send_message_bytes - sizeof(Header);
+      const Header header{
+          static_cast<uint32_t>(inline_frame ? Kind::kInlineFrame : Kind::kFrameStart), 0,
+          job_total};
+      std::memcpy(staging, &header, sizeof(header));
+      size = sizeof(header);
+      room = inline_frame ? job_total : 0;
+    } else {
+      room = std::min<uint64_t>(room, job_left);
+    }
+    *data_bytes = room;
+    while (room > 0) {
+      const Part& part = job_parts[job_part];
+      const size_t n = std::min(room, part.size() - job_part_offset);
+      std::memcpy(staging + size, part.data() + job_part_offset, n);
+      size += n;
+      room -= n;
+      job_left -= n;
+      job_part_offset += n;
+      if (job_part_offset == part.size()) {
+        ++job_part;
+        job_part_offset = 0;
+      }
+    }
+    // Skip empty parts so that job_part never points at one with nothing left to read.
+    while (job_part < job_parts.size() && job_parts[job_part].empty()) ++job_part;
+    *last = job_left == 0;
+    return size;
+  }
+
+  void WriterLoop() {
+    std::vector<uint8_t> staging(send_message_bytes);
+    const Header hello{static_cast<uint32_t>(Kind::kHello), 0, static_cast<uint64_t>(getpid())};
+    Clock::time_point last_sent = Clock::now();
+    if (Push(reinterpret_cast<const uint8_t*>(&hello), sizeof(hello))) {
+      std::unique_lock lock(mutex);
+      while (true) {
+        writer_cv.wait_until(lock, last_sent + heartbeat,
+                             [&] { return shutdown || !broken.ok() || job_active; });
+        if (shutdown || !broken.ok()) break;
+        if (!job_active) {
+          if (Clock::now() < last_sent + heartbeat) continue;
+          lock.unlock();
+          // A full queue needs no heartbeat: the peer has messages to read.
+          const Header beat{static_cast<uint32_t>(Kind::kHeartbeat), 0, 0};
+          try {
+            send_queue->try_send(&beat, sizeof(beat), 0);
+          } catch (const bip::interprocess_exception& e) {
+            lock.lock();
+            MarkBrokenLocked(FromBoost(e, "mq heartbeat"));
+            break;
+          }
+          last_sent = Clock::now();
+          lock.lock();
+          continue;
+        }
+        size_t data_bytes = 0;
+        bool last = false;
+        const size_t size = NextMessageLocked(staging.data(), &data_bytes, &last);
+        if (size == 0) continue;
+        lock.unlock();
+        bytes_copied.fetch_add(data_bytes, std::memory_order_relaxed);
+        const bool pushed = Push(staging.data(), size);
+        last_sent = Clock::now();
+        lock.lock();
+        if (!pushed) break;
+        bytes_copied.fetch_add(data_bytes, std::memory_order_relaxed);
+        if (last && job_active) {
+          job_active = false;
+          job_done = true;
+          sender_cv.notify_all();
+        }
+      }
+    }
+    std::lock_guard lock(mutex);
+    writer_exited = true;
+    exit_cv.notify_all();
+  }
+
+  void Deliver(PooledBuffer frame) {
+    std::lock_guard lock(mutex);
+    frame_in_progress = false;
+    queued_bytes += frame.size();
+    frames.push_back(std::move(frame));
+    receiver_cv.notify_one();
+  }
+
+  void DataLoss(const std::string& message) {
+    std::lock_guard lock(mutex);
+    MarkBrokenLocked(Status::DataLoss("mq link: " + message));
+  }
+
+  void ReaderLoop() {
+    std::vector<uint8_t> staging(receive_message_bytes);
+    PooledBuffer frame;  // the frame being reassembled, if any
+    uint64_t filled = 0;
+    bool in_frame = false;
+    while (true) {
+      {
+        std::unique_lock lock(mutex);
+        if (!in_frame && !RoomLocked()) {
+          reader_stalled = true;
+          reader_cv.wait(lock, [&] { return shutdown || !broken.ok() || RoomLocked(); });
+          reader_stalled = false;
+          last_heard = Clock::now();  // the time spent stalled proves nothing about the peer
+        }
+        if (shutdown || !CheckPeerLocked(Clock::now())) break;
+      }
+      // Raw messages of a large frame land in the frame's buffer when a whole queue message
+      // fits there (Boost requires room for the largest message); others go through staging.
+      uint8_t* target = staging.data();
+      size_t capacity = staging.size();
+      if (in_frame && frame.capacity() - filled >= receive_message_bytes) {
+        target = frame.data() + filled;
+        capacity = frame.capacity() - filled;
+      }
+      size_t size = 0;
+      unsigned priority = 0;
+      try {
+        if (!receive_queue->timed_receive(target, capacity, size, priority, SliceEnd())) continue;
+      } catch (const bip::interprocess_exception& e) {
+        std::lock_guard lock(mutex);
+        MarkBrokenLocked(FromBoost(e, "mq receive"));
+        break;
+      }
+      {
+        std::lock_guard lock(mutex);
+        last_heard = Clock::now();
+      }
+      if (in_frame) {
+        if (size == 0 || size > frame.size() - filled) {
+          DataLoss("a frame's continuation overruns its announced length");
+          break;
+        }
+        if (target == staging.data()) {
+          std::memcpy(frame.data() + filled, staging.data(), size);
+          bytes_copied.fetch_add(size, std::memory_order_relaxed);
+        }
+        bytes_copied.fetch_add(size, std::memory_order_relaxed);
+        filled += size;
+        if (filled == frame.size()) {
+          in_frame = false;
+          Deliver(std::move(frame));
+          frame = PooledBuffer();
+        }
+        continue;
+      }
+      if (size < sizeof(Header)) {
+        DataLoss("a queue message shorter than its header");
+        break;
+      }
+      Header header;
+      std::memcpy(&header, staging.data(), sizeof(header));
+      const Kind kind = static_cast<Kind>(header.kind);
+      if (kind == Kind::kHello) {
+        std::lock_guard lock(mutex);
+        peer_joined = true;
+        peer_pid = static_cast<pid_t>(header.value);
+        continue;
+      }
+      if (kind == Kind::kHeartbeat) continue;
+      if (kind != Kind::kInlineFrame && kind != Kind::kFrameStart) {
+        DataLoss("a queue message of unknown kind " + std::to_string(header.kind));
+        break;
+      }
+      if (header.value > max_message_bytes) {
+        DataLoss("a frame of " + std::to_string(header.value) + " bytes, over the maximum of " +
+                 std::to_string(max_message_bytes));
+        break;
+      }
+      if (kind == Kind::kInlineFrame) {
+        if (header.value != size - sizeof(Header)) {
+          DataLoss("an inline frame whose length does not match its message");
+          break;
+        }
+        PooledBuffer inline_frame = pool->Take(header.value);
+        std::memcpy(inline_frame.data(), staging.data() + sizeof(Header), header.value);
+        bytes_copied.fetch_add(2 * header.value, std::memory_order_relaxed);
+        Deliver(std::move(inline_frame));
+        continue;
+      }
+      if (size != sizeof(Header)) {
+        DataLoss("a frame start message carrying data");
+        break;
+      }
+      frame = pool->Take(header.value);
+      filled = 0;
+      in_frame = header.value > 0;
+      if (!in_frame) {
+        Deliver(std::move(frame));
+        continue;
+      }
+      std::lock_guard lock(mutex);
+      frame_in_progress = true;
+    }
+    std::lock_guard lock(mutex);
+    reader_exited = true;
+    exit_cv.notify_all();
+  }
+};
+
+MqLink::MqLink(std::shared_ptr<State> state) : state_(std::move(state)) {
+  state_->last_heard = Clock::now();
+  state_->writer = std::thread([state = state_] { state->WriterLoop(); });
+  state_->reader = std::thread([state = state_] { state->ReaderLoop(); });
+}
+
+namespace {
+
+Status ValidateOptions(const MqLinkOptions& options) {
+  if (options.heartbeat.count() <= 0) {
+    return Status::InvalidArgument("mq link: heartbeat must be positive");
+  }
+  if (options.queue_depth == 0 || options.queue_message_bytes < kMinQueueMessageBytes) {
+    return Status::InvalidArgument("mq link: queue depth must be positive and messages at least " +
+                                   std::to_string(kMinQueueMessageBytes) + " bytes");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MqLink>> MqLink::Create(const MqLinkOptions& options,
+                                               MqQueueNames* names_out) {
+  if (Status status = ValidateOptions(options); !status.ok()) return status;
+  auto state = std::make_shared<State>();
+  const std::string prefix = FreshNamePrefix();
+  state->names = {prefix + "-req", prefix + "-rep"};
+  const bip::permissions owner_only(0600);
+  try {
+    state->receive_queue = std::make_unique<bip::message_queue>(
+        bip::create_only, state->names.request.c_str(), options.queue_depth,
+        options.queue_message_bytes, owner_only);
+  } catch (const bip::interprocess_exception& e) {
+    return FromBoost(e, "creating mq queue " + state->names.request);
+  }
+  try {
+    state->send_queue = std::make_unique<bip::message_queue>(
+        bip::create_only, state->names.reply.c_str(), options.queue_depth,
+        options.queue_message_bytes, owner_only);
+  } catch (const bip::interprocess_exception& e) {
+    RemoveQueue(state->names.request);
+    return FromBoost(e, "creating mq queue " + state->names.reply);
+  }
+  state->send_message_bytes = options.queue_message_bytes;
+  state->receive_message_bytes = options.queue_message_bytes;
+  state->max_message_bytes = options.max_message_bytes;
+  state->heartbeat = options.heartbeat;
+  state->dead_after =
+      std::max<Clock::duration>(5 * options.heartbeat, std::chrono::milliseconds(500));
+  state->pool = options.pool ? options.pool : BufferPool::Create();
+  if (names_out != nullptr) *names_out = state->names;
+  return std::unique_ptr<MqLink>(new MqLink(std::move(state)));
+}
+
+Result<std::unique_ptr<MqLink>> MqLink::Open(const MqQueueNames& names,
+                                             const MqLinkOptions& options) {
+  if (Status status = ValidateOptions(options); !status.ok()) return status;
+  auto state = std::make_shared<State>();
+  state->names = names;
+  try {
+    state->send_queue = std::make_unique<bip::message_queue>(bip::open_only, names.request.c_str());
+    state->receive_queue =
+        std::make_unique<bip::message_queue>(bip::open_only, names.reply.c_str());
+  } catch (const bip::interprocess_exception& e) {
+    return FromBoost(e, "opening mq queues " + names.request + ", " + names.reply);
+  }
+  // The creator chose the message size: use the queues' own.
+  state->send_message_bytes = state->send_queue->get_max_msg_size();
+  state->receive_message_bytes = state->receive_queue->get_max_msg_size();
+  if (state->send_message_bytes < kMinQueueMessageBytes ||
+      state->receive_message_bytes < kMinQueueMessageBytes) {
+    return Status::FailedPrecondition("mq link: the queues' messages are too small");
+  }
+  state->max_message_bytes = options.max_message_bytes;
+  state->heartbeat = options.heartbeat;
+  state->dead_after =
+      std::max<Clock::duration>(5 * options.heartbeat, std::chrono::milliseconds(500));
+  state->pool = options.pool ? options.pool : BufferPool::Create();
+  return std::unique_ptr<MqLink>(new MqLink(std::move(state)));
+}
+
+MqLink::~MqLink() {
+  Shutdown();
+  RemoveNames();
+}
+
+Status MqLink::Send(std::span<const Part> parts) {
+  State& s = *state_;
+  uint64_t total = 0;
+  for (const Part& part : parts) total += part.size();
+  if (total > s.max_message_bytes) {
+    return Status::ResourceExhausted("mq link: a frame of " + std::to_string(total) +
+                                     " bytes, over the maximum of " +
+                                     std::to_string(s.max_message_bytes));
+  }
+  std::lock_guard send_lock(s.send_mutex);
+  std::unique_lock lock(s.mutex);
+  const auto down = [&s] {
+    if (s.shutdown) return Status::Unavailable("mq link shut down");
+    if (s.broken.code() == StatusCode::kUnavailable) return s.broken;
+    return Status::Unavailable("mq link is down: " + s.broken.ToString());
+  };
+  if (s.shutdown || !s.broken.ok()) return down();
+  s.job_parts = parts;
+  s.job_total = total;
+  s.job_left = total;
+  s.job_part = 0;
+  s.job_part_offset = 0;
+  while (s.job_part < parts.size() && parts[s.job_part].empty()) ++s.job_part;
+  s.job_header_sent = false;
+  s.job_done = false;
+  s.job_active = true;
+  s.writer_cv.notify_one();
+  while (!s.job_done) {
+    if (s.shutdown || !s.CheckPeerLocked(Clock::now())) {
+      // Give up: the writer reads the parts only under `mutex`, and never again after this.
+      s.job_active = false;
+      s.job_parts = {};
+      return down();
+    }
+    s.sender_cv.wait_for(lock, kSlice);
+  }
+  s.job_done = false;
+  s.job_parts = {};
+  return Status::Ok();
+}
+
+Result<PooledBuffer> MqLink::Receive(Clock::time_point deadline) {
+  State& s = *state_;
+  std::unique_lock lock(s.mutex);
+  while (true) {
+    if (s.shutdown) return Status::Unavailable("mq link shut down");
+    if (!s.frames.empty()) {
+      PooledBuffer frame = std::move(s.frames.front());
+      s.frames.pop_front();
+      s.queued_bytes -= frame.size();
+      s.reader_cv.notify_one();
+      return frame;
+    }
+    const Clock::time_point now = Clock::now();
+    if (!s.CheckPeerLocked(now)) return s.broken;
+    if (now >= deadline && !s.frame_in_progress) {
+      return Status::DeadlineExceeded("mq link: no frame before the deadline");
+    }
+    // Wake up when the peer's silence would reach dead_after (a hello or heartbeat arriving
+    // meanwhile only moves that later), or at the deadline.
+    Clock::time_point wake = s.peer_joined ? s.last_heard + s.dead_after : now + kSlice;
+    if (!s.frame_in_progress) wake = std::min(wake, deadline);
+    s.receiver_cv.wait_until(lock, wake);
+  }
+}
+
+void MqLink::Shutdown() {
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.mutex);
+    if (!s.shutdown) {
+      s.shutdown = true;
+      s.writer_cv.notify_all();
+      s.sender_cv.notify_all();
+      s.reader_cv.notify_all();
+      s.receiver_cv.notify_all();
+    }
+  }
+  std::lock_guard join_lock(s.join_mutex);
+  if (s.joined) return;
+  s.joined = true;
+  bool writer_exited = false;
+  bool reader_exited = false;
+  {
+    std::unique_lock lock(s.mutex);
+    s.exit_cv.wait_for(lock, kSlice + kStuckGrace,
+                       [&s] { return s.writer_exited && s.reader_exited; });
+    writer_exited = s.writer_exited;
+    reader_exited = s.reader_exited;
+  }
+  // A thread still inside Boost now waits for a mutex its dead peer holds, and may wait
+  // forever; it owns a reference to the state, so the mapping it uses stays valid.
+  if (writer_exited)
+    s.writer.join();
+  else
+    s.writer.detach();
+  if (reader_exited)
+    s.reader.join();
+  else
+    s.reader.detach();
+}
+
+void MqLink::RemoveNames() {
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->names_removed) return;
+    state_->names_removed = true;
+  }
+  RemoveQueues(state_->names);
+}
+
+const MqQueueNames& MqLink::queue_names() const { return state_->names; }
+
+uint64_t MqLink::bytes_copied() const {
+  return state_->bytes_copied.load(std::memory_order_relaxed);
+}
+
+void MqLink::RemoveQueues(const MqQueueNames& names) {
+  RemoveQueue(names.request);
+  RemoveQueue(names.reply);
+}
+
+size_t MqLink::SweepStaleQueues() {
+  DIR* dir = opendir(kShmDir);
+  if (dir == nullptr) return 0;
+  std::vector<std::string> stale;
+  const size_t prefix_length = sizeof(kNamePrefix) - 1;
+  while (const dirent* entry = readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (name.substr(0, prefix_length) != kNamePrefix) continue;
+    long pid = 0;
+    size_t i = prefix_length;
+    for (; i < name.size() && name[i] >= '0' && name[i] <= '9' && pid < (1L << 30); ++i) {
+      pid = pid * 10 + (name[i] - '0');
+    }
+    if (i == prefix_length || i >= name.size() || name[i] != '-' || pid <= 0) continue;
+    if (kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH) stale.emplace_back(name);
+  }
+  closedir(dir);
+  for (const std::string& name : stale) RemoveQueue(name);
+  return stale.size();
+}
+
+}  // namespace ferry::internal
