@@ -54,7 +54,9 @@ struct ConnectOptions {
 struct ServerOptions {
   ShmOptions shm;
   // Threads that run handlers for each connection: calls from one client run concurrently
-  // up to this many.
+  // up to this many. On unix://, tcp:// and mq:// these threads also take turns reading the
+  // connection, so while all of them run handlers the server reads nothing more from that
+  // client (which pushes back on it).
   uint32_t workers_per_connection = 2;
   // Connections past this are refused during the handshake with RESOURCE_EXHAUSTED.
   uint32_t max_connections = 64;
@@ -68,9 +70,6 @@ struct ServerOptions {
   // unix://, tcp://, mq://: the largest message (request or reply) accepted. A client frame
   // over it ends that client's connection; a reply over it fails with RESOURCE_EXHAUSTED.
   uint64_t max_message_bytes = 32 * 1024 * 1024;
-  // unix://, tcp://, mq://: requests of one connection waiting for a handler. Past it the
-  // server stops reading that connection until a handler is free (backpressure).
-  uint32_t max_queued_calls = 128;
 };
 
 }  // namespace ferry

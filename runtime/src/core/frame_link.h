@@ -1,9 +1,12 @@
 // A bidirectional, ordered, reliable carrier of whole frames between two processes: a stream
 // socket (frames delimited by a length) or a pair of message queues (frames split into queue
 // messages). Call multiplexing (core/link_client.h, core/link_server_connection.h) sits on
-// top and never learns which one is underneath.
+// top and never learns which one is underneath. Both sides receive "leader/follower" style:
+// whichever waiting thread holds the receiving role reads the next frame itself, so a call
+// costs no hand-off between threads.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -26,10 +29,11 @@ class FrameLink {
   // the peer does not drain (backpressure). UNAVAILABLE once the link is down.
   virtual Status Send(std::span<const Part> parts) = 0;
   // Blocks for the next whole frame, received into a buffer from the link's pool (its size()
-  // is the frame's). One receiving thread at a time. UNAVAILABLE when the peer has gone or
-  // Shutdown() was called; DATA_LOSS for a frame over the link's maximum (the link is then
-  // unusable: the caller drops it).
-  virtual Result<PooledBuffer> Receive() = 0;
+  // is the frame's). One receiving thread at a time. DEADLINE_EXCEEDED when no frame has begun
+  // to arrive by `deadline` (time_point::max() waits for ever); UNAVAILABLE when the peer has
+  // gone or Shutdown() was called; DATA_LOSS for a frame over the link's maximum or cut short
+  // (the link is then unusable: the caller drops it).
+  virtual Result<PooledBuffer> Receive(std::chrono::steady_clock::time_point deadline) = 0;
   // Unblocks Send and Receive in other threads; both then fail with UNAVAILABLE. Idempotent,
   // thread-safe.
   virtual void Shutdown() = 0;

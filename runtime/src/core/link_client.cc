@@ -3,7 +3,6 @@
 #include "core/link_client.h"
 
 #include <algorithm>
-#include <system_error>
 
 #include "core/call_frame.h"
 #include "core/deadline.h"
@@ -11,18 +10,10 @@
 
 namespace ferry::internal {
 
-Result<std::shared_ptr<LinkClient>> LinkClient::Start(std::unique_ptr<FrameLink> link,
-                                                      std::string endpoint,
-                                                      uint64_t max_message_bytes) {
-  std::shared_ptr<LinkClient> client(
+std::shared_ptr<LinkClient> LinkClient::Start(std::unique_ptr<FrameLink> link,
+                                              std::string endpoint, uint64_t max_message_bytes) {
+  return std::shared_ptr<LinkClient>(
       new LinkClient(std::move(link), std::move(endpoint), max_message_bytes));
-  try {
-    client->reader_ = std::thread([raw = client.get()] { raw->ReadLoop(); });
-  } catch (const std::system_error& e) {
-    return Status::ResourceExhausted(std::string("cannot start the connection's thread: ") +
-                                     e.what());
-  }
-  return client;
 }
 
 LinkClient::LinkClient(std::unique_ptr<FrameLink> link, std::string endpoint,
@@ -31,10 +22,7 @@ LinkClient::LinkClient(std::unique_ptr<FrameLink> link, std::string endpoint,
       endpoint_(std::move(endpoint)),
       max_message_bytes_(max_message_bytes) {}
 
-LinkClient::~LinkClient() {
-  link_->Shutdown();
-  if (reader_.joinable()) reader_.join();
-}
+LinkClient::~LinkClient() { link_->Shutdown(); }
 
 OutgoingMessage LinkClient::NewMessage(size_t size_hint) {
   return OutgoingMessage(
@@ -90,38 +78,57 @@ Result<IncomingMessage> LinkClient::Call(uint32_t method_id, MethodKind kind,
   if (oneway) return IncomingMessage();
 
   std::unique_lock lock(mutex_);
-  const bool done = deadline == Clock::time_point::max()
-                        ? (pending.cv.wait(lock, [&] { return pending.done; }), true)
-                        : pending.cv.wait_until(lock, deadline, [&] { return pending.done; });
-  if (!done) {
-    pending_.erase(fields.call_id);
-    lock.unlock();
-    CallFields cancel;
-    cancel.type = FrameType::kCancel;
-    cancel.call_id = fields.call_id;
-    const EncodedHeader cancel_header(cancel);
-    const FrameLink::Part cancel_parts[] = {cancel_header.header(), cancel_header.padding()};
-    (void)link_->Send(cancel_parts);  // best effort: a gone server needs no cancel
-    return Status::DeadlineExceeded("no reply from " + endpoint_ + " before the deadline");
+  if (Status status = AwaitReply(fields.call_id, pending, deadline, lock); !status.ok()) {
+    return status;
   }
-  if (!pending.status.ok()) return pending.status;
   return std::move(pending.reply);
 }
 
-void LinkClient::ReadLoop() {
+Status LinkClient::AwaitReply(uint64_t id, Pending& pending, Clock::time_point deadline,
+                              std::unique_lock<std::mutex>& lock) {
   for (;;) {
-    Result<PooledBuffer> frame = link_->Receive();
-    if (!frame.ok()) {
-      FailAll(Status::Unavailable("the server at " + endpoint_ + " went away (" +
-                                  frame.status().message() + ")"));
-      return;
+    if (pending.done) return pending.status;
+    if (Clock::now() >= deadline) {
+      pending_.erase(id);
+      lock.unlock();
+      SendCancel(id);
+      return Status::DeadlineExceeded("no reply from " + endpoint_ + " before the deadline");
     }
-    if (!Deliver(std::move(*frame))) {
+    if (reading_) {
+      const auto woken = [&] { return pending.done || !reading_; };
+      if (deadline == Clock::time_point::max()) {
+        pending.cv.wait(lock, woken);
+      } else {
+        pending.cv.wait_until(lock, deadline, woken);
+      }
+      continue;
+    }
+    reading_ = true;
+    lock.unlock();
+    Result<PooledBuffer> frame = link_->Receive(deadline);
+    bool broken = false;
+    if (frame.ok()) broken = !Deliver(std::move(*frame));
+    lock.lock();
+    reading_ = false;
+    if (broken) {
       link_->Shutdown();
       FailAll(Status::Unavailable("the server at " + endpoint_ + " broke the protocol"));
-      return;
+    } else if (!frame.ok() && frame.status().code() != StatusCode::kDeadlineExceeded) {
+      FailAll(Status::Unavailable("the server at " + endpoint_ + " went away (" +
+                                  frame.status().message() + ")"));
     }
+    // Others may wait for a reply with nobody reading now: one of them takes the role on.
+    for (auto& [other, waiting] : pending_) waiting->cv.notify_one();
   }
+}
+
+void LinkClient::SendCancel(uint64_t id) {
+  CallFields cancel;
+  cancel.type = FrameType::kCancel;
+  cancel.call_id = id;
+  const EncodedHeader header(cancel);
+  const FrameLink::Part parts[] = {header.header(), header.padding()};
+  (void)link_->Send(parts);  // best effort: a gone server needs no cancel
 }
 
 bool LinkClient::Deliver(PooledBuffer frame) {
@@ -148,7 +155,6 @@ bool LinkClient::Deliver(PooledBuffer frame) {
 }
 
 void LinkClient::FailAll(const Status& why) {
-  std::lock_guard lock(mutex_);
   closed_status_ = why;
   closed_.store(true, std::memory_order_release);
   for (auto& [id, pending] : pending_) {

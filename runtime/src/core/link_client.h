@@ -1,5 +1,7 @@
 // The client's end of a socket or queue connection: calls multiplexed by call id over one
-// FrameLink, one reader thread handing replies to the threads that wait for them.
+// FrameLink. There is no reader thread: a waiting caller takes the receiving role, reads
+// frames and hands other callers their replies until its own arrives, then passes the role
+// on. A lone caller therefore reads its own reply, with no thread hand-off.
 #pragma once
 
 #include <atomic>
@@ -9,7 +11,6 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 
 #include "core/client_transport.h"
@@ -22,10 +23,9 @@ class LinkClient final : public ClientTransport,
  public:
   // Takes over a link whose handshake is done. `max_message_bytes` bounds requests (the
   // smaller of the client's and the server's limits).
-  static Result<std::shared_ptr<LinkClient>> Start(std::unique_ptr<FrameLink> link,
-                                                   std::string endpoint,
-                                                   uint64_t max_message_bytes);
-  // Shuts the link down (the server then drops the connection) and joins the reader.
+  static std::shared_ptr<LinkClient> Start(std::unique_ptr<FrameLink> link, std::string endpoint,
+                                           uint64_t max_message_bytes);
+  // Shuts the link down: the server then drops the connection.
   ~LinkClient() override;
 
   std::string_view name() const override { return link_->name(); }
@@ -45,10 +45,13 @@ class LinkClient final : public ClientTransport,
   };
 
   LinkClient(std::unique_ptr<FrameLink> link, std::string endpoint, uint64_t max_message_bytes);
-  void ReadLoop();
+  // Waits for `pending` (call `id`), reading frames while nobody else does. With mutex_ held.
+  Status AwaitReply(uint64_t id, Pending& pending, std::chrono::steady_clock::time_point deadline,
+                    std::unique_lock<std::mutex>& lock);
   // Hands one received frame to its caller; false when the server broke the protocol.
   bool Deliver(PooledBuffer frame);
   void FailAll(const Status& why);
+  void SendCancel(uint64_t id);
 
   std::unique_ptr<FrameLink> link_;
   const std::string endpoint_;
@@ -58,10 +61,9 @@ class LinkClient final : public ClientTransport,
 
   std::mutex mutex_;
   uint64_t next_call_id_ = 1;
+  bool reading_ = false;  // a caller holds the receiving role
   std::unordered_map<uint64_t, Pending*> pending_;
   Status closed_status_;  // why the connection ended, for calls made afterwards
-
-  std::thread reader_;
 };
 
 }  // namespace ferry::internal

@@ -1,4 +1,5 @@
-// Serving one client over a FrameLink: handshake, read loop, handler workers, replies.
+// Serving one client over a FrameLink: handshake, workers taking turns to read, handlers,
+// replies.
 #include "core/link_server_connection.h"
 
 #include <sys/socket.h>
@@ -12,6 +13,11 @@
 
 namespace ferry::internal {
 namespace {
+
+// How long a handler may run before a standby worker takes over reading the connection. The
+// alarm is armed once per grace period, not per call (arming a timer can cost a VM exit), so
+// under a stream of fast calls the standby wakes at most once per grace period.
+constexpr std::chrono::microseconds kHandlerGrace{1000};
 
 bool ProbeCancelled(const void* arg) {
   return static_cast<const std::atomic<bool>*>(arg)->load(std::memory_order_relaxed);
@@ -52,7 +58,8 @@ void LinkServerConnection::Stop() {
   stopping_ = true;
   if (link_) link_->Shutdown();
   if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);  // ends a handshake in progress
-  changed_.notify_all();
+  if (alarm_) alarm_->Nudge();
+  idle_.notify_all();
 }
 
 void LinkServerConnection::Join() {
@@ -64,29 +71,30 @@ void LinkServerConnection::Serve() {
   if (!link.ok()) {
     LogLine("handshake failed: " + link.status().ToString());
   } else {
-    bool stopping;
+    uint32_t extra = std::max(1U, env_.options->workers_per_connection) - 1;
     {
       std::lock_guard lock(mutex_);
       link_ = std::move(*link);
-      stopping = stopping_;
-      if (stopping) link_->Shutdown();
+      if (stopping_) link_->Shutdown();
+      if (extra > 0) {
+        Result<StandbyAlarm> alarm = StandbyAlarm::Create();
+        if (alarm.ok()) {
+          alarm_.emplace(std::move(*alarm));
+        } else {
+          LogLine("serving a connection with one worker: " + alarm.status().ToString());
+          extra = 0;
+        }
+      }
     }
-    const uint32_t workers = std::max(1U, env_.options->workers_per_connection);
+    // This thread is one of the workers.
     try {
-      for (uint32_t i = 0; i < workers && !stopping; ++i) {
-        workers_.emplace_back([this] { WorkLoop(); });
+      for (uint32_t i = 1; i <= extra; ++i) {
+        workers_.emplace_back([this, i] { WorkLoop(static_cast<int>(i)); });
       }
     } catch (const std::system_error& e) {
       LogLine(std::string("cannot start handler threads: ") + e.what());
     }
-    if (!workers_.empty()) ReadLoop();
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-      link_->Shutdown();
-      for (auto& [id, request] : active_) request->cancelled.store(true);
-      changed_.notify_all();
-    }
+    WorkLoop(0);
     for (std::thread& worker : workers_) worker.join();
   }
   if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);
@@ -94,43 +102,98 @@ void LinkServerConnection::Serve() {
   env_.on_finished();
 }
 
-void LinkServerConnection::ReadLoop() {
-  const size_t max_queued = std::max(1U, env_.options->max_queued_calls);
+void LinkServerConnection::CloseLocked() {
+  stopping_ = true;
+  link_->Shutdown();
+  for (auto& [id, request] : active_) request->cancelled.store(true, std::memory_order_relaxed);
+  if (alarm_) alarm_->Nudge();
+  idle_.notify_all();
+}
+
+void LinkServerConnection::WorkLoop(int me) {
+  MarkHandlerThreadOf(*env_.methods);
+  std::unique_lock lock(mutex_);
   for (;;) {
-    Result<PooledBuffer> frame = link_->Receive();
-    if (!frame.ok()) {
-      if (frame.status().code() != StatusCode::kUnavailable) {
-        LogLine("closing a " + std::string(link_->name()) + " connection: " +
-                frame.status().ToString());
+    while (!stopping_ && role_ != Role::kFree) {
+      if (standby_ || !alarm_) {
+        idle_.wait(lock);
+        continue;
       }
-      return;
+      standby_ = true;
+      lock.unlock();
+      const bool alarm = alarm_->Wait();
+      lock.lock();
+      standby_ = false;
+      if (alarm && role_ == Role::kHandling) {
+        LogLine("DEBUG steal");
+        role_ = Role::kFree;  // taken from the slow handler's thread, which will find it gone
+        idle_.notify_one();   // someone else stands by in our place
+      }
+    }
+    if (stopping_) return;
+    role_ = Role::kReading;
+    role_owner_ = me;
+    // Holding the role: read, handle, and read on for as long as nobody takes it over.
+    for (;;) {
+      lock.unlock();
+      auto request = std::make_shared<Request>();
+      const bool got = ReadRequest(request);
+      lock.lock();
+      if (!got) {
+        CloseLocked();
+        return;
+      }
+      role_ = Role::kHandling;
+      handler_started_ = Clock::now();
+      if (alarm_ && !alarm_armed_) {
+        alarm_->Arm(kHandlerGrace);
+        alarm_armed_ = true;
+      }
+      lock.unlock();
+      bool kept = false;
+      // Once the handler has run, the role is ours again unless a standby took it over; the
+      // reply is sent after that, so a slow peer cannot make a fast handler look slow.
+      Handle(*request, [&] {
+        std::lock_guard relock(mutex_);
+        active_.erase(request->call_id);
+        kept = role_ == Role::kHandling && role_owner_ == me;
+        if (kept) role_ = Role::kReading;  // the alarm stays armed: see kHandlerGrace
+      });
+      lock.lock();
+      if (!kept) break;  // taken over meanwhile: back to waiting for the role
+    }
+  }
+}
+
+bool LinkServerConnection::ReadRequest(const std::shared_ptr<Request>& request) {
+  const auto give_up = [this](const std::string& why) {
+    LogLine("closing a " + std::string(link_->name()) + " connection: " + why);
+    return false;
+  };
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return false;
+    }
+    Result<PooledBuffer> frame = link_->Receive(Clock::time_point::max());
+    if (!frame.ok()) {
+      if (frame.status().code() == StatusCode::kUnavailable) return false;  // client left
+      return give_up(frame.status().ToString());
     }
     Result<DecodedFrame> decoded = DecodeCallFrame({frame->data(), frame->size()});
-    if (!decoded.ok()) {
-      LogLine("closing a " + std::string(link_->name()) + " connection: " +
-              decoded.status().ToString());
-      return;
-    }
+    if (!decoded.ok()) return give_up(decoded.status().ToString());
     const CallFields& fields = decoded->fields;
-    std::unique_lock lock(mutex_);
+    std::lock_guard lock(mutex_);
     if (fields.type == FrameType::kCancel) {
       if (auto found = active_.find(fields.call_id); found != active_.end()) {
         found->second->cancelled.store(true, std::memory_order_relaxed);
       }
       continue;
     }
-    if (fields.type != FrameType::kRequest) {
-      LogLine("closing a " + std::string(link_->name()) + " connection: the client sent a reply");
-      return;
-    }
+    if (fields.type != FrameType::kRequest) return give_up("the client sent a reply");
     if (active_.count(fields.call_id) != 0) {
-      LogLine("closing a " + std::string(link_->name()) +
-              " connection: the client reused a call id in flight");
-      return;
+      return give_up("the client reused a call id in flight");
     }
-    changed_.wait(lock, [&] { return stopping_ || queue_.size() < max_queued; });
-    if (stopping_) return;
-    auto request = std::make_shared<Request>();
     request->call_id = fields.call_id;
     request->method_id = fields.method_id;
     request->kind = fields.kind;
@@ -142,30 +205,11 @@ void LinkServerConnection::ReadLoop() {
     request->frame = std::move(*frame);
     bytes_copied_.fetch_add(request->payload_size, std::memory_order_relaxed);
     active_.emplace(request->call_id, request);
-    queue_.push_back(std::move(request));
-    changed_.notify_all();
+    return true;
   }
 }
 
-void LinkServerConnection::WorkLoop() {
-  MarkHandlerThreadOf(*env_.methods);
-  for (;;) {
-    std::shared_ptr<Request> request;
-    {
-      std::unique_lock lock(mutex_);
-      changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      request = std::move(queue_.front());
-      queue_.pop_front();
-      changed_.notify_all();  // room in the queue for the reader
-    }
-    Handle(*request);
-    std::lock_guard lock(mutex_);
-    active_.erase(request->call_id);
-  }
-}
-
-void LinkServerConnection::Handle(Request& request) {
+void LinkServerConnection::Handle(Request& request, const std::function<void()>& ran) {
   const InboundCall call{request.method_id,
                          request.kind,
                          request.frame.data() + request.payload_offset,
@@ -185,6 +229,7 @@ void LinkServerConnection::Handle(Request& request) {
   }
   if (RejectedBeforeHandler(status)) LogLine("rejected a call: " + status.ToString());
   request.frame = PooledBuffer();  // the request's memory goes back before the reply is sent
+  ran();
   if (request.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
     if (!status.ok()) LogLine("oneway call failed: " + status.ToString());
     return;

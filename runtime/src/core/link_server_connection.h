@@ -1,21 +1,27 @@
 // The server's end of one socket or queue connection: a handshake on the accepted socket,
-// then a reader thread that queues request frames (bounded: past the bound it stops reading,
-// which pushes back on the client) and worker threads that run handlers and send replies.
+// then `workers_per_connection` threads that share one "reading role". The thread holding it
+// reads a request, runs the handler itself and sends the reply, then reads on: a call costs
+// no hand-off between threads. A handler that outlasts a short grace wakes a standby worker
+// (StandbyAlarm), which takes the role over so the connection keeps being read (further
+// calls, Cancel frames); the alarm is checked once per grace period, not armed per call. When every worker is in a handler nobody reads, which pushes back
+// on the client.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "core/frame_link.h"
 #include "core/server_connection.h"
+#include "core/standby_alarm.h"
 #include "core/unix_socket.h"
 
 namespace ferry::internal {
@@ -25,8 +31,7 @@ class LinkServerConnection final : public ServerConnection,
  public:
   // Runs the transport's handshake on the accepted socket (on the connection's thread, bounded
   // by the handshake timeout) and returns the link calls travel on.
-  using OpenLink =
-      std::function<Result<std::unique_ptr<FrameLink>>(int socket, const ConnectionEnv& env)>;
+  using OpenLink = Result<std::unique_ptr<FrameLink>> (*)(int socket, const ConnectionEnv& env);
 
   LinkServerConnection(Fd socket, OpenLink open_link, ConnectionEnv env);
   ~LinkServerConnection() override;
@@ -40,21 +45,27 @@ class LinkServerConnection final : public ServerConnection,
  private:
   struct Request {
     PooledBuffer frame;
-    uint64_t call_id;
-    uint32_t method_id;
-    uint8_t kind;
-    size_t payload_offset;
-    size_t payload_size;
+    uint64_t call_id = 0;
+    uint32_t method_id = 0;
+    uint8_t kind = 0;
+    size_t payload_offset = 0;
+    size_t payload_size = 0;
     std::chrono::steady_clock::time_point deadline;
     std::atomic<bool> cancelled{false};
   };
 
+  enum class Role { kFree, kReading, kHandling };
+
   void Serve();
-  // Reads frames until the client goes or breaks the protocol.
-  void ReadLoop();
-  void WorkLoop();
-  void Handle(Request& request);
+  void WorkLoop(int me);
+  // Reads frames until one is a request (Cancel frames are applied on the way). False when
+  // the connection is over: the client left, broke the protocol, or Stop() was called.
+  bool ReadRequest(const std::shared_ptr<Request>& request);
+  // Runs the handler, calls `ran` (before anything is sent), then sends the reply.
+  void Handle(Request& request, const std::function<void()>& ran);
   void SendReply(uint64_t call_id, const Status& status, OutgoingMessage* reply);
+  // Ends the connection: no more reading, running handlers see ctx.Cancelled(). With mutex_.
+  void CloseLocked();
 
   Fd socket_;
   OpenLink open_link_;
@@ -62,12 +73,17 @@ class LinkServerConnection final : public ServerConnection,
   std::atomic<bool> finished_{false};
   std::atomic<uint64_t> bytes_copied_{0};
 
-  std::mutex mutex_;
-  std::condition_variable changed_;
+  std::mutex mutex_;  // guards the fields below
   bool stopping_ = false;
+  Role role_ = Role::kFree;
+  int role_owner_ = -1;     // the worker holding the role
+  bool standby_ = false;    // a worker sleeps on alarm_
+  bool alarm_armed_ = false;
+  std::chrono::steady_clock::time_point handler_started_;  // while role_ is kHandling
+  std::condition_variable idle_;  // the other workers sleep here
+  std::optional<StandbyAlarm> alarm_;
   std::unique_ptr<FrameLink> link_;  // set once the handshake is done
-  std::deque<std::shared_ptr<Request>> queue_;
-  // Queued and running calls, for Cancel frames.
+  // Running calls, for Cancel frames.
   std::unordered_map<uint64_t, std::shared_ptr<Request>> active_;
 
   std::vector<std::thread> workers_;

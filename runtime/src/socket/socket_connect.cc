@@ -73,10 +73,8 @@ Result<std::shared_ptr<ClientTransport>> ConnectSocket(const Endpoint& endpoint,
   Result<std::unique_ptr<SocketLink>> link =
       SocketLink::Adopt(std::move(*socket), max_message_bytes + kFrameOverhead);
   if (!link.ok()) return link.status();
-  Result<std::shared_ptr<LinkClient>> client =
-      LinkClient::Start(std::move(*link), endpoint.text, max_message_bytes);
-  if (!client.ok()) return client.status();
-  return std::shared_ptr<ClientTransport>(std::move(*client));
+  return std::shared_ptr<ClientTransport>(
+      LinkClient::Start(std::move(*link), endpoint.text, max_message_bytes));
 }
 
 }  // namespace ferry::internal

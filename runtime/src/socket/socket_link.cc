@@ -3,12 +3,16 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/system/system_error.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cstring>
 #include <vector>
 
@@ -70,7 +74,18 @@ Status SocketLink::Send(std::span<const Part> parts) {
   return Status::Ok();
 }
 
-Result<PooledBuffer> SocketLink::Receive() {
+Result<PooledBuffer> SocketLink::Receive(std::chrono::steady_clock::time_point deadline) {
+  if (deadline != std::chrono::steady_clock::time_point::max()) {
+    for (;;) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return Status::DeadlineExceeded("no frame before the deadline");
+      pollfd p{socket_.native_handle(), POLLIN, 0};
+      const int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), INT_MAX)));
+      if (n > 0) break;
+      if (n < 0 && errno != EINTR) return Status::Unavailable("poll: " + std::string(std::strerror(errno)));
+    }
+  }
   uint8_t length[4];
   boost::system::error_code error;
   const size_t got = asio::read(socket_, asio::buffer(length), error);

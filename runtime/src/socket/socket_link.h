@@ -25,7 +25,7 @@ class SocketLink final : public FrameLink {
 
   std::string_view name() const override { return tcp_ ? "tcp" : "unix"; }
   Status Send(std::span<const Part> parts) override;
-  Result<PooledBuffer> Receive() override;
+  Result<PooledBuffer> Receive(std::chrono::steady_clock::time_point deadline) override;
   void Shutdown() override;
 
  private:
