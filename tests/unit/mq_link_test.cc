@@ -379,6 +379,62 @@ TEST_F(MqLink, SigkilledPeerIsUnavailableWithinOneSecond) {
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
 }
 
+TEST_F(MqLink, SendBlockedByAPeerThatDiedIsUnavailableOnceItIsReaped) {
+  Child child([](const MqQueueNames& names) {
+    Result<std::unique_ptr<Link>> peer = Link::Open(names, {});
+    if (!peer.ok()) return 10;
+    if (!SendBytes(**peer, Pattern(1, 1)).ok()) return 12;
+    // Never receives: the parent's frames pile up until its Send blocks.
+    pause();
+    return 0;
+  });
+  ASSERT_GT(child.pid(), 0);
+  MqLinkOptions slow_heartbeat;  // silence would take 5 s to count: only the pid can tell
+  slow_heartbeat.heartbeat = std::chrono::seconds(1);
+  MqQueueNames names;
+  Result<std::unique_ptr<Link>> link = Link::Create(slow_heartbeat, &names);
+  ASSERT_TRUE(link.ok()) << link.status();
+  ASSERT_TRUE(child.Start(names));
+  // The peer has joined (its hello precedes this frame); a deadline, in case it never does.
+  Result<PooledBuffer> joined = (*link)->Receive(Clock::now() + std::chrono::seconds(10));
+  if (!joined.ok()) {
+    kill(child.pid(), SIGKILL);
+    Reap(child.pid());
+    FAIL() << joined.status();
+  }
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  int sent = 0;
+  Status last;
+  Clock::time_point failed_at;
+  std::thread sender([&] {
+    const std::vector<uint8_t> big = Pattern(12 * 1024 * 1024, 4);
+    while (true) {
+      Status status = SendBytes(**link, big);
+      std::lock_guard lock(mutex);
+      if (!status.ok()) {
+        last = status;
+        failed_at = Clock::now();
+        break;
+      }
+      ++sent;
+      cv.notify_all();
+    }
+  });
+  {
+    std::unique_lock lock(mutex);
+    cv.wait(lock, [&] { return sent >= 1; });
+  }
+  ASSERT_EQ(kill(child.pid(), SIGKILL), 0);
+  const int status = Reap(child.pid());
+  const Clock::time_point reaped = Clock::now();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  sender.join();
+  EXPECT_EQ(last.code(), StatusCode::kUnavailable) << last;
+  EXPECT_LT(failed_at - reaped, std::chrono::seconds(1));
+}
+
 // The mutex inside a queue's shared memory, mapped through `region`. Boost 1.74's queue
 // mutex is not robust: what a peer holds when it dies stays locked forever.
 bip::interprocess_mutex* QueueMutex(const std::string& name,

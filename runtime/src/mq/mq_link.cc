@@ -18,6 +18,8 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <fstream>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -99,6 +101,25 @@ std::string FreshNamePrefix() {
          std::to_string(counter.fetch_add(1)) + "-" + suffix;
 }
 
+// Whether process `pid`, as this process sees pids, has the queue `name` mapped: only then is
+// the pid a peer announced usable to watch it. A peer in another pid namespace (sharing
+// /dev/shm) announces a pid that here names nobody, or somebody else.
+bool MapsQueue(int64_t pid, const std::string& name) {
+  if (pid <= 0 || pid > std::numeric_limits<pid_t>::max()) return false;
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  const std::string path = std::string(kShmDir) + "/" + name;
+  std::string line;
+  while (std::getline(maps, line)) {
+    const size_t at = line.find(path);
+    // The name ends the line, or is followed by " (deleted)" once unlinked.
+    if (at != std::string::npos &&
+        (at + path.size() == line.size() || line[at + path.size()] == ' ')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void RemoveQueue(const std::string& name) {
   if (name.empty()) return;
   try {
@@ -154,7 +175,7 @@ struct MqLink::State {
   bool reader_stalled = false;     // waiting for room: the peer's silence then proves nothing
   bool frame_in_progress = false;  // the reader has part of a frame (Receive() waits for it)
   bool peer_joined = false;        // its hello arrived: only then does silence count
-  pid_t peer_pid = 0;
+  pid_t peer_pid = 0;  // 0 unless verified (MapsQueue): then its exit is the peer's death
   Clock::time_point last_heard;
 
   bool names_removed = false;
@@ -378,9 +399,11 @@ struct MqLink::State {
       std::memcpy(&header, staging.data(), sizeof(header));
       const Kind kind = static_cast<Kind>(header.kind);
       if (kind == Kind::kHello) {
+        const int64_t pid = static_cast<int64_t>(header.value);
+        const bool watchable = MapsQueue(pid, names.request);
         std::lock_guard lock(mutex);
         peer_joined = true;
-        peer_pid = static_cast<pid_t>(header.value);
+        if (watchable) peer_pid = static_cast<pid_t>(pid);
         continue;
       }
       if (kind == Kind::kHeartbeat) continue;

@@ -17,13 +17,16 @@
 //     caller gets UNAVAILABLE at most dead_after (500 ms) after the peer's death in Receive(),
 //     and in Send() while this side is listening (its receive side not backed up by frames
 //     the caller has not taken); otherwise Send() fails within one slice (50 ms) of the dead
-//     peer being reaped (its pid is checked), or at Shutdown(). Shutdown() and the destructor
-//     return within slice + 100 ms (150 ms): a private thread that has not finished by then
-//     is stuck on the dead peer's mutex and is detached, keeping the queue mapping (never the
-//     names) alive: one thread and one mapping leak per such crash.
-//   * Names: both sides call RemoveNames() once both have opened the queues, so a crash after
-//     that leaves nothing in /dev/shm; SweepStaleQueues() removes what a crashed server left
-//     before that point.
+//     peer being reaped (the pid its hello announced is watched, once /proc/<pid>/maps shows
+//     it maps the queue), or at Shutdown(). Before the peer's hello arrives nothing is judged:
+//     the handshake's deadline covers a peer that never opens the queues (Shutdown() then).
+//   * Shutdown() and the destructor return within slice + 100 ms (150 ms): a private thread
+//     that has not finished by then is stuck on the dead peer's mutex and is detached,
+//     keeping the queue mapping (never the names) alive: one thread and one mapping leak per
+//     such crash.
+//   * Names: the client calls RemoveNames() right after Open() (both sides have then opened
+//     the queues), so a crash after that leaves nothing in /dev/shm; SweepStaleQueues()
+//     removes what a server that crashed before that point left behind.
 #pragma once
 
 #include <chrono>
