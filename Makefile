@@ -60,7 +60,7 @@ sanitize-address: deps
 sanitize-thread: deps
 	$(call configure,build-tsan,Debug,-DFERRY_BUILD_BENCH=OFF "-DCMAKE_CXX_FLAGS=-fsanitize=thread")
 	cmake --build build-tsan -j$(JOBS)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 $(CTEST) -LE consumer
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 die_after_fork=0" $(CTEST) -LE consumer
 
 fuzz:
 	$(MAKE) deps EXTRA_DEPS="$(FUZZ_DEPS)"

@@ -46,7 +46,7 @@ void StopServer(ChildProcess& server) {
   if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
     throw BenchError("the bench server " + DescribeWaitStatus(*status));
   }
-  const std::vector<std::string> left = FerryFilesInDevShm();
+  const std::vector<std::string> left = FerryFilesInDevShm({server.pid()});
   if (!left.empty()) throw BenchError("ferry left /dev/shm/" + left.front() + " behind");
 }
 

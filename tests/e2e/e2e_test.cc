@@ -33,6 +33,9 @@ struct Transport {
   std::string name;
   std::string listen;  // "{dir}" stands for the test's runtime dir
   bool allow_shm;
+  // How soon a client notices a killed server: at once where the kernel closes a socket
+  // (shm's liveness socket, unix, tcp); by heartbeat on mq (the bound: 1 s).
+  std::chrono::milliseconds death_noticed_within;
 };
 
 void PrintTo(const Transport& transport, std::ostream* out) { *out << transport.name; }
@@ -70,7 +73,7 @@ class EndToEnd : public ::testing::TestWithParam<Transport> {
       ASSERT_TRUE(status.has_value()) << "server did not exit on SIGTERM";
       EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "status " << *status;
     }
-    EXPECT_TRUE(testing::FerryFilesInDevShm().empty());
+    EXPECT_TRUE(testing::FerryFilesInDevShm(server_pids_).empty());
     EXPECT_TRUE(testing::FilesIn(runtime_dir_->path()).empty())
         << "left in the runtime dir: " << testing::FilesIn(runtime_dir_->path())[0];
     runtime_dir_.reset();
@@ -86,6 +89,7 @@ class EndToEnd : public ::testing::TestWithParam<Transport> {
       return nullptr;
     }
     endpoint_ = line->substr(6);
+    server_pids_.push_back(server->pid());
     return server;
   }
 
@@ -113,6 +117,7 @@ class EndToEnd : public ::testing::TestWithParam<Transport> {
   std::unique_ptr<testing::ScopedRuntimeDir> runtime_dir_;
   std::string listen_;
   std::string endpoint_;
+  std::vector<int> server_pids_;  // every server this test started
   std::unique_ptr<ChildProcess> server_;
 };
 
@@ -134,11 +139,13 @@ TEST_P(EndToEnd, UnaryCallWithAnInPlaceBuilderReturnsTheSum) {
   auto sum = client.Add(std::move(request), {.deadline = 5s});
   ASSERT_TRUE(sum.ok()) << sum.status();
   EXPECT_EQ((*sum)->sum(), -38);
-  // Shared memory copies nothing; a socket or queue copies each message once each way.
+  // Shared memory copies nothing; a socket or queue copies each frame (message and a small
+  // header) at least once each way.
   if (shm()) {
     EXPECT_EQ(channel.bytes_copied(), 0U);
   } else {
-    EXPECT_EQ(channel.bytes_copied(), request_size + sum->size());
+    EXPECT_GE(channel.bytes_copied(), request_size + sum->size());
+    EXPECT_LT(channel.bytes_copied(), 3 * (request_size + sum->size()) + 512);
   }
 }
 
@@ -176,7 +183,7 @@ TEST_P(EndToEnd, SeveralClientProcessesCallConcurrently) {
     std::optional<int> status = child->Wait(60s);
     ASSERT_TRUE(status.has_value());
     EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
-    EXPECT_TRUE(testing::FerryFilesInDevShm().empty());
+    EXPECT_TRUE(testing::FerryFilesInDevShm(server_pids_).empty());
   }
 }
 
@@ -201,9 +208,9 @@ TEST_P(EndToEnd, SixteenMiBRequestIsReadInPlaceWithoutCopies) {
   EXPECT_EQ((*digest)->sum(), sum);
   if (shm()) {
     EXPECT_EQ(channel.bytes_copied(), 0U);
-  } else {  // sent once through the kernel; the reply is small
+  } else {  // through the kernel once (a queue: staged, then pushed); the reply is small
     EXPECT_GE(channel.bytes_copied(), kSize);
-    EXPECT_LT(channel.bytes_copied(), kSize + 4096);
+    EXPECT_LT(channel.bytes_copied(), 2 * kSize + 256 * 1024);
   }
 }
 
@@ -312,7 +319,24 @@ TEST_P(EndToEnd, DeadlineExceededCancelsTheHandlerAndTheChannelStaysUsable) {
   EXPECT_EQ((*sum)->sum(), 9);
 }
 
-TEST_P(EndToEnd, KilledServerFailsTheCallInFlightWithUnavailableWithin100ms) {
+TEST_P(EndToEnd, ASlowHandlerDoesNotHoldUpOtherCallsOnTheSameChannel) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto blocked = std::async(std::launch::async, [&] {
+    return client.Block({.deadline = 10s}).status();
+  });
+  ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+  for (int i = 0; i < 100; ++i) {  // served while Block still runs
+    auto sum = client.Add(i, i);
+    ASSERT_TRUE(sum.ok()) << sum.status();
+    ASSERT_EQ((*sum)->sum(), 2 * i);
+  }
+  EXPECT_EQ(blocked.wait_for(0s), std::future_status::timeout);
+  EXPECT_EQ(blocked.get().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(server_->ReadLine(kStartTimeout), "unblocked");
+}
+
+TEST_P(EndToEnd, KilledServerFailsTheCallInFlightWithUnavailablePromptly) {
   Channel channel = Connected();
   ft::TestService::Client client(channel);
   auto call = std::async(std::launch::async, [&] { return client.Block().status(); });
@@ -322,12 +346,12 @@ TEST_P(EndToEnd, KilledServerFailsTheCallInFlightWithUnavailableWithin100ms) {
   ASSERT_EQ(call.wait_for(10s), std::future_status::ready);
   const auto noticed = std::chrono::steady_clock::now() - killed;
   EXPECT_EQ(call.get().code(), StatusCode::kUnavailable);
-  EXPECT_LT(noticed, 100ms);
+  EXPECT_LT(noticed, GetParam().death_noticed_within);
   EXPECT_FALSE(channel.connected());
   EXPECT_EQ(client.Add(1, 1).status().code(), StatusCode::kUnavailable);
   ASSERT_TRUE(server_->Wait(10s).has_value());
   server_.reset();
-  EXPECT_TRUE(testing::FerryFilesInDevShm().empty());
+  EXPECT_TRUE(testing::FerryFilesInDevShm(server_pids_).empty());
   // A killed server leaves its socket file; the next Listen on the name replaces it.
   server_ = StartServer();
   ASSERT_NE(server_, nullptr);
@@ -347,7 +371,7 @@ TEST_P(EndToEnd, KilledClientFreesItsConnectionOnTheServer) {
   ASSERT_TRUE(victim.Wait(10s).has_value());
   EXPECT_EQ(server_->ReadLine(kStartTimeout), "unblocked");
   EXPECT_TRUE(EventuallyStats(client, [](const ft::Stats& s) { return s.connections() == 1; }));
-  EXPECT_TRUE(testing::FerryFilesInDevShm().empty());
+  EXPECT_TRUE(testing::FerryFilesInDevShm(server_pids_).empty());
 }
 
 TEST_P(EndToEnd, ServerShutdownFailsClientsWithUnavailable) {
@@ -390,9 +414,10 @@ TEST_P(EndToEnd, ConnectToAFrozenServerGivesUpAtTheConnectTimeout) {
 
 INSTANTIATE_TEST_SUITE_P(
     Transports, EndToEnd,
-    ::testing::Values(Transport{"shm", "shm://e2e", true},
-                      Transport{"unix", "unix://{dir}/e2e-unix.sock", false},
-                      Transport{"tcp", "tcp://127.0.0.1:0", false}),
+    ::testing::Values(Transport{"shm", "shm://e2e", true, 100ms},
+                      Transport{"unix", "unix://{dir}/e2e-unix.sock", false, 100ms},
+                      Transport{"tcp", "tcp://127.0.0.1:0", false, 100ms},
+                      Transport{"mq", "mq://e2e", false, 1000ms}),
     TransportName);
 
 TEST(Connect, ToANameNobodyServesIsUnavailable) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
@@ -22,10 +24,19 @@ std::vector<std::string> FilesIn(const std::string& dir) {
   return names;
 }
 
-std::vector<std::string> FerryFilesInDevShm() {
+std::vector<std::string> FerryFilesInDevShm(const std::vector<int>& creators) {
+  const std::string queue_prefix = "ferry-mq-";
   std::vector<std::string> found;
   for (const std::string& name : FilesIn("/dev/shm")) {
-    if (name.rfind("ferry", 0) == 0) found.push_back(name);
+    if (name.rfind("ferry", 0) != 0) continue;
+    if (name.rfind(queue_prefix, 0) == 0) {
+      const int creator = std::atoi(name.c_str() + queue_prefix.size());
+      if (creator != getpid() &&
+          std::find(creators.begin(), creators.end(), creator) == creators.end()) {
+        continue;
+      }
+    }
+    found.push_back(name);
   }
   return found;
 }

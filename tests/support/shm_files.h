@@ -8,7 +8,10 @@ namespace ferry::testing {
 
 // Files in /dev/shm whose name starts with "ferry". ferry's segments are anonymous (sealed
 // memfds), so this must stay empty: a regression to named segments would show up here.
-std::vector<std::string> FerryFilesInDevShm();
+// mq:// queues are named "ferry-mq-<creator pid>-..." and live while a connection is being
+// made: those count only when their creator is this process or one of `creators` (tests run
+// in parallel, and other tests' connections are not this test's leaks).
+std::vector<std::string> FerryFilesInDevShm(const std::vector<int>& creators = {});
 // Every file in `dir`.
 std::vector<std::string> FilesIn(const std::string& dir);
 

@@ -3,6 +3,7 @@
 
 #include "core/deadline.h"
 #include "core/endpoint.h"
+#include "mq/mq_transport.h"
 #include "shm/shm_client_connection.h"
 #include "socket/socket_connect.h"
 #include "ferry/generated_support.h"
@@ -35,10 +36,14 @@ Result<Channel> Connect(std::string_view text, const ConnectOptions& options) {
       if (!connection.ok()) return connection.status();
       return Channel(std::move(*connection));
     }
-    case internal::Scheme::kMq:
-      break;
+    case internal::Scheme::kMq: {
+      Result<std::shared_ptr<internal::ClientTransport>> connection =
+          internal::ConnectMq(*endpoint, options);
+      if (!connection.ok()) return connection.status();
+      return Channel(std::move(*connection));
+    }
   }
-  return Status::Unimplemented("endpoint '" + std::string(text) + "': mq:// is not built yet");
+  return Status::InvalidArgument("endpoint '" + std::string(text) + "': unknown scheme");
 }
 
 namespace internal {

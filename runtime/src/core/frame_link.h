@@ -37,6 +37,10 @@ class FrameLink {
   // Unblocks Send and Receive in other threads; both then fail with UNAVAILABLE. Idempotent,
   // thread-safe.
   virtual void Shutdown() = 0;
+  // Frame bytes this side has copied (or had the kernel copy) so far, counted honestly: a
+  // socket copies every byte once into the kernel on send and once out on receive; a queue
+  // stages and pushes on send and pops on receive. Thread-safe.
+  virtual uint64_t bytes_copied() const = 0;
 };
 
 }  // namespace ferry::internal

@@ -26,14 +26,14 @@ LinkClient::~LinkClient() { link_->Shutdown(); }
 
 OutgoingMessage LinkClient::NewMessage(size_t size_hint) {
   return OutgoingMessage(
-      std::make_unique<HeapAllocator>(shared_from_this(), max_message_bytes_, bytes_copied_),
+      std::make_unique<HeapAllocator>(shared_from_this(), max_message_bytes_, growth_copied_),
       size_hint);
 }
 
 Result<IncomingMessage> LinkClient::Call(uint32_t method_id, MethodKind kind,
                                          OutgoingMessage request, const CallOptions& options) {
   auto* allocator = dynamic_cast<HeapAllocator*>(request.allocator());
-  if (allocator == nullptr || !allocator->BelongsTo(bytes_copied_)) {
+  if (allocator == nullptr || !allocator->BelongsTo(growth_copied_)) {
     return Status::InvalidArgument("the request was built for another channel");
   }
   if (!request.finished()) {
@@ -68,8 +68,6 @@ Result<IncomingMessage> LinkClient::Call(uint32_t method_id, MethodKind kind,
   }
   const EncodedHeader header(fields);
   const FrameLink::Part parts[] = {header.header(), header.padding(), payload};
-  // The kernel (or the queue) copies the payload once on the way out.
-  bytes_copied_.fetch_add(payload.size(), std::memory_order_relaxed);
   if (Status sent = link_->Send(parts); !sent.ok()) {
     std::lock_guard lock(mutex_);
     pending_.erase(fields.call_id);
@@ -135,7 +133,6 @@ bool LinkClient::Deliver(PooledBuffer frame) {
   Result<DecodedFrame> decoded = DecodeCallFrame({frame.data(), frame.size()});
   if (!decoded.ok() || decoded->fields.type != FrameType::kReply) return false;
   const CallFields& fields = decoded->fields;
-  bytes_copied_.fetch_add(decoded->payload_size, std::memory_order_relaxed);
   std::lock_guard lock(mutex_);
   auto found = pending_.find(fields.call_id);
   if (found == pending_.end()) return true;  // the caller gave up (deadline): dropped

@@ -31,7 +31,10 @@ class LinkClient final : public ClientTransport,
   std::string_view name() const override { return link_->name(); }
   const std::string& endpoint() const override { return endpoint_; }
   bool connected() const override { return !closed_.load(std::memory_order_acquire); }
-  uint64_t bytes_copied() const override { return bytes_copied_.load(std::memory_order_relaxed); }
+  // Growth copies while building requests, plus what the link copied.
+  uint64_t bytes_copied() const override {
+    return growth_copied_.load(std::memory_order_relaxed) + link_->bytes_copied();
+  }
   OutgoingMessage NewMessage(size_t size_hint) override;
   Result<IncomingMessage> Call(uint32_t method_id, MethodKind kind, OutgoingMessage request,
                                const CallOptions& options) override;
@@ -57,7 +60,7 @@ class LinkClient final : public ClientTransport,
   const std::string endpoint_;
   const uint64_t max_message_bytes_;
   std::atomic<bool> closed_{false};
-  std::atomic<uint64_t> bytes_copied_{0};
+  std::atomic<uint64_t> growth_copied_{0};
 
   std::mutex mutex_;
   uint64_t next_call_id_ = 1;

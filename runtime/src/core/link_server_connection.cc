@@ -43,6 +43,11 @@ LinkServerConnection::~LinkServerConnection() {
   Join();
 }
 
+uint64_t LinkServerConnection::bytes_copied() const {
+  std::lock_guard lock(mutex_);
+  return growth_copied_.load(std::memory_order_relaxed) + (link_ ? link_->bytes_copied() : 0);
+}
+
 bool LinkServerConnection::Start() {
   try {
     thread_ = std::thread([this] { Serve(); });
@@ -125,7 +130,6 @@ void LinkServerConnection::WorkLoop(int me) {
       lock.lock();
       standby_ = false;
       if (alarm && role_ == Role::kHandling) {
-        LogLine("DEBUG steal");
         role_ = Role::kFree;  // taken from the slow handler's thread, which will find it gone
         idle_.notify_one();   // someone else stands by in our place
       }
@@ -203,7 +207,6 @@ bool LinkServerConnection::ReadRequest(const std::shared_ptr<Request>& request) 
                             ? Clock::time_point::max()
                             : DeadlineAfter(std::chrono::microseconds(fields.deadline_us));
     request->frame = std::move(*frame);
-    bytes_copied_.fetch_add(request->payload_size, std::memory_order_relaxed);
     active_.emplace(request->call_id, request);
     return true;
   }
@@ -219,7 +222,7 @@ void LinkServerConnection::Handle(Request& request, const std::function<void()>&
                          &request.cancelled};
   OutgoingMessage reply(std::make_unique<HeapAllocator>(shared_from_this(),
                                                         env_.options->max_message_bytes,
-                                                        bytes_copied_),
+                                                        growth_copied_),
                         0);
   Status status;
   try {
@@ -257,7 +260,6 @@ void LinkServerConnection::SendReply(uint64_t call_id, const Status& status,
   fields.status_message = outcome.message().substr(0, 4096);
   const EncodedHeader header(fields);
   const FrameLink::Part parts[] = {header.header(), header.padding(), payload};
-  bytes_copied_.fetch_add(payload.size(), std::memory_order_relaxed);
   (void)link_->Send(parts);  // a failed send means the client is gone: the reader sees it
 }
 

@@ -40,7 +40,8 @@ class LinkServerConnection final : public ServerConnection,
   void Stop() override;
   void Join() override;
   bool finished() const override { return finished_.load(std::memory_order_acquire); }
-  uint64_t bytes_copied() const override { return bytes_copied_.load(std::memory_order_relaxed); }
+  // Growth copies while building replies, plus what the link copied.
+  uint64_t bytes_copied() const override;
 
  private:
   struct Request {
@@ -71,9 +72,9 @@ class LinkServerConnection final : public ServerConnection,
   OpenLink open_link_;
   const ConnectionEnv env_;
   std::atomic<bool> finished_{false};
-  std::atomic<uint64_t> bytes_copied_{0};
+  std::atomic<uint64_t> growth_copied_{0};
 
-  std::mutex mutex_;  // guards the fields below
+  mutable std::mutex mutex_;  // guards the fields below
   bool stopping_ = false;
   Role role_ = Role::kFree;
   int role_owner_ = -1;     // the worker holding the role

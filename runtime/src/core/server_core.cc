@@ -13,6 +13,7 @@
 #include "core/endpoint.h"
 #include "core/handshake.h"
 #include "core/log.h"
+#include "mq/mq_transport.h"
 #include "shm/segment.h"
 #include "shm/shm_listener.h"
 #include "socket/socket_listener.h"
@@ -37,9 +38,9 @@ Result<std::unique_ptr<Listener>> OpenListener(const Endpoint& endpoint) {
     case Scheme::kTcp:
       return Upcast(SocketListener::Listen(endpoint));
     case Scheme::kMq:
-      break;
+      return Upcast(MqListener::Listen(endpoint));
   }
-  return Status::Unimplemented("endpoint '" + endpoint.text + "': this build has no mq:// server");
+  return Status::InvalidArgument("endpoint '" + endpoint.text + "': unknown scheme");
 }
 
 }  // namespace

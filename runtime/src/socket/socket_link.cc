@@ -71,6 +71,7 @@ Status SocketLink::Send(std::span<const Part> parts) {
     asio::write(socket_, buffers, error);
   }
   if (error) return Status::Unavailable("send: " + error.message());
+  bytes_copied_.fetch_add(sizeof(length) + total, std::memory_order_relaxed);
   return Status::Ok();
 }
 
@@ -106,6 +107,7 @@ Result<PooledBuffer> SocketLink::Receive(std::chrono::steady_clock::time_point d
     return Status::DataLoss("truncated frame: " + std::to_string(read) + " of " +
                             std::to_string(n) + " bytes (" + error.message() + ")");
   }
+  bytes_copied_.fetch_add(sizeof(length) + n, std::memory_order_relaxed);
   return frame;
 }
 

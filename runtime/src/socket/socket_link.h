@@ -27,6 +27,7 @@ class SocketLink final : public FrameLink {
   Status Send(std::span<const Part> parts) override;
   Result<PooledBuffer> Receive(std::chrono::steady_clock::time_point deadline) override;
   void Shutdown() override;
+  uint64_t bytes_copied() const override { return bytes_copied_.load(std::memory_order_relaxed); }
 
  private:
   SocketLink(boost::asio::generic::stream_protocol protocol, Fd socket, bool tcp,
@@ -39,6 +40,7 @@ class SocketLink final : public FrameLink {
   const std::shared_ptr<BufferPool> pool_;
   std::mutex send_mutex_;
   std::atomic<bool> shut_down_{false};
+  std::atomic<uint64_t> bytes_copied_{0};
 };
 
 }  // namespace ferry::internal

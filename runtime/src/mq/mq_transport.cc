@@ -1,0 +1,100 @@
+// The mq:// rendezvous: queues created by the server, opened by the client, names removed
+// as soon as both have them.
+#include "mq/mq_transport.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/deadline.h"
+#include "core/handshake.h"
+#include "core/link_client.h"
+#include "core/link_server_connection.h"
+#include "mq/mq_link.h"
+
+namespace ferry::internal {
+namespace {
+
+constexpr uint64_t kFrameOverhead = 8192;  // a CallHeader before the payload
+constexpr std::chrono::milliseconds kHeartbeat{100};
+
+// The server's half: Hello in, queues created, QueueWelcome out, Mapped (queues opened) in.
+Result<std::unique_ptr<FrameLink>> OpenMqLink(int socket, const ConnectionEnv& env) {
+  const Deadline deadline = DeadlineAfter(env.options->handshake_timeout);
+  Result<uid_t> uid = PeerUid(socket);
+  if (!uid.ok()) return uid.status();
+  if (*uid != geteuid()) {
+    // The queues are mode 0600: another user could not open them anyway.
+    Status refused = Status::PermissionDenied("mq:// serves processes of the same user only");
+    (void)SendRefusal(socket, refused);
+    return refused;
+  }
+  Result<HelloInfo> hello = ReceiveHello(socket, deadline);
+  if (!hello.ok()) {
+    if (hello.status().code() == StatusCode::kFailedPrecondition) {
+      (void)SendRefusal(socket, hello.status());
+    }
+    return hello.status();
+  }
+  MqLinkOptions options;
+  options.max_message_bytes = env.options->max_message_bytes + kFrameOverhead;
+  options.heartbeat = kHeartbeat;
+  MqQueueNames names;
+  Result<std::unique_ptr<MqLink>> link = MqLink::Create(options, &names);
+  if (!link.ok()) {
+    (void)SendRefusal(socket, link.status());
+    return link.status();
+  }
+  QueueWelcomeInfo welcome{names.request, names.reply, options.queue_message_bytes,
+                           env.options->max_message_bytes,
+                           static_cast<uint32_t>(kHeartbeat.count())};
+  if (Status s = SendQueueWelcome(socket, welcome); !s.ok()) return s;  // ~MqLink removes
+  if (Status s = ReceiveMapped(socket, deadline); !s.ok()) return s;
+  (*link)->RemoveNames();  // both sides have the queues open: nothing left to leak
+  return std::unique_ptr<FrameLink>(std::move(*link));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MqListener>> MqListener::Listen(const Endpoint& endpoint) {
+  Result<NamedSocket> socket = ListenUnix(endpoint.socket_path);
+  if (!socket.ok()) return socket.status();
+  MqLink::SweepStaleQueues();  // after taking the name: a crashed predecessor's queues
+  return std::unique_ptr<MqListener>(new MqListener(endpoint.text, std::move(*socket)));
+}
+
+MqListener::~MqListener() { RemoveNamedSocket(socket_); }
+
+Fd MqListener::Accept() { return Fd(accept4(fd(), nullptr, nullptr, SOCK_CLOEXEC)); }
+
+std::shared_ptr<ServerConnection> MqListener::NewConnection(Fd client, ConnectionEnv env) {
+  return std::make_shared<LinkServerConnection>(std::move(client), &OpenMqLink, std::move(env));
+}
+
+Result<std::shared_ptr<ClientTransport>> ConnectMq(const Endpoint& endpoint,
+                                                   const ConnectOptions& options) {
+  const Deadline deadline = DeadlineAfter(options.connect_timeout);
+  Result<Fd> socket = ConnectUnix(endpoint.socket_path, deadline);
+  if (!socket.ok()) return socket.status();
+  const Status hello = SendHello(socket->get());
+  Result<QueueWelcomeInfo> welcome = ReceiveQueueWelcome(socket->get(), deadline);
+  if (!hello.ok() && welcome.ok()) return hello;
+  if (!welcome.ok()) return welcome.status();
+  const uint64_t max_message_bytes =
+      std::min(options.max_message_bytes, welcome->max_message_bytes);
+  MqLinkOptions link_options;
+  link_options.max_message_bytes = max_message_bytes + kFrameOverhead;
+  link_options.heartbeat = std::chrono::milliseconds(welcome->heartbeat_ms);
+  if (link_options.heartbeat.count() == 0 || link_options.heartbeat > std::chrono::seconds(1)) {
+    return Status::DataLoss("server asked for a heartbeat of " +
+                            std::to_string(welcome->heartbeat_ms) + " ms");
+  }
+  Result<std::unique_ptr<MqLink>> link =
+      MqLink::Open(MqQueueNames{welcome->request_queue, welcome->reply_queue}, link_options);
+  if (!link.ok()) return link.status();
+  (*link)->RemoveNames();
+  if (Status s = SendMapped(socket->get()); !s.ok()) return s;
+  return std::shared_ptr<ClientTransport>(
+      LinkClient::Start(std::move(*link), endpoint.text, max_message_bytes));
+}
+
+}  // namespace ferry::internal
