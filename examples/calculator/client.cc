@@ -1,6 +1,9 @@
-// calculator_client [endpoint]: calls demo.Calculator and prints each call and its result.
+// calculator_client [endpoint] [--no-shm]: calls demo.Calculator and prints each call and its
+// result. Over unix:// or tcp:// to a server on this host the channel moves to shared memory
+// unless --no-shm is given.
 #include <chrono>
 #include <iostream>
+#include <string>
 
 #include "calculator.ferry.h"
 #include "ferry/ferry.h"
@@ -9,9 +12,11 @@ using namespace std::chrono_literals;
 
 int main(int argc, char** argv) {
   const char* endpoint = argc > 1 ? argv[1] : "shm://calc";
+  ferry::ConnectOptions options;
+  options.allow_shm = !(argc > 2 && std::string(argv[2]) == "--no-shm");
 
   // [call]
-  ferry::Result<ferry::Channel> channel = ferry::Connect(endpoint);
+  ferry::Result<ferry::Channel> channel = ferry::Connect(endpoint, options);
   if (!channel.ok()) {
     std::cerr << "client: " << channel.status() << '\n';
     return 1;
@@ -25,7 +30,7 @@ int main(int argc, char** argv) {
   }
   std::cout << "client: Add(2, 3) = " << (*sum)->sum() << '\n';  // read in place
 
-  auto request = calc.NewAddRequest(/*size_hint=*/64);  // built straight into shared memory
+  auto request = calc.NewAddRequest(/*size_hint=*/64);  // built in place in transport memory
   request.Finish(demo::CreateAddRequest(request.fbb(), 40, 2));
   auto again = calc.Add(std::move(request), {.deadline = 50ms});
   // [call]

@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
     std::cerr << "server: " << s << '\n';
     return 1;
   }
-  std::cout << "server: listening on " << endpoint << std::endl;
+  // As bound: "tcp://127.0.0.1:0" shows the port the system picked.
+  std::cout << "server: listening on " << server.endpoints().front() << std::endl;
   std::thread stopper([&] {
     int signal = 0;
     sigwait(&stop, &signal);

@@ -26,7 +26,8 @@ bool ProbeCancelled(const void* arg) {
 // A status the runtime produced before any handler ran: the client sent something this
 // server cannot serve, which is worth one log line.
 bool RejectedBeforeHandler(const Status& status) {
-  return status.code() == StatusCode::kUnimplemented ||
+  return (status.code() == StatusCode::kUnimplemented &&
+          status.message().rfind("no method with id", 0) == 0) ||
          (status.code() == StatusCode::kFailedPrecondition &&
           status.message().find("schemas differ") != std::string::npos) ||
          (status.code() == StatusCode::kInvalidArgument &&
