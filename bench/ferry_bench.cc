@@ -3,7 +3,7 @@
 // in the same run (raw_spin and raw_futex over a shared mapping; raw_uds and raw_tcp socket
 // ping-pongs). One JSON line per case on stdout, a table with the bars on stderr.
 //
-//   ferry_bench [--transport shm|unix|tcp|all]... [--quick] [--iters-scale F] [--placement P]
+//   ferry_bench [--transport shm|unix|tcp|mq|all]... [--quick] [--iters-scale F] [--placement P]
 //
 // The same binary is the server process of the ferry cases (--serve, started by itself).
 #include <algorithm>
@@ -27,14 +27,15 @@ namespace ferry_bench {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: ferry_bench [--transport shm|unix|tcp|all]... [--quick] [--iters-scale F]\n"
+    "usage: ferry_bench [--transport shm|unix|tcp|mq|all]... [--quick] [--iters-scale F]\n"
     "                   [--placement cross_cpu|same_cpu|all]\n"
     "\n"
     "Measures unary round trips over ferry's transports (payloads 64 B, 4 KiB, 1 MiB, 16 MiB\n"
     "in the request, a small reply) against baselines in the same run: raw_spin and raw_futex\n"
     "(two processes handing the payload over through one shared mapping) for shm, raw_uds and\n"
     "raw_tcp (a blocking socket ping-pong of the same bytes) for unix and tcp. tcp also\n"
-    "measures tcp_upgraded: a tcp://127.0.0.1 connection after its move to shared memory.\n"
+    "measures tcp_upgraded: a tcp://127.0.0.1 connection after its move to shared memory;\n"
+    "mq (two Boost.Interprocess message queues) has no raw floor of its own.\n"
     "One JSON line per case on stdout, a summary table on stderr.\n"
     "\n"
     "  --transport T      a transport to measure (repeatable, or comma-separated); default all\n"
@@ -95,8 +96,8 @@ void AddTransports(const std::string& text, Options& options) {
       options.transports.clear();
       return;
     }
-    if (name != "shm" && name != "unix" && name != "tcp") {
-      UsageError("unknown transport '" + name + "' (shm, unix, tcp or all)");
+    if (name != "shm" && name != "unix" && name != "tcp" && name != "mq") {
+      UsageError("unknown transport '" + name + "' (shm, unix, tcp, mq or all)");
     }
     options.transports.push_back(name);
     start = comma + 1;

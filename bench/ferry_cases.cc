@@ -98,6 +98,7 @@ const std::vector<FerryTransport>& FerryTransports() {
       {"unix", "unix://{dir}/bench.sock", false, "unix"},
       {"tcp", "tcp://127.0.0.1:0", false, "tcp"},
       {"tcp_upgraded", "tcp://127.0.0.1:0", true, "shm"},
+      {"mq", "mq://bench", false, "mq"},
   };
   return transports;
 }

@@ -17,7 +17,7 @@ struct FerryTransport {
   std::string expected;   // what channel.transport() must say after connecting
 };
 
-// shm, unix, tcp, tcp_upgraded (a tcp://127.0.0.1 connection moved to shared memory).
+// shm, unix, tcp, tcp_upgraded (a tcp://127.0.0.1 connection moved to shared memory), mq.
 const std::vector<FerryTransport>& FerryTransports();
 
 // Starts `self_exe --serve <listen> --cpu <server_cpu>`, connects to the endpoint it reports

@@ -105,7 +105,7 @@ void PrintTable(std::ostream& out, const std::vector<CaseResult>& results) {
   }
   // Each ferry transport next to its floor.
   for (const char* t : {"raw_spin", "raw_futex", "shm", "tcp_upgraded", "raw_uds", "unix",
-                        "raw_tcp", "tcp"}) {
+                        "raw_tcp", "tcp", "mq"}) {
     for (const CaseResult& r : results) {
       if (r.transport == t) {
         present.push_back(t);
@@ -125,7 +125,7 @@ void PrintTable(std::ostream& out, const std::vector<CaseResult>& results) {
   out << "\nferry_bench: p50 (p99) per call in us\n" << Pad("placement", 11) << Pad("payload", 9);
   for (const std::string& t : present) out << Pad(t, 20);
   for (const Ratio& ratio : ratios) out << Pad(ratio.name, 14);
-  out << "copied/call (shm unix tcp)\n";
+  out << "copied/call (shm unix tcp mq)\n";
   for (const std::string& placement : placements) {
     for (size_t payload : payloads) {
       out << Pad(placement, 11) << Pad(SizeName(payload), 9);
@@ -139,7 +139,7 @@ void PrintTable(std::ostream& out, const std::vector<CaseResult>& results) {
         const CaseResult* b = Find(results, ratio.b, placement, payload);
         out << Pad(a && b && b->p50_us > 0 ? Format("%.2f", a->p50_us / b->p50_us) : "-", 14);
       }
-      for (const char* t : {"shm", "unix", "tcp"}) {
+      for (const char* t : {"shm", "unix", "tcp", "mq"}) {
         const CaseResult* r = Find(results, t, placement, payload);
         out << (r ? PerCall(r->bytes_copied, r->iters) : "-") << ' ';
       }
