@@ -258,7 +258,7 @@ struct MqLink::State {
     while (room > 0) {
       const Part& part = job_parts[job_part];
       const size_t n = std::min(room, part.size() - job_part_offset);
-      std::memcpy(staging + size, part.data() + job_part_offset, n);
+      if (n > 0) std::memcpy(staging + size, part.data() + job_part_offset, n);  // empty: null
       size += n;
       room -= n;
       job_left -= n;
