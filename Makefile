@@ -58,7 +58,7 @@ sanitize-address: deps
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(CTEST) -LE consumer
 
 sanitize-thread: deps
-	$(call configure,build-tsan,Debug,-DFERRY_BUILD_BENCH=OFF "-DCMAKE_CXX_FLAGS=-fsanitize=thread")
+	$(call configure,build-tsan,Debug,-DFERRY_BUILD_BENCH=OFF "-DCMAKE_CXX_FLAGS=-fsanitize=thread -Wno-tsan")
 	cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 die_after_fork=0" $(CTEST) -LE consumer
 
