@@ -3,6 +3,7 @@
 // crash, hang or read out of bounds.
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -27,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   writer.Reset();  // end-of-file after the bytes: Receive cannot block
   for (;;) {
-    auto frame = (*link)->Receive();
+    auto frame = (*link)->Receive(std::chrono::steady_clock::time_point::max());
     if (!frame.ok()) break;
     (void)ferry::internal::DecodeCallFrame({frame->data(), frame->size()});
   }
