@@ -386,6 +386,28 @@ TEST_P(EndToEnd, ServerShutdownFailsClientsWithUnavailable) {
   EXPECT_EQ(client.Add(1, 1).status().code(), StatusCode::kUnavailable);
 }
 
+TEST_P(EndToEnd, ShutdownWhileEveryWorkerRunsAHandlerEndsThemAndExits) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  // Two workers per connection by default: occupy both.
+  auto first = std::async(std::launch::async, [&] { return client.Block().status(); });
+  auto second = std::async(std::launch::async, [&] { return client.Block().status(); });
+  ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+  ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+  server_->Signal(SIGTERM);
+  std::optional<int> status = server_->Wait(10s);
+  ASSERT_TRUE(status.has_value()) << "server did not exit with two handlers running";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  server_.reset();
+  ASSERT_EQ(first.wait_for(10s), std::future_status::ready);
+  ASSERT_EQ(second.wait_for(10s), std::future_status::ready);
+  // UNAVAILABLE as the connection closes, or (shm, a race) the handlers' own CANCELLED.
+  for (StatusCode code : {first.get().code(), second.get().code()}) {
+    EXPECT_TRUE(code == StatusCode::kUnavailable || code == StatusCode::kCancelled)
+        << static_cast<int>(code);
+  }
+}
+
 TEST_P(EndToEnd, SecondServerOnTheSameNameIsRefused) {
   ChildProcess second = ChildProcess::Exec({HelperPath("ferry_test_server"), endpoint_});
   std::optional<int> status = second.Wait(10s);

@@ -64,6 +64,8 @@ void LinkServerConnection::Stop() {
   stopping_ = true;
   if (link_) link_->Shutdown();
   if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);  // ends a handshake in progress
+  // Handlers end on their own: with every worker in one, nobody reads, so tell them here.
+  for (auto& [id, request] : active_) request->cancelled.store(true, std::memory_order_relaxed);
   if (alarm_) alarm_->Nudge();
   idle_.notify_all();
 }
