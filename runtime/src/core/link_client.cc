@@ -6,7 +6,7 @@
 
 #include "core/call_frame.h"
 #include "core/deadline.h"
-#include "core/heap_allocator.h"
+#include "core/pool_allocator.h"
 
 namespace ferry::internal {
 
@@ -20,19 +20,20 @@ LinkClient::LinkClient(std::unique_ptr<FrameLink> link, std::string endpoint,
                        uint64_t max_message_bytes)
     : link_(std::move(link)),
       endpoint_(std::move(endpoint)),
-      max_message_bytes_(max_message_bytes) {}
+      max_message_bytes_(max_message_bytes),
+      send_pool_(BufferPool::Create()) {}
 
 LinkClient::~LinkClient() { link_->Shutdown(); }
 
 OutgoingMessage LinkClient::NewMessage(size_t size_hint) {
   return OutgoingMessage(
-      std::make_unique<HeapAllocator>(shared_from_this(), max_message_bytes_, growth_copied_),
+      std::make_unique<PoolAllocator>(shared_from_this(), send_pool_, growth_copied_),
       size_hint);
 }
 
 Result<IncomingMessage> LinkClient::Call(uint32_t method_id, MethodKind kind,
                                          OutgoingMessage request, const CallOptions& options) {
-  auto* allocator = dynamic_cast<HeapAllocator*>(request.allocator());
+  auto* allocator = dynamic_cast<PoolAllocator*>(request.allocator());
   if (allocator == nullptr || !allocator->BelongsTo(growth_copied_)) {
     return Status::InvalidArgument("the request was built for another channel");
   }

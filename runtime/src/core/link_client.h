@@ -59,6 +59,7 @@ class LinkClient final : public ClientTransport,
   std::unique_ptr<FrameLink> link_;
   const std::string endpoint_;
   const uint64_t max_message_bytes_;
+  const std::shared_ptr<BufferPool> send_pool_;  // requests are built in its buffers
   std::atomic<bool> closed_{false};
   std::atomic<uint64_t> growth_copied_{0};
 

@@ -8,7 +8,7 @@
 
 #include "core/call_frame.h"
 #include "core/deadline.h"
-#include "core/heap_allocator.h"
+#include "core/pool_allocator.h"
 #include "core/log.h"
 
 namespace ferry::internal {
@@ -37,7 +37,10 @@ bool RejectedBeforeHandler(const Status& status) {
 }  // namespace
 
 LinkServerConnection::LinkServerConnection(Fd socket, OpenLink open_link, ConnectionEnv env)
-    : socket_(std::move(socket)), open_link_(std::move(open_link)), env_(std::move(env)) {}
+    : socket_(std::move(socket)),
+      open_link_(std::move(open_link)),
+      env_(std::move(env)),
+      send_pool_(BufferPool::Create()) {}
 
 LinkServerConnection::~LinkServerConnection() {
   Stop();
@@ -223,10 +226,8 @@ void LinkServerConnection::Handle(Request& request, const std::function<void()>&
                          request.deadline,
                          &ProbeCancelled,
                          &request.cancelled};
-  OutgoingMessage reply(std::make_unique<HeapAllocator>(shared_from_this(),
-                                                        env_.options->max_message_bytes,
-                                                        growth_copied_),
-                        0);
+  OutgoingMessage reply(
+      std::make_unique<PoolAllocator>(shared_from_this(), send_pool_, growth_copied_), 0);
   Status status;
   try {
     status = Dispatch(*env_.methods, call, reply);

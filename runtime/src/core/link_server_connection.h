@@ -71,6 +71,7 @@ class LinkServerConnection final : public ServerConnection,
   Fd socket_;
   OpenLink open_link_;
   const ConnectionEnv env_;
+  const std::shared_ptr<BufferPool> send_pool_;  // replies are built in its buffers
   std::atomic<bool> finished_{false};
   std::atomic<uint64_t> growth_copied_{0};
 

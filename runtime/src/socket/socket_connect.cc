@@ -48,6 +48,10 @@ Result<Fd> ConnectTcp(const Endpoint& endpoint, Deadline deadline) {
   if (outcome) return Status::Unavailable("cannot connect to " + endpoint.text + ": " + outcome.message());
   Fd fd(fcntl(socket.native_handle(), F_DUPFD_CLOEXEC, 0));
   if (!fd.valid()) return Status::ResourceExhausted(std::string("dup: ") + std::strerror(errno));
+  // The asynchronous connect left the (shared) file description non-blocking; the link's
+  // synchronous reads and writes would then poll after every EAGAIN.
+  const int flags = fcntl(fd.get(), F_GETFL);
+  if (flags >= 0) fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
   return fd;
 }
 

@@ -14,10 +14,20 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 namespace ferry::internal {
 namespace asio = boost::asio;
+namespace {
+
+// Asio's transfer_all moves at most 64 KiB per system call; a 16 MiB frame would cost 256
+// writes and as many wake-ups of the reader. Let the kernel take as much as it will.
+std::size_t AllAtOnce(const boost::system::error_code& error, std::size_t) {
+  return error ? 0 : std::numeric_limits<std::size_t>::max();
+}
+
+}  // namespace
 
 Result<std::unique_ptr<SocketLink>> SocketLink::Adopt(Fd socket, uint64_t max_frame_bytes) {
   sockaddr_storage address{};
@@ -68,7 +78,7 @@ Status SocketLink::Send(std::span<const Part> parts) {
   {
     std::lock_guard lock(send_mutex_);
     if (shut_down_.load(std::memory_order_acquire)) return Status::Unavailable("link shut down");
-    asio::write(socket_, buffers, error);
+    asio::write(socket_, buffers, &AllAtOnce, error);
   }
   if (error) return Status::Unavailable("send: " + error.message());
   bytes_copied_.fetch_add(sizeof(length) + total, std::memory_order_relaxed);
@@ -89,7 +99,7 @@ Result<PooledBuffer> SocketLink::Receive(std::chrono::steady_clock::time_point d
   }
   uint8_t length[4];
   boost::system::error_code error;
-  const size_t got = asio::read(socket_, asio::buffer(length), error);
+  const size_t got = asio::read(socket_, asio::buffer(length), &AllAtOnce, error);
   if (error) {
     if (got == 0) return Status::Unavailable("peer closed the connection");
     return Status::DataLoss("truncated frame length (" + error.message() + ")");
@@ -102,7 +112,7 @@ Result<PooledBuffer> SocketLink::Receive(std::chrono::steady_clock::time_point d
                             std::to_string(max_frame_bytes_) + ")");
   }
   PooledBuffer frame = pool_->Take(n);
-  const size_t read = asio::read(socket_, asio::buffer(frame.data(), n), error);
+  const size_t read = asio::read(socket_, asio::buffer(frame.data(), n), &AllAtOnce, error);
   if (error) {
     return Status::DataLoss("truncated frame: " + std::to_string(read) + " of " +
                             std::to_string(n) + " bytes (" + error.message() + ")");
