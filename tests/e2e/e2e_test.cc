@@ -38,6 +38,18 @@ struct Transport {
   std::chrono::milliseconds death_noticed_within;
 };
 
+// Should an assertion end a test while a call runs in a std::async future, the future's
+// destructor waits for the call: declared after the future (so destroyed before it), this
+// kills the server unless the test called Done() once its calls had ended.
+struct KillServerOnEarlyExit {
+  std::unique_ptr<ChildProcess>& server;
+  bool done = false;
+  void Done() { done = true; }
+  ~KillServerOnEarlyExit() {
+    if (!done && server != nullptr) server->Signal(SIGKILL);
+  }
+};
+
 void PrintTo(const Transport& transport, std::ostream* out) { *out << transport.name; }
 
 std::string TransportName(const ::testing::TestParamInfo<Transport>& info) {
@@ -340,11 +352,13 @@ TEST_P(EndToEnd, KilledServerFailsTheCallInFlightWithUnavailablePromptly) {
   Channel channel = Connected();
   ft::TestService::Client client(channel);
   auto call = std::async(std::launch::async, [&] { return client.Block().status(); });
+  KillServerOnEarlyExit guard{server_};
   ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
   const auto killed = std::chrono::steady_clock::now();
   server_->Signal(SIGKILL);
   ASSERT_EQ(call.wait_for(10s), std::future_status::ready);
   const auto noticed = std::chrono::steady_clock::now() - killed;
+  guard.Done();
   EXPECT_EQ(call.get().code(), StatusCode::kUnavailable);
   EXPECT_LT(noticed, GetParam().death_noticed_within);
   EXPECT_FALSE(channel.connected());
@@ -392,6 +406,7 @@ TEST_P(EndToEnd, ShutdownWhileEveryWorkerRunsAHandlerEndsThemAndExits) {
   // Two workers per connection by default: occupy both.
   auto first = std::async(std::launch::async, [&] { return client.Block().status(); });
   auto second = std::async(std::launch::async, [&] { return client.Block().status(); });
+  KillServerOnEarlyExit guard{server_};
   ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
   ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
   server_->Signal(SIGTERM);
@@ -401,6 +416,7 @@ TEST_P(EndToEnd, ShutdownWhileEveryWorkerRunsAHandlerEndsThemAndExits) {
   server_.reset();
   ASSERT_EQ(first.wait_for(10s), std::future_status::ready);
   ASSERT_EQ(second.wait_for(10s), std::future_status::ready);
+  guard.Done();
   // UNAVAILABLE as the connection closes, or (shm, a race) the handlers' own CANCELLED.
   for (StatusCode code : {first.get().code(), second.get().code()}) {
     EXPECT_TRUE(code == StatusCode::kUnavailable || code == StatusCode::kCancelled)

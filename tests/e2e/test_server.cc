@@ -3,6 +3,7 @@
 // clients no move to shared memory.
 #include <atomic>
 #include <iostream>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -14,6 +15,13 @@
 namespace {
 
 namespace ft = ferry::test;
+
+// One whole line on stdout: handlers on several threads must not interleave theirs.
+void Say(const char* line) {
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  std::cout << line << std::endl;
+}
 
 class TestServiceImpl final : public ft::TestService::Service {
  public:
@@ -51,10 +59,10 @@ class TestServiceImpl final : public ft::TestService::Service {
 
   ferry::Status Block(ferry::CallContext& context, const ft::Empty&,
                       ferry::Reply<ft::Empty>& reply) override {
-    std::cout << "blocked" << std::endl;
+    Say("blocked");
     // Polling is the contract of Cancelled(); the sleep bounds the CPU this costs.
     while (!context.Cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    std::cout << "unblocked" << std::endl;
+    Say("unblocked");
     reply.Finish(ft::CreateEmpty(reply.fbb()));
     return ferry::Status::Cancelled("client gave up");
   }
