@@ -154,7 +154,21 @@ Result<QueueWelcomeInfo> ParseQueueWelcome(std::span<const uint8_t> bytes) {
 
 Result<HelloInfo> ReceiveHello(int fd, Deadline deadline) {
   Result<std::vector<uint8_t>> frame = ReceiveFrame(fd, deadline);
-  return frame.ok() ? ParseHello(*frame) : frame.status();
+  if (!frame.ok()) return frame.status();
+  Result<HelloInfo> hello = ParseHello(*frame);
+  if (hello.status().code() == StatusCode::kFailedPrecondition) {
+    (void)SendRefusal(fd, hello.status());
+  }
+  return hello;
+}
+
+Status RefuseOtherUsers(int fd, std::string_view what) {
+  Result<uid_t> uid = PeerUid(fd);
+  if (!uid.ok()) return uid.status();
+  if (*uid == geteuid()) return Status::Ok();
+  Status refused = Status::PermissionDenied(std::string(what) + " processes of the same user only");
+  (void)SendRefusal(fd, refused);
+  return refused;
 }
 
 Status ReceiveMapped(int fd, Deadline deadline) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "core/unix_socket.h"
 #include "ferry/result.h"
@@ -58,8 +59,12 @@ Result<WelcomeInfo> ParseWelcome(std::span<const uint8_t> bytes);
 Result<SocketWelcomeInfo> ParseSocketWelcome(std::span<const uint8_t> bytes);
 Result<QueueWelcomeInfo> ParseQueueWelcome(std::span<const uint8_t> bytes);
 
-// Server side. FAILED_PRECONDITION for another protocol version, DATA_LOSS for garbage.
+// Server side. FAILED_PRECONDITION for another protocol version (after sending the client a
+// Refusal saying so), DATA_LOSS for garbage.
 Result<HelloInfo> ReceiveHello(int fd, Deadline deadline);
+// PERMISSION_DENIED (after sending the client a Refusal: "<what> processes of the same user
+// only") when the peer runs as another user.
+Status RefuseOtherUsers(int fd, std::string_view what);
 Status ReceiveMapped(int fd, Deadline deadline);
 // Client side: the Welcome with its descriptor, or the server's Refusal as a status.
 Result<WelcomeInfo> ReceiveWelcome(int fd, Deadline deadline);

@@ -13,9 +13,10 @@
 #include "core/endpoint.h"
 #include "core/handshake.h"
 #include "core/log.h"
+#include "core/unix_listener.h"
 #include "mq/mq_transport.h"
 #include "shm/segment.h"
-#include "shm/shm_listener.h"
+#include "shm/shm_server_connection.h"
 #include "socket/socket_listener.h"
 
 namespace ferry::internal {
@@ -24,21 +25,16 @@ namespace {
 // The method table of the server whose handlers this thread runs, if any.
 thread_local const MethodTable* handler_thread_of = nullptr;
 
-template <class L>
-Result<std::unique_ptr<Listener>> Upcast(Result<std::unique_ptr<L>> listener) {
-  if (!listener.ok()) return listener.status();
-  return std::unique_ptr<Listener>(std::move(*listener));
-}
-
 Result<std::unique_ptr<Listener>> OpenListener(const Endpoint& endpoint) {
   switch (endpoint.scheme) {
     case Scheme::kShm:
-      return Upcast(ShmListener::Listen(endpoint.text, endpoint.socket_path));
+      return UnixListener::Listen(endpoint.text, endpoint.socket_path, &NewShmConnection);
     case Scheme::kUnix:
+      return UnixListener::Listen(endpoint.text, endpoint.socket_path, &NewSocketConnection);
     case Scheme::kTcp:
-      return Upcast(SocketListener::Listen(endpoint));
+      return TcpListener::Listen(endpoint);
     case Scheme::kMq:
-      return Upcast(MqListener::Listen(endpoint));
+      return ListenMq(endpoint);
   }
   return Status::InvalidArgument("endpoint '" + endpoint.text + "': unknown scheme");
 }
@@ -111,7 +107,8 @@ Status ServerCore::EnsureUpgradeListener() {
   const std::string name = "@ferry-upgrade-" + std::to_string(getpid()) + "-" +
                            std::to_string(count.fetch_add(1)) + "-" +
                            std::to_string(std::random_device()());
-  Result<std::unique_ptr<ShmListener>> listener = ShmListener::ListenAbstract(name);
+  Result<std::unique_ptr<Listener>> listener =
+      UnixListener::ListenAbstract(name, &NewShmConnection);
   if (!listener.ok()) return listener.status();
   upgrade_path_ = name;
   listeners_.push_back(std::move(*listener));

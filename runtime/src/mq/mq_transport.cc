@@ -9,6 +9,7 @@
 #include "core/handshake.h"
 #include "core/link_client.h"
 #include "core/link_server_connection.h"
+#include "core/unix_listener.h"
 #include "mq/mq_link.h"
 
 namespace ferry::internal {
@@ -20,21 +21,10 @@ constexpr std::chrono::milliseconds kHeartbeat{100};
 // The server's half: Hello in, queues created, QueueWelcome out, Mapped (queues opened) in.
 Result<std::unique_ptr<FrameLink>> OpenMqLink(int socket, const ConnectionEnv& env) {
   const Deadline deadline = DeadlineAfter(env.options->handshake_timeout);
-  Result<uid_t> uid = PeerUid(socket);
-  if (!uid.ok()) return uid.status();
-  if (*uid != geteuid()) {
-    // The queues are mode 0600: another user could not open them anyway.
-    Status refused = Status::PermissionDenied("mq:// serves processes of the same user only");
-    (void)SendRefusal(socket, refused);
-    return refused;
-  }
+  // The queues are mode 0600: another user could not open them anyway.
+  if (Status s = RefuseOtherUsers(socket, "mq:// serves"); !s.ok()) return s;
   Result<HelloInfo> hello = ReceiveHello(socket, deadline);
-  if (!hello.ok()) {
-    if (hello.status().code() == StatusCode::kFailedPrecondition) {
-      (void)SendRefusal(socket, hello.status());
-    }
-    return hello.status();
-  }
+  if (!hello.ok()) return hello.status();
   MqLinkOptions options;
   options.max_message_bytes = env.options->max_message_bytes + kFrameOverhead;
   options.heartbeat = kHeartbeat;
@@ -53,21 +43,17 @@ Result<std::unique_ptr<FrameLink>> OpenMqLink(int socket, const ConnectionEnv& e
   return std::unique_ptr<FrameLink>(std::move(*link));
 }
 
-}  // namespace
-
-Result<std::unique_ptr<MqListener>> MqListener::Listen(const Endpoint& endpoint) {
-  Result<NamedSocket> socket = ListenUnix(endpoint.socket_path);
-  if (!socket.ok()) return socket.status();
-  MqLink::SweepStaleQueues();  // after taking the name: a crashed predecessor's queues
-  return std::unique_ptr<MqListener>(new MqListener(endpoint.text, std::move(*socket)));
+std::shared_ptr<ServerConnection> NewMqConnection(Fd client, ConnectionEnv env) {
+  return std::make_shared<LinkServerConnection>(std::move(client), &OpenMqLink, std::move(env));
 }
 
-MqListener::~MqListener() { RemoveNamedSocket(socket_); }
+}  // namespace
 
-Fd MqListener::Accept() { return Fd(accept4(fd(), nullptr, nullptr, SOCK_CLOEXEC)); }
-
-std::shared_ptr<ServerConnection> MqListener::NewConnection(Fd client, ConnectionEnv env) {
-  return std::make_shared<LinkServerConnection>(std::move(client), &OpenMqLink, std::move(env));
+Result<std::unique_ptr<Listener>> ListenMq(const Endpoint& endpoint) {
+  Result<std::unique_ptr<Listener>> listener =
+      UnixListener::Listen(endpoint.text, endpoint.socket_path, &NewMqConnection);
+  if (listener.ok()) MqLink::SweepStaleQueues();  // after taking the name: a predecessor's
+  return listener;
 }
 
 Result<std::shared_ptr<ClientTransport>> ConnectMq(const Endpoint& endpoint,

@@ -14,25 +14,9 @@
 
 namespace ferry::internal {
 
-class MqListener final : public Listener {
- public:
-  // Sweeps queues a crashed server left behind, then listens. ALREADY_EXISTS when a live
-  // server holds the name.
-  static Result<std::unique_ptr<MqListener>> Listen(const Endpoint& endpoint);
-  ~MqListener() override;
-
-  int fd() const override { return socket_.fd.get(); }
-  const std::string& endpoint() const override { return endpoint_; }
-  Fd Accept() override;
-  std::shared_ptr<ServerConnection> NewConnection(Fd client, ConnectionEnv env) override;
-
- private:
-  MqListener(std::string endpoint, NamedSocket socket)
-      : endpoint_(std::move(endpoint)), socket_(std::move(socket)) {}
-
-  std::string endpoint_;
-  NamedSocket socket_;
-};
+// Sweeps queues a crashed server left behind, then listens on the rendezvous socket.
+// ALREADY_EXISTS when a live server holds the name.
+Result<std::unique_ptr<Listener>> ListenMq(const Endpoint& endpoint);
 
 // UNAVAILABLE when nothing listens there; DEADLINE_EXCEEDED past options.connect_timeout; the
 // server's refusal.

@@ -44,6 +44,10 @@ ShmServerConnection::~ShmServerConnection() {
   Join();
 }
 
+std::shared_ptr<ServerConnection> NewShmConnection(Fd client, ConnectionEnv env) {
+  return std::make_shared<ShmServerConnection>(std::move(client), std::move(env));
+}
+
 bool ShmServerConnection::Start() {
   try {
     thread_ = std::thread([this] { Serve(); });
@@ -91,17 +95,10 @@ void ShmServerConnection::Serve() {
 
 Status ShmServerConnection::Handshake() {
   const Deadline deadline = DeadlineAfter(options_.handshake_timeout);
-  Result<uid_t> uid = PeerUid(socket_.get());
-  if (!uid.ok()) return uid.status();
-  if (*uid != geteuid()) {
-    Status refused = Status::PermissionDenied("shared memory is offered to the same user only");
-    (void)SendRefusal(socket_.get(), refused);
-    return refused;
+  if (Status s = RefuseOtherUsers(socket_.get(), "shared memory is offered to"); !s.ok()) {
+    return s;
   }
   if (Result<HelloInfo> hello = ReceiveHello(socket_.get(), deadline); !hello.ok()) {
-    if (hello.status().code() == StatusCode::kFailedPrecondition) {
-      (void)SendRefusal(socket_.get(), hello.status());
-    }
     return hello.status();
   }
   Result<std::shared_ptr<shm::Segment>> segment = shm::Segment::Create(options_.shm);

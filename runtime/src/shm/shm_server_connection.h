@@ -64,4 +64,7 @@ class ShmServerConnection final : public ServerConnection,
   std::thread thread_;
 };
 
+// A connection for a client accepted on a shared-memory rendezvous (UnixListener's factory).
+std::shared_ptr<ServerConnection> NewShmConnection(Fd client, ConnectionEnv env);
+
 }  // namespace ferry::internal

@@ -1,4 +1,4 @@
-// Binding unix:// and tcp:// endpoints, accepting clients, and the server's socket handshake.
+// Binding tcp:// endpoints, accepting clients, and the server's socket handshake.
 #include "socket/socket_listener.h"
 
 #include <sys/socket.h>
@@ -30,12 +30,7 @@ std::string TcpEndpointText(const tcp::endpoint& bound) {
 Result<std::unique_ptr<FrameLink>> OpenSocketLink(int socket, const ConnectionEnv& env) {
   const Deadline deadline = DeadlineAfter(env.options->handshake_timeout);
   Result<HelloInfo> hello = ReceiveHello(socket, deadline);
-  if (!hello.ok()) {
-    if (hello.status().code() == StatusCode::kFailedPrecondition) {
-      (void)SendRefusal(socket, hello.status());
-    }
-    return hello.status();
-  }
+  if (!hello.ok()) return hello.status();
   SocketWelcomeInfo welcome;
   welcome.max_message_bytes = env.options->max_message_bytes;
   if (!env.upgrade_path.empty() && hello->accept_shm && !hello->host_id.empty() &&
@@ -55,16 +50,13 @@ Result<std::unique_ptr<FrameLink>> OpenSocketLink(int socket, const ConnectionEn
 
 }  // namespace
 
-Result<std::unique_ptr<SocketListener>> SocketListener::Listen(const Endpoint& endpoint) {
-  std::unique_ptr<SocketListener> listener(new SocketListener());
-  if (endpoint.scheme == Scheme::kUnix) {
-    Result<NamedSocket> socket = ListenUnix(endpoint.socket_path);
-    if (!socket.ok()) return socket.status();
-    listener->unix_ = std::move(*socket);
-    listener->endpoint_ = endpoint.text;
-    return listener;
-  }
-  listener->tcp_ = true;
+std::shared_ptr<ServerConnection> NewSocketConnection(Fd client, ConnectionEnv env) {
+  return std::make_shared<LinkServerConnection>(std::move(client), &OpenSocketLink,
+                                                std::move(env));
+}
+
+Result<std::unique_ptr<Listener>> TcpListener::Listen(const Endpoint& endpoint) {
+  std::unique_ptr<TcpListener> listener(new TcpListener());
   try {
     tcp::resolver resolver(listener->io_);
     const auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port),
@@ -87,22 +79,13 @@ Result<std::unique_ptr<SocketListener>> SocketListener::Listen(const Endpoint& e
   } catch (const boost::system::system_error& e) {
     return Status::Unavailable("listen " + endpoint.text + ": " + e.what());
   }
-  return listener;
+  return std::unique_ptr<Listener>(std::move(listener));
 }
 
-SocketListener::~SocketListener() {
-  if (!tcp_) RemoveNamedSocket(unix_);
+int TcpListener::fd() const {
+  return const_cast<tcp::acceptor&>(acceptor_).native_handle();
 }
 
-int SocketListener::fd() const {
-  return tcp_ ? const_cast<tcp::acceptor&>(acceptor_).native_handle() : unix_.fd.get();
-}
-
-Fd SocketListener::Accept() { return Fd(accept4(fd(), nullptr, nullptr, SOCK_CLOEXEC)); }
-
-std::shared_ptr<ServerConnection> SocketListener::NewConnection(Fd client, ConnectionEnv env) {
-  return std::make_shared<LinkServerConnection>(std::move(client), &OpenSocketLink,
-                                                std::move(env));
-}
+Fd TcpListener::Accept() { return Fd(accept4(fd(), nullptr, nullptr, SOCK_CLOEXEC)); }
 
 }  // namespace ferry::internal

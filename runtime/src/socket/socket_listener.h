@@ -1,5 +1,6 @@
-// Listening on "unix:///path" and "tcp://host:port" (Boost.Asio), and the server's side of
-// the socket handshake, which may offer a same-host client the move to shared memory.
+// Listening on "tcp://host:port" (Boost.Asio), and the server's side of unix:// and tcp://
+// connections: the socket handshake, which may offer a same-host client the move to shared
+// memory, then calls over the socket.
 #pragma once
 
 #include <memory>
@@ -14,26 +15,28 @@
 
 namespace ferry::internal {
 
-class SocketListener final : public Listener {
+// A connection for a client accepted on a unix:// or tcp:// endpoint (not yet started).
+std::shared_ptr<ServerConnection> NewSocketConnection(Fd client, ConnectionEnv env);
+
+class TcpListener final : public Listener {
  public:
-  // ALREADY_EXISTS when a live server holds the unix path or the tcp port is taken;
-  // UNAVAILABLE when the host does not resolve or binding fails.
-  static Result<std::unique_ptr<SocketListener>> Listen(const Endpoint& endpoint);
-  ~SocketListener() override;
+  // ALREADY_EXISTS when the port is taken; UNAVAILABLE when the host does not resolve or
+  // binding fails.
+  static Result<std::unique_ptr<Listener>> Listen(const Endpoint& endpoint);
 
   int fd() const override;
   const std::string& endpoint() const override { return endpoint_; }
   Fd Accept() override;
-  std::shared_ptr<ServerConnection> NewConnection(Fd client, ConnectionEnv env) override;
+  std::shared_ptr<ServerConnection> NewConnection(Fd client, ConnectionEnv env) override {
+    return NewSocketConnection(std::move(client), std::move(env));
+  }
 
  private:
-  SocketListener() : acceptor_(io_) {}
+  TcpListener() : acceptor_(io_) {}
 
   std::string endpoint_;
-  bool tcp_ = false;
-  NamedSocket unix_;  // unix://
   boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_;  // tcp://
+  boost::asio::ip::tcp::acceptor acceptor_;
 };
 
 }  // namespace ferry::internal
