@@ -102,7 +102,7 @@ class MqLink final : public FrameLink {
   // Frame bytes this side copied: staging them into a queue message and pushing it into the
   // queue when sending; popping them out of the queue (and moving a staged chunk into the frame
   // buffer, when it could not be received in place) when receiving.
-  uint64_t bytes_copied() const;
+  uint64_t bytes_copied() const override;
 
  private:
   struct State;
