@@ -38,7 +38,8 @@ class ServerProcess {
   ~ServerProcess() {
     process_->Signal(SIGTERM);
     std::optional<int> status = process_->Wait(10s);
-    EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+    // A server that could not listen (no IPv6 here, say) exited on its own: the test says so.
+    if (!endpoint_.empty()) EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
   }
   const std::string& endpoint() const { return endpoint_; }
 
