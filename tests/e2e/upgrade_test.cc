@@ -39,7 +39,9 @@ class ServerProcess {
     process_->Signal(SIGTERM);
     std::optional<int> status = process_->Wait(10s);
     // A server that could not listen (no IPv6 here, say) exited on its own: the test says so.
-    if (!endpoint_.empty()) EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+    if (!endpoint_.empty()) {
+      EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+    }
   }
   const std::string& endpoint() const { return endpoint_; }
 
