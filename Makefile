@@ -44,10 +44,11 @@ demo: build
 test: build
 	cd $(BUILD) && $(CTEST)
 
+# Only the JSON lines go to stdout (make bench > results.json); the build talks on stderr.
 bench: deps
 	$(call configure,build-release,Release,-DFERRY_BUILD_TESTS=OFF -DFERRY_BUILD_EXAMPLES=OFF)
-	cmake --build build-release -j$(JOBS) --target ferry_bench
-	build-release/bench/ferry_bench $(BENCH_ARGS)
+	@cmake --build build-release -j$(JOBS) --target ferry_bench >&2
+	@build-release/bench/ferry_bench $(BENCH_ARGS)
 
 sanitize: sanitize-address sanitize-thread
 
