@@ -335,7 +335,7 @@ TEST_P(EndToEnd, ASlowHandlerDoesNotHoldUpOtherCallsOnTheSameChannel) {
   Channel channel = Connected();
   ft::TestService::Client client(channel);
   auto blocked = std::async(std::launch::async, [&] {
-    return client.Block({.deadline = 10s}).status();
+    return client.Block({.deadline = 2s}).status();
   });
   ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
   for (int i = 0; i < 100; ++i) {  // served while Block still runs
@@ -346,6 +346,77 @@ TEST_P(EndToEnd, ASlowHandlerDoesNotHoldUpOtherCallsOnTheSameChannel) {
   EXPECT_EQ(blocked.wait_for(0s), std::future_status::timeout);
   EXPECT_EQ(blocked.get().code(), StatusCode::kDeadlineExceeded);
   EXPECT_EQ(server_->ReadLine(kStartTimeout), "unblocked");
+}
+
+TEST_P(EndToEnd, ASlowHandlerLaterInAConnectionsLifeDoesNotHoldUpOtherCalls) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  // Fast calls for a while first: the servers' standby alarm goes off with no slow handler.
+  for (auto until = std::chrono::steady_clock::now() + 20ms;
+       std::chrono::steady_clock::now() < until;) {
+    ASSERT_TRUE(client.Add(1, 2).ok());
+  }
+  auto blocked = std::async(std::launch::async, [&] {
+    return client.Block({.deadline = 2s}).status();
+  });
+  ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+  auto sum = client.Add(2, 2, {.deadline = 1s});
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ((*sum)->sum(), 4);
+  EXPECT_EQ(blocked.get().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(server_->ReadLine(kStartTimeout), "unblocked");
+}
+
+TEST_P(EndToEnd, DeadlinesEndHandlersEvenWhenEveryWorkerIsBusy) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  // Two workers per connection: both in Block, so nobody reads a Cancel frame.
+  auto first = std::async(std::launch::async, [&] {
+    return client.Block({.deadline = 200ms}).status();
+  });
+  auto second = std::async(std::launch::async, [&] {
+    return client.Block({.deadline = 200ms}).status();
+  });
+  EXPECT_EQ(first.get().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(second.get().code(), StatusCode::kDeadlineExceeded);
+  for (int i = 0; i < 4; ++i) {  // "blocked" twice and "unblocked" twice, in any order
+    const std::optional<std::string> line = server_->ReadLine(kStartTimeout);
+    ASSERT_TRUE(line == "blocked" || line == "unblocked") << line.value_or("(nothing)");
+  }
+  auto sum = client.Add(3, 4, {.deadline = 5s});
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ((*sum)->sum(), 7);
+}
+
+TEST_P(EndToEnd, ALargeRequestToABusyServerEndsAtItsDeadline) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto first = std::async(std::launch::async, [&] {
+    return client.Block({.deadline = 1s}).status();
+  });
+  auto second = std::async(std::launch::async, [&] {
+    return client.Block({.deadline = 1s}).status();
+  });
+  ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+  ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+  constexpr size_t kSize = 16 << 20;  // more than a socket buffer holds
+  auto request = client.NewSummarizeRequest(kSize + 1024);
+  uint8_t* bytes = nullptr;
+  auto data = request.fbb().CreateUninitializedVector(kSize, &bytes);
+  std::memset(bytes, 7, kSize);
+  request.Finish(ft::CreateBlob(request.fbb(), 1, data));
+  const auto start = std::chrono::steady_clock::now();
+  auto digest = client.Summarize(std::move(request), {.deadline = 300ms});
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(digest.status().code(), StatusCode::kDeadlineExceeded) << digest.status();
+  EXPECT_LT(took, 900ms);  // before the handlers are done with their own deadlines
+  // On a socket or queue the deadline cut the frame short, which closes the connection (the
+  // server could not find the next frame): the calls still in flight fail with it.
+  for (StatusCode code : {first.get().code(), second.get().code()}) {
+    EXPECT_TRUE(code == StatusCode::kDeadlineExceeded ||
+                (!shm() && code == StatusCode::kUnavailable))
+        << static_cast<int>(code);
+  }
 }
 
 TEST_P(EndToEnd, KilledServerFailsTheCallInFlightWithUnavailablePromptly) {

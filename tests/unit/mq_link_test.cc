@@ -61,7 +61,7 @@ std::vector<uint8_t> Pattern(size_t size, uint32_t seed) {
 
 Status SendBytes(FrameLink& link, const std::vector<uint8_t>& bytes) {
   const Part part(bytes.data(), bytes.size());
-  return link.Send(std::span<const Part>(&part, 1));
+  return link.Send(std::span<const Part>(&part, 1), kForever);
 }
 
 std::vector<uint8_t> Bytes(const PooledBuffer& buffer) {
@@ -132,7 +132,7 @@ int EchoUntilEmptyFrame(const MqQueueNames& names) {
     if (!frame.ok()) return 11;
     if (frame->size() == 0) break;
     const Part part(frame->data(), frame->size());
-    if (!(*link)->Send(std::span<const Part>(&part, 1)).ok()) return 12;
+    if (!(*link)->Send(std::span<const Part>(&part, 1), kForever).ok()) return 12;
   }
   link->reset();
   return 0;
@@ -167,7 +167,7 @@ TEST_F(MqLink, SmallFramesMadeOfSeveralPartsRoundTripThroughAnotherProcess) {
     const std::vector<uint8_t> head = Pattern(4 + i, i);
     const std::vector<uint8_t> body = Pattern(100 * i, i + 1000);
     const Part parts[] = {Part(head), Part(), Part(body)};
-    ASSERT_TRUE((*link)->Send(parts).ok());
+    ASSERT_TRUE((*link)->Send(parts, kForever).ok());
     Result<PooledBuffer> echo = (*link)->Receive(kForever);
     ASSERT_TRUE(echo.ok()) << echo.status();
     std::vector<uint8_t> expected = head;
@@ -192,7 +192,7 @@ TEST_F(MqLink, FrameLargerThanAQueueMessageIsSplitAndRejoined) {
   const std::vector<uint8_t> head = Pattern(100, 1);
   const std::vector<uint8_t> body = Pattern(kSize - head.size(), 2);
   const Part parts[] = {Part(head), Part(body)};
-  ASSERT_TRUE((*link)->Send(parts).ok());
+  ASSERT_TRUE((*link)->Send(parts, kForever).ok());
   Result<PooledBuffer> echo = (*link)->Receive(kForever);
   ASSERT_TRUE(echo.ok()) << echo.status();
   ASSERT_EQ(echo->size(), kSize);
@@ -226,7 +226,7 @@ TEST_F(MqLink, FramesFromConcurrentSendersNeverInterleave) {
         // Two parts, split mid-frame, so that one frame's parts could interleave with another's.
         const Part parts[] = {Part(frame.data(), size / 2),
                               Part(frame.data() + size / 2, size - size / 2)};
-        EXPECT_TRUE(pair.client->Send(parts).ok());
+        EXPECT_TRUE(pair.client->Send(parts, kForever).ok());
       }
     });
   }
@@ -265,7 +265,7 @@ TEST_F(MqLink, FrameAnnouncingMoreThanTheReceiversMaximumIsDataLoss) {
   Result<PooledBuffer> second = pair.server->Receive(kForever);
   EXPECT_EQ(second.status().code(), StatusCode::kDataLoss) << second.status();
   EXPECT_EQ(pair.server->Receive(kForever).status().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(pair.server->Send({}).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(pair.server->Send({}, kForever).code(), StatusCode::kUnavailable);
   pair.client->Shutdown();
   sender.join();
 }

@@ -69,9 +69,13 @@ Result<IncomingMessage> LinkClient::Call(uint32_t method_id, MethodKind kind,
   }
   const EncodedHeader header(fields);
   const FrameLink::Part parts[] = {header.header(), header.padding(), payload};
-  if (Status sent = link_->Send(parts); !sent.ok()) {
+  if (Status sent = link_->Send(parts, deadline); !sent.ok()) {
     std::lock_guard lock(mutex_);
     pending_.erase(fields.call_id);
+    if (sent.code() == StatusCode::kDeadlineExceeded || Clock::now() >= deadline) {
+      return Status::DeadlineExceeded("the request to " + endpoint_ +
+                                      " could not be sent before the deadline: " + sent.message());
+    }
     return Status::Unavailable("cannot send to " + endpoint_ + ": " + sent.message());
   }
   if (oneway) return IncomingMessage();
@@ -113,6 +117,7 @@ Status LinkClient::AwaitReply(uint64_t id, Pending& pending, Clock::time_point d
       link_->Shutdown();
       FailAll(Status::Unavailable("the server at " + endpoint_ + " broke the protocol"));
     } else if (!frame.ok() && frame.status().code() != StatusCode::kDeadlineExceeded) {
+      link_->Shutdown();  // a bad or cut-short frame leaves the stream unusable
       FailAll(Status::Unavailable("the server at " + endpoint_ + " went away (" +
                                   frame.status().message() + ")"));
     }
@@ -127,7 +132,8 @@ void LinkClient::SendCancel(uint64_t id) {
   cancel.call_id = id;
   const EncodedHeader header(cancel);
   const FrameLink::Part parts[] = {header.header(), header.padding()};
-  (void)link_->Send(parts);  // best effort: a gone server needs no cancel
+  // Best effort and never long: the server also ends the call at its deadline on its own.
+  (void)link_->Send(parts, Clock::now() + std::chrono::milliseconds(100));
 }
 
 bool LinkClient::Deliver(PooledBuffer frame) {

@@ -19,8 +19,18 @@ namespace {
 // under a stream of fast calls the standby wakes at most once per grace period.
 constexpr std::chrono::microseconds kHandlerGrace{1000};
 
+// A call is over when the client cancelled it (a Cancel frame, or the connection closed) or
+// its deadline passed: with every worker busy nobody reads the Cancel frame, and a handler
+// must not outlive the caller's interest for that.
+struct CancelProbe {
+  const std::atomic<bool>* cancelled;
+  Clock::time_point deadline;
+};
+
 bool ProbeCancelled(const void* arg) {
-  return static_cast<const std::atomic<bool>*>(arg)->load(std::memory_order_relaxed);
+  const auto* probe = static_cast<const CancelProbe*>(arg);
+  return probe->cancelled->load(std::memory_order_relaxed) ||
+         (probe->deadline != Clock::time_point::max() && Clock::now() >= probe->deadline);
 }
 
 // A status the runtime produced before any handler ran: the client sent something this
@@ -135,9 +145,16 @@ void LinkServerConnection::WorkLoop(int me) {
       const bool alarm = alarm_->Wait();
       lock.lock();
       standby_ = false;
-      if (alarm && role_ == Role::kHandling) {
+      if (!alarm) continue;
+      alarm_armed_ = false;
+      if (role_ != Role::kHandling) continue;  // no handler runs: the next one re-arms
+      const auto ran_for = Clock::now() - handler_started_;
+      if (ran_for >= kHandlerGrace) {
         role_ = Role::kFree;  // taken from the slow handler's thread, which will find it gone
         idle_.notify_one();   // someone else stands by in our place
+      } else {                // a newer handler: look again when its grace is over
+        alarm_->Arm(std::chrono::ceil<std::chrono::microseconds>(kHandlerGrace - ran_for));
+        alarm_armed_ = true;
       }
     }
     if (stopping_) return;
@@ -219,13 +236,14 @@ bool LinkServerConnection::ReadRequest(const std::shared_ptr<Request>& request) 
 }
 
 void LinkServerConnection::Handle(Request& request, const std::function<void()>& ran) {
+  const CancelProbe probe{&request.cancelled, request.deadline};
   const InboundCall call{request.method_id,
                          request.kind,
                          request.frame.data() + request.payload_offset,
                          request.payload_size,
                          request.deadline,
                          &ProbeCancelled,
-                         &request.cancelled};
+                         &probe};
   OutgoingMessage reply(
       std::make_unique<PoolAllocator>(shared_from_this(), send_pool_, growth_copied_), 0);
   Status status;
@@ -235,6 +253,11 @@ void LinkServerConnection::Handle(Request& request, const std::function<void()>&
     status = Status::Internal(std::string("call failed inside the runtime: ") + e.what());
   }
   if (RejectedBeforeHandler(status)) LogLine("rejected a call: " + status.ToString());
+  if (request.deadline != Clock::time_point::max() && Clock::now() >= request.deadline) {
+    // The caller has given up (or is about to): whatever the handler made of it, the call's
+    // outcome is its deadline, as it is on shared memory.
+    status = Status::DeadlineExceeded("the deadline passed while the handler ran");
+  }
   request.frame = PooledBuffer();  // the request's memory goes back before the reply is sent
   ran();
   if (request.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
@@ -264,7 +287,9 @@ void LinkServerConnection::SendReply(uint64_t call_id, const Status& status,
   fields.status_message = outcome.message().substr(0, 4096);
   const EncodedHeader header(fields);
   const FrameLink::Part parts[] = {header.header(), header.padding(), payload};
-  (void)link_->Send(parts);  // a failed send means the client is gone: the reader sees it
+  // Blocks while the client does not read; Stop() ends that. A failed send means the client
+  // is gone (or the link broke): the reader sees it.
+  (void)link_->Send(parts, Clock::time_point::max());
 }
 
 }  // namespace ferry::internal

@@ -146,7 +146,7 @@ struct MqLink::State {
   std::atomic<uint64_t> bytes_copied{0};
 
   // Held by Send() for a whole frame: one frame at a time goes to the writer.
-  std::mutex send_mutex;
+  std::timed_mutex send_mutex;
 
   std::mutex mutex;                     // guards everything below
   std::condition_variable writer_cv;    // the writer waits for a job or its heartbeat time
@@ -533,7 +533,7 @@ MqLink::~MqLink() {
   RemoveNames();
 }
 
-Status MqLink::Send(std::span<const Part> parts) {
+Status MqLink::Send(std::span<const Part> parts, Clock::time_point deadline) {
   State& s = *state_;
   uint64_t total = 0;
   for (const Part& part : parts) total += part.size();
@@ -542,7 +542,12 @@ Status MqLink::Send(std::span<const Part> parts) {
                                      " bytes, over the maximum of " +
                                      std::to_string(s.max_message_bytes));
   }
-  std::lock_guard send_lock(s.send_mutex);
+  std::unique_lock send_lock(s.send_mutex, std::defer_lock);
+  if (deadline == Clock::time_point::max()) {
+    send_lock.lock();
+  } else if (!send_lock.try_lock_until(deadline)) {
+    return Status::DeadlineExceeded("mq link: another frame was still being sent at the deadline");
+  }
   std::unique_lock lock(s.mutex);
   const auto down = [&s] {
     if (s.shutdown) return Status::Unavailable("mq link shut down");
@@ -567,7 +572,17 @@ Status MqLink::Send(std::span<const Part> parts) {
       s.job_parts = {};
       return down();
     }
-    s.sender_cv.wait_for(lock, kSlice);
+    const Clock::time_point now = Clock::now();
+    if (now >= deadline) {
+      const bool started = s.job_header_sent;
+      s.job_active = false;
+      s.job_parts = {};
+      if (!started) return Status::DeadlineExceeded("mq link: the frame was not sent by the deadline");
+      lock.unlock();
+      Shutdown();  // the peer holds the start of a frame whose rest will never come
+      return Status::Unavailable("mq link: the deadline cut a frame short; link closed");
+    }
+    s.sender_cv.wait_until(lock, std::min(deadline, now + kSlice));
   }
   s.job_done = false;
   s.job_parts = {};
@@ -588,13 +603,13 @@ Result<PooledBuffer> MqLink::Receive(Clock::time_point deadline) {
     }
     const Clock::time_point now = Clock::now();
     if (!s.CheckPeerLocked(now)) return s.broken;
-    if (now >= deadline && !s.frame_in_progress) {
-      return Status::DeadlineExceeded("mq link: no frame before the deadline");
-    }
+    // A frame half received is not lost by giving up: the reader thread completes it and the
+    // next Receive() takes it.
+    if (now >= deadline) return Status::DeadlineExceeded("mq link: no frame before the deadline");
     // Wake up when the peer's silence would reach dead_after (a hello or heartbeat arriving
     // meanwhile only moves that later), or at the deadline.
     Clock::time_point wake = s.peer_joined ? s.last_heard + s.dead_after : now + kSlice;
-    if (!s.frame_in_progress) wake = std::min(wake, deadline);
+    wake = std::min(wake, deadline);
     s.receiver_cv.wait_until(lock, wake);
   }
 }

@@ -88,10 +88,10 @@ class MqLink final : public FrameLink {
   ~MqLink() override;
 
   std::string_view name() const override { return "mq"; }
-  Status Send(std::span<const Part> parts) override;
+  Status Send(std::span<const Part> parts, std::chrono::steady_clock::time_point deadline) override;
   // Frames are read off the queue by the link's reader thread and handed over here (see the
-  // top of this file for why no caller thread may call into the queue). A frame whose first
-  // message arrived by `deadline` is waited for in full.
+  // top of this file for why no caller thread may call into the queue). At the deadline a
+  // frame still arriving stays with the reader thread for the next Receive().
   Result<PooledBuffer> Receive(std::chrono::steady_clock::time_point deadline) override;
   void Shutdown() override;
 

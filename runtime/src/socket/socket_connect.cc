@@ -29,7 +29,15 @@ Result<Fd> ConnectTcp(const Endpoint& endpoint, Deadline deadline) {
   tcp::resolver resolver(io);
   tcp::socket socket(io);
   boost::system::error_code outcome = asio::error::would_block;
-  resolver.async_resolve(endpoint.host, std::to_string(endpoint.port),
+  // An address needs no resolver (whose thread a slow DNS lookup would keep past the
+  // deadline: the io_context joins it when destroyed).
+  boost::system::error_code not_an_address;
+  const asio::ip::address address = asio::ip::make_address(endpoint.host, not_an_address);
+  if (!not_an_address) {
+    socket.async_connect(tcp::endpoint(address, endpoint.port),
+                         [&](const boost::system::error_code& connected) { outcome = connected; });
+  } else {
+    resolver.async_resolve(endpoint.host, std::to_string(endpoint.port),
                          tcp::resolver::numeric_service,
                          [&](const boost::system::error_code& error,
                              const tcp::resolver::results_type& results) {
@@ -41,6 +49,7 @@ Result<Fd> ConnectTcp(const Endpoint& endpoint, Deadline deadline) {
                                                [&](const boost::system::error_code& connected,
                                                    const tcp::endpoint&) { outcome = connected; });
                          });
+  }
   io.run_until(deadline);
   if (outcome == asio::error::would_block) {
     return Status::DeadlineExceeded("connecting to " + endpoint.text + " timed out");

@@ -1,30 +1,91 @@
-// Length-prefixed frames over a stream socket, with Boost.Asio's synchronous operations.
+// Length-prefixed frames over a stream socket: whole frames per system call, deadlines by
+// non-blocking calls and poll (Asio's synchronous operations can express neither).
 #include "socket/socket_link.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
-#include <boost/asio/buffer.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/system/system_error.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <limits>
-#include <vector>
 
 namespace ferry::internal {
 namespace asio = boost::asio;
 namespace {
 
-// Asio's transfer_all moves at most 64 KiB per system call; a 16 MiB frame would cost 256
-// writes and as many wake-ups of the reader. Let the kernel take as much as it will.
-std::size_t AllAtOnce(const boost::system::error_code& error, std::size_t) {
-  return error ? 0 : std::numeric_limits<std::size_t>::max();
+using Clock = std::chrono::steady_clock;
+
+// How an I/O loop ended.
+enum class Io { kDone, kDeadline, kClosed, kError };
+
+// Waits until `fd` is ready for `events` or `deadline` passes.
+Io AwaitReady(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return Io::kDeadline;
+    pollfd p{fd, events, 0};
+    const int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), INT_MAX)));
+    if (n > 0) return Io::kDone;
+    if (n < 0 && errno != EINTR) return Io::kError;
+  }
+}
+
+// Writes every byte of `parts` (a whole frame per call where the kernel takes it). Without a
+// deadline the socket's blocking write waits for room; with one, writes do not block and poll
+// for room until the deadline. `*written` counts the bytes that went out.
+Io WriteAll(int fd, iovec* parts, int count, Clock::time_point deadline, size_t* written) {
+  const bool bounded = deadline != Clock::time_point::max();
+  while (count > 0) {
+    msghdr message{};
+    message.msg_iov = parts;
+    message.msg_iovlen = static_cast<size_t>(count);
+    const ssize_t n = sendmsg(fd, &message, MSG_NOSIGNAL | (bounded ? MSG_DONTWAIT : 0));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (bounded && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (Io ready = AwaitReady(fd, POLLOUT, deadline); ready != Io::kDone) return ready;
+        continue;
+      }
+      return errno == EPIPE || errno == ECONNRESET ? Io::kClosed : Io::kError;
+    }
+    *written += static_cast<size_t>(n);
+    size_t left = static_cast<size_t>(n);  // skip what went out
+    while (count > 0 && left >= parts->iov_len) {
+      left -= parts->iov_len;
+      ++parts;
+      --count;
+    }
+    if (count > 0) {
+      parts->iov_base = static_cast<uint8_t*>(parts->iov_base) + left;
+      parts->iov_len -= left;
+    }
+  }
+  return Io::kDone;
+}
+
+// Reads exactly `size` bytes, blocking or (with a deadline) polling as WriteAll writes.
+Io ReadAll(int fd, uint8_t* out, size_t size, Clock::time_point deadline, size_t* got) {
+  const bool bounded = deadline != Clock::time_point::max();
+  while (*got < size) {
+    const ssize_t n = recv(fd, out + *got, size - *got, bounded ? MSG_DONTWAIT : 0);
+    if (n > 0) {
+      *got += static_cast<size_t>(n);
+      continue;
+    }
+    if (n == 0) return Io::kClosed;
+    if (errno == EINTR) continue;
+    if (bounded && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (Io ready = AwaitReady(fd, POLLIN, deadline); ready != Io::kDone) return ready;
+      continue;
+    }
+    return errno == ECONNRESET ? Io::kClosed : Io::kError;
+  }
+  return Io::kDone;
 }
 
 }  // namespace
@@ -40,6 +101,17 @@ Result<std::unique_ptr<SocketLink>> SocketLink::Adopt(Fd socket, uint64_t max_fr
   if (tcp) {
     const int one = 1;  // calls are small frames answered at once: no Nagle delay
     setsockopt(socket.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    // A peer host that vanishes (no FIN, no RST) must not hold a connection for ever: probe
+    // an idle connection after 10 s, drop it after 3 unanswered probes 5 s apart, and drop a
+    // connection whose sent data stays unacknowledged for 30 s.
+    const int idle = 10, interval = 5, probes = 3;
+    const unsigned int user_timeout_ms = 30000;
+    setsockopt(socket.get(), SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(socket.get(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(socket.get(), IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    setsockopt(socket.get(), IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
+    setsockopt(socket.get(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+               sizeof(user_timeout_ms));
   }
   try {
     return std::unique_ptr<SocketLink>(new SocketLink(
@@ -61,48 +133,57 @@ SocketLink::SocketLink(asio::generic::stream_protocol protocol, Fd socket, bool 
 
 SocketLink::~SocketLink() { Shutdown(); }
 
-Status SocketLink::Send(std::span<const Part> parts) {
+Status SocketLink::Send(std::span<const Part> parts, Clock::time_point deadline) {
   uint64_t total = 0;
   for (const Part& part : parts) total += part.size();
   if (total > UINT32_MAX) return Status::ResourceExhausted("frame over 4 GiB");
   const uint32_t n = static_cast<uint32_t>(total);
-  const uint8_t length[4] = {static_cast<uint8_t>(n), static_cast<uint8_t>(n >> 8),
-                             static_cast<uint8_t>(n >> 16), static_cast<uint8_t>(n >> 24)};
-  std::vector<asio::const_buffer> buffers;
-  buffers.reserve(parts.size() + 1);
-  buffers.emplace_back(length, sizeof(length));
+  uint8_t length[4] = {static_cast<uint8_t>(n), static_cast<uint8_t>(n >> 8),
+                       static_cast<uint8_t>(n >> 16), static_cast<uint8_t>(n >> 24)};
+  iovec iov[8];
+  int count = 0;
+  iov[count++] = {length, sizeof(length)};
   for (const Part& part : parts) {
-    if (!part.empty()) buffers.emplace_back(part.data(), part.size());
+    if (part.empty()) continue;
+    if (count == 8) return Status::Internal("a frame of more than 7 parts");
+    iov[count++] = {const_cast<uint8_t*>(part.data()), part.size()};
   }
-  boost::system::error_code error;
-  {
-    std::lock_guard lock(send_mutex_);
-    if (shut_down_.load(std::memory_order_acquire)) return Status::Unavailable("link shut down");
-    asio::write(socket_, buffers, &AllAtOnce, error);
+  std::unique_lock lock(send_mutex_, std::defer_lock);
+  if (deadline == Clock::time_point::max()) {
+    lock.lock();
+  } else if (!lock.try_lock_until(deadline)) {
+    return Status::DeadlineExceeded("another frame was still being sent at the deadline");
   }
-  if (error) return Status::Unavailable("send: " + error.message());
-  bytes_copied_.fetch_add(sizeof(length) + total, std::memory_order_relaxed);
-  return Status::Ok();
+  if (shut_down_.load(std::memory_order_acquire)) return Status::Unavailable("link shut down");
+  size_t written = 0;
+  const Io io = WriteAll(socket_.native_handle(), iov, count, deadline, &written);
+  bytes_copied_.fetch_add(written, std::memory_order_relaxed);
+  if (io == Io::kDone) return Status::Ok();
+  if (io == Io::kDeadline && written == 0) {
+    return Status::DeadlineExceeded("no room to send before the deadline");
+  }
+  lock.unlock();
+  Shutdown();  // a frame cut short: the peer could not find the next one
+  if (io == Io::kDeadline) return Status::Unavailable("the deadline cut a frame short; link closed");
+  return Status::Unavailable(std::string("send: ") +
+                             (io == Io::kClosed ? "peer closed the connection" : std::strerror(errno)));
 }
 
-Result<PooledBuffer> SocketLink::Receive(std::chrono::steady_clock::time_point deadline) {
-  if (deadline != std::chrono::steady_clock::time_point::max()) {
-    for (;;) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return Status::DeadlineExceeded("no frame before the deadline");
-      pollfd p{socket_.native_handle(), POLLIN, 0};
-      const int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), INT_MAX)));
-      if (n > 0) break;
-      if (n < 0 && errno != EINTR) return Status::Unavailable("poll: " + std::string(std::strerror(errno)));
-    }
-  }
+Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
+  const int fd = socket_.native_handle();
   uint8_t length[4];
-  boost::system::error_code error;
-  const size_t got = asio::read(socket_, asio::buffer(length), &AllAtOnce, error);
-  if (error) {
-    if (got == 0) return Status::Unavailable("peer closed the connection");
-    return Status::DataLoss("truncated frame length (" + error.message() + ")");
+  size_t got = 0;
+  Io io = ReadAll(fd, length, sizeof(length), deadline, &got);
+  if (io != Io::kDone) {
+    if (got == 0) {
+      if (io == Io::kDeadline) return Status::DeadlineExceeded("no frame before the deadline");
+      return Status::Unavailable("peer closed the connection");
+    }
+    if (io == Io::kDeadline) {
+      Shutdown();
+      return Status::Unavailable("the deadline cut a frame short; link closed");
+    }
+    return Status::DataLoss("truncated frame length");
   }
   const uint32_t n = static_cast<uint32_t>(length[0]) | static_cast<uint32_t>(length[1]) << 8 |
                      static_cast<uint32_t>(length[2]) << 16 |
@@ -112,12 +193,17 @@ Result<PooledBuffer> SocketLink::Receive(std::chrono::steady_clock::time_point d
                             std::to_string(max_frame_bytes_) + ")");
   }
   PooledBuffer frame = pool_->Take(n);
-  const size_t read = asio::read(socket_, asio::buffer(frame.data(), n), &AllAtOnce, error);
-  if (error) {
-    return Status::DataLoss("truncated frame: " + std::to_string(read) + " of " +
-                            std::to_string(n) + " bytes (" + error.message() + ")");
+  size_t read = 0;
+  io = ReadAll(fd, frame.data(), n, deadline, &read);
+  bytes_copied_.fetch_add(sizeof(length) + read, std::memory_order_relaxed);
+  if (io == Io::kDeadline) {
+    Shutdown();
+    return Status::Unavailable("the deadline cut a frame short; link closed");
   }
-  bytes_copied_.fetch_add(sizeof(length) + n, std::memory_order_relaxed);
+  if (io != Io::kDone) {
+    return Status::DataLoss("truncated frame: " + std::to_string(read) + " of " +
+                            std::to_string(n) + " bytes");
+  }
   return frame;
 }
 

@@ -1,6 +1,6 @@
-// A FrameLink over a connected Unix or TCP stream socket (Boost.Asio): each frame is a u32
-// little-endian length followed by that many bytes, written with one gathered write and read
-// into a pooled buffer.
+// A FrameLink over a connected Unix or TCP stream socket (held by Boost.Asio): each frame is
+// a u32 little-endian length followed by that many bytes, written with one gathered write and
+// read into a pooled buffer.
 #pragma once
 
 #include <atomic>
@@ -24,7 +24,7 @@ class SocketLink final : public FrameLink {
   ~SocketLink() override;
 
   std::string_view name() const override { return tcp_ ? "tcp" : "unix"; }
-  Status Send(std::span<const Part> parts) override;
+  Status Send(std::span<const Part> parts, std::chrono::steady_clock::time_point deadline) override;
   Result<PooledBuffer> Receive(std::chrono::steady_clock::time_point deadline) override;
   void Shutdown() override;
   uint64_t bytes_copied() const override { return bytes_copied_.load(std::memory_order_relaxed); }
@@ -38,7 +38,7 @@ class SocketLink final : public FrameLink {
   const bool tcp_;
   const uint64_t max_frame_bytes_;
   const std::shared_ptr<BufferPool> pool_;
-  std::mutex send_mutex_;
+  std::timed_mutex send_mutex_;
   std::atomic<bool> shut_down_{false};
   std::atomic<uint64_t> bytes_copied_{0};
 };
