@@ -3,6 +3,8 @@
 // thread ever blocks inside Boost on a mutex a dead peer may hold.
 #include "mq/mq_link.h"
 
+#include "core/send_gate.h"
+
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -146,7 +148,7 @@ struct MqLink::State {
   std::atomic<uint64_t> bytes_copied{0};
 
   // Held by Send() for a whole frame: one frame at a time goes to the writer.
-  std::timed_mutex send_mutex;
+  SendGate send_gate;  // one Send() at a time
 
   std::mutex mutex;                     // guards everything below
   std::condition_variable writer_cv;    // the writer waits for a job or its heartbeat time
@@ -542,12 +544,10 @@ Status MqLink::Send(std::span<const Part> parts, Clock::time_point deadline) {
                                      " bytes, over the maximum of " +
                                      std::to_string(s.max_message_bytes));
   }
-  std::unique_lock send_lock(s.send_mutex, std::defer_lock);
-  if (deadline == Clock::time_point::max()) {
-    send_lock.lock();
-  } else if (!send_lock.try_lock_until(deadline)) {
+  if (!s.send_gate.Enter(deadline)) {
     return Status::DeadlineExceeded("mq link: another frame was still being sent at the deadline");
   }
+  SendTurn turn(s.send_gate);
   std::unique_lock lock(s.mutex);
   const auto down = [&s] {
     if (s.shutdown) return Status::Unavailable("mq link shut down");

@@ -148,12 +148,10 @@ Status SocketLink::Send(std::span<const Part> parts, Clock::time_point deadline)
     if (count == 8) return Status::Internal("a frame of more than 7 parts");
     iov[count++] = {const_cast<uint8_t*>(part.data()), part.size()};
   }
-  std::unique_lock lock(send_mutex_, std::defer_lock);
-  if (deadline == Clock::time_point::max()) {
-    lock.lock();
-  } else if (!lock.try_lock_until(deadline)) {
+  if (!send_gate_.Enter(deadline)) {
     return Status::DeadlineExceeded("another frame was still being sent at the deadline");
   }
+  SendTurn turn(send_gate_);
   if (shut_down_.load(std::memory_order_acquire)) return Status::Unavailable("link shut down");
   size_t written = 0;
   const Io io = WriteAll(socket_.native_handle(), iov, count, deadline, &written);
@@ -162,7 +160,7 @@ Status SocketLink::Send(std::span<const Part> parts, Clock::time_point deadline)
   if (io == Io::kDeadline && written == 0) {
     return Status::DeadlineExceeded("no room to send before the deadline");
   }
-  lock.unlock();
+  turn.Leave();
   Shutdown();  // a frame cut short: the peer could not find the next one
   if (io == Io::kDeadline) return Status::Unavailable("the deadline cut a frame short; link closed");
   return Status::Unavailable(std::string("send: ") +

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "core/frame_link.h"
+#include "core/send_gate.h"
 #include "core/unix_socket.h"
 
 namespace ferry::internal {
@@ -38,7 +39,7 @@ class SocketLink final : public FrameLink {
   const bool tcp_;
   const uint64_t max_frame_bytes_;
   const std::shared_ptr<BufferPool> pool_;
-  std::timed_mutex send_mutex_;
+  SendGate send_gate_;
   std::atomic<bool> shut_down_{false};
   std::atomic<uint64_t> bytes_copied_{0};
 };
