@@ -17,6 +17,11 @@ namespace ferry::internal {
 
 enum class FrameType : uint8_t { kRequest = 0, kReply = 1, kCancel = 2 };
 
+// A frame is its message plus at most this much: the CallHeader (whose status message is cut
+// to kMaxStatusMessageBytes) and its padding. Links accept max_message_bytes plus this.
+inline constexpr size_t kMaxStatusMessageBytes = 4096;
+inline constexpr uint64_t kMaxFrameOverhead = 8192;
+
 struct CallFields {
   FrameType type = FrameType::kRequest;
   uint64_t call_id = 0;

@@ -21,4 +21,11 @@ Clock::time_point DeadlineAfter(std::chrono::duration<Rep, Period> after) {
   return now + std::chrono::duration_cast<Clock::duration>(after);
 }
 
+// A call's deadline from its options: zero means none (time_point::max()), a negative one has
+// already passed.
+inline Clock::time_point DeadlineFrom(std::chrono::nanoseconds deadline) {
+  return deadline == std::chrono::nanoseconds::zero() ? Clock::time_point::max()
+                                                      : DeadlineAfter(deadline);
+}
+
 }  // namespace ferry::internal

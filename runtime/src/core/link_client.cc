@@ -47,9 +47,7 @@ Result<IncomingMessage> LinkClient::Call(uint32_t method_id, MethodKind kind,
                                      " bytes is over max_message_bytes (" +
                                      std::to_string(max_message_bytes_) + ")");
   }
-  const Clock::time_point deadline = options.deadline == std::chrono::nanoseconds::zero()
-                                         ? Clock::time_point::max()
-                                         : DeadlineAfter(options.deadline);
+  const Clock::time_point deadline = DeadlineFrom(options.deadline);
   CallFields fields;
   fields.type = FrameType::kRequest;
   fields.method_id = method_id;

@@ -284,7 +284,7 @@ void LinkServerConnection::SendReply(uint64_t call_id, const Status& status,
   fields.call_id = call_id;
   fields.status_code = static_cast<uint32_t>(outcome.code());
   // Bounded like the shared-memory transport's (a status travels in one small slot there).
-  fields.status_message = outcome.message().substr(0, 4096);
+  fields.status_message = outcome.message().substr(0, kMaxStatusMessageBytes);
   const EncodedHeader header(fields);
   const FrameLink::Part parts[] = {header.header(), header.padding(), payload};
   // Blocks while the client does not read; Stop() ends that. A failed send means the client

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/call_frame.h"
 #include "core/deadline.h"
 #include "core/handshake.h"
 #include "core/link_client.h"
@@ -15,7 +16,6 @@
 namespace ferry::internal {
 namespace {
 
-constexpr uint64_t kFrameOverhead = 8192;  // a CallHeader before the payload
 constexpr std::chrono::milliseconds kHeartbeat{100};
 
 // The server's half: Hello in, queues created, QueueWelcome out, Mapped (queues opened) in.
@@ -26,7 +26,7 @@ Result<std::unique_ptr<FrameLink>> OpenMqLink(int socket, const ConnectionEnv& e
   Result<HelloInfo> hello = ReceiveHello(socket, deadline);
   if (!hello.ok()) return hello.status();
   MqLinkOptions options;
-  options.max_message_bytes = env.options->max_message_bytes + kFrameOverhead;
+  options.max_message_bytes = env.options->max_message_bytes + kMaxFrameOverhead;
   options.heartbeat = kHeartbeat;
   MqQueueNames names;
   Result<std::unique_ptr<MqLink>> link = MqLink::Create(options, &names);
@@ -68,7 +68,7 @@ Result<std::shared_ptr<ClientTransport>> ConnectMq(const Endpoint& endpoint,
   const uint64_t max_message_bytes =
       std::min(options.max_message_bytes, welcome->max_message_bytes);
   MqLinkOptions link_options;
-  link_options.max_message_bytes = max_message_bytes + kFrameOverhead;
+  link_options.max_message_bytes = max_message_bytes + kMaxFrameOverhead;
   link_options.heartbeat = std::chrono::milliseconds(welcome->heartbeat_ms);
   if (link_options.heartbeat.count() == 0 || link_options.heartbeat > std::chrono::seconds(1)) {
     return Status::DataLoss("server asked for a heartbeat of " +

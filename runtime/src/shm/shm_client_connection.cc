@@ -22,12 +22,6 @@ using namespace std::chrono_literals;
 // Waits are cut into slices so that a missed wake-up costs at most this much.
 constexpr auto kWaitSlice = 50ms;
 
-// Zero means no deadline; a negative one has already passed.
-Clock::time_point DeadlineFrom(const CallOptions& options) {
-  return options.deadline == std::chrono::nanoseconds::zero() ? Clock::time_point::max()
-                                                               : DeadlineAfter(options.deadline);
-}
-
 int64_t MonotonicNanos(Clock::time_point t) {
   if (t == Clock::time_point::max()) return 0;
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -142,7 +136,7 @@ Result<IncomingMessage> ShmClientConnection::Call(uint32_t method_id, MethodKind
   }
   if (Status usable = allocator->Usable(); !usable.ok()) return usable;
 
-  const Clock::time_point deadline = DeadlineFrom(options);
+  const Clock::time_point deadline = DeadlineFrom(options.deadline);
   Result<uint32_t> cell_index = AcquireCell(deadline);
   if (!cell_index.ok()) return cell_index.status();
 

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/call_frame.h"
 #include "core/deadline.h"
 #include "core/handshake.h"
 #include "core/link_client.h"
@@ -21,8 +22,6 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-
-constexpr uint64_t kFrameOverhead = 8192;  // as the server's: a CallHeader before the payload
 
 Result<Fd> ConnectTcp(const Endpoint& endpoint, Deadline deadline) {
   asio::io_context io;
@@ -84,7 +83,7 @@ Result<std::shared_ptr<ClientTransport>> ConnectSocket(const Endpoint& endpoint,
   }
   const uint64_t max_message_bytes = std::min(options.max_message_bytes, welcome->max_message_bytes);
   Result<std::unique_ptr<SocketLink>> link =
-      SocketLink::Adopt(std::move(*socket), max_message_bytes + kFrameOverhead);
+      SocketLink::Adopt(std::move(*socket), max_message_bytes + kMaxFrameOverhead);
   if (!link.ok()) return link.status();
   return std::shared_ptr<ClientTransport>(
       LinkClient::Start(std::move(*link), endpoint.text, max_message_bytes));

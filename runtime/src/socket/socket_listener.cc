@@ -6,6 +6,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "core/call_frame.h"
 #include "core/deadline.h"
 #include "core/handshake.h"
 #include "core/link_server_connection.h"
@@ -16,9 +17,6 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-
-// Frames carry a CallHeader (well under 8 KiB with a status message) before the payload.
-constexpr uint64_t kFrameOverhead = 8192;
 
 std::string TcpEndpointText(const tcp::endpoint& bound) {
   const asio::ip::address address = bound.address();
@@ -43,7 +41,7 @@ Result<std::unique_ptr<FrameLink>> OpenSocketLink(int socket, const ConnectionEn
   Fd own(fcntl(socket, F_DUPFD_CLOEXEC, 0));
   if (!own.valid()) return Status::ResourceExhausted(std::string("dup: ") + std::strerror(errno));
   Result<std::unique_ptr<SocketLink>> link =
-      SocketLink::Adopt(std::move(own), env.options->max_message_bytes + kFrameOverhead);
+      SocketLink::Adopt(std::move(own), env.options->max_message_bytes + kMaxFrameOverhead);
   if (!link.ok()) return link.status();
   return std::unique_ptr<FrameLink>(std::move(*link));
 }
