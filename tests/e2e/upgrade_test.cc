@@ -4,16 +4,21 @@
 // "host" as far as ferry can tell) stays on TCP. Real server and client processes.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
+#include <cstring>
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "ferry/ferry.h"
+#include "shm/shm_client_connection.h"
 #include "support/process.h"
 #include "support/shm_files.h"
 #include "test_service.ferry.h"
@@ -162,6 +167,37 @@ TEST_F(Upgrade, ClientInAnotherNetworkNamespaceStaysOnTcpAndGetsCorrectResults) 
       << testing::DescribeWaitStatus(*status);
   // The same server, reached from this namespace, does move to shared memory.
   ExpectCallsOver(server.endpoint(), {}, "shm");
+}
+
+TEST(ShmClient, RefusesARendezvousServedByAnotherUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run a listener as another user";
+  const std::string name = "@ferry-test-squatter-" + std::to_string(getpid());
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  // The child only makes system calls (it is forked from a threaded process).
+  ChildProcess squatter = ChildProcess::Fork([&name, &ready] {
+    if (setgid(65534) != 0 || setuid(65534) != 0) return 3;
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path + 1, name.data() + 1, name.size() - 1);
+    const socklen_t size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
+    if (bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 || listen(fd, 4) != 0) return 4;
+    const char byte = 1;
+    if (write(ready[1], &byte, 1) != 1) return 5;
+    for (;;) pause();  // killed by the test
+  });
+  close(ready[1]);
+  char byte = 0;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1) << "the squatter did not start";
+  close(ready[0]);
+  testing::ScopedRuntimeDir dir;
+  Result<std::shared_ptr<internal::ShmClientConnection>> connection =
+      internal::ShmClientConnection::Connect(name, "tcp://example:1", {},
+                                             std::chrono::steady_clock::now() + 5s);
+  EXPECT_EQ(connection.status().code(), StatusCode::kPermissionDenied) << connection.status();
+  squatter.Signal(SIGKILL);
+  EXPECT_TRUE(squatter.Wait(10s).has_value());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "shm/shm_client_connection.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <system_error>
@@ -38,6 +39,16 @@ Result<std::shared_ptr<ShmClientConnection>> ShmClientConnection::Connect(
     Deadline deadline) {
   Result<Fd> socket = ConnectUnix(socket_path, deadline);
   if (!socket.ok()) return socket.status();
+  // Shared memory is read in place, so the server must be trusted as much as this process:
+  // the same user. (The server checks the client the same way.) This also keeps a squatter
+  // on a socket server's upgrade name from serving the client.
+  Result<uid_t> server_uid = PeerUid(socket->get());
+  if (!server_uid.ok()) return server_uid.status();
+  if (*server_uid != geteuid()) {
+    return Status::PermissionDenied("the server at " + socket_path +
+                                    " runs as another user; shared memory is used with "
+                                    "processes of the same user only");
+  }
   // If the Hello cannot be sent the server may have refused us already: its Refusal, still
   // readable, says why better than the send error does.
   const Status hello = SendHello(socket->get());

@@ -25,6 +25,7 @@ class ShmClientConnection final : public ClientTransport,
  public:
   // Runs the handshake with the server listening at `socket_path` (the rendezvous of
   // "shm://name", or a socket server's upgrade offer); `endpoint` is what the user asked for.
+  // PERMISSION_DENIED when that server runs as another user.
   static Result<std::shared_ptr<ShmClientConnection>> Connect(const std::string& socket_path,
                                                               std::string_view endpoint,
                                                               const ConnectOptions& options,
