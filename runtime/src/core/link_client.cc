@@ -1,5 +1,5 @@
-// Client calls over a FrameLink: a request frame out, the caller waits for the reply frame
-// with its call id, which the reader thread delivers.
+// Client calls over a FrameLink: a request frame out, then the caller waits for the reply
+// frame with its call id, reading frames itself while no other caller does.
 #include "core/link_client.h"
 
 #include <algorithm>

@@ -74,13 +74,8 @@ bool LinkServerConnection::Start() {
 
 void LinkServerConnection::Stop() {
   std::lock_guard lock(mutex_);
-  stopping_ = true;
-  if (link_) link_->Shutdown();
   if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);  // ends a handshake in progress
-  // Handlers end on their own: with every worker in one, nobody reads, so tell them here.
-  for (auto& [id, request] : active_) request->cancelled.store(true, std::memory_order_relaxed);
-  if (alarm_) alarm_->Nudge();
-  idle_.notify_all();
+  CloseLocked();
 }
 
 void LinkServerConnection::Join() {
@@ -125,7 +120,8 @@ void LinkServerConnection::Serve() {
 
 void LinkServerConnection::CloseLocked() {
   stopping_ = true;
-  link_->Shutdown();
+  if (link_) link_->Shutdown();  // none yet during the handshake
+  // Running handlers are told here: with every worker in one, nobody would read a Cancel.
   for (auto& [id, request] : active_) request->cancelled.store(true, std::memory_order_relaxed);
   if (alarm_) alarm_->Nudge();
   idle_.notify_all();
