@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
+
 
 namespace ferry::shm {
 namespace {
@@ -30,6 +32,10 @@ class LocalRing {
   std::optional<DescriptorRing> ring_;
 };
 
+using Clock = std::chrono::steady_clock;
+constexpr auto kPushed = DescriptorRing::PushResult::kPushed;
+constexpr auto kBusy = DescriptorRing::PushResult::kBusy;
+
 Descriptor WithCell(uint32_t cell) {
   Descriptor d{};
   d.cell = cell;
@@ -38,7 +44,7 @@ Descriptor WithCell(uint32_t cell) {
 
 TEST(DescriptorRing, PopsInPushOrder) {
   LocalRing local(4);
-  for (uint32_t i = 0; i < 3; ++i) ASSERT_TRUE(local.ring().Push(WithCell(i)));
+  for (uint32_t i = 0; i < 3; ++i) ASSERT_EQ(local.ring().TryPush(WithCell(i)), kPushed);
   Descriptor out;
   for (uint32_t i = 0; i < 3; ++i) {
     ASSERT_TRUE(local.ring().Pop(out));
@@ -47,19 +53,65 @@ TEST(DescriptorRing, PopsInPushOrder) {
   EXPECT_FALSE(local.ring().Pop(out));
 }
 
-TEST(DescriptorRing, PushFailsWhenFullAndSucceedsAfterAPop) {
+TEST(DescriptorRing, TryPushIsBusyWhenFullAndSucceedsAfterAPop) {
   LocalRing local(4);
-  for (uint32_t i = 0; i < 4; ++i) ASSERT_TRUE(local.ring().Push(WithCell(i)));
-  EXPECT_FALSE(local.ring().Push(WithCell(99)));
+  for (uint32_t i = 0; i < 4; ++i) ASSERT_EQ(local.ring().TryPush(WithCell(i)), kPushed);
+  EXPECT_EQ(local.ring().TryPush(WithCell(99)), kBusy);
   Descriptor out;
   ASSERT_TRUE(local.ring().Pop(out));
-  EXPECT_TRUE(local.ring().Push(WithCell(4)));
+  EXPECT_EQ(local.ring().TryPush(WithCell(4)), kPushed);
+}
+
+// The state a consumer leaves when it is preempted between claiming the oldest cell (moving
+// dequeue_pos) and releasing it (its sequence): what made calls fail with "ring full".
+void ClaimOldestCellWithoutReleasing(LocalRing& local) {
+  local.header()->dequeue_pos.fetch_add(1);
+}
+void ReleaseOldestCell(LocalRing& local, uint32_t depth) {
+  auto* cells = reinterpret_cast<RingCell*>(local.header() + 1);
+  cells[0].sequence.store(depth);
+  local.ring().WakeStalledProducers();
+}
+
+TEST(DescriptorRing, PushWaitsForAConsumerThatHoldsTheNextCellAndSucceedsWhenItReleases) {
+  LocalRing local(4);
+  for (uint32_t i = 0; i < 4; ++i) ASSERT_EQ(local.ring().TryPush(WithCell(i)), kPushed);
+  ClaimOldestCellWithoutReleasing(local);
+  ASSERT_EQ(local.ring().TryPush(WithCell(4)), kBusy);
+
+  std::atomic<bool> returned{false};
+  DescriptorRing::PushResult result = kBusy;
+  std::thread producer([&] {
+    result = local.ring().Push<Clock>(WithCell(4), Clock::time_point::max(), [] { return false; });
+    returned = true;
+  });
+  // Observable: the producer announces itself before it sleeps.
+  for (int i = 0; i < 10'000'000 && local.header()->stalled_producers.load() == 0; ++i) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(local.header()->stalled_producers.load(), 1U);
+  EXPECT_FALSE(returned.load());
+  ReleaseOldestCell(local, 4);
+  producer.join();
+  EXPECT_EQ(result, kPushed);
+  EXPECT_EQ(local.header()->stalled_producers.load(), 0U);
+}
+
+TEST(DescriptorRing, PushGivesUpAtItsDeadlineOrWhenStoppedWhileTheCellStaysClaimed) {
+  LocalRing local(2);
+  for (uint32_t i = 0; i < 2; ++i) ASSERT_EQ(local.ring().TryPush(WithCell(i)), kPushed);
+  ClaimOldestCellWithoutReleasing(local);
+  EXPECT_EQ(local.ring().Push<Clock>(WithCell(2), Clock::now() + std::chrono::milliseconds(5),
+                                     [] { return false; }),
+            kBusy);
+  EXPECT_EQ(local.ring().Push<Clock>(WithCell(2), Clock::time_point::max(), [] { return true; }),
+            kBusy);
 }
 
 TEST(DescriptorRing, EmptyReflectsContents) {
   LocalRing local(2);
   EXPECT_TRUE(local.ring().Empty());
-  ASSERT_TRUE(local.ring().Push(WithCell(1)));
+  ASSERT_EQ(local.ring().TryPush(WithCell(1)), kPushed);
   EXPECT_FALSE(local.ring().Empty());
 }
 
@@ -72,7 +124,9 @@ TEST(DescriptorRing, ManyProducersAndConsumersDeliverEveryDescriptorOnce) {
   for (uint32_t p = 0; p < kProducers; ++p) {
     threads.emplace_back([&, p] {
       for (uint32_t i = 0; i < kPerProducer; ++i) {
-        while (!local.ring().Push(WithCell(p * kPerProducer + i))) std::this_thread::yield();
+        while (local.ring().TryPush(WithCell(p * kPerProducer + i)) != kPushed) {
+          std::this_thread::yield();
+        }
       }
     });
   }
@@ -109,7 +163,7 @@ TEST(DescriptorRing, CorruptSequenceMakesPushAndPopFailInsteadOfLooping) {
   cell[0].sequence.store(12345);  // what a broken or hostile peer could write
   Descriptor out;
   EXPECT_FALSE(local.ring().Pop(out));
-  EXPECT_FALSE(local.ring().Push(WithCell(1)));
+  EXPECT_EQ(local.ring().TryPush(WithCell(1)), DescriptorRing::PushResult::kCorrupt);
 }
 
 TEST(DescriptorRing, CountsRequestsBeingBuilt) {

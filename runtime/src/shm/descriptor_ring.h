@@ -2,6 +2,7 @@
 // push, server workers pop), with an eventcount so idle workers sleep on a futex.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -31,12 +32,23 @@ class DescriptorRing {
     header->signal.store(0, std::memory_order_relaxed);
     header->waiters.store(0, std::memory_order_relaxed);
     header->building.store(0, std::memory_order_relaxed);
+    header->released.store(0, std::memory_order_relaxed);
+    header->stalled_producers.store(0, std::memory_order_relaxed);
     header->dequeue_pos.store(0, std::memory_order_relaxed);
     header->enqueue_pos.store(0, std::memory_order_release);
   }
 
-  // False when full.
-  bool Push(const Descriptor& descriptor) {
+  enum class PushResult {
+    kPushed,
+    // The next cell is still claimed by a consumer that has not released it (preempted between
+    // taking its descriptor and releasing the cell). Transient: the ring is as deep as there are
+    // call cells, so it is never full for good.
+    kBusy,
+    kCorrupt,  // the shared positions contradict each other (a broken peer): give up
+  };
+
+  // One attempt, never waits.
+  PushResult TryPush(const Descriptor& descriptor) {
     AnnounceRelease();
     const uint64_t mask = depth_ - 1;
     uint64_t pos = header_->enqueue_pos.load(std::memory_order_relaxed);
@@ -51,17 +63,49 @@ class DescriptorRing {
           break;
         }
       } else if (lag < 0) {
-        return false;
+        return PushResult::kBusy;
       } else {
         // Another producer moved on; an unchanged position means a corrupt cell: refuse.
         const uint64_t now = header_->enqueue_pos.load(std::memory_order_relaxed);
-        if (now == pos) return false;
+        if (now == pos) return PushResult::kCorrupt;
         pos = now;
       }
     }
     header_->signal.fetch_add(1, std::memory_order_seq_cst);
     if (header_->waiters.load(std::memory_order_seq_cst) != 0) FutexWake(header_->signal, 1);
-    return true;
+    return PushResult::kPushed;
+  }
+
+  // Pushes, sleeping (not spinning: the consumer we wait for may need this very CPU) while a
+  // consumer still holds the next cell. Gives up with kBusy once `deadline` passes or `stop()`
+  // turns true; sleeps are cut into slices so that a wake-up lost to a dying peer costs
+  // little.
+  template <class Clock, class Stop>
+  PushResult Push(const Descriptor& descriptor, typename Clock::time_point deadline, Stop stop) {
+    for (;;) {
+      const uint32_t released = header_->released.load(std::memory_order_seq_cst);
+      const PushResult result = TryPush(descriptor);
+      if (result != PushResult::kBusy) return result;
+      const auto now = Clock::now();
+      if (now >= deadline || stop()) return PushResult::kBusy;
+      header_->stalled_producers.fetch_add(1, std::memory_order_seq_cst);
+      std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with WakeStalledProducers
+      if (NextCellClaimed()) {
+        FutexWait(header_->released, released,
+                  std::min<std::chrono::nanoseconds>(deadline - now, kStalledSlice));
+      }
+      header_->stalled_producers.fetch_sub(1, std::memory_order_seq_cst);
+    }
+  }
+
+  // Wakes producers that sleep in Push because the cell a consumer held was not released yet.
+  // Pop calls it after each release; it costs a fence and a load when nobody sleeps.
+  void WakeStalledProducers() {
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // the release before, the load after
+    if (header_->stalled_producers.load(std::memory_order_relaxed) != 0) {
+      header_->released.fetch_add(1, std::memory_order_seq_cst);
+      FutexWake(header_->released, 1 << 30);
+    }
   }
 
   // False when empty.
@@ -76,6 +120,7 @@ class DescriptorRing {
         if (header_->dequeue_pos.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           out = cell.descriptor;
           cell.sequence.store(pos + mask + 1, std::memory_order_release);
+          WakeStalledProducers();
           AnnounceAcquire();
           return true;
         }
@@ -128,6 +173,15 @@ class DescriptorRing {
   uint32_t depth() const { return depth_; }
 
  private:
+  static constexpr std::chrono::milliseconds kStalledSlice{50};
+
+  // Whether the cell a producer would fill next is still held by a consumer.
+  bool NextCellClaimed() const {
+    const uint64_t pos = header_->enqueue_pos.load(std::memory_order_seq_cst);
+    const RingCell& cell = cells_[pos & (depth_ - 1)];
+    return static_cast<int64_t>(cell.sequence.load(std::memory_order_seq_cst) - pos) < 0;
+  }
+
   RingHeader* header_;
   RingCell* cells_;
   uint32_t depth_;

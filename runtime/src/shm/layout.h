@@ -13,7 +13,7 @@ namespace ferry::shm {
 
 inline constexpr uint64_t kMagic = 0x3130595252454646ULL;  // "FFERRY01"
 // Bump on every incompatible change: a field's width, order or meaning, a new region.
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;
 inline constexpr uint32_t kMaxSlotClasses = 8;
 inline constexpr uint32_t kNoIndex = 0xffffffffU;
 inline constexpr size_t kCacheLine = 64;
@@ -74,6 +74,11 @@ struct alignas(kCacheLine) RingHeader {
   // Requests being built right now: while this is non-zero a consumer that can spin keeps
   // spinning (bounded), so a large request finds it awake when it is pushed.
   alignas(kCacheLine) std::atomic<uint32_t> building;
+  // A producer found the next cell still claimed by a consumer (preempted between taking a
+  // descriptor and releasing its cell): it sleeps on `released`, which a consumer bumps after
+  // a release while `stalled_producers` is non-zero.
+  alignas(kCacheLine) std::atomic<uint32_t> released;  // futex word
+  std::atomic<uint32_t> stalled_producers;
 };
 
 // The life of a call cell. The client owns FREE -> PENDING -> WAITING and ABANDONED; the

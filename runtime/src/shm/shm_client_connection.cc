@@ -170,11 +170,19 @@ Result<IncomingMessage> ShmClientConnection::Call(uint32_t method_id, MethodKind
   descriptor.client_cpu = cpu >= 0 && cpu < 0xffff ? static_cast<uint16_t>(cpu) : 0xffff;
 
   segment_->cell(*cell_index).state.store(shm::kCellPending, std::memory_order_relaxed);
-  if (!segment_->ring().Push(descriptor)) {
-    // Cannot happen: the ring is as deep as there are cells.
+  // The ring is as deep as there are cells, so it is never full; but a server worker preempted
+  // between taking a descriptor and releasing its ring cell holds up the next push for a while.
+  const shm::DescriptorRing::PushResult pushed = segment_->ring().Push<Clock>(
+      descriptor, deadline, [this] { return !connected(); });
+  if (pushed != shm::DescriptorRing::PushResult::kPushed) {
     segment_->ReleaseSlot(slot);
     RecycleCell(*cell_index);
-    return Status::Internal("request ring full");
+    if (pushed == shm::DescriptorRing::PushResult::kCorrupt) {
+      return Status::DataLoss("the shared request ring of " + endpoint_ + " is corrupt");
+    }
+    if (!connected()) return Disconnected(endpoint_);
+    return Status::DeadlineExceeded("the server at " + endpoint_ +
+                                    " took no request before the deadline");
   }
   allocator->EndBuilding();
   if (kind == MethodKind::kOneway) return IncomingMessage();  // the server recycles the cell
