@@ -2,6 +2,7 @@
 // listening and exits 0 on SIGTERM or SIGINT after a clean shutdown. --no-shm: offer socket
 // clients no move to shared memory.
 #include <atomic>
+#include <cstring>
 #include <iostream>
 #include <mutex>
 #include <stdexcept>
@@ -54,6 +55,17 @@ class TestServiceImpl final : public ft::TestService::Service {
     auto data = reply.fbb().CreateUninitializedVector(static_cast<size_t>(request.a()), &bytes);
     std::fill(bytes, bytes + request.a(), static_cast<uint8_t>(request.b()));
     reply.Finish(ft::CreateBlob(reply.fbb(), 0, data));
+    return ferry::Status::Ok();
+  }
+
+  ferry::Status Echo(ferry::CallContext&, const ft::Blob& request,
+                     ferry::Reply<ft::Blob>& reply) override {
+    const size_t size = request.data() != nullptr ? request.data()->size() : 0;
+    reply.Reserve(size + 1024);
+    uint8_t* bytes = nullptr;
+    auto data = reply.fbb().CreateUninitializedVector(size, &bytes);
+    if (size > 0) std::memcpy(bytes, request.data()->data(), size);
+    reply.Finish(ft::CreateBlob(reply.fbb(), request.seq(), data));
     return ferry::Status::Ok();
   }
 

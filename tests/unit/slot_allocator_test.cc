@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
 #include <vector>
 
 #include "ferry/message.h"
@@ -116,6 +117,59 @@ TEST_F(SlotAllocatorTest, RequestCountsAsBeingBuiltUntilSentOrDropped) {
     EXPECT_TRUE(ring.SomeoneBuilding());
   }
   EXPECT_FALSE(ring.SomeoneBuilding());
+}
+
+// Takes every 16 KiB slot, so the next 16 KiB message finds none.
+std::vector<uint32_t> TakeAllLargeSlots(Segment& segment, const std::atomic<bool>& closed) {
+  std::vector<uint32_t> taken;
+  for (;;) {
+    Result<uint32_t> slot = segment.AcquireSlot(10000, Segment::Clock::now(), closed);
+    if (!slot.ok()) return taken;
+    taken.push_back(*slot);
+  }
+}
+
+TEST_F(SlotAllocatorTest, MessageBuiltWhileEverySlotIsTakenWaitsForOneWhenPlacedAndIsCopiedOnce) {
+  std::vector<uint32_t> taken = TakeAllLargeSlots(*segment_, closed_);
+  ASSERT_EQ(taken.size(), 2U);
+  internal::OutgoingMessage message = NewMessage(8000);
+  BuildRefusal(message, 6000);
+  auto* allocator = static_cast<SlotAllocator*>(message.allocator());
+  ASSERT_TRUE(allocator->Usable().ok()) << "no free slot is a wait, not a failure";
+  const uint8_t* data = message.fbb().GetBufferPointer();
+  const size_t size = message.fbb().GetSize();
+
+  // Nobody frees a slot before a deadline that has passed: RESOURCE_EXHAUSTED, nothing copied.
+  EXPECT_EQ(allocator->Place(data, size, Segment::Clock::now()).status().code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_EQ(copied_.load(), 0U);
+
+  // A slot freed while Place waits is taken, and the message copied into it exactly once.
+  std::thread freer([&] { segment_->ReleaseSlot(taken.back()); });
+  Result<uint8_t*> placed = allocator->Place(data, size, Segment::Clock::now() + 60s);
+  freer.join();
+  ASSERT_TRUE(placed.ok()) << placed.status();
+  EXPECT_EQ(copied_.load(), size);
+  flatbuffers::Verifier verifier(*placed, size);
+  EXPECT_TRUE(pb::VerifyHandshakeFrameBuffer(verifier));
+  size_t reserved = 0, start = 0;
+  message.fbb().ReleaseRaw(reserved, start);
+  const uint32_t slot = allocator->Detach();
+  EXPECT_EQ(slot, taken.back());
+  EXPECT_EQ(*placed + size, segment_->SlotBase(slot) + segment_->SlotCapacity(slot));
+  segment_->ReleaseSlot(slot);
+  segment_->ReleaseSlot(taken.front());
+}
+
+TEST_F(SlotAllocatorTest, MessageBuiltInASlotIsPlacedWhereItIs) {
+  internal::OutgoingMessage message = NewMessage(8000);
+  BuildRefusal(message, 100);
+  auto* allocator = static_cast<SlotAllocator*>(message.allocator());
+  const uint8_t* data = message.fbb().GetBufferPointer();
+  Result<uint8_t*> placed = allocator->Place(data, message.fbb().GetSize(), Segment::Clock::now());
+  ASSERT_TRUE(placed.ok());
+  EXPECT_EQ(*placed, data);
+  EXPECT_EQ(copied_.load(), 0U);
 }
 
 TEST(Verify, RejectsBytesThatAreNotTheExpectedTable) {

@@ -23,14 +23,22 @@ struct SlotClass {
 };
 
 // Shape of the shared-memory segment the server creates for each connection.
-// The defaults keep a segment at about 70 MiB of address space; tmpfs backs only the pages a
-// message touches, so an idle connection costs a few pages.
+// The defaults reserve about 341 MiB of address space per connection; the memfd behind it
+// backs only the pages messages touch (an idle connection that never carried a message
+// larger than 4 KiB touches a few hundred KiB; see docs/design-notes.md, "Slot classes").
 struct ShmOptions {
   // Smallest first. A message is built in the smallest class that fits and moves to a larger
-  // class as it grows; past the largest it fails with RESOURCE_EXHAUSTED. The largest class
-  // is 32 MiB so that a 16 MiB payload fits even through the builder's 1.5x growth steps.
-  std::vector<SlotClass> slot_classes{
-      {4 * 1024, 64}, {64 * 1024, 16}, {1024 * 1024, 8}, {32 * 1024 * 1024, 2}};
+  // class as it grows; past the largest it fails with RESOURCE_EXHAUSTED. Each class is at
+  // least twice the size of the payloads it is meant for, so FlatBuffers' own overhead and its
+  // 1.5x growth steps stay in the class: a 1 MiB payload fits a 2 MiB slot, a 16 MiB payload
+  // a 32 MiB slot however it was built. The counts let several threads keep such messages in
+  // flight at once (a call holds a request slot and then a reply slot); when every slot of a
+  // class is taken a message waits for one by its call's deadline (see slot_wait).
+  std::vector<SlotClass> slot_classes{{4 * 1024, 256},
+                                      {64 * 1024, 64},
+                                      {512 * 1024, 32},
+                                      {2 * 1024 * 1024, 32},
+                                      {32 * 1024 * 1024, 8}};
   // Calls in flight per connection (call cells, and the depth of the request ring).
   uint32_t max_calls_in_flight = 128;
 };
@@ -39,9 +47,12 @@ struct ShmOptions {
 struct ConnectOptions {
   // Bound on connecting and the handshake.
   std::chrono::milliseconds connect_timeout{5000};
-  // How long building a message may wait for a free slot before falling back to the heap
-  // (and then failing its call with RESOURCE_EXHAUSTED).
-  std::chrono::milliseconds slot_wait{1000};
+  // Shared memory: how long building a request may wait for a free slot. Past it the request
+  // is built in private memory and copied into a slot when it is sent, waiting for one by the
+  // call's deadline (the copy is counted in bytes_copied). A call never fails for want of a
+  // slot while its deadline allows waiting; only a message larger than the largest slot fails
+  // (RESOURCE_EXHAUSTED).
+  std::chrono::milliseconds slot_wait{10};
   // unix:// and tcp://: move to shared memory when the server is on the same host (same boot
   // id and network namespace) and the same user, and offers it. False stays on the socket.
   bool allow_shm = true;
@@ -62,8 +73,9 @@ struct ServerOptions {
   uint32_t max_connections = 64;
   // A client that connects and does not finish the handshake in this time is dropped.
   std::chrono::milliseconds handshake_timeout{5000};
-  // How long building a reply may wait for a free slot (see ConnectOptions::slot_wait).
-  std::chrono::milliseconds slot_wait{1000};
+  // How long building a reply may wait for a free slot before it is built in private memory
+  // and copied into a slot when sent (see ConnectOptions::slot_wait).
+  std::chrono::milliseconds slot_wait{10};
   // unix:// and tcp://: offer shared memory to clients on the same host and of the same user
   // (through a hidden rendezvous socket in the runtime dir).
   bool allow_shm = true;

@@ -148,12 +148,22 @@ Result<IncomingMessage> ShmClientConnection::Call(uint32_t method_id, MethodKind
   if (Status usable = allocator->Usable(); !usable.ok()) return usable;
 
   const Clock::time_point deadline = DeadlineFrom(options.deadline);
+  flatbuffers::FlatBufferBuilder& fbb = request.fbb();
+  const uint32_t length = fbb.GetSize();
+  // A request built while every slot was taken waits here for one, by the call's deadline.
+  Result<uint8_t*> placed = allocator->Place(fbb.GetBufferPointer(), length, deadline);
+  if (!placed.ok()) {
+    if (!connected()) return Disconnected(endpoint_);
+    if (Clock::now() >= deadline) {
+      return Status::DeadlineExceeded("no shared-memory slot for the request freed up before "
+                                      "the deadline");
+    }
+    return placed.status();
+  }
+  const uint8_t* data = *placed;
   Result<uint32_t> cell_index = AcquireCell(deadline);
   if (!cell_index.ok()) return cell_index.status();
 
-  flatbuffers::FlatBufferBuilder& fbb = request.fbb();
-  const uint8_t* data = fbb.GetBufferPointer();
-  const uint32_t length = fbb.GetSize();
   size_t reserved = 0, start = 0;
   fbb.ReleaseRaw(reserved, start);  // the slot now belongs to the descriptor, not the builder
   const uint32_t slot = allocator->Detach();

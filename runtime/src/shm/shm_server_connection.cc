@@ -124,7 +124,8 @@ void ShmServerConnection::HandleGuarded(const shm::Descriptor& descriptor) {
     if (descriptor.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
       RecycleCell(descriptor.cell);
     } else {
-      Publish(descriptor.cell, static_cast<uint32_t>(StatusCode::kInternal), shm::kNoIndex, 0, 0);
+      Publish(descriptor.cell, static_cast<uint32_t>(StatusCode::kInternal), shm::kNoIndex, 0,
+              0);
     }
   }
 }
@@ -200,7 +201,8 @@ void ShmServerConnection::Handle(const shm::Descriptor& d) {
     if (d.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
       RecycleCell(d.cell);
     } else {
-      Complete(d.cell, Status::DataLoss("request names a slot the server holds"), nullptr);
+      Complete(d.cell, Status::DataLoss("request names a slot the server holds"), nullptr,
+               Clock::time_point::max());
     }
     return;
   }
@@ -212,7 +214,7 @@ void ShmServerConnection::Handle(const shm::Descriptor& d) {
       RecycleCell(d.cell);  // nobody waits on a oneway cell
     } else {
       Complete(d.cell, Status::DataLoss("request descriptor names memory outside its slot"),
-               nullptr);
+               nullptr, Clock::time_point::max());
     }
     return;
   }
@@ -237,19 +239,31 @@ void ShmServerConnection::Handle(const shm::Descriptor& d) {
     RecycleCell(d.cell);
     return;
   }
-  Complete(d.cell, status, &reply);
+  Complete(d.cell, status, &reply, call.deadline);
 }
 
-void ShmServerConnection::Complete(uint32_t cell, const Status& status, OutgoingMessage* reply) {
+void ShmServerConnection::Complete(uint32_t cell, const Status& status, OutgoingMessage* reply,
+                                   Clock::time_point deadline) {
   if (status.ok()) {
     auto* allocator = static_cast<shm::SlotAllocator*>(reply->allocator());
     if (Status usable = allocator->Usable(); !usable.ok()) {
-      Complete(cell, usable, nullptr);
+      Complete(cell, usable, nullptr, deadline);
       return;
     }
     flatbuffers::FlatBufferBuilder& fbb = reply->fbb();
-    const uint8_t* data = fbb.GetBufferPointer();
     const uint32_t length = fbb.GetSize();
+    // A reply built while every slot was taken waits for one here (the request's slot is free
+    // by now), by the call's deadline.
+    Result<uint8_t*> placed = allocator->Place(fbb.GetBufferPointer(), length, deadline);
+    if (!placed.ok()) {
+      Complete(cell, Clock::now() >= deadline
+                         ? Status::DeadlineExceeded("no shared-memory slot for the reply freed "
+                                                    "up before the deadline")
+                         : placed.status(),
+               nullptr, deadline);
+      return;
+    }
+    const uint8_t* data = *placed;
     size_t reserved = 0, start = 0;
     fbb.ReleaseRaw(reserved, start);
     const uint32_t slot = allocator->Detach();

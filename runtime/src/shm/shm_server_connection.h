@@ -48,7 +48,9 @@ class ShmServerConnection final : public ServerConnection,
   void HandleGuarded(const shm::Descriptor& descriptor);
   // Writes the call's outcome into its cell and wakes the client (or, for a cell the client
   // abandoned, frees the reply and recycles the cell).
-  void Complete(uint32_t cell, const Status& status, OutgoingMessage* reply);
+  // `deadline` bounds the wait for a slot when the reply was built on the heap.
+  void Complete(uint32_t cell, const Status& status, OutgoingMessage* reply,
+                std::chrono::steady_clock::time_point deadline);
   void Publish(uint32_t cell, uint32_t code, uint32_t slot, uint32_t offset, uint32_t length);
   void RecycleCell(uint32_t cell);
 

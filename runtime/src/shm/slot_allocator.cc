@@ -32,20 +32,41 @@ bool SlotAllocator::InSlot(const uint8_t* p) const {
 }
 
 uint8_t* SlotAllocator::allocate(size_t size) {
-  // A builder holds one buffer at a time, so at most one slot is ours here. Once a message has
-  // failed to find a slot it can never be sent: don't wait for slots again while it grows.
-  Result<uint32_t> slot =
-      failure_.ok() ? segment_.AcquireSlot(size, internal::DeadlineAfter(slot_wait_), closed_)
-                    : failure_;
-  if (!slot.ok()) {
-    // FlatBuffers cannot take a null buffer: keep building on the heap, refuse to send.
-    if (failure_.ok()) failure_ = slot.status();
-    heap_ = new uint8_t[size];
-    return heap_;
+  // A builder holds one buffer at a time, so at most one slot is ours here. Once a message is
+  // built on the heap it stays there while it grows (Place copies it into a slot once), and
+  // one too large for any slot can never be sent.
+  if (size > segment_.largest_slot_bytes() && failure_.ok()) {
+    failure_ = Status::ResourceExhausted(
+        "message of " + std::to_string(size) + " bytes exceeds the largest shared-memory slot (" +
+        std::to_string(segment_.largest_slot_bytes()) + " bytes)");
   }
-  if (slot_ != kNoIndex) segment_.ReleaseSlot(slot_);
+  if (failure_.ok() && !on_heap_) {
+    Result<uint32_t> slot = segment_.AcquireSlot(size, internal::DeadlineAfter(slot_wait_), closed_);
+    if (slot.ok()) {
+      if (slot_ != kNoIndex) segment_.ReleaseSlot(slot_);
+      slot_ = *slot;
+      return segment_.SlotBase(slot_) + segment_.SlotCapacity(slot_) - size;
+    }
+    if (slot.status().code() != StatusCode::kResourceExhausted) failure_ = slot.status();
+  }
+  // No slot free right now (or never sendable): FlatBuffers cannot take a null buffer, so
+  // build on the heap.
+  on_heap_ = true;
+  heap_ = new uint8_t[size];
+  return heap_;
+}
+
+Result<uint8_t*> SlotAllocator::Place(const uint8_t* data, size_t length,
+                                      std::chrono::steady_clock::time_point deadline) {
+  if (!failure_.ok()) return failure_;
+  if (!on_heap_) return const_cast<uint8_t*>(data);  // built in its slot
+  Result<uint32_t> slot = segment_.AcquireSlot(length, deadline, closed_);
+  if (!slot.ok()) return slot.status();
   slot_ = *slot;
-  return segment_.SlotBase(slot_) + segment_.SlotCapacity(slot_) - size;
+  uint8_t* placed = segment_.SlotBase(slot_) + segment_.SlotCapacity(slot_) - length;
+  std::memcpy(placed, data, length);
+  bytes_copied_.fetch_add(length, std::memory_order_relaxed);
+  return placed;
 }
 
 void SlotAllocator::deallocate(uint8_t* p, size_t) {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "ferry/message.h"
+#include "ferry/result.h"
 #include "shm/layout.h"
 #include "shm/segment.h"
 
@@ -35,6 +36,12 @@ class SlotAllocator final : public internal::MessageAllocator {
   // True when `segment` is the memory this allocator lends (a message built for one
   // connection cannot be sent on another).
   bool BelongsTo(const Segment& segment) const { return &segment == &segment_; }
+  // Where a finished message of `length` bytes at `data` is sent from: in place when the
+  // builder wrote in a slot; otherwise (no slot was free within slot_wait while building) it is
+  // copied, once, into a slot it waits for until `deadline` or `closed` (the copy is counted).
+  // RESOURCE_EXHAUSTED when no slot freed up in time.
+  Result<uint8_t*> Place(const uint8_t* data, size_t length,
+                         std::chrono::steady_clock::time_point deadline);
   // Hands the current slot over to the peer: this allocator will not free it.
   uint32_t Detach() {
     segment_.HandOver(slot_);
@@ -54,7 +61,8 @@ class SlotAllocator final : public internal::MessageAllocator {
   std::atomic<uint64_t>& bytes_copied_;
   const std::atomic<bool>& closed_;
   uint32_t slot_ = kNoIndex;    // the slot the builder writes in, if any
-  uint8_t* heap_ = nullptr;     // or the heap buffer it fell back to
+  uint8_t* heap_ = nullptr;     // or the heap buffer it builds in until Place()
+  bool on_heap_ = false;        // no slot was free: built on the heap from then on
   DescriptorRing* building_;    // where this message counts as being built, if anywhere
   Status failure_;
 };
