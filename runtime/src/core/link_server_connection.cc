@@ -85,8 +85,9 @@ void LinkServerConnection::Join() {
 void LinkServerConnection::Serve() {
   Result<std::unique_ptr<FrameLink>> link = open_link_(socket_.get(), env_);
   if (!link.ok()) {
-    LogLine("handshake failed: " + link.status().ToString());
+    env_.log->Log("handshake failed: " + link.status().ToString());
   } else {
+    MarkEstablished();
     uint32_t extra = std::max(1U, env_.options->workers_per_connection) - 1;
     {
       std::lock_guard lock(mutex_);

@@ -2,11 +2,13 @@
 // connection gets from the server that owns it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
 
 #include "core/dispatch.h"
+#include "core/log.h"
 #include "ferry/options.h"
 
 namespace ferry::internal {
@@ -26,6 +28,9 @@ struct ConnectionEnv {
   // The rendezvous socket of this server's shared-memory upgrade, offered to socket clients
   // on the same host; empty when the server does not offer it.
   std::string upgrade_path;
+  // Where lines about this connection's peer go (shared per listener, so a flood of bad
+  // peers costs a few lines a second).
+  LogLimiter* log;
 };
 
 class ServerConnection {
@@ -41,6 +46,17 @@ class ServerConnection {
   virtual bool finished() const = 0;
   // Payload bytes this side has copied for the connection (see Server::bytes_copied()).
   virtual uint64_t bytes_copied() const = 0;
+
+  // True once the handshake succeeded. Until then the connection is "pending": it may be
+  // dropped to make room for a newer one (ServerOptions::max_pending_handshakes).
+  bool established() const { return established_.load(std::memory_order_acquire); }
+
+ protected:
+  // Each transport calls this on the connection's thread when its handshake succeeded.
+  void MarkEstablished() { established_.store(true, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> established_{false};
 };
 
 }  // namespace ferry::internal

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -22,8 +23,15 @@
 namespace ferry::internal {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // The method table of the server whose handlers this thread runs, if any.
 thread_local const MethodTable* handler_thread_of = nullptr;
+
+// How long a pending connection keeps its place in a full server: past it, it gives way to a
+// newcomer. Honest handshakes take milliseconds; keeping young ones means a client in the
+// middle of its handshake is not dropped for the next one to arrive.
+constexpr auto kPendingGrace = std::chrono::milliseconds(100);
 
 Result<std::unique_ptr<Listener>> OpenListener(const Endpoint& endpoint) {
   switch (endpoint.scheme) {
@@ -94,6 +102,7 @@ Status ServerCore::Listen(std::string_view text) {
     }
   }
   listeners_.push_back(std::move(*listener));
+  listener_logs_.push_back(std::make_unique<LogLimiter>());
   listening_ = true;
   Wake();
   return Status::Ok();
@@ -112,6 +121,7 @@ Status ServerCore::EnsureUpgradeListener() {
   if (!listener.ok()) return listener.status();
   upgrade_path_ = name;
   listeners_.push_back(std::move(*listener));
+  listener_logs_.push_back(std::make_unique<LogLimiter>());
   return Status::Ok();
 }
 
@@ -161,12 +171,12 @@ void ServerCore::ShutdownAndWait() {
     if (acceptor_.joinable()) acceptor_.join();
     // The acceptor is gone: nothing else touches the lists now.
     listeners_.clear();  // removes their files
-    for (auto& connection : connections_) connection->Stop();
-    for (auto& connection : connections_) connection->Join();
+    for (auto& admitted : connections_) admitted.connection->Stop();
+    for (auto& admitted : connections_) admitted.connection->Join();
     {
       std::lock_guard lock(mutex_);
-      for (const auto& connection : connections_) {
-        retired_bytes_copied_ += connection->bytes_copied();
+      for (const auto& admitted : connections_) {
+        retired_bytes_copied_ += admitted.connection->bytes_copied();
       }
       connections_.clear();
       stopped_ = true;
@@ -178,14 +188,14 @@ void ServerCore::ShutdownAndWait() {
 size_t ServerCore::connection_count() const {
   std::lock_guard lock(mutex_);
   size_t live = 0;
-  for (const auto& connection : connections_) live += connection->finished() ? 0 : 1;
+  for (const auto& admitted : connections_) live += admitted.connection->finished() ? 0 : 1;
   return live;
 }
 
 uint64_t ServerCore::bytes_copied() const {
   std::lock_guard lock(mutex_);
   uint64_t total = retired_bytes_copied_;
-  for (const auto& connection : connections_) total += connection->bytes_copied();
+  for (const auto& admitted : connections_) total += admitted.connection->bytes_copied();
   return total;
 }
 
@@ -211,25 +221,25 @@ void ServerCore::AcceptLoop() {
     for (size_t i = 1; i < fds.size(); ++i) {
       if ((fds[i].revents & POLLIN) == 0) continue;
       Listener* listener = nullptr;
+      LogLimiter* log = nullptr;
       {
-        std::lock_guard lock(mutex_);  // only this thread and Listen() touch the list
-        if (i - 1 < listeners_.size()) listener = listeners_[i - 1].get();
+        std::lock_guard lock(mutex_);  // only this thread and Listen() touch the lists
+        if (i - 1 < listeners_.size()) {
+          listener = listeners_[i - 1].get();
+          log = listener_logs_[i - 1].get();
+        }
       }
-      if (listener != nullptr) Accept(*listener);
+      if (listener != nullptr) Accept(*listener, *log);
     }
   }
 }
 
-void ServerCore::Accept(Listener& listener) {
+void ServerCore::Accept(Listener& listener, LogLimiter& log) {
   Fd client = listener.Accept();
   if (!client.valid()) {
     if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
     const int error = errno;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_accept_error_log_ > std::chrono::seconds(1)) {  // one line a second at most
-      last_accept_error_log_ = now;
-      LogLine(std::string("accept failed: ") + std::strerror(error));
-    }
+    log.Log(std::string("accept on ") + listener.endpoint() + " failed: " + std::strerror(error));
     if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
       // The client stays in the backlog and poll() would report it again at once: give
       // connections time to close rather than spin.
@@ -237,42 +247,85 @@ void ServerCore::Accept(Listener& listener) {
     }
     return;
   }
+  Reap();  // connections that have ended give their places back before this one is judged
+  const std::optional<uid_t> uid = LocalPeerUid(client.get());
   std::lock_guard lock(mutex_);
-  size_t live = 0;
-  for (const auto& connection : connections_) live += connection->finished() ? 0 : 1;
-  if (live >= options_.max_connections) {
-    // Refused here, without a thread, so idle connections cannot pile up threads. The client
+  if (Status admitted = AdmitLocked(uid, log); !admitted.ok()) {
+    // Refused here, without a thread, so refused clients cannot pile up threads. The client
     // reads the refusal even if its Hello finds the socket closed.
-    (void)SendRefusal(client.get(),
-                      Status::ResourceExhausted("server has max_connections (" +
-                                                std::to_string(options_.max_connections) +
-                                                ") clients"));
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_refusal_log_ > std::chrono::seconds(1)) {  // one line a second at most
-      last_refusal_log_ = now;
-      LogLine("refused a client: max_connections reached");
-    }
+    (void)SendRefusal(client.get(), admitted);
+    log.Log("refused a client on " + listener.endpoint() + ": " + admitted.message());
     return;
   }
   std::shared_ptr<ServerConnection> connection = listener.NewConnection(
-      std::move(client), ConnectionEnv{&methods_, &options_, [this] { Wake(); }, upgrade_path_});
-  if (connection->Start()) connections_.push_back(std::move(connection));
+      std::move(client),
+      ConnectionEnv{&methods_, &options_, [this] { Wake(); }, upgrade_path_, &log});
+  if (connection->Start()) connections_.push_back({std::move(connection), Clock::now(), uid});
+}
+
+Status ServerCore::AdmitLocked(std::optional<uid_t> uid, LogLimiter& log) {
+  size_t established = 0;
+  size_t pending = 0;
+  size_t of_uid = 0;
+  for (const Admitted& admitted : connections_) {
+    if (admitted.dropped || admitted.connection->finished()) continue;
+    ++(admitted.connection->established() ? established : pending);
+    if (uid && admitted.uid == uid) ++of_uid;
+  }
+  const Clock::time_point now = Clock::now();
+  // Drops the oldest connection still in its handshake that `eligible` allows; false if none.
+  auto drop_oldest_pending = [&](auto eligible, const char* why) {
+    for (Admitted& admitted : connections_) {
+      if (admitted.dropped || admitted.connection->finished() ||
+          admitted.connection->established() || !eligible(admitted)) {
+        continue;
+      }
+      admitted.dropped = true;  // its thread ends on its own; it no longer counts
+      admitted.connection->Stop();
+      --pending;
+      if (uid && admitted.uid == uid) --of_uid;
+      log.Log(std::string("dropped a connection still in its handshake after ") +
+              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 now - admitted.accepted)
+                                 .count()) +
+              " ms: " + why);
+      return true;
+    }
+    return false;
+  };
+  auto stale = [&](const Admitted& admitted) { return now - admitted.accepted > kPendingGrace; };
+  if (uid && options_.max_connections_per_uid > 0 && of_uid >= options_.max_connections_per_uid &&
+      !drop_oldest_pending([&](const Admitted& a) { return a.uid == uid && stale(a); },
+                           "its uid is at max_connections_per_uid")) {
+    return Status::ResourceExhausted(
+        "server has max_connections_per_uid (" + std::to_string(options_.max_connections_per_uid) +
+        ") clients of uid " + std::to_string(*uid));
+  }
+  if (established + pending >= options_.max_connections &&
+      !drop_oldest_pending(stale, "the server is at max_connections")) {
+    return Status::ResourceExhausted("server has max_connections (" +
+                                     std::to_string(options_.max_connections) + ") clients");
+  }
+  if (pending >= std::max(1U, options_.max_pending_handshakes)) {
+    drop_oldest_pending([](const Admitted&) { return true; }, "max_pending_handshakes reached");
+  }
+  return Status::Ok();
 }
 
 void ServerCore::Reap() {
-  std::list<std::shared_ptr<ServerConnection>> done;
+  std::list<Admitted> done;
   {
     std::lock_guard lock(mutex_);
     for (auto it = connections_.begin(); it != connections_.end();) {
-      if ((*it)->finished()) {
-        retired_bytes_copied_ += (*it)->bytes_copied();
+      if (it->connection->finished()) {
+        retired_bytes_copied_ += it->connection->bytes_copied();
         done.splice(done.end(), connections_, it++);
       } else {
         ++it;
       }
     }
   }
-  for (auto& connection : done) connection->Join();
+  for (auto& admitted : done) admitted.connection->Join();
 }
 
 }  // namespace ferry::internal

@@ -8,12 +8,14 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "core/listener.h"
+#include "core/log.h"
 #include "core/server_connection.h"
 #include "core/unix_socket.h"
 #include "ferry/options.h"
@@ -40,8 +42,19 @@ class ServerCore {
   Status EnsureUpgradeListener();
   // Shutdown()'s work, waiting for every thread; never from one of this server's handlers.
   void ShutdownAndWait();
+  // A connection and what admission knows of it.
+  struct Admitted {
+    std::shared_ptr<ServerConnection> connection;
+    std::chrono::steady_clock::time_point accepted;
+    std::optional<uid_t> uid;  // the peer's, on Unix sockets
+    bool dropped = false;      // stopped to make room; its thread is ending
+  };
+
   void AcceptLoop();
-  void Accept(Listener& listener);
+  void Accept(Listener& listener, LogLimiter& log);
+  // Admission of a client accepted with `uid`: OK, making room first if needed (by dropping
+  // the oldest pending connection), or RESOURCE_EXHAUSTED. With mutex_ held.
+  Status AdmitLocked(std::optional<uid_t> uid, LogLimiter& log);
   // Joins and drops connections whose thread has ended.
   void Reap();
   void Wake();
@@ -52,8 +65,11 @@ class ServerCore {
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Listener>> listeners_;
+  // One per listener, same index; kept until the server is destroyed, since connections
+  // log through them after their listener is gone.
+  std::vector<std::unique_ptr<LogLimiter>> listener_logs_;
   std::string upgrade_path_;  // the upgrade listener's socket, once there is one
-  std::list<std::shared_ptr<ServerConnection>> connections_;
+  std::list<Admitted> connections_;  // in the order accepted
   uint64_t retired_bytes_copied_ = 0;  // of connections already reaped
   bool listening_ = false;
   bool stopping_ = false;
@@ -65,8 +81,6 @@ class ServerCore {
   std::once_flag shutdown_once_;
   // Runs Shutdown() when a handler asked for it (a handler cannot wait for its own thread).
   std::thread handler_shutdown_;
-  std::chrono::steady_clock::time_point last_accept_error_log_{};
-  std::chrono::steady_clock::time_point last_refusal_log_{};
 };
 
 }  // namespace ferry::internal

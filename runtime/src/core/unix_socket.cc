@@ -20,8 +20,30 @@
 namespace ferry::internal {
 namespace {
 
+// `what` failed with errno: permission and resource errors say so, anything else is `code`.
 Status Errno(StatusCode code, const std::string& what) {
-  return Status(code, what + ": " + std::strerror(errno));
+  const int error = errno;
+  if (error == EACCES || error == EPERM) code = StatusCode::kPermissionDenied;
+  if (error == EMFILE || error == ENFILE || error == ENOMEM || error == ENOBUFS) {
+    code = StatusCode::kResourceExhausted;
+  }
+  return Status(code, what + ": " + std::strerror(error));
+}
+
+bool SameFile(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// What is at a path ferry refuses to touch, for the error message.
+std::string Describe(const struct stat& st) {
+  if (S_ISREG(st.st_mode)) return "a regular file of " + std::to_string(st.st_size) + " bytes";
+  if (S_ISDIR(st.st_mode)) return "a directory";
+  if (S_ISFIFO(st.st_mode)) return "a fifo";
+  if (S_ISLNK(st.st_mode)) return "a symbolic link";
+  if (S_ISSOCK(st.st_mode)) return "a socket";
+  if (S_ISCHR(st.st_mode)) return "a character device";
+  if (S_ISBLK(st.st_mode)) return "a block device";
+  return "a file of unknown type";
 }
 
 // A path, or "@name" for a name in the abstract namespace (no file; gone with its socket).
@@ -118,49 +140,164 @@ Result<Fd> ConnectUnix(const std::string& path, Deadline deadline) {
          errno == EINTR) {
   }
   if (result != 0) {
-    if (errno == EAGAIN || errno == EINPROGRESS) {
+    const int error = errno;
+    if (error == EAGAIN || error == EINPROGRESS) {
       return Status::DeadlineExceeded("the server at " + path + " did not accept in time");
     }
-    return Errno(StatusCode::kUnavailable, "no server listening at " + path);
+    if (error == EACCES || error == EPERM) {
+      return Status::PermissionDenied("permission denied connecting to " + path);
+    }
+    if (error == ENOENT || error == ECONNREFUSED) {
+      return Status::Unavailable("no server listening at " + path + ": " + std::strerror(error));
+    }
+    return Status::Unavailable("cannot connect to " + path + ": " + std::strerror(error));
   }
   const timeval none{};
   setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
   return fd;
 }
 
+namespace {
+
+// Opens `lock_path`, creating it when missing (`*created` says so). Anything there already
+// must look like a ferry lock file (an empty regular file of this user): a user's file that
+// happens to have the name is neither used nor, later, removed.
+Result<Fd> OpenLockFile(const std::string& lock_path, bool* created) {
+  *created = false;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    Fd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (lock.valid()) {
+      *created = true;
+      return lock;
+    }
+    if (errno != EEXIST) return Errno(StatusCode::kUnavailable, "create " + lock_path);
+    struct stat named {};
+    if (lstat(lock_path.c_str(), &named) != 0) {
+      if (errno == ENOENT) continue;  // removed meanwhile: create it
+      return Errno(StatusCode::kUnavailable, "stat " + lock_path);
+    }
+    if (!S_ISREG(named.st_mode) || named.st_uid != geteuid() || named.st_size != 0) {
+      return Status::FailedPrecondition(
+          lock_path + " exists and is " + Describe(named) +
+          (S_ISREG(named.st_mode) && named.st_uid != geteuid() ? " of another user" : "") +
+          ", not a ferry lock file (an empty file of this user); not touching it");
+    }
+    lock = Fd(open(lock_path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    struct stat held {};
+    if (lock.valid() && fstat(lock.get(), &held) == 0 && SameFile(held, named)) return lock;
+    if (!lock.valid() && errno != ENOENT && errno != ELOOP) {
+      return Errno(StatusCode::kUnavailable, "open " + lock_path);
+    }
+    // Replaced between the checks: look again.
+  }
+  return Status::Unavailable("the lock file " + lock_path + " keeps changing");
+}
+
+// Whether some process listens on the socket file at `path` (a dead one's file refuses).
+enum class Probe { kNobody, kListening, kUnknown };
+Probe ProbeSocketFile(const std::string& path, int* error) {
+  Fd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!probe.valid()) {
+    *error = errno;
+    return Probe::kUnknown;
+  }
+  const UnixAddress address = Address(path);
+  int result;
+  while ((result = connect(probe.get(), reinterpret_cast<const sockaddr*>(&address.addr),
+                           address.size)) != 0 &&
+         errno == EINTR) {
+  }
+  *error = result == 0 ? 0 : errno;
+  if (result == 0 || *error == EAGAIN || *error == EPROTOTYPE) return Probe::kListening;
+  if (*error == ECONNREFUSED) return Probe::kNobody;
+  return Probe::kUnknown;
+}
+
+// With the name's lock held: clears `path` for bind when it holds nothing or a stale socket;
+// refuses (and leaves alone) anything else.
+Status ClearSocketPath(const std::string& path) {
+  struct stat named {};
+  if (lstat(path.c_str(), &named) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return Errno(StatusCode::kUnavailable, "stat " + path);
+  }
+  if (!S_ISSOCK(named.st_mode)) {
+    return Status::FailedPrecondition(path + " exists and is " + Describe(named) +
+                                      ", not a stale ferry socket; not replacing it");
+  }
+  // No ferry server holds the lock, but another program may listen on a socket of its own.
+  int error = 0;
+  switch (ProbeSocketFile(path, &error)) {
+    case Probe::kNobody:
+      break;
+    case Probe::kListening:
+      return Status::AlreadyExists(path + " is a socket another process (not a ferry server) " +
+                                   "listens on; not replacing it");
+    case Probe::kUnknown:
+      errno = error;
+      return Errno(StatusCode::kFailedPrecondition,
+                   "cannot tell whether the socket " + path + " is stale; not replacing it");
+  }
+  // Remove only the file probed: if something else took the name meanwhile, bind refuses.
+  struct stat again {};
+  if (lstat(path.c_str(), &again) == 0 && SameFile(again, named)) unlink(path.c_str());
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<NamedSocket> ListenUnix(const std::string& path) {
   // The lock says who owns the name: a live server holds it; a dead one released it with its
   // death, and then any socket file left at `path` is stale.
   const std::string lock_path = path + ".lock";
   Fd lock;
+  bool created = false;
   // The file locked must still be the one at lock_path: a server shutting down unlinks it, and
   // a lock on the unlinked file would let a third server lock a new one (two owners).
+  struct stat held {};
   for (int attempt = 0;; ++attempt) {
-    lock = Fd(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!lock.valid()) return Errno(StatusCode::kUnavailable, "open " + lock_path);
+    Result<Fd> opened = OpenLockFile(lock_path, &created);
+    if (!opened.ok()) return opened.status();
+    lock = std::move(*opened);
     if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK) {
         return Status::AlreadyExists("a server is already listening at " + path);
       }
       return Errno(StatusCode::kUnavailable, "flock " + lock_path);
     }
-    struct stat held {}, named {};
+    struct stat named {};
     if (fstat(lock.get(), &held) == 0 && stat(lock_path.c_str(), &named) == 0 &&
-        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+        SameFile(held, named)) {
       break;
     }
     if (attempt == 10) return Status::Unavailable("the lock file " + lock_path + " keeps changing");
   }
-  unlink(path.c_str());
+  // From here on a failure removes the lock file again if this call made it.
+  auto fail = [&](Status status) -> Result<NamedSocket> {
+    struct stat named {};
+    if (created && stat(lock_path.c_str(), &named) == 0 && SameFile(held, named)) {
+      unlink(lock_path.c_str());
+    }
+    return status;
+  };
+  if (Status s = ClearSocketPath(path); !s.ok()) return fail(s);
   Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return Errno(StatusCode::kUnavailable, "socket");
+  if (!fd.valid()) return fail(Errno(StatusCode::kUnavailable, "socket"));
   const UnixAddress address = Address(path);
   if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&address.addr), address.size) != 0) {
-    return Errno(StatusCode::kUnavailable, "bind " + path);
+    if (errno == EADDRINUSE) {
+      return fail(Status::AlreadyExists(path + " was taken by another process meanwhile"));
+    }
+    return fail(Errno(StatusCode::kUnavailable, "bind " + path));
   }
   chmod(path.c_str(), 0600);
-  if (listen(fd.get(), 128) != 0) return Errno(StatusCode::kUnavailable, "listen " + path);
-  return NamedSocket{std::move(fd), std::move(lock), path, lock_path};
+  struct stat bound {};
+  if (lstat(path.c_str(), &bound) != 0) return fail(Errno(StatusCode::kUnavailable, "stat " + path));
+  if (listen(fd.get(), 128) != 0) {
+    unlink(path.c_str());
+    return fail(Errno(StatusCode::kUnavailable, "listen " + path));
+  }
+  return NamedSocket{std::move(fd), std::move(lock), path, lock_path, bound, held};
 }
 
 Result<Fd> ListenAbstract(const std::string& name) {
@@ -176,9 +313,17 @@ Result<Fd> ListenAbstract(const std::string& name) {
 }
 
 void RemoveNamedSocket(NamedSocket& listener) {
-  if (!listener.path.empty()) unlink(listener.path.c_str());
-  // Safe: ListenUnix re-checks what it locked.
-  if (!listener.lock_path.empty()) unlink(listener.lock_path.c_str());
+  // Only the files this listener made: whatever replaced them since is someone else's.
+  struct stat named {};
+  if (!listener.path.empty() && lstat(listener.path.c_str(), &named) == 0 &&
+      SameFile(named, listener.socket_file)) {
+    unlink(listener.path.c_str());
+  }
+  // Safe while we hold the lock: ListenUnix re-checks what it locked.
+  if (!listener.lock_path.empty() && lstat(listener.lock_path.c_str(), &named) == 0 &&
+      SameFile(named, listener.lock_file)) {
+    unlink(listener.lock_path.c_str());
+  }
   listener.fd.Reset();
   listener.lock.Reset();  // releases the name last
 }
@@ -250,6 +395,18 @@ Result<uid_t> PeerUid(int fd) {
     return Errno(StatusCode::kUnavailable, "SO_PEERCRED");
   }
   return cred.uid;
+}
+
+std::optional<uid_t> LocalPeerUid(int fd) {
+  sockaddr_storage local{};
+  socklen_t size = sizeof(local);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &size) != 0 ||
+      local.ss_family != AF_UNIX) {
+    return std::nullopt;
+  }
+  Result<uid_t> uid = PeerUid(fd);
+  if (!uid.ok()) return std::nullopt;
+  return *uid;
 }
 
 }  // namespace ferry::internal

@@ -2,10 +2,12 @@
 // frames with deadlines, and peer credentials.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -50,18 +52,24 @@ struct NamedSocket {
   Fd lock;
   std::string path;
   std::string lock_path;
+  struct stat socket_file {};  // identities, so that only these files are ever removed
+  struct stat lock_file {};
 };
 
-// Takes the name's lock, replaces a stale socket file and listens at `path`.
-// ALREADY_EXISTS when a live server holds the name.
+// Takes the name's lock, replaces a stale socket file and listens at `path`. Never removes
+// anything else: FAILED_PRECONDITION (naming the path and what it is) when `path` holds
+// anything but a socket, or `<path>.lock` anything but an empty regular file of this user;
+// ALREADY_EXISTS when a live server (ferry or not) listens at `path`; PERMISSION_DENIED when
+// the directory refuses us.
 Result<NamedSocket> ListenUnix(const std::string& path);
 // Listens on "@name" in the abstract namespace: no file, so nothing outlives the process;
 // reachable from the same network namespace only. ALREADY_EXISTS when the name is taken.
 Result<Fd> ListenAbstract(const std::string& name);
-// Unlinks the socket and lock files and closes both.
+// Unlinks the socket and lock files (when they are still the ones made) and closes both.
 void RemoveNamedSocket(NamedSocket& listener);
-// `path` may be "@name" (abstract namespace). UNAVAILABLE when nothing listens at `path`; DEADLINE_EXCEEDED when the server does not
-// accept (its backlog stays full) before `deadline`.
+// `path` may be "@name" (abstract namespace). UNAVAILABLE when nothing listens at `path`;
+// PERMISSION_DENIED when the socket (or a directory on its path) refuses us;
+// DEADLINE_EXCEEDED when the server does not accept (its backlog stays full) before `deadline`.
 Result<Fd> ConnectUnix(const std::string& path, Deadline deadline);
 
 inline constexpr uint32_t kMaxFrameBytes = 65536;
@@ -76,5 +84,7 @@ Result<std::vector<uint8_t>> ReceiveFrame(int fd, Deadline deadline, Fd* passed 
 
 // The effective uid of the process at the other end.
 Result<uid_t> PeerUid(int fd);
+// PeerUid for a Unix socket; nothing for other sockets (TCP peers have no local uid).
+std::optional<uid_t> LocalPeerUid(int fd);
 
 }  // namespace ferry::internal

@@ -66,8 +66,9 @@ void ShmServerConnection::Join() {
 
 void ShmServerConnection::Serve() {
   if (Status s = Handshake(); !s.ok()) {
-    LogLine("handshake failed: " + s.ToString());
+    env_.log->Log("handshake failed: " + s.ToString());
   } else {
+    MarkEstablished();
     try {
       for (uint32_t i = 0; i < std::max(1U, options_.workers_per_connection); ++i) {
         workers_.emplace_back([this] { WorkLoop(); });
