@@ -120,7 +120,7 @@ void ShmServerConnection::HandleGuarded(const shm::Descriptor& descriptor) {
   try {
     Handle(descriptor);
   } catch (const std::exception& e) {
-    LogLine(std::string("call failed inside the runtime: ") + e.what());
+    peer_log_.Log(std::string("call failed inside the runtime: ") + e.what());
     if (descriptor.cell >= segment_->call_count()) return;
     if (descriptor.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
       RecycleCell(descriptor.cell);
@@ -190,15 +190,15 @@ ShmServerConnection::BuildingWait ShmServerConnection::AwaitRequestBeingBuilt(Po
 
 void ShmServerConnection::Handle(const shm::Descriptor& d) {
   if (d.cell >= segment_->call_count()) {
-    LogLine("request names call cell " + std::to_string(d.cell) + " of " +
-            std::to_string(segment_->call_count()) + "; dropped");
+    peer_log_.Log("request names call cell " + std::to_string(d.cell) + " of " +
+                  std::to_string(segment_->call_count()) + "; dropped");
     segment_->ReleaseSlot(d.slot);
     return;
   }
   if (segment_->HeldHere(d.slot)) {
     // A slot this server is building in (or otherwise holds): reading it as a request, and
     // then freeing it, would let the client corrupt our own message. Keep it; fail the call.
-    LogLine("request names a slot the server holds; failed with DATA_LOSS");
+    peer_log_.Log("request names a slot the server holds; failed with DATA_LOSS");
     if (d.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
       RecycleCell(d.cell);
     } else {
@@ -209,7 +209,7 @@ void ShmServerConnection::Handle(const shm::Descriptor& d) {
   }
   const uint8_t* request = segment_->Locate(d.slot, d.offset, d.length);
   if (request == nullptr) {
-    LogLine("request descriptor names memory outside its slot; failed with DATA_LOSS");
+    peer_log_.Log("request descriptor names memory outside its slot; failed with DATA_LOSS");
     segment_->ReleaseSlot(d.slot);
     if (d.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
       RecycleCell(d.cell);  // nobody waits on a oneway cell
@@ -236,7 +236,7 @@ void ShmServerConnection::Handle(const shm::Descriptor& d) {
   const Status status = Dispatch(methods_, call, reply);
   segment_->ReleaseSlot(d.slot);
   if (d.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
-    if (!status.ok()) LogLine("oneway call failed: " + status.ToString());
+    if (!status.ok()) peer_log_.Log("oneway call failed: " + status.ToString());
     RecycleCell(d.cell);
     return;
   }

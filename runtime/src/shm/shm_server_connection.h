@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/dispatch.h"
+#include "core/log.h"
 #include "core/server_connection.h"
 #include "core/unix_socket.h"
 #include "ferry/options.h"
@@ -60,6 +61,9 @@ class ShmServerConnection final : public ServerConnection,
   const ServerOptions& options_;
   std::shared_ptr<shm::Segment> segment_;
   std::atomic<bool> closed_{false};
+  // What this client does wrong (forged descriptors, failing oneway calls) costs a few lines a
+  // second, however fast it loops.
+  LogLimiter peer_log_;
   std::atomic<bool> finished_{false};
   std::atomic<uint64_t> bytes_copied_{0};
   std::vector<std::thread> workers_;
