@@ -1,20 +1,28 @@
 // MqLink: frames over a pair of Boost.Interprocess message_queues, moved by two private threads
 // (a writer that also sends heartbeats, a reader that reassembles frames) so that no caller
-// thread ever blocks inside Boost on a mutex a dead peer may hold.
+// thread ever blocks inside Boost on a mutex a dead peer may hold; what a dead peer left
+// locked is released once its process is gone (see mq_link.h).
 #include "mq/mq_link.h"
 
-#include "core/send_gate.h"
-
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/date_time/posix_time/posix_time_types.hpp>
+#include <boost/interprocess/detail/managed_open_or_create_impl.hpp>
 #include <boost/interprocess/exceptions.hpp>
 #include <boost/interprocess/ipc/message_queue.hpp>
+#include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/permissions.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
@@ -28,6 +36,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/log.h"
+#include "core/send_gate.h"
+#include "core/unix_socket.h"
+
 namespace ferry::internal {
 namespace {
 
@@ -37,9 +49,15 @@ using Clock = std::chrono::steady_clock;
 // Every wait inside Boost is cut into slices this long, so the private threads notice
 // Shutdown() and a dead peer without any message arriving.
 constexpr auto kSlice = std::chrono::milliseconds(50);
-// How long Shutdown() waits, beyond a slice, for a private thread before deciding it is stuck
-// on a mutex held by a dead peer and detaching it.
+// How long Shutdown() waits, beyond a slice, for a private thread before handing it to the
+// janitor (it is stuck on a lock held by a peer that is alive but not running).
 constexpr auto kStuckGrace = std::chrono::milliseconds(100);
+// System calls that check the peer's socket and process run at most this often per link.
+constexpr auto kProbeInterval = std::chrono::milliseconds(10);
+// A peer whose process is known to be alive (its socket open, its pid not exited) is only
+// presumed dead after this much silence: stopped (SIGSTOP, a debugger) or starved peers are
+// not dead ones.
+constexpr auto kAliveSilenceLimit = std::chrono::seconds(10);
 // The reader stops taking frames off the queue (backpressure) when this many, or this many
 // bytes, wait for Receive(); one frame is always admitted.
 constexpr size_t kMaxQueuedFrames = 16;
@@ -59,6 +77,7 @@ enum class Kind : uint32_t {
   kHeartbeat = 0x464d0002,    // value: 0
   kInlineFrame = 0x464d0003,  // value: frame length; the frame follows in this message
   kFrameStart = 0x464d0004,   // value: frame length; the frame follows in raw messages
+  kGoodbye = 0x464d0005,      // value: 0; the sender shut its link down (between frames)
 };
 
 struct Header {
@@ -122,6 +141,87 @@ bool MapsQueue(int64_t pid, const std::string& name) {
   return false;
 }
 
+// A second mapping of a queue's header, whose mutex and conditions are, in Boost 1.74, a
+// pthread_mutex_t and two pthread_cond_t (glibc's layout below). It lets the link release
+// what a peer that died inside a queue operation left locked: only two processes ever map a
+// connection's queues (the names go as soon as both have them), so once the peer's process
+// is gone, the one thread of ours that uses a queue is its only user.
+using QueueHeader = bip::ipcdetail::mq_hdr_t<bip::offset_ptr<void>>;
+using QueueImpl =
+    bip::ipcdetail::managed_open_or_create_impl<bip::shared_memory_object, 0, true, false>;
+static_assert(sizeof(bip::interprocess_mutex) == sizeof(pthread_mutex_t));
+static_assert(sizeof(bip::interprocess_condition) == sizeof(pthread_cond_t));
+
+struct QueueSync {
+  bip::mapped_region region;
+  pthread_mutex_t* mutex = nullptr;
+  pthread_cond_t* conditions[2] = {nullptr, nullptr};
+};
+
+// Null when the layout is not the one expected (then nothing is ever released).
+std::unique_ptr<QueueSync> MapQueueSync(const std::string& name,
+                                        const bip::message_queue& queue) {
+  try {
+    bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_write);
+    auto sync = std::make_unique<QueueSync>();
+    sync->region = bip::mapped_region(shm, bip::read_write, 0,
+                                      QueueImpl::ManagedOpenOrCreateUserOffset +
+                                          sizeof(QueueHeader));
+    auto* header = reinterpret_cast<QueueHeader*>(static_cast<char*>(sync->region.get_address()) +
+                                                  QueueImpl::ManagedOpenOrCreateUserOffset);
+    auto* mutex = reinterpret_cast<pthread_mutex_t*>(&header->m_mutex);
+    // A normal (not robust, not recursive) mutex: glibc's unlock of it is an exchange to 0.
+    if (header->m_max_num_msg != queue.get_max_msg() ||
+        header->m_max_msg_size != queue.get_max_msg_size() ||
+        (mutex->__data.__kind & 0x7f) != PTHREAD_MUTEX_TIMED_NP) {
+      return nullptr;
+    }
+    sync->mutex = mutex;
+    sync->conditions[0] = reinterpret_cast<pthread_cond_t*>(&header->m_cond_recv);
+    sync->conditions[1] = reinterpret_cast<pthread_cond_t*>(&header->m_cond_send);
+    return sync;
+  } catch (const bip::interprocess_exception&) {
+    return nullptr;
+  }
+}
+
+void FutexWakeAll(void* word) {
+  // Process-shared futexes: no FUTEX_PRIVATE_FLAG.
+  syscall(SYS_futex, word, FUTEX_WAKE, std::numeric_limits<int>::max(), nullptr, nullptr, 0);
+}
+
+// Unlocks the queue's mutex and its conditions' internal locks, as glibc's own unlock paths
+// would, and wakes whoever waits for them. Only once the peer's process is gone. True when
+// something was locked.
+bool ReleaseAbandonedLocks(QueueSync& sync) {
+  bool released = false;
+  // glibc checks that a mutex it acquires has no owner recorded; the dead thread's id stays.
+  __atomic_store_n(&sync.mutex->__data.__owner, 0, __ATOMIC_RELAXED);
+  if (__atomic_exchange_n(&sync.mutex->__data.__lock, 0, __ATOMIC_RELEASE) != 0) {
+    FutexWakeAll(&sync.mutex->__data.__lock);
+    released = true;
+  }
+  for (pthread_cond_t* condition : sync.conditions) {
+    // glibc keeps a condition's internal lock in the low two bits of __g1_orig_size.
+    unsigned int* word = &condition->__data.__g1_orig_size;
+    if ((__atomic_fetch_and(word, ~3u, __ATOMIC_RELEASE) & 3) != 0) {
+      FutexWakeAll(word);
+      released = true;
+    }
+  }
+  return released;
+}
+
+// A handle on process `pid` that becomes readable when it exits (zombies included); invalid
+// when the kernel has no pidfd_open.
+Fd OpenProcess(pid_t pid) {
+  if (pid <= 0) return Fd();
+  return Fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+}
+
+// Private threads of all links still running (RunningThreads()).
+std::atomic<size_t> running_threads{0};
+
 void RemoveQueue(const std::string& name) {
   if (name.empty()) return;
   try {
@@ -138,12 +238,18 @@ struct MqLink::State {
   MqQueueNames names;
   std::unique_ptr<bip::message_queue> send_queue;
   std::unique_ptr<bip::message_queue> receive_queue;
+  std::unique_ptr<QueueSync> send_sync;  // null: nothing can be released
+  std::unique_ptr<QueueSync> receive_sync;
   size_t send_message_bytes = 0;
   size_t receive_message_bytes = 0;
   uint64_t max_message_bytes = 0;
   Clock::duration heartbeat{};
   Clock::duration dead_after{};
   std::shared_ptr<BufferPool> pool;
+  // The rendezvous socket, kept open for the link's life: it hangs up as soon as the peer
+  // closes its link or dies.
+  Fd socket;
+  LogLimiter log;
 
   std::atomic<uint64_t> bytes_copied{0};
 
@@ -170,15 +276,23 @@ struct MqLink::State {
   uint64_t job_left = 0;
   size_t job_part = 0;
   size_t job_part_offset = 0;
+  bool mid_frame = false;  // the writer pushed part of a frame and not its end
 
   // Frames received and not yet taken by Receive().
   std::deque<PooledBuffer> frames;
   size_t queued_bytes = 0;
   bool reader_stalled = false;     // waiting for room: the peer's silence then proves nothing
   bool frame_in_progress = false;  // the reader has part of a frame (Receive() waits for it)
-  bool peer_joined = false;        // its hello arrived: only then does silence count
-  pid_t peer_pid = 0;  // 0 unless verified (MapsQueue): then its exit is the peer's death
+  bool peer_joined = false;        // its hello arrived
   Clock::time_point last_heard;
+
+  // The peer's process: from the socket's SO_PEERCRED, or the pid its hello announced once
+  // /proc/<pid>/maps shows it maps the queue. 0 when unknown.
+  pid_t peer_pid = 0;
+  Fd peer_process;  // pidfd of peer_pid, when the kernel has them
+  bool peer_hung_up = false;  // the socket hung up: the peer closed its link, or died
+  bool peer_exited = false;   // its process is gone: nothing it held will ever be released
+  Clock::time_point next_probe{};
 
   bool names_removed = false;
 
@@ -190,6 +304,29 @@ struct MqLink::State {
   bool reader_exited = false;
   bool joined = false;
 
+  // What Create() and Open() share once the queues are open (their names still exist).
+  void Prepare(const MqLinkOptions& options, const std::string& send_name,
+               const std::string& receive_name) {
+    send_sync = MapQueueSync(send_name, *send_queue);
+    receive_sync = MapQueueSync(receive_name, *receive_queue);
+    max_message_bytes = options.max_message_bytes;
+    heartbeat = options.heartbeat;
+    dead_after =
+        std::max<Clock::duration>(5 * options.heartbeat, std::chrono::milliseconds(500));
+    pool = options.pool ? options.pool : BufferPool::Create();
+    if (options.peer_socket >= 0) {
+      socket = Fd(fcntl(options.peer_socket, F_DUPFD_CLOEXEC, 0));
+      ucred cred{};
+      socklen_t length = sizeof(cred);
+      if (socket.valid() &&
+          getsockopt(socket.get(), SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0 &&
+          cred.pid > 0) {
+        peer_pid = cred.pid;
+        peer_process = OpenProcess(cred.pid);
+      }
+    }
+  }
+
   void MarkBrokenLocked(Status status) {
     if (broken.ok()) broken = std::move(status);
     writer_cv.notify_all();
@@ -198,23 +335,72 @@ struct MqLink::State {
     receiver_cv.notify_all();
   }
 
-  // Declares the peer dead when it has been silent for dead_after while this side listened,
-  // or when its pid is gone. False when the link is (now) broken.
+  // Whether anything but silence can tell that the peer is alive.
+  bool WatchedLocked() const { return socket.valid() || peer_pid > 0; }
+
+  // Looks at the socket and the peer's process (system calls, so at most every
+  // kProbeInterval unless `force`).
+  void ProbeLocked(Clock::time_point now, bool force = false) {
+    if (!force && now < next_probe) return;
+    next_probe = now + kProbeInterval;
+    pollfd fds[2];
+    nfds_t count = 0;
+    if (socket.valid() && !peer_hung_up) fds[count++] = {socket.get(), POLLRDHUP, 0};
+    const nfds_t process_index = count;
+    if (peer_process.valid() && !peer_exited) fds[count++] = {peer_process.get(), POLLIN, 0};
+    if (count > 0 && poll(fds, count, 0) > 0) {
+      if (process_index > 0 && (fds[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+        peer_hung_up = true;
+      }
+      if (process_index < count && fds[process_index].revents != 0) peer_exited = true;
+    }
+    if (!peer_process.valid() && peer_pid > 0 && !peer_exited && kill(peer_pid, 0) == -1 &&
+        errno == ESRCH) {
+      peer_exited = true;
+    }
+  }
+
+  // Declares the peer dead when its process is gone, its socket hung up, or it has been
+  // silent too long while this side listened: dead_after when nothing else can tell,
+  // kAliveSilenceLimit when its process is known to be alive. False when the link is (now)
+  // broken.
   bool CheckPeerLocked(Clock::time_point now) {
     if (!broken.ok()) return false;
-    if (!peer_joined) return true;  // the handshake's deadline covers a peer that never came
-    if (!reader_stalled && now - last_heard >= dead_after) {
-      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(dead_after).count();
-      MarkBrokenLocked(Status::Unavailable("mq peer silent for " + std::to_string(ms) +
-                                           " ms (no message or heartbeat): presumed dead"));
-      return false;
-    }
-    if (peer_pid > 0 && kill(peer_pid, 0) == -1 && errno == ESRCH) {
+    ProbeLocked(now);
+    if (peer_exited) {
       MarkBrokenLocked(
           Status::Unavailable("mq peer process " + std::to_string(peer_pid) + " has exited"));
       return false;
     }
+    if (peer_hung_up) {
+      MarkBrokenLocked(Status::Unavailable("mq peer closed the connection"));
+      return false;
+    }
+    // Unwatched, before its hello: the handshake's deadline covers a peer that never came.
+    if (!peer_joined && !WatchedLocked()) return true;
+    const Clock::duration limit = WatchedLocked() ? Clock::duration(kAliveSilenceLimit)
+                                                  : dead_after;
+    if (!reader_stalled && now - last_heard >= limit) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(limit).count();
+      MarkBrokenLocked(Status::Unavailable("mq peer silent for " + std::to_string(ms) +
+                                           " ms (no message or heartbeat): presumed dead"));
+      return false;
+    }
     return true;
+  }
+
+  // Once the peer's process is gone, releases whatever it left locked in either queue, so
+  // that a private thread waiting for it moves on (and then sees the link is down).
+  void ReleaseIfPeerExitedLocked() {
+    ProbeLocked(Clock::now(), /*force=*/true);
+    if (!peer_exited) return;
+    bool released = false;
+    if (send_sync) released |= ReleaseAbandonedLocks(*send_sync);
+    if (receive_sync) released |= ReleaseAbandonedLocks(*receive_sync);
+    if (released) {
+      log.Log("mq: released queue locks left held by peer process " + std::to_string(peer_pid) +
+              ", which died inside a queue operation");
+    }
   }
 
   bool RoomLocked() const {
@@ -226,7 +412,7 @@ struct MqLink::State {
     while (true) {
       {
         std::lock_guard lock(mutex);
-        if (shutdown || !broken.ok()) return false;
+        if (shutdown || !CheckPeerLocked(Clock::now())) return false;
       }
       try {
         if (send_queue->timed_send(data, size, 0, SliceEnd())) return true;
@@ -237,7 +423,6 @@ struct MqLink::State {
       }
     }
   }
-
   // Copies the next message of the current job into `staging`; 0 when there is no job (Send()
   // gave up). Sets *data_bytes to the frame bytes copied and *last when it ends the frame.
   size_t NextMessageLocked(uint8_t* staging, size_t* data_bytes, bool* last) {
@@ -285,7 +470,7 @@ struct MqLink::State {
       while (true) {
         writer_cv.wait_until(lock, last_sent + heartbeat,
                              [&] { return shutdown || !broken.ok() || job_active; });
-        if (shutdown || !broken.ok()) break;
+        if (shutdown || !CheckPeerLocked(Clock::now())) break;
         if (!job_active) {
           if (Clock::now() < last_sent + heartbeat) continue;
           lock.unlock();
@@ -306,6 +491,7 @@ struct MqLink::State {
         bool last = false;
         const size_t size = NextMessageLocked(staging.data(), &data_bytes, &last);
         if (size == 0) continue;
+        mid_frame = !last;
         lock.unlock();
         bytes_copied.fetch_add(data_bytes, std::memory_order_relaxed);
         const bool pushed = Push(staging.data(), size);
@@ -317,6 +503,17 @@ struct MqLink::State {
           job_active = false;
           job_done = true;
           sender_cv.notify_all();
+        }
+      }
+      // A clean shutdown between frames tells the peer at once (a full queue or a frame cut
+      // short leaves that to the socket's hang-up).
+      if (shutdown && broken.ok() && !mid_frame) {
+        lock.unlock();
+        const Header goodbye{static_cast<uint32_t>(Kind::kGoodbye), 0, 0};
+        try {
+          send_queue->try_send(&goodbye, sizeof(goodbye), 0);
+        } catch (const bip::interprocess_exception&) {
+          // The peer learns it from the socket instead.
         }
       }
     }
@@ -348,7 +545,10 @@ struct MqLink::State {
         std::unique_lock lock(mutex);
         if (!in_frame && !RoomLocked()) {
           reader_stalled = true;
-          reader_cv.wait(lock, [&] { return shutdown || !broken.ok() || RoomLocked(); });
+          // Still watching the peer's socket and process meanwhile.
+          while (!shutdown && CheckPeerLocked(Clock::now()) && !RoomLocked()) {
+            reader_cv.wait_for(lock, kSlice);
+          }
           reader_stalled = false;
           last_heard = Clock::now();  // the time spent stalled proves nothing about the peer
         }
@@ -373,6 +573,9 @@ struct MqLink::State {
       }
       {
         std::lock_guard lock(mutex);
+        // After the peer died (and what it held was released), a message it was writing may
+        // be incomplete: nothing more is taken.
+        if (shutdown || !broken.ok()) break;
         last_heard = Clock::now();
       }
       if (in_frame) {
@@ -402,13 +605,26 @@ struct MqLink::State {
       const Kind kind = static_cast<Kind>(header.kind);
       if (kind == Kind::kHello) {
         const int64_t pid = static_cast<int64_t>(header.value);
-        const bool watchable = MapsQueue(pid, names.request);
-        std::lock_guard lock(mutex);
+        std::unique_lock lock(mutex);
         peer_joined = true;
-        if (watchable) peer_pid = static_cast<pid_t>(pid);
+        if (peer_pid == 0) {  // no socket told us already
+          lock.unlock();
+          const bool watchable = MapsQueue(pid, names.request);
+          Fd process = watchable ? OpenProcess(static_cast<pid_t>(pid)) : Fd();
+          lock.lock();
+          if (watchable) {
+            peer_pid = static_cast<pid_t>(pid);
+            peer_process = std::move(process);
+          }
+        }
         continue;
       }
       if (kind == Kind::kHeartbeat) continue;
+      if (kind == Kind::kGoodbye) {
+        std::lock_guard lock(mutex);
+        MarkBrokenLocked(Status::Unavailable("mq peer closed the connection"));
+        break;
+      }
       if (kind != Kind::kInlineFrame && kind != Kind::kFrameStart) {
         DataLoss("a queue message of unknown kind " + std::to_string(header.kind));
         break;
@@ -449,13 +665,54 @@ struct MqLink::State {
   }
 };
 
-MqLink::MqLink(std::shared_ptr<State> state) : state_(std::move(state)) {
-  state_->last_heard = Clock::now();
-  state_->writer = std::thread([state = state_] { state->WriterLoop(); });
-  state_->reader = std::thread([state = state_] { state->ReaderLoop(); });
+namespace {
+
+// Looks after private threads that Shutdown() could not join (stuck on a queue lock held by a
+// peer that was alive, but not running, at the time): each watch releases what the peer held
+// once its process is gone, and says when both threads have exited. The janitor's own thread
+// runs only while it has something to watch.
+class Janitor {
+ public:
+  // `watch` returns true once there is nothing left to watch.
+  static void Adopt(std::function<bool()> watch);
+
+ private:
+  void Run();
+
+  std::mutex mutex_;
+  std::vector<std::function<bool()>> watches_;
+  bool running_ = false;
+};
+
+Janitor& TheJanitor() {
+  static Janitor* janitor = new Janitor();  // never destroyed: its thread may outlive main()
+  return *janitor;
 }
 
-namespace {
+void Janitor::Adopt(std::function<bool()> watch) {
+  Janitor& self = TheJanitor();
+  std::lock_guard lock(self.mutex_);
+  self.watches_.push_back(std::move(watch));
+  if (self.running_) return;
+  try {
+    std::thread([&self] { self.Run(); }).detach();
+    self.running_ = true;
+  } catch (const std::system_error&) {
+    self.watches_.pop_back();  // the stuck thread keeps its state alive by itself
+  }
+}
+
+void Janitor::Run() {
+  while (true) {
+    std::this_thread::sleep_for(kSlice);
+    std::lock_guard lock(mutex_);
+    std::erase_if(watches_, [](const std::function<bool()>& watch) { return watch(); });
+    if (watches_.empty()) {
+      running_ = false;
+      return;
+    }
+  }
+}
 
 Status ValidateOptions(const MqLinkOptions& options) {
   if (options.heartbeat.count() <= 0) {
@@ -469,6 +726,19 @@ Status ValidateOptions(const MqLinkOptions& options) {
 }
 
 }  // namespace
+
+MqLink::MqLink(std::shared_ptr<State> state) : state_(std::move(state)) {
+  state_->last_heard = Clock::now();
+  running_threads.fetch_add(2);
+  state_->writer = std::thread([state = state_] {
+    state->WriterLoop();
+    running_threads.fetch_sub(1);
+  });
+  state_->reader = std::thread([state = state_] {
+    state->ReaderLoop();
+    running_threads.fetch_sub(1);
+  });
+}
 
 Result<std::unique_ptr<MqLink>> MqLink::Create(const MqLinkOptions& options,
                                                MqQueueNames* names_out) {
@@ -494,11 +764,7 @@ Result<std::unique_ptr<MqLink>> MqLink::Create(const MqLinkOptions& options,
   }
   state->send_message_bytes = options.queue_message_bytes;
   state->receive_message_bytes = options.queue_message_bytes;
-  state->max_message_bytes = options.max_message_bytes;
-  state->heartbeat = options.heartbeat;
-  state->dead_after =
-      std::max<Clock::duration>(5 * options.heartbeat, std::chrono::milliseconds(500));
-  state->pool = options.pool ? options.pool : BufferPool::Create();
+  state->Prepare(options, state->names.reply, state->names.request);
   if (names_out != nullptr) *names_out = state->names;
   return std::unique_ptr<MqLink>(new MqLink(std::move(state)));
 }
@@ -522,11 +788,7 @@ Result<std::unique_ptr<MqLink>> MqLink::Open(const MqQueueNames& names,
       state->receive_message_bytes < kMinQueueMessageBytes) {
     return Status::FailedPrecondition("mq link: the queues' messages are too small");
   }
-  state->max_message_bytes = options.max_message_bytes;
-  state->heartbeat = options.heartbeat;
-  state->dead_after =
-      std::max<Clock::duration>(5 * options.heartbeat, std::chrono::milliseconds(500));
-  state->pool = options.pool ? options.pool : BufferPool::Create();
+  state->Prepare(options, names.request, names.reply);
   return std::unique_ptr<MqLink>(new MqLink(std::move(state)));
 }
 
@@ -606,11 +868,9 @@ Result<PooledBuffer> MqLink::Receive(Clock::time_point deadline) {
     // A frame half received is not lost by giving up: the reader thread completes it and the
     // next Receive() takes it.
     if (now >= deadline) return Status::DeadlineExceeded("mq link: no frame before the deadline");
-    // Wake up when the peer's silence would reach dead_after (a hello or heartbeat arriving
-    // meanwhile only moves that later), or at the deadline.
-    Clock::time_point wake = s.peer_joined ? s.last_heard + s.dead_after : now + kSlice;
-    wake = std::min(wake, deadline);
-    s.receiver_cv.wait_until(lock, wake);
+    // The reader thread wakes us for a frame or a dead peer; looking every slice as well
+    // covers a reader stuck on a lock the dead peer held.
+    s.receiver_cv.wait_until(lock, std::min(deadline, now + kSlice));
   }
 }
 
@@ -632,14 +892,19 @@ void MqLink::Shutdown() {
   bool writer_exited = false;
   bool reader_exited = false;
   {
+    // A private thread leaves Boost within a slice, unless it waits for a lock the peer
+    // holds: released here at once if the peer's process is gone.
     std::unique_lock lock(s.mutex);
-    s.exit_cv.wait_for(lock, kSlice + kStuckGrace,
-                       [&s] { return s.writer_exited && s.reader_exited; });
+    const Clock::time_point give_up = Clock::now() + kSlice + kStuckGrace;
+    while (!(s.writer_exited && s.reader_exited) && Clock::now() < give_up) {
+      s.ReleaseIfPeerExitedLocked();
+      s.exit_cv.wait_for(lock, kProbeInterval);
+    }
     writer_exited = s.writer_exited;
     reader_exited = s.reader_exited;
   }
-  // A thread still inside Boost now waits for a mutex its dead peer holds, and may wait
-  // forever; it owns a reference to the state, so the mapping it uses stays valid.
+  // Tells the peer now (even if another process shares the socket), if the goodbye did not.
+  if (s.socket.valid()) ::shutdown(s.socket.get(), SHUT_RDWR);
   if (writer_exited)
     s.writer.join();
   else
@@ -648,6 +913,14 @@ void MqLink::Shutdown() {
     s.reader.join();
   else
     s.reader.detach();
+  if (!writer_exited || !reader_exited) {
+    Janitor::Adopt([state = state_] {
+      std::lock_guard lock(state->mutex);
+      if (state->writer_exited && state->reader_exited) return true;
+      state->ReleaseIfPeerExitedLocked();
+      return false;
+    });
+  }
 }
 
 void MqLink::RemoveNames() {
@@ -664,6 +937,8 @@ const MqQueueNames& MqLink::queue_names() const { return state_->names; }
 uint64_t MqLink::bytes_copied() const {
   return state_->bytes_copied.load(std::memory_order_relaxed);
 }
+
+size_t MqLink::RunningThreads() { return running_threads.load(); }
 
 void MqLink::RemoveQueues(const MqQueueNames& names) {
   RemoveQueue(names.request);

@@ -1,29 +1,36 @@
 // The mq:// transport's FrameLink: two Boost.Interprocess message_queues per connection (one
-// per direction), frames split into queue messages, and a heartbeat to detect a dead peer.
+// per direction), frames split into queue messages, and liveness from the rendezvous socket,
+// the peer's process and a heartbeat.
 //
-// Liveness bounds (defaults: heartbeat 100 ms, so dead_after = max(5 heartbeats, 500 ms) =
-// 500 ms; slice = 50 ms):
-//   * Each side sends a heartbeat when it has sent nothing for `heartbeat`. Receive() fails
-//     with UNAVAILABLE once nothing at all arrived for dead_after while it waited, i.e. at
-//     most dead_after (500 ms) after the peer died, since its last message preceded its death.
-//   * A peer SIGKILLed while holding a queue's mutex. In Boost 1.74, message_queue's
-//     send/receive/timed_*/try_* all take that mutex with scoped_lock, i.e. a plain
-//     pthread_mutex_lock on a non-robust process-shared mutex; the timeout of timed_* only
-//     bounds the condition wait, and pthread_cond_timedwait re-locks the mutex without a bound.
-//     (BOOST_INTERPROCESS_ENABLE_TIMEOUT_WHEN_LOCKING would not help: it is an ODR hazard and
-//     leaves the re-lock inside the condition wait unbounded.) So a thread that calls into the
-//     queue can be stuck forever. Only the link's two private threads (reader, writer) ever
-//     call Boost; Send() and Receive() wait on process-local condition variables. Bound: the
-//     caller gets UNAVAILABLE at most dead_after (500 ms) after the peer's death in Receive(),
-//     and in Send() while this side is listening (its receive side not backed up by frames
-//     the caller has not taken); otherwise Send() fails within one slice (50 ms) of the dead
-//     peer being reaped (the pid its hello announced is watched, once /proc/<pid>/maps shows
-//     it maps the queue), or at Shutdown(). Before the peer's hello arrives nothing is judged:
-//     the handshake's deadline covers a peer that never opens the queues (Shutdown() then).
-//   * Shutdown() and the destructor return within slice + 100 ms (150 ms): a private thread
-//     that has not finished by then is stuck on the dead peer's mutex and is detached,
-//     keeping the queue mapping (never the names) alive: one thread and one mapping leak per
-//     such crash.
+// Liveness (defaults: heartbeat 100 ms, dead_after = max(5 heartbeats, 500 ms) = 500 ms,
+// slice 50 ms, probes of the socket and process at most every 10 ms):
+//   * The rendezvous socket stays open on both sides for the link's life (`peer_socket`). It
+//     hangs up when the peer shuts its link down or dies, and SO_PEERCRED names the peer's
+//     process, watched through a pidfd (zombies count as gone). Either is noticed within a
+//     slice by the reader thread, or by a waiting Send()/Receive(): UNAVAILABLE well inside
+//     500 ms, hello or no hello. A clean Shutdown() also sends a goodbye message between frames,
+//     noticed at once.
+//   * Silence: each side sends a heartbeat when it has sent nothing for `heartbeat`. A peer
+//     whose process is known to be alive (socket open, pid not exited) is presumed dead only
+//     after 10 s of silence while this side listened (a SIGSTOPped or starved peer is alive).
+//     Without a socket, the pid its hello announced is watched once /proc/<pid>/maps shows
+//     that it maps the queue; a peer nothing can watch is presumed dead after dead_after.
+//   * A peer killed inside a queue operation. Boost 1.74's message_queue takes a non-robust
+//     process-shared mutex with a plain pthread_mutex_lock (BOOST_INTERPROCESS_ENABLE_
+//     TIMEOUT_WHEN_LOCKING does nothing for the POSIX mutex in 1.74, and the re-lock inside
+//     the condition wait has no bound anyway), so a thread calling into the queue can wait for
+//     that mutex, or a condition's internal lock, for ever. Only the link's two private
+//     threads (reader, writer) ever call Boost; Send() and Receive() wait on process-local
+//     condition variables. Once the peer's process is gone, the link releases what it left
+//     locked, through a second mapping of the queue's header (Boost 1.74's mq_hdr_t, glibc's
+//     pthread layout; checked at open, else never touched): the names are gone by then, so
+//     the one private thread that uses a queue is its only user. The stuck thread then leaves
+//     Boost, sees the link down and exits.
+//   * Shutdown() and the destructor return within slice + 100 ms (150 ms). A private thread
+//     still in Boost then waits for a lock its peer holds while alive but not running
+//     (stopped mid-operation): it is detached and a janitor thread (running only while it has
+//     such threads) releases the locks once that peer's process is gone, so no thread stays
+//     stuck beyond the peer's life and no mapping outlives it.
 //   * Names: the client calls RemoveNames() right after Open() (both sides have then opened
 //     the queues), so a crash after that leaves nothing in /dev/shm; SweepStaleQueues()
 //     removes what a server that crashed before that point left behind.
@@ -54,6 +61,10 @@ struct MqLinkOptions {
   std::chrono::milliseconds heartbeat{100};
   // Where received frames are allocated; null: the link makes its own pool.
   std::shared_ptr<BufferPool> pool;
+  // The rendezvous socket to the peer, or -1. The link keeps a duplicate open for its life:
+  // the peer watches it (it hangs up when this side shuts down or dies) and this side watches
+  // the peer's end and process (SO_PEERCRED) likewise.
+  int peer_socket = -1;
 };
 
 // Queue names without the leading '/', e.g. "ferry-mq-4242-0-9f3a61c2-req".
@@ -103,6 +114,9 @@ class MqLink final : public FrameLink {
   // queue when sending; popping them out of the queue (and moving a staged chunk into the frame
   // buffer, when it could not be received in place) when receiving.
   uint64_t bytes_copied() const override;
+
+  // Private threads of every link in this process still running, detached ones included.
+  static size_t RunningThreads();
 
  private:
   struct State;

@@ -1,5 +1,5 @@
 // The mq:// rendezvous: queues created by the server, opened by the client, names removed
-// as soon as both have them.
+// as soon as both have them; both links keep the rendezvous socket to watch the peer.
 #include "mq/mq_transport.h"
 
 #include <sys/socket.h>
@@ -28,6 +28,7 @@ Result<std::unique_ptr<FrameLink>> OpenMqLink(int socket, const ConnectionEnv& e
   MqLinkOptions options;
   options.max_message_bytes = env.options->max_message_bytes + kMaxFrameOverhead;
   options.heartbeat = kHeartbeat;
+  options.peer_socket = socket;  // kept open: its hang-up tells the link the client is gone
   MqQueueNames names;
   Result<std::unique_ptr<MqLink>> link = MqLink::Create(options, &names);
   if (!link.ok()) {
@@ -70,6 +71,7 @@ Result<std::shared_ptr<ClientTransport>> ConnectMq(const Endpoint& endpoint,
   MqLinkOptions link_options;
   link_options.max_message_bytes = max_message_bytes + kMaxFrameOverhead;
   link_options.heartbeat = std::chrono::milliseconds(welcome->heartbeat_ms);
+  link_options.peer_socket = socket->get();  // kept open: tells the link the server is gone
   if (link_options.heartbeat.count() == 0 || link_options.heartbeat > std::chrono::seconds(1)) {
     return Status::DataLoss("server asked for a heartbeat of " +
                             std::to_string(welcome->heartbeat_ms) + " ms");
