@@ -1,6 +1,7 @@
-// ferry_test_server [--no-shm] <endpoint>: serves TestService; prints "ready <endpoint>" once
-// listening and exits 0 on SIGTERM or SIGINT after a clean shutdown. --no-shm: offer socket
-// clients no move to shared memory.
+// ferry_test_server [--no-shm] [--memory-budget=<bytes>] <endpoint>: serves TestService;
+// prints "ready <endpoint>" once listening and exits 0 on SIGTERM or SIGINT after a clean
+// shutdown. --no-shm: offer socket clients no move to shared memory. --memory-budget: sets
+// ServerOptions::memory_budget_bytes.
 #include <atomic>
 #include <cstring>
 #include <iostream>
@@ -127,13 +128,19 @@ class TestServiceImpl final : public ft::TestService::Service {
 
 int main(int argc, char** argv) {
   ferry::ServerOptions options;
-  if (argc == 3 && std::string(argv[1]) == "--no-shm") {
-    options.allow_shm = false;
-    --argc;
-    ++argv;
+  const std::string kBudgetFlag = "--memory-budget=";
+  for (; argc > 2; --argc, ++argv) {
+    const std::string flag = argv[1];
+    if (flag == "--no-shm") {
+      options.allow_shm = false;
+    } else if (flag.rfind(kBudgetFlag, 0) == 0) {
+      options.memory_budget_bytes = std::stoull(flag.substr(kBudgetFlag.size()));
+    } else {
+      break;
+    }
   }
   if (argc != 2) {
-    std::cerr << "usage: ferry_test_server [--no-shm] <endpoint>\n";
+    std::cerr << "usage: ferry_test_server [--no-shm] [--memory-budget=<bytes>] <endpoint>\n";
     return 2;
   }
   const sigset_t stop = ferry::testing::BlockStopSignals();

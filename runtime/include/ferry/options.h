@@ -98,6 +98,24 @@ struct ServerOptions {
   // unix://, tcp://, mq://: the largest message (request or reply) accepted. A client frame
   // over it ends that client's connection; a reply over it fails with RESOURCE_EXHAUSTED.
   uint64_t max_message_bytes = 32 * 1024 * 1024;
+  // unix://, tcp://: memory for the whole server's frames being received plus the buffers
+  // its connections keep idle for reuse. A connection whose next frame does not fit stops
+  // reading (its client's sends block) until memory frees, for at most that frame's time
+  // (frame_timeout below), then is closed; idle buffers are given up first. Frames of 64 KiB
+  // and up may use 7/8 of it (the rest keeps small calls going); a request larger than that
+  // less 8 KiB of frame header is refused like one over max_message_bytes, and clients are
+  // told the smaller limit. Not counted: replies while handlers build them (at most
+  // workers_per_connection per connection). 0: no bound.
+  uint64_t memory_budget_bytes = 256 * 1024 * 1024;
+  // unix://, tcp://: a request frame that has begun to arrive must be whole within
+  // frame_timeout plus its size at min_frame_bytes_per_second (a 32 MiB request: 10 s +
+  // 32 s), else the connection is closed: a peer that trickles bytes cannot hold a
+  // connection and its memory. Zero frame_timeout: no limit.
+  std::chrono::milliseconds frame_timeout{10000};
+  uint64_t min_frame_bytes_per_second = 1024 * 1024;
+  // unix://, tcp://: a connection with no call in flight that sends nothing for this long is
+  // closed. Zero (the default): idle connections are kept.
+  std::chrono::milliseconds idle_timeout{0};
 };
 
 }  // namespace ferry

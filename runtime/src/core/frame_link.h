@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 
@@ -46,6 +47,12 @@ class FrameLink {
   // socket copies every byte once into the kernel on send and once out on receive; a queue
   // stages and pushes on send and pops on receive. Thread-safe.
   virtual uint64_t bytes_copied() const = 0;
+  // The pool frames are received into, for building outgoing messages too (one pool per
+  // connection, which the link trims while it waits); null when the link offers none.
+  virtual const std::shared_ptr<BufferPool>& pool() const {
+    static const std::shared_ptr<BufferPool> kNone;
+    return kNone;
+  }
 };
 
 }  // namespace ferry::internal

@@ -21,7 +21,8 @@ LinkClient::LinkClient(std::unique_ptr<FrameLink> link, std::string endpoint,
     : link_(std::move(link)),
       endpoint_(std::move(endpoint)),
       max_message_bytes_(max_message_bytes),
-      send_pool_(BufferPool::Create()) {}
+      // One pool per connection when the link has one: it trims it while waiting for replies.
+      send_pool_(link_->pool() ? link_->pool() : BufferPool::Create()) {}
 
 LinkClient::~LinkClient() { link_->Shutdown(); }
 

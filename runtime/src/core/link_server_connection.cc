@@ -19,6 +19,9 @@ namespace {
 // under a stream of fast calls the standby wakes at most once per grace period.
 constexpr std::chrono::microseconds kHandlerGrace{1000};
 
+// What a connection's pool keeps idle at most (the server's memory budget bounds the sum).
+constexpr size_t kIdleBytes = 64 * 1024 * 1024;
+
 // A call is over when the client cancelled it (a Cancel frame, or the connection closed) or
 // its deadline passed: with every worker busy nobody reads the Cancel frame, and a handler
 // must not outlive the caller's interest for that.
@@ -49,8 +52,7 @@ bool RejectedBeforeHandler(const Status& status) {
 LinkServerConnection::LinkServerConnection(Fd socket, OpenLink open_link, ConnectionEnv env)
     : socket_(std::move(socket)),
       open_link_(std::move(open_link)),
-      env_(std::move(env)),
-      send_pool_(BufferPool::Create()) {}
+      env_(std::move(env)) {}
 
 LinkServerConnection::~LinkServerConnection() {
   Stop();
@@ -92,6 +94,7 @@ void LinkServerConnection::Serve() {
     {
       std::lock_guard lock(mutex_);
       link_ = std::move(*link);
+      send_pool_ = link_->pool() ? link_->pool() : BufferPool::Create(kIdleBytes, env_.budget);
       if (stopping_) link_->Shutdown();
       if (extra > 0) {
         Result<StandbyAlarm> alarm = StandbyAlarm::Create();
@@ -191,17 +194,24 @@ void LinkServerConnection::WorkLoop(int me) {
 
 bool LinkServerConnection::ReadRequest(const std::shared_ptr<Request>& request) {
   const auto give_up = [this](const std::string& why) {
-    LogLine("closing a " + std::string(link_->name()) + " connection: " + why);
+    log_.Log("closing a " + std::string(link_->name()) + " connection: " + why);
     return false;
   };
+  const std::chrono::milliseconds idle_timeout = env_.options->idle_timeout;
   for (;;) {
+    Clock::time_point deadline = Clock::time_point::max();
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return false;
+      // Only a client with no call in flight is idle: one waiting for a slow handler is not.
+      if (idle_timeout.count() > 0 && active_.empty()) deadline = DeadlineAfter(idle_timeout);
     }
-    Result<PooledBuffer> frame = link_->Receive(Clock::time_point::max());
+    Result<PooledBuffer> frame = link_->Receive(deadline);
     if (!frame.ok()) {
       if (frame.status().code() == StatusCode::kUnavailable) return false;  // client left
+      if (frame.status().code() == StatusCode::kDeadlineExceeded) {
+        return give_up("idle for " + std::to_string(idle_timeout.count()) + " ms");
+      }
       return give_up(frame.status().ToString());
     }
     Result<DecodedFrame> decoded = DecodeCallFrame({frame->data(), frame->size()});

@@ -71,7 +71,10 @@ class LinkServerConnection final : public ServerConnection,
   Fd socket_;
   OpenLink open_link_;
   const ConnectionEnv env_;
-  const std::shared_ptr<BufferPool> send_pool_;  // replies are built in its buffers
+  // Replies are built in its buffers: the link's own pool when it has one (set before the
+  // workers start).
+  std::shared_ptr<BufferPool> send_pool_;
+  LogLimiter log_;  // lines about this client's misbehaviour
   std::atomic<bool> finished_{false};
   std::atomic<uint64_t> growth_copied_{0};
 

@@ -9,6 +9,7 @@
 
 #include "core/dispatch.h"
 #include "core/log.h"
+#include "core/memory_budget.h"
 #include "ferry/options.h"
 
 namespace ferry::internal {
@@ -31,6 +32,8 @@ struct ConnectionEnv {
   // Where lines about this connection's peer go (shared per listener, so a flood of bad
   // peers costs a few lines a second).
   LogLimiter* log;
+  // The server's memory budget for socket connections (see ServerOptions).
+  MemoryBudget* budget = nullptr;
 };
 
 class ServerConnection {

@@ -16,6 +16,7 @@
 
 #include "core/listener.h"
 #include "core/log.h"
+#include "core/memory_budget.h"
 #include "core/server_connection.h"
 #include "core/unix_socket.h"
 #include "ferry/options.h"
@@ -60,6 +61,8 @@ class ServerCore {
   void Wake();
 
   const ServerOptions options_;
+  // Lent to every connection: declared before connections_ so that it outlives them.
+  MemoryBudget memory_budget_{options_.memory_budget_bytes};
   std::vector<std::unique_ptr<ServiceBinding>> services_;
   MethodTable methods_;
 

@@ -90,7 +90,7 @@ Io ReadAll(int fd, uint8_t* out, size_t size, Clock::time_point deadline, size_t
 
 }  // namespace
 
-Result<std::unique_ptr<SocketLink>> SocketLink::Adopt(Fd socket, uint64_t max_frame_bytes) {
+Result<std::unique_ptr<SocketLink>> SocketLink::Adopt(Fd socket, SocketLinkOptions options) {
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
   if (getsockname(socket.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
@@ -116,18 +116,18 @@ Result<std::unique_ptr<SocketLink>> SocketLink::Adopt(Fd socket, uint64_t max_fr
   try {
     return std::unique_ptr<SocketLink>(new SocketLink(
         asio::generic::stream_protocol(family, tcp ? IPPROTO_TCP : 0), std::move(socket), tcp,
-        max_frame_bytes));
+        std::move(options)));
   } catch (const boost::system::system_error& e) {
     return Status::Unavailable(std::string("cannot adopt the socket: ") + e.what());
   }
 }
 
 SocketLink::SocketLink(asio::generic::stream_protocol protocol, Fd socket, bool tcp,
-                       uint64_t max_frame_bytes)
+                       SocketLinkOptions options)
     : socket_(io_, protocol, socket.get()),
       tcp_(tcp),
-      max_frame_bytes_(max_frame_bytes),
-      pool_(BufferPool::Create()) {
+      options_(std::move(options)),
+      pool_(options_.pool ? options_.pool : BufferPool::Create()) {
   socket.Release();  // owned by socket_ now
 }
 
@@ -167,17 +167,69 @@ Status SocketLink::Send(std::span<const Part> parts, Clock::time_point deadline)
                              (io == Io::kClosed ? "peer closed the connection" : std::strerror(errno)));
 }
 
+Clock::time_point SocketLink::FrameDeadline(uint64_t size) const {
+  if (options_.frame_timeout.count() <= 0) return Clock::time_point::max();
+  auto allowed = std::chrono::duration_cast<Clock::duration>(options_.frame_timeout);
+  if (options_.min_frame_bytes_per_second > 0) {
+    allowed += std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(static_cast<double>(size) /
+                                      static_cast<double>(options_.min_frame_bytes_per_second)));
+  }
+  return Clock::now() + allowed;
+}
+
+Result<PooledBuffer> SocketLink::TakeFrameBuffer(uint32_t size, Clock::time_point deadline) {
+  // Waits in slices, so that a peer that hangs up meanwhile frees its connection at once.
+  constexpr auto kSlice = std::chrono::milliseconds(250);
+  for (;;) {
+    const Clock::time_point now = Clock::now();
+    const Clock::time_point until = deadline - now > kSlice ? now + kSlice : deadline;
+    Result<PooledBuffer> buffer = pool_->TakeCharged(size, until, &shut_down_);
+    // Done unless the slice ran out waiting (a failure before it is final: no memory at all,
+    // or a frame larger than the whole budget).
+    if (buffer.ok() || buffer.status().code() != StatusCode::kResourceExhausted ||
+        until == deadline || Clock::now() < until) {
+      return buffer;
+    }
+    pollfd p{socket_.native_handle(), POLLRDHUP, 0};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+      return Status::Unavailable("peer closed the connection while its frame waited for memory");
+    }
+  }
+}
+
 Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
   const int fd = socket_.native_handle();
   uint8_t length[4];
   size_t got = 0;
-  Io io = ReadAll(fd, length, sizeof(length), deadline, &got);
+  Io io;
+  // Waiting for a frame to begin: the pool's large idle buffers age out meanwhile (a blocking
+  // read when there are none, the fastest path).
+  for (;;) {
+    const Clock::time_point trim = pool_->next_trim();
+    io = ReadAll(fd, length, 1, std::min(deadline, trim), &got);
+    if (io != Io::kDeadline || Clock::now() >= deadline) break;
+    pool_->Trim();
+  }
+  Clock::time_point frame_deadline = Clock::time_point::max();
+  if (io == Io::kDone) {
+    frame_deadline = FrameDeadline(sizeof(length));
+    io = ReadAll(fd, length, sizeof(length), std::min(deadline, frame_deadline), &got);
+  }
+  const auto too_slow = [&](uint64_t size, size_t arrived) {
+    Shutdown();
+    return Status::DataLoss("a frame of " + std::to_string(size) + " bytes was not whole in " +
+                            std::to_string(options_.frame_timeout.count()) + " ms + " +
+                            std::to_string(options_.min_frame_bytes_per_second) +
+                            " bytes/s (" + std::to_string(arrived) + " arrived); link closed");
+  };
   if (io != Io::kDone) {
     if (got == 0) {
       if (io == Io::kDeadline) return Status::DeadlineExceeded("no frame before the deadline");
       return Status::Unavailable("peer closed the connection");
     }
     if (io == Io::kDeadline) {
+      if (Clock::now() >= frame_deadline) return too_slow(sizeof(length), got);
       Shutdown();
       return Status::Unavailable("the deadline cut a frame short; link closed");
     }
@@ -186,15 +238,23 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
   const uint32_t n = static_cast<uint32_t>(length[0]) | static_cast<uint32_t>(length[1]) << 8 |
                      static_cast<uint32_t>(length[2]) << 16 |
                      static_cast<uint32_t>(length[3]) << 24;
-  if (n == 0 || n > max_frame_bytes_) {
+  if (n == 0 || n > options_.max_frame_bytes) {
     return Status::DataLoss("frame of " + std::to_string(n) + " bytes (the limit is " +
-                            std::to_string(max_frame_bytes_) + ")");
+                            std::to_string(options_.max_frame_bytes) + ")");
   }
-  PooledBuffer frame = pool_->Take(n);
+  Result<PooledBuffer> frame = TakeFrameBuffer(n, std::min(deadline, FrameDeadline(n)));
+  if (!frame.ok()) {
+    Shutdown();  // the length is consumed: the stream cannot go on without this frame
+    return frame.status();
+  }
+  // The peer's clock starts once the server is ready to read: waiting for memory is not its
+  // fault.
+  frame_deadline = FrameDeadline(n);
   size_t read = 0;
-  io = ReadAll(fd, frame.data(), n, deadline, &read);
+  io = ReadAll(fd, frame->data(), n, std::min(deadline, frame_deadline), &read);
   bytes_copied_.fetch_add(sizeof(length) + read, std::memory_order_relaxed);
   if (io == Io::kDeadline) {
+    if (Clock::now() >= frame_deadline) return too_slow(n, read);
     Shutdown();
     return Status::Unavailable("the deadline cut a frame short; link closed");
   }
@@ -209,6 +269,7 @@ void SocketLink::Shutdown() {
   if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
   // The native call, not socket_.shutdown(): another thread may be inside a read on socket_.
   ::shutdown(socket_.native_handle(), SHUT_RDWR);
+  pool_->WakeWaiters();  // a Receive waiting for memory gives up
 }
 
 }  // namespace ferry::internal

@@ -17,27 +17,53 @@
 
 namespace ferry::internal {
 
+struct SocketLinkOptions {
+  // Frames longer than this are refused on receipt (DATA_LOSS).
+  uint64_t max_frame_bytes = 0;
+  // Where frames are received (and, through pool(), messages built); null: a pool of the
+  // link's own, tied to no budget.
+  std::shared_ptr<BufferPool> pool;
+  // A frame that has begun to arrive must be whole within frame_timeout plus its size at
+  // min_frame_bytes_per_second (the server's rule against peers that trickle), else the link
+  // shuts down and Receive fails with DATA_LOSS. Waiting for the pool's budget is bounded by
+  // the same time. Zero: only Receive's deadline bounds a frame.
+  std::chrono::milliseconds frame_timeout{0};
+  uint64_t min_frame_bytes_per_second = 0;
+};
+
 class SocketLink final : public FrameLink {
  public:
-  // Takes `socket` (connected, handshake done). Frames longer than `max_frame_bytes` are
-  // refused on receipt (DATA_LOSS).
-  static Result<std::unique_ptr<SocketLink>> Adopt(Fd socket, uint64_t max_frame_bytes);
+  // Takes `socket` (connected, handshake done).
+  static Result<std::unique_ptr<SocketLink>> Adopt(Fd socket, SocketLinkOptions options);
+  static Result<std::unique_ptr<SocketLink>> Adopt(Fd socket, uint64_t max_frame_bytes) {
+    SocketLinkOptions options;
+    options.max_frame_bytes = max_frame_bytes;
+    return Adopt(std::move(socket), std::move(options));
+  }
   ~SocketLink() override;
 
   std::string_view name() const override { return tcp_ ? "tcp" : "unix"; }
   Status Send(std::span<const Part> parts, std::chrono::steady_clock::time_point deadline) override;
+  // While waiting for a frame to begin, the pool's large idle buffers age out.
   Result<PooledBuffer> Receive(std::chrono::steady_clock::time_point deadline) override;
   void Shutdown() override;
   uint64_t bytes_copied() const override { return bytes_copied_.load(std::memory_order_relaxed); }
+  const std::shared_ptr<BufferPool>& pool() const override { return pool_; }
 
  private:
   SocketLink(boost::asio::generic::stream_protocol protocol, Fd socket, bool tcp,
-             uint64_t max_frame_bytes);
+             SocketLinkOptions options);
+  // How long a frame of `size` bytes may take to arrive (time_point::max() when unbounded).
+  std::chrono::steady_clock::time_point FrameDeadline(uint64_t size) const;
+  // The buffer for a frame of `size` bytes, waiting for budget until `deadline` (or until
+  // the peer hangs up or the link shuts down).
+  Result<PooledBuffer> TakeFrameBuffer(uint32_t size,
+                                       std::chrono::steady_clock::time_point deadline);
 
   boost::asio::io_context io_;  // sync operations only: never run
   boost::asio::generic::stream_protocol::socket socket_;
   const bool tcp_;
-  const uint64_t max_frame_bytes_;
+  const SocketLinkOptions options_;
   const std::shared_ptr<BufferPool> pool_;
   SendGate send_gate_;
   std::atomic<bool> shut_down_{false};

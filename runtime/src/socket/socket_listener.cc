@@ -3,6 +3,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -18,6 +20,9 @@ namespace {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
+// What one connection keeps idle for reuse at most (the server's budget bounds the sum).
+constexpr size_t kIdleBytesPerConnection = 64 * 1024 * 1024;
+
 std::string TcpEndpointText(const tcp::endpoint& bound) {
   const asio::ip::address address = bound.address();
   const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
@@ -29,8 +34,15 @@ Result<std::unique_ptr<FrameLink>> OpenSocketLink(int socket, const ConnectionEn
   const Deadline deadline = DeadlineAfter(env.options->handshake_timeout);
   Result<HelloInfo> hello = ReceiveHello(socket, deadline);
   if (!hello.ok()) return hello.status();
+  // A request frame must fit the server's memory budget whole: the limit clients are told
+  // is the smaller of the two.
+  uint64_t max_message_bytes = env.options->max_message_bytes;
+  if (env.budget != nullptr && env.budget->bounded()) {
+    const uint64_t limit = env.budget->large_limit();
+    max_message_bytes = std::min(max_message_bytes, limit - std::min(limit, kMaxFrameOverhead));
+  }
   SocketWelcomeInfo welcome;
-  welcome.max_message_bytes = env.options->max_message_bytes;
+  welcome.max_message_bytes = max_message_bytes;
   if (!env.upgrade_path.empty() && hello->accept_shm && !hello->host_id.empty() &&
       hello->host_id == HostId()) {
     welcome.shm_path = env.upgrade_path;
@@ -40,8 +52,12 @@ Result<std::unique_ptr<FrameLink>> OpenSocketLink(int socket, const ConnectionEn
   // handshake, and closes it when done.
   Fd own(fcntl(socket, F_DUPFD_CLOEXEC, 0));
   if (!own.valid()) return Status::ResourceExhausted(std::string("dup: ") + std::strerror(errno));
-  Result<std::unique_ptr<SocketLink>> link =
-      SocketLink::Adopt(std::move(own), env.options->max_message_bytes + kMaxFrameOverhead);
+  SocketLinkOptions options;
+  options.max_frame_bytes = max_message_bytes + kMaxFrameOverhead;
+  options.pool = BufferPool::Create(kIdleBytesPerConnection, env.budget);
+  options.frame_timeout = env.options->frame_timeout;
+  options.min_frame_bytes_per_second = env.options->min_frame_bytes_per_second;
+  Result<std::unique_ptr<SocketLink>> link = SocketLink::Adopt(std::move(own), std::move(options));
   if (!link.ok()) return link.status();
   return std::unique_ptr<FrameLink>(std::move(*link));
 }

@@ -1,0 +1,161 @@
+// SocketLink's server-side bounds: a frame that has begun must arrive within its time, a
+// frame waits for memory from the pool's budget, and idle buffers age out while the link
+// waits for the next frame.
+#include "socket/socket_link.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "core/memory_budget.h"
+
+namespace ferry::internal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+constexpr size_t kMiB = 1024 * 1024;
+
+// A link on one end of a socket pair; the test writes raw bytes on the other.
+struct Pair {
+  explicit Pair(SocketLinkOptions options) {
+    int fds[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    peer = Fd(fds[1]);
+    auto adopted = SocketLink::Adopt(Fd(fds[0]), std::move(options));
+    EXPECT_TRUE(adopted.ok()) << adopted.status();
+    link = std::move(*adopted);
+  }
+  void Write(const void* data, size_t size) {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    while (size > 0) {
+      const ssize_t n = send(peer.get(), bytes, size, MSG_NOSIGNAL);
+      ASSERT_GT(n, 0);
+      bytes += n;
+      size -= static_cast<size_t>(n);
+    }
+  }
+  void WriteLength(uint32_t n) {
+    const uint8_t length[4] = {static_cast<uint8_t>(n), static_cast<uint8_t>(n >> 8),
+                               static_cast<uint8_t>(n >> 16), static_cast<uint8_t>(n >> 24)};
+    Write(length, sizeof(length));
+  }
+
+  Fd peer;
+  std::unique_ptr<SocketLink> link;
+};
+
+SocketLinkOptions ServerSide(std::chrono::milliseconds frame_timeout, MemoryBudget* budget) {
+  SocketLinkOptions options;
+  options.max_frame_bytes = 64 * kMiB;
+  options.pool = BufferPool::Create(64 * kMiB, budget);
+  options.frame_timeout = frame_timeout;
+  options.min_frame_bytes_per_second = kMiB;
+  return options;
+}
+
+TEST(SocketLink, AFrameThatTricklesIsCutOffAfterItsTime) {
+  Pair pair(ServerSide(200ms, nullptr));
+  pair.WriteLength(1000);
+  pair.Write("abc", 3);
+  const Clock::time_point start = Clock::now();
+  Result<PooledBuffer> frame = pair.link->Receive(Clock::time_point::max());
+  EXPECT_EQ(frame.status().code(), StatusCode::kDataLoss) << frame.status();
+  EXPECT_NE(frame.status().message().find("3 arrived"), std::string::npos) << frame.status();
+  EXPECT_GE(Clock::now() - start, 200ms);
+  EXPECT_LT(Clock::now() - start, 5s);
+  // The link is shut down: the next Receive fails at once.
+  EXPECT_EQ(pair.link->Receive(Clock::time_point::max()).status().code(), StatusCode::kUnavailable);
+}
+
+TEST(SocketLink, AHalfSentLengthIsCutOffToo) {
+  Pair pair(ServerSide(100ms, nullptr));
+  pair.Write("\x10", 1);
+  Result<PooledBuffer> frame = pair.link->Receive(Clock::time_point::max());
+  EXPECT_EQ(frame.status().code(), StatusCode::kDataLoss) << frame.status();
+}
+
+TEST(SocketLink, ALargeFrameAtAnHonestRateArrivesWhole) {
+  // 1 MiB at 1 MiB/s is allowed 100 ms + 1 s; sent in 8 pieces 20 ms apart, it takes ~160 ms,
+  // longer than frame_timeout alone.
+  Pair pair(ServerSide(100ms, nullptr));
+  std::vector<uint8_t> payload(kMiB, 7);
+  std::thread sender([&] {
+    pair.WriteLength(static_cast<uint32_t>(payload.size()));
+    for (size_t at = 0; at < payload.size(); at += payload.size() / 8) {
+      pair.Write(payload.data() + at, payload.size() / 8);
+      std::this_thread::sleep_for(20ms);  // pacing the sender, not waiting for a result
+    }
+  });
+  Result<PooledBuffer> frame = pair.link->Receive(Clock::time_point::max());
+  sender.join();
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  EXPECT_EQ(frame->size(), kMiB);
+  EXPECT_EQ(frame->data()[kMiB - 1], 7);
+}
+
+TEST(SocketLink, AFrameWaitsForBudgetThenIsRead) {
+  MemoryBudget budget(16 * kMiB);
+  Pair pair(ServerSide(10s, &budget));
+  Result<PooledBuffer> held =
+      pair.link->pool()->TakeCharged(10 * kMiB, Clock::time_point::max(), nullptr);
+  ASSERT_TRUE(held.ok());
+  std::vector<uint8_t> payload(8 * kMiB, 9);
+  Result<PooledBuffer> frame = Status::Unknown("not yet");
+  std::thread receiver([&] { frame = pair.link->Receive(Clock::time_point::max()); });
+  pair.WriteLength(static_cast<uint32_t>(payload.size()));
+  const Clock::time_point until = Clock::now() + 10s;
+  while (!budget.contended() && Clock::now() < until) std::this_thread::yield();
+  ASSERT_TRUE(budget.contended());
+  *held = PooledBuffer();
+  pair.Write(payload.data(), payload.size());
+  receiver.join();
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  EXPECT_EQ(frame->size(), 8 * kMiB);
+  EXPECT_TRUE(frame->charged());
+}
+
+TEST(SocketLink, APeerThatHangsUpWhileItsFrameWaitsForBudgetIsLetGo) {
+  MemoryBudget budget(16 * kMiB);
+  Pair pair(ServerSide(10s, &budget));
+  Result<PooledBuffer> held =
+      pair.link->pool()->TakeCharged(10 * kMiB, Clock::time_point::max(), nullptr);
+  ASSERT_TRUE(held.ok());
+  pair.WriteLength(8 * kMiB);
+  pair.Write("xyz", 3);
+  std::thread closer([&] {
+    const Clock::time_point until = Clock::now() + 10s;
+    while (!budget.contended() && Clock::now() < until) std::this_thread::yield();
+    pair.peer.Reset();
+  });
+  const Clock::time_point start = Clock::now();
+  Result<PooledBuffer> frame = pair.link->Receive(Clock::time_point::max());
+  closer.join();
+  EXPECT_EQ(frame.status().code(), StatusCode::kUnavailable) << frame.status();
+  EXPECT_LT(Clock::now() - start, 5s);
+}
+
+TEST(SocketLink, IdleLargeBuffersAgeOutWhileTheLinkWaitsForAFrame) {
+  Pair pair(ServerSide(10s, nullptr));
+  { PooledBuffer reply = pair.link->pool()->Take(4 * kMiB); }
+  EXPECT_EQ(pair.link->pool()->idle_bytes(), 4 * kMiB);
+  std::thread sender([&] {
+    const Clock::time_point until = Clock::now() + 10s;
+    while (pair.link->pool()->idle_bytes() != 0 && Clock::now() < until) {
+      std::this_thread::yield();
+    }
+    pair.WriteLength(4);
+    pair.Write("done", 4);
+  });
+  Result<PooledBuffer> frame = pair.link->Receive(Clock::time_point::max());
+  sender.join();
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  EXPECT_EQ(pair.link->pool()->next_trim(), Clock::time_point::max());
+}
+
+}  // namespace
+}  // namespace ferry::internal
