@@ -72,11 +72,13 @@ struct ServerOptions {
   // Connections the server holds at once, established or still in their handshake. A client
   // that connects while the server is full is refused with RESOURCE_EXHAUSTED, unless a
   // connection has been in its handshake for over 100 ms: the oldest such one is then dropped
-  // to make room (so peers that connect and say nothing cannot keep clients out). Each
-  // established connection costs 1 + workers_per_connection threads (shm; two more on mq's
-  // private reader and writer) and 2-3 descriptors; measured idle, about 50 KiB of server RSS
-  // each on shm and unix, so 256 cost about 13 MiB, 770 threads and fit the usual 1024-fd
-  // limit.
+  // to make room (so peers that connect and say nothing cannot keep clients out).
+  // Why 256: an idle connection, measured with the default options (200 clients), costs the
+  // server 3 threads, 1 descriptor and 70 KiB RSS on shm; 2 threads, 7 descriptors and 30 KiB
+  // on unix and tcp; 4 threads, 5 descriptors and 264 KiB on mq. 256 connections are thus at
+  // most about 1,000 threads and 70 MiB; over unix, tcp or mq they need about 1,800
+  // descriptors: raise RLIMIT_NOFILE past the common 1024 (past it accept fails and clients
+  // wait in the backlog).
   uint32_t max_connections = 256;
   // Connections still in their handshake (connected, not yet established). When a client
   // connects while this many are pending, the oldest pending one is dropped to make room.
