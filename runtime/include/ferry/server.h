@@ -40,8 +40,11 @@ class Server {
 
   // Starts accepting on `endpoint`: "shm://name", "unix:///path", "tcp://host:port" (port 0
   // picks a free port: see endpoints()). Clients may connect as soon as this returns OK.
-  // ALREADY_EXISTS when another live server holds the name, path or port; INVALID_ARGUMENT
-  // for a malformed endpoint; UNAVAILABLE when the runtime dir cannot be used or binding fails.
+  // ALREADY_EXISTS when another live server holds the name, path or port, or another
+  // program listens on the unix:// path; FAILED_PRECONDITION when the path (or <path>.lock)
+  // holds anything but a stale ferry socket (or lock file): it is never replaced;
+  // PERMISSION_DENIED when the directory refuses us; INVALID_ARGUMENT for a malformed
+  // endpoint; UNAVAILABLE when the runtime dir cannot be used or binding fails otherwise.
   // A unix:// or tcp:// endpoint also makes a hidden rendezvous socket in the runtime dir
   // through which same-host clients of the same user move to shared memory (unless
   // ServerOptions::allow_shm is false).
@@ -59,7 +62,7 @@ class Server {
   // and returns at once (a handler cannot wait for its own thread).
   void Shutdown();
 
-  // Connections currently open.
+  // Connections currently open, those still in their handshake included.
   size_t connection_count() const;
   // Payload bytes the runtime has copied while building replies (growth across slot classes),
   // over all connections so far. Zero when handlers Reserve() their reply's size.
