@@ -37,6 +37,20 @@ namespace ft = ferry::test;
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kMiB = 1024 * 1024;
 
+// Under ASan or TSan the server's RSS is mostly the sanitizer's shadow memory, which does not
+// follow the program's own: the flow is checked there, the memory bounds only without.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 // VmRSS of process `pid` in bytes (0 if it cannot be read).
 uint64_t ResidentBytes(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -167,7 +181,9 @@ TEST_P(MemoryBound, PeersHoldingLargeFramesHalfSentStayWithinTheBudgetAndLeaveNo
   EXPECT_TRUE(sum.ok()) << sum.status();
   peak = std::max(peak, ResidentBytes(server.pid()));
   EXPECT_LE(sent_half.load(), admitted + 1);  // the rest are held back
-  EXPECT_LT(peak, before + budget + 16 * kMiB);
+  if (!kSanitized) {
+    EXPECT_LT(peak, before + budget + 16 * kMiB);
+  }
 
   for (internal::Fd& peer : peers) shutdown(peer.get(), SHUT_RDWR);
   for (std::thread& sender : senders) sender.join();
@@ -180,7 +196,8 @@ TEST_P(MemoryBound, PeersHoldingLargeFramesHalfSentStayWithinTheBudgetAndLeaveNo
     auto stats = client.GetStats();
     connections = stats.ok() ? (*stats)->connections() : 0;
     after = ResidentBytes(server.pid());
-    if ((connections == 1 && after <= before + 10 * kMiB) || Clock::now() > settle) break;
+    const bool settled = kSanitized || after <= before + 10 * kMiB;
+    if ((connections == 1 && settled) || Clock::now() > settle) break;
     std::this_thread::yield();
   }
   std::cout << GetParam() << ": server RSS before " << before / 1024 << " KiB, with " << kPeers
@@ -188,7 +205,9 @@ TEST_P(MemoryBound, PeersHoldingLargeFramesHalfSentStayWithinTheBudgetAndLeaveNo
             << budget / 1024 << " KiB, " << sent_half.load() << " frames read), after "
             << after / 1024 << " KiB; a small call meanwhile took " << call_ms << " ms\n";
   EXPECT_EQ(connections, 1U);
-  EXPECT_LE(after, before + 10 * kMiB);
+  if (!kSanitized) {
+    EXPECT_LE(after, before + 10 * kMiB);
+  }
 
   server.Signal(SIGTERM);
   std::optional<int> status = server.Wait(30s);

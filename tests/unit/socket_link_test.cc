@@ -98,6 +98,21 @@ TEST(SocketLink, ALargeFrameAtAnHonestRateArrivesWhole) {
   EXPECT_EQ(frame->data()[kMiB - 1], 7);
 }
 
+TEST(SocketLink, OnTheServerReceivesDeadlineBoundsOnlyTheWaitForAFrameToBegin) {
+  Pair pair(ServerSide(10s, nullptr));
+  EXPECT_EQ(pair.link->Receive(Clock::now() + 20ms).status().code(), StatusCode::kDeadlineExceeded);
+  std::thread sender([&] {
+    pair.WriteLength(4);
+    pair.Write("ab", 2);
+    std::this_thread::sleep_for(200ms);  // the rest arrives after Receive's deadline
+    pair.Write("cd", 2);
+  });
+  Result<PooledBuffer> frame = pair.link->Receive(Clock::now() + 100ms);
+  sender.join();
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  EXPECT_EQ(frame->size(), 4U);
+}
+
 TEST(SocketLink, AFrameWaitsForBudgetThenIsRead) {
   MemoryBudget budget(16 * kMiB);
   Pair pair(ServerSide(10s, &budget));

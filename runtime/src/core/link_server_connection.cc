@@ -197,7 +197,10 @@ bool LinkServerConnection::ReadRequest(const std::shared_ptr<Request>& request) 
     log_.Log("closing a " + std::string(link_->name()) + " connection: " + why);
     return false;
   };
-  const std::chrono::milliseconds idle_timeout = env_.options->idle_timeout;
+  // Sockets only: there a deadline bounds just the wait for a frame to begin (a queue link
+  // would cut a frame that straddles it).
+  const std::chrono::milliseconds idle_timeout =
+      link_->name() == "mq" ? std::chrono::milliseconds(0) : env_.options->idle_timeout;
   for (;;) {
     Clock::time_point deadline = Clock::time_point::max();
     {

@@ -211,10 +211,14 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
     if (io != Io::kDeadline || Clock::now() >= deadline) break;
     pool_->Trim();
   }
+  // With a frame time limit, `deadline` bounds only the wait for a frame to begin (the
+  // server's idle timeout); the frame itself then has its own time.
+  const Clock::time_point within =
+      options_.frame_timeout.count() > 0 ? Clock::time_point::max() : deadline;
   Clock::time_point frame_deadline = Clock::time_point::max();
   if (io == Io::kDone) {
     frame_deadline = FrameDeadline(sizeof(length));
-    io = ReadAll(fd, length, sizeof(length), std::min(deadline, frame_deadline), &got);
+    io = ReadAll(fd, length, sizeof(length), std::min(within, frame_deadline), &got);
   }
   const auto too_slow = [&](uint64_t size, size_t arrived) {
     Shutdown();
@@ -242,7 +246,7 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
     return Status::DataLoss("frame of " + std::to_string(n) + " bytes (the limit is " +
                             std::to_string(options_.max_frame_bytes) + ")");
   }
-  Result<PooledBuffer> frame = TakeFrameBuffer(n, std::min(deadline, FrameDeadline(n)));
+  Result<PooledBuffer> frame = TakeFrameBuffer(n, std::min(within, FrameDeadline(n)));
   if (!frame.ok()) {
     Shutdown();  // the length is consumed: the stream cannot go on without this frame
     return frame.status();
@@ -251,7 +255,7 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
   // fault.
   frame_deadline = FrameDeadline(n);
   size_t read = 0;
-  io = ReadAll(fd, frame->data(), n, std::min(deadline, frame_deadline), &read);
+  io = ReadAll(fd, frame->data(), n, std::min(within, frame_deadline), &read);
   bytes_copied_.fetch_add(sizeof(length) + read, std::memory_order_relaxed);
   if (io == Io::kDeadline) {
     if (Clock::now() >= frame_deadline) return too_slow(n, read);

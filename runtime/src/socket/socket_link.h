@@ -26,7 +26,8 @@ struct SocketLinkOptions {
   // A frame that has begun to arrive must be whole within frame_timeout plus its size at
   // min_frame_bytes_per_second (the server's rule against peers that trickle), else the link
   // shuts down and Receive fails with DATA_LOSS. Waiting for the pool's budget is bounded by
-  // the same time. Zero: only Receive's deadline bounds a frame.
+  // the same time, and Receive's deadline then bounds only the wait for a frame to begin.
+  // Zero: Receive's deadline bounds the whole frame (the client's rule).
   std::chrono::milliseconds frame_timeout{0};
   uint64_t min_frame_bytes_per_second = 0;
 };
