@@ -292,7 +292,9 @@ Result<NamedSocket> ListenUnix(const std::string& path) {
   }
   chmod(path.c_str(), 0600);
   struct stat bound {};
-  if (lstat(path.c_str(), &bound) != 0) return fail(Errno(StatusCode::kUnavailable, "stat " + path));
+  if (lstat(path.c_str(), &bound) != 0) {
+    return fail(Errno(StatusCode::kUnavailable, "stat " + path));
+  }
   if (listen(fd.get(), 128) != 0) {
     unlink(path.c_str());
     return fail(Errno(StatusCode::kUnavailable, "listen " + path));
