@@ -505,9 +505,10 @@ struct MqLink::State {
           sender_cv.notify_all();
         }
       }
-      // A clean shutdown between frames tells the peer at once (a full queue or a frame cut
-      // short leaves that to the socket's hang-up).
-      if (shutdown && broken.ok() && !mid_frame) {
+      // Leaving between frames, the writer tells the peer at once, which also wakes the
+      // peer's reader when it is shutting down too (a full queue, a frame cut short or a dead
+      // peer leave that to the socket's hang-up and the slice).
+      if (!mid_frame && !peer_exited) {
         lock.unlock();
         const Header goodbye{static_cast<uint32_t>(Kind::kGoodbye), 0, 0};
         try {
