@@ -1,7 +1,11 @@
 #include "core/endpoint.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "core/unix_socket.h"
 #include "support/shm_files.h"
 
 namespace ferry::internal {
@@ -47,6 +51,28 @@ TEST(Endpoint, ShmAndMqNamesLiveInTheRuntimeDir) {
   EXPECT_EQ(mq->socket_path, dir.path() + "/calc.mq.sock");
   EXPECT_EQ(ParseEndpoint("mq://../x").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseEndpoint("pigeon://x").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(PeerCredentials, UnixPeersHaveAUidAndTcpPeersNone) {
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  Fd a(pair[0]), b(pair[1]);
+  EXPECT_EQ(LocalPeerUid(a.get()), std::optional<uid_t>(geteuid()));
+
+  // SO_PEERCRED "succeeds" on TCP with the overflow uid: it must not be taken for a peer's.
+  Fd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(listener.get(), 1), 0);
+  socklen_t size = sizeof(addr);
+  ASSERT_EQ(getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &size), 0);
+  Fd client(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(connect(client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  Fd accepted(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(accepted.valid());
+  EXPECT_EQ(LocalPeerUid(accepted.get()), std::nullopt);
 }
 
 }  // namespace
