@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <thread>
@@ -170,6 +171,46 @@ TEST(SocketLink, IdleLargeBuffersAgeOutWhileTheLinkWaitsForAFrame) {
   sender.join();
   ASSERT_TRUE(frame.ok()) << frame.status();
   EXPECT_EQ(pair.link->pool()->next_trim(), Clock::time_point::max());
+}
+
+}  // namespace
+}  // namespace ferry::internal
+
+namespace ferry::internal {
+namespace {
+
+TEST(SocketLinkSend, ADeadlineThatFindsAFramePartlySentLetsTheLinkFinishItAndStaysUp) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  SocketLinkOptions options;
+  options.max_frame_bytes = 64 * kMiB;
+  options.frame_timeout = 10s;
+  auto sender = SocketLink::Adopt(Fd(fds[0]), options);
+  auto receiver = SocketLink::Adopt(Fd(fds[1]), options);
+  ASSERT_TRUE(sender.ok() && receiver.ok());
+
+  // Far more than the socket buffers hold, and nobody reads yet: the deadline finds the
+  // frame partly sent.
+  std::vector<uint8_t> big(8 * kMiB, 0x5a);
+  const FrameLink::Part big_parts[] = {big};
+  const Status sent = (*sender)->Send(big_parts, Clock::now() + 50ms);
+  EXPECT_EQ(sent.code(), StatusCode::kDeadlineExceeded) << sent;
+  std::fill(big.begin(), big.end(), 0);  // the caller's buffer is gone with its call
+
+  Result<PooledBuffer> frame = (*receiver)->Receive(Clock::time_point::max());
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  ASSERT_EQ(frame->size(), 8 * kMiB);
+  EXPECT_TRUE(std::all_of(frame->data(), frame->data() + frame->size(),
+                          [](uint8_t b) { return b == 0x5a; }));
+
+  // The next frame finds the link as good as new.
+  const uint8_t small[] = {1, 2, 3};
+  const FrameLink::Part small_parts[] = {small};
+  ASSERT_TRUE((*sender)->Send(small_parts, Clock::time_point::max()).ok());
+  Result<PooledBuffer> next = (*receiver)->Receive(Clock::now() + 10s);
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_EQ(next->size(), 3U);
+  EXPECT_EQ(next->data()[2], 3);
 }
 
 }  // namespace

@@ -59,6 +59,14 @@ struct ConnectOptions {
   // unix://, tcp://, mq://: the largest request this client sends; larger ones fail with
   // RESOURCE_EXHAUSTED before anything is sent (the server's own limit applies too).
   uint64_t max_message_bytes = 32 * 1024 * 1024;
+  // unix:// and tcp://: a frame that has begun (a request going out, a reply coming in) must
+  // be whole within frame_timeout plus its size at min_frame_bytes_per_second, else the
+  // connection closes and its calls fail with UNAVAILABLE. A call's deadline never cuts a frame
+  // short (that would end every other call on the connection): a request it finds partly sent
+  // is finished by the connection after the call has returned DEADLINE_EXCEEDED, and a reply
+  // that has begun to arrive is read to its end. Zero frame_timeout: no limit.
+  std::chrono::milliseconds frame_timeout{10000};
+  uint64_t min_frame_bytes_per_second = 1024 * 1024;
 };
 
 // For ferry::Server.

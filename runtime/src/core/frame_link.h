@@ -27,18 +27,20 @@ class FrameLink {
   virtual std::string_view name() const = 0;
   // Sends one frame: the concatenation of `parts`, gathered without a staging copy where the
   // carrier allows it. Thread-safe: frames from several threads never interleave. Blocks while
-  // the peer does not drain (backpressure), until `deadline` (time_point::max(): for ever).
-  // DEADLINE_EXCEEDED when nothing of the frame went out by then (the link is still fine);
-  // UNAVAILABLE once the link is down, including when the deadline cut a frame short (the
-  // link then shuts itself down: the peer could not find the next frame).
+  // the peer does not drain (backpressure). `deadline` (time_point::max(): none) bounds the
+  // call: DEADLINE_EXCEEDED when it passes, and the link is still fine. A frame the deadline
+  // finds partly sent is never cut short (the peer could not find the next frame, and every
+  // other call on the link would end): the link finishes it on its own, within its frame
+  // time, else it shuts down. UNAVAILABLE once the link is down.
   virtual Status Send(std::span<const Part> parts,
                       std::chrono::steady_clock::time_point deadline) = 0;
   // Blocks for the next whole frame, received into a buffer from the link's pool (its size()
   // is the frame's). One receiving thread at a time. DEADLINE_EXCEEDED when no frame has begun
-  // to arrive by `deadline` (time_point::max() waits for ever); UNAVAILABLE when the peer has
-  // gone, Shutdown() was called, or the deadline passed in the middle of a frame (the link
-  // then shuts itself down); DATA_LOSS for a frame over the link's maximum or cut short by
-  // the peer (the link is then unusable: the caller shuts it down).
+  // to arrive by `deadline` (time_point::max() waits for ever); a frame that has begun is read
+  // to its end within the link's frame time, whatever `deadline` says. UNAVAILABLE when the
+  // peer has gone or Shutdown() was called; DATA_LOSS for a frame over the link's maximum, cut
+  // short by the peer, or not whole within the frame time (the link is then unusable: it is
+  // shut down).
   virtual Result<PooledBuffer> Receive(std::chrono::steady_clock::time_point deadline) = 0;
   // Unblocks Send and Receive in other threads; both then fail with UNAVAILABLE. Idempotent,
   // thread-safe.

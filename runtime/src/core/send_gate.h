@@ -48,6 +48,9 @@ class SendTurn {
   void Leave() {
     if (gate_ != nullptr) std::exchange(gate_, nullptr)->Leave();
   }
+  // Hands the turn to whoever will Leave() the returned gate (another thread finishing the
+  // send).
+  SendGate* Release() { return std::exchange(gate_, nullptr); }
 
  private:
   SendGate* gate_;

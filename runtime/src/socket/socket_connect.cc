@@ -82,8 +82,12 @@ Result<std::shared_ptr<ClientTransport>> ConnectSocket(const Endpoint& endpoint,
     if (shm.ok()) return std::shared_ptr<ClientTransport>(std::move(*shm));
   }
   const uint64_t max_message_bytes = std::min(options.max_message_bytes, welcome->max_message_bytes);
+  SocketLinkOptions link_options;
+  link_options.max_frame_bytes = max_message_bytes + kMaxFrameOverhead;
+  link_options.frame_timeout = options.frame_timeout;
+  link_options.min_frame_bytes_per_second = options.min_frame_bytes_per_second;
   Result<std::unique_ptr<SocketLink>> link =
-      SocketLink::Adopt(std::move(*socket), max_message_bytes + kMaxFrameOverhead);
+      SocketLink::Adopt(std::move(*socket), std::move(link_options));
   if (!link.ok()) return link.status();
   return std::shared_ptr<ClientTransport>(
       LinkClient::Start(std::move(*link), endpoint.text, max_message_bytes));

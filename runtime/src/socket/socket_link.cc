@@ -13,6 +13,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 namespace ferry::internal {
 namespace asio = boost::asio;
@@ -35,15 +38,16 @@ Io AwaitReady(int fd, short events, Clock::time_point deadline) {
   }
 }
 
-// Writes every byte of `parts` (a whole frame per call where the kernel takes it). Without a
+// Writes every byte of `*parts` (a whole frame per call where the kernel takes it). Without a
 // deadline the socket's blocking write waits for room; with one, writes do not block and poll
-// for room until the deadline. `*written` counts the bytes that went out.
-Io WriteAll(int fd, iovec* parts, int count, Clock::time_point deadline, size_t* written) {
+// for room until the deadline. `*written` counts the bytes that went out; `*parts` and
+// `*count` are left at what remains, so a caller can go on with another deadline.
+Io WriteAll(int fd, iovec** parts, int* count, Clock::time_point deadline, size_t* written) {
   const bool bounded = deadline != Clock::time_point::max();
-  while (count > 0) {
+  while (*count > 0) {
     msghdr message{};
-    message.msg_iov = parts;
-    message.msg_iovlen = static_cast<size_t>(count);
+    message.msg_iov = *parts;
+    message.msg_iovlen = static_cast<size_t>(*count);
     const ssize_t n = sendmsg(fd, &message, MSG_NOSIGNAL | (bounded ? MSG_DONTWAIT : 0));
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -55,14 +59,14 @@ Io WriteAll(int fd, iovec* parts, int count, Clock::time_point deadline, size_t*
     }
     *written += static_cast<size_t>(n);
     size_t left = static_cast<size_t>(n);  // skip what went out
-    while (count > 0 && left >= parts->iov_len) {
-      left -= parts->iov_len;
-      ++parts;
-      --count;
+    while (*count > 0 && left >= (*parts)->iov_len) {
+      left -= (*parts)->iov_len;
+      ++*parts;
+      --*count;
     }
-    if (count > 0) {
-      parts->iov_base = static_cast<uint8_t*>(parts->iov_base) + left;
-      parts->iov_len -= left;
+    if (*count > 0) {
+      (*parts)->iov_base = static_cast<uint8_t*>((*parts)->iov_base) + left;
+      (*parts)->iov_len -= left;
     }
   }
   return Io::kDone;
@@ -131,7 +135,10 @@ SocketLink::SocketLink(asio::generic::stream_protocol protocol, Fd socket, bool 
   socket.Release();  // owned by socket_ now
 }
 
-SocketLink::~SocketLink() { Shutdown(); }
+SocketLink::~SocketLink() {
+  Shutdown();  // ends a frame still being finished in the background
+  if (finisher_.joinable()) finisher_.join();
+}
 
 Status SocketLink::Send(std::span<const Part> parts, Clock::time_point deadline) {
   uint64_t total = 0;
@@ -154,17 +161,55 @@ Status SocketLink::Send(std::span<const Part> parts, Clock::time_point deadline)
   SendTurn turn(send_gate_);
   if (shut_down_.load(std::memory_order_acquire)) return Status::Unavailable("link shut down");
   size_t written = 0;
-  const Io io = WriteAll(socket_.native_handle(), iov, count, deadline, &written);
+  iovec* remaining = iov;
+  const Io io = WriteAll(socket_.native_handle(), &remaining, &count, deadline, &written);
   bytes_copied_.fetch_add(written, std::memory_order_relaxed);
   if (io == Io::kDone) return Status::Ok();
   if (io == Io::kDeadline && written == 0) {
     return Status::DeadlineExceeded("no room to send before the deadline");
   }
+  if (io == Io::kDeadline) {
+    FinishInBackground(std::span(remaining, static_cast<size_t>(count)), turn.Release());
+    return Status::DeadlineExceeded("the deadline passed with " + std::to_string(written) +
+                                    " of " + std::to_string(total + sizeof(length)) +
+                                    " frame bytes sent; the rest goes out without the caller");
+  }
   turn.Leave();
   Shutdown();  // a frame cut short: the peer could not find the next one
-  if (io == Io::kDeadline) return Status::Unavailable("the deadline cut a frame short; link closed");
-  return Status::Unavailable(std::string("send: ") +
-                             (io == Io::kClosed ? "peer closed the connection" : std::strerror(errno)));
+  return Status::Unavailable(std::string("send: ") + (io == Io::kClosed
+                                                          ? "peer closed the connection"
+                                                          : std::strerror(errno)));
+}
+
+void SocketLink::FinishInBackground(std::span<const iovec> rest, SendGate* gate) {
+  // The caller's deadline passed with the frame partly out. Cutting it short would leave the
+  // peer unable to find the next frame and end every other call on the link, so the rest is
+  // copied (the caller's buffer goes away with its call; this is the rare path) and sent by a
+  // thread of the link's own, which holds the send turn until the frame is whole or the
+  // frame time runs out (then the link shuts down).
+  std::vector<uint8_t> bytes;
+  for (const iovec& part : rest) {
+    const auto* base = static_cast<const uint8_t*>(part.iov_base);
+    bytes.insert(bytes.end(), base, base + part.iov_len);
+  }
+  bytes_copied_.fetch_add(bytes.size(), std::memory_order_relaxed);
+  if (finisher_.joinable()) finisher_.join();  // done: it left the turn we now hold
+  auto finish = [this, gate](std::vector<uint8_t> tail) {
+    iovec part{tail.data(), tail.size()};
+    iovec* parts = &part;
+    int count = 1;
+    size_t written = 0;
+    const Io io = WriteAll(socket_.native_handle(), &parts, &count, FrameDeadline(tail.size()),
+                           &written);
+    bytes_copied_.fetch_add(written, std::memory_order_relaxed);
+    gate->Leave();
+    if (io != Io::kDone) Shutdown();
+  };
+  try {
+    finisher_ = std::thread(finish, std::move(bytes));
+  } catch (const std::system_error&) {
+    finish(std::move(bytes));  // no thread to spare: the caller waits for the frame instead
+  }
 }
 
 Clock::time_point SocketLink::FrameDeadline(uint64_t size) const {
@@ -211,14 +256,13 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
     if (io != Io::kDeadline || Clock::now() >= deadline) break;
     pool_->Trim();
   }
-  // With a frame time limit, `deadline` bounds only the wait for a frame to begin (the
-  // server's idle timeout); the frame itself then has its own time.
-  const Clock::time_point within =
-      options_.frame_timeout.count() > 0 ? Clock::time_point::max() : deadline;
+  // `deadline` bounds only the wait for a frame to begin (a caller's deadline, the server's
+  // idle timeout): cutting a frame short would end every other call on the link. The frame
+  // itself then has its own time (frame_timeout), if any.
   Clock::time_point frame_deadline = Clock::time_point::max();
   if (io == Io::kDone) {
     frame_deadline = FrameDeadline(sizeof(length));
-    io = ReadAll(fd, length, sizeof(length), std::min(within, frame_deadline), &got);
+    io = ReadAll(fd, length, sizeof(length), frame_deadline, &got);
   }
   const auto too_slow = [&](uint64_t size, size_t arrived) {
     Shutdown();
@@ -232,11 +276,7 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
       if (io == Io::kDeadline) return Status::DeadlineExceeded("no frame before the deadline");
       return Status::Unavailable("peer closed the connection");
     }
-    if (io == Io::kDeadline) {
-      if (Clock::now() >= frame_deadline) return too_slow(sizeof(length), got);
-      Shutdown();
-      return Status::Unavailable("the deadline cut a frame short; link closed");
-    }
+    if (io == Io::kDeadline) return too_slow(sizeof(length), got);
     return Status::DataLoss("truncated frame length");
   }
   const uint32_t n = static_cast<uint32_t>(length[0]) | static_cast<uint32_t>(length[1]) << 8 |
@@ -246,7 +286,7 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
     return Status::DataLoss("frame of " + std::to_string(n) + " bytes (the limit is " +
                             std::to_string(options_.max_frame_bytes) + ")");
   }
-  Result<PooledBuffer> frame = TakeFrameBuffer(n, std::min(within, FrameDeadline(n)));
+  Result<PooledBuffer> frame = TakeFrameBuffer(n, FrameDeadline(n));
   if (!frame.ok()) {
     Shutdown();  // the length is consumed: the stream cannot go on without this frame
     return frame.status();
@@ -255,13 +295,9 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
   // fault.
   frame_deadline = FrameDeadline(n);
   size_t read = 0;
-  io = ReadAll(fd, frame->data(), n, std::min(within, frame_deadline), &read);
+  io = ReadAll(fd, frame->data(), n, frame_deadline, &read);
   bytes_copied_.fetch_add(sizeof(length) + read, std::memory_order_relaxed);
-  if (io == Io::kDeadline) {
-    if (Clock::now() >= frame_deadline) return too_slow(n, read);
-    Shutdown();
-    return Status::Unavailable("the deadline cut a frame short; link closed");
-  }
+  if (io == Io::kDeadline) return too_slow(n, read);
   if (io != Io::kDone) {
     return Status::DataLoss("truncated frame: " + std::to_string(read) + " of " +
                             std::to_string(n) + " bytes");

@@ -3,10 +3,14 @@
 // read into a pooled buffer.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string_view>
+#include <thread>
 
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,11 +27,10 @@ struct SocketLinkOptions {
   // Where frames are received (and, through pool(), messages built); null: a pool of the
   // link's own, tied to no budget.
   std::shared_ptr<BufferPool> pool;
-  // A frame that has begun to arrive must be whole within frame_timeout plus its size at
-  // min_frame_bytes_per_second (the server's rule against peers that trickle), else the link
-  // shuts down and Receive fails with DATA_LOSS. Waiting for the pool's budget is bounded by
-  // the same time, and Receive's deadline then bounds only the wait for a frame to begin.
-  // Zero: Receive's deadline bounds the whole frame (the client's rule).
+  // A frame that has begun (to arrive, or to go out) must be whole within frame_timeout plus
+  // its size at min_frame_bytes_per_second (against peers that trickle), else the link shuts
+  // down. Waiting for the pool's budget is bounded by the same time. Receive's and Send's
+  // deadlines bound only the wait for a frame to begin. Zero: no limit.
   std::chrono::milliseconds frame_timeout{0};
   uint64_t min_frame_bytes_per_second = 0;
 };
@@ -56,6 +59,8 @@ class SocketLink final : public FrameLink {
              SocketLinkOptions options);
   // How long a frame of `size` bytes may take to arrive (time_point::max() when unbounded).
   std::chrono::steady_clock::time_point FrameDeadline(uint64_t size) const;
+  // Sends `rest` of a frame on a thread of the link's own, which then leaves `gate`.
+  void FinishInBackground(std::span<const iovec> rest, SendGate* gate);
   // The buffer for a frame of `size` bytes, waiting for budget until `deadline` (or until
   // the peer hangs up or the link shuts down).
   Result<PooledBuffer> TakeFrameBuffer(uint32_t size,
@@ -67,6 +72,8 @@ class SocketLink final : public FrameLink {
   const SocketLinkOptions options_;
   const std::shared_ptr<BufferPool> pool_;
   SendGate send_gate_;
+  // Sends the rest of a frame whose caller's deadline passed mid-frame (FinishInBackground).
+  std::thread finisher_;
   std::atomic<bool> shut_down_{false};
   std::atomic<uint64_t> bytes_copied_{0};
 };
