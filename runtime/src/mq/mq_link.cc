@@ -292,6 +292,7 @@ struct MqLink::State {
   Fd peer_process;  // pidfd of peer_pid, when the kernel has them
   bool peer_hung_up = false;  // the socket hung up: the peer closed its link, or died
   bool peer_exited = false;   // its process is gone: nothing it held will ever be released
+  bool locks_released = false;  // ReleaseIfPeerExitedLocked() did its work
   Clock::time_point next_probe{};
 
   bool names_removed = false;
@@ -393,7 +394,9 @@ struct MqLink::State {
   // that a private thread waiting for it moves on (and then sees the link is down).
   void ReleaseIfPeerExitedLocked() {
     ProbeLocked(Clock::now(), /*force=*/true);
-    if (!peer_exited) return;
+    // Once is enough: a dead peer takes nothing again.
+    if (!peer_exited || locks_released) return;
+    locks_released = true;
     bool released = false;
     if (send_sync) released |= ReleaseAbandonedLocks(*send_sync);
     if (receive_sync) released |= ReleaseAbandonedLocks(*receive_sync);
