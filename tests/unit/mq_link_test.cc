@@ -681,6 +681,31 @@ TEST_F(MqLink, PeerThatVanishesBeforeItsFirstQueueMessageIsUnavailable) {
   }
 }
 
+TEST_F(MqLink, SendWhoseDeadlinePassesMidFrameLeavesTheFrameWholeAndTheLinkUp) {
+  LocalPair pair = MakeLocalPair();
+  // The server takes nothing yet: 16 frames stall its reader, then the queue fills.
+  for (uint32_t i = 0; i < 16; ++i) ASSERT_TRUE(SendBytes(*pair.client, Pattern(10, i)).ok());
+  std::vector<uint8_t> big = Pattern(4 * 1024 * 1024, 99);
+  const Part part(big);
+  const Status late = pair.client->Send(std::span<const Part>(&part, 1),
+                                        Clock::now() + std::chrono::milliseconds(100));
+  EXPECT_EQ(late.code(), StatusCode::kDeadlineExceeded) << late;
+  const std::vector<uint8_t> expected = big;
+  std::fill(big.begin(), big.end(), 0);  // the caller's buffer is its own again
+  for (uint32_t i = 0; i < 16; ++i) {
+    Result<PooledBuffer> frame = pair.server->Receive(kForever);
+    ASSERT_TRUE(frame.ok()) << frame.status();
+    EXPECT_EQ(Bytes(*frame), Pattern(10, i));
+  }
+  Result<PooledBuffer> whole = pair.server->Receive(kForever);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_TRUE(Bytes(*whole) == expected);
+  ASSERT_TRUE(SendBytes(*pair.client, Pattern(30, 3)).ok());
+  Result<PooledBuffer> after = pair.server->Receive(kForever);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(Bytes(*after), Pattern(30, 3));
+}
+
 TEST_F(MqLink, RemoveNamesUnlinksBothQueuesAndTheLinkKeepsWorking) {
   MqQueueNames names;
   Result<std::unique_ptr<Link>> server = Link::Create({}, &names);

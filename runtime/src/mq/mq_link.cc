@@ -277,6 +277,10 @@ struct MqLink::State {
   size_t job_part = 0;
   size_t job_part_offset = 0;
   bool mid_frame = false;  // the writer pushed part of a frame and not its end
+  // The rest of a frame whose Send() gave up at its deadline, which the writer finishes on
+  // its own (the caller's parts are freed once Send() returns).
+  std::vector<uint8_t> orphan;
+  Part orphan_part;
 
   // Frames received and not yet taken by Receive().
   std::deque<PooledBuffer> frames;
@@ -821,6 +825,16 @@ Status MqLink::Send(std::span<const Part> parts, Clock::time_point deadline) {
     return Status::Unavailable("mq link is down: " + s.broken.ToString());
   };
   if (s.shutdown || !s.broken.ok()) return down();
+  while (s.job_active) {  // a frame an earlier Send() left to the writer
+    if (s.shutdown || !s.CheckPeerLocked(Clock::now())) return down();
+    const Clock::time_point now = Clock::now();
+    if (now >= deadline) {
+      return Status::DeadlineExceeded("mq link: an earlier frame was still being sent at the "
+                                      "deadline");
+    }
+    s.sender_cv.wait_until(lock, std::min(deadline, now + kSlice));
+  }
+  s.orphan = {};
   s.job_parts = parts;
   s.job_total = total;
   s.job_left = total;
@@ -840,13 +854,34 @@ Status MqLink::Send(std::span<const Part> parts, Clock::time_point deadline) {
     }
     const Clock::time_point now = Clock::now();
     if (now >= deadline) {
-      const bool started = s.job_header_sent;
-      s.job_active = false;
-      s.job_parts = {};
-      if (!started) return Status::DeadlineExceeded("mq link: the frame was not sent by the deadline");
-      lock.unlock();
-      Shutdown();  // the peer holds the start of a frame whose rest will never come
-      return Status::Unavailable("mq link: the deadline cut a frame short; link closed");
+      if (!s.job_header_sent) {
+        s.job_active = false;
+        s.job_parts = {};
+        return Status::DeadlineExceeded("mq link: the frame was not sent by the deadline");
+      }
+      // The peer has the start of the frame: the writer finishes it from a copy of the rest,
+      // so the link and the other calls on it carry on (the peer drops a reply nobody awaits).
+      try {
+        std::vector<uint8_t> rest;
+        rest.reserve(s.job_left);
+        for (size_t i = s.job_part; i < s.job_parts.size(); ++i) {
+          const Part part = s.job_parts[i].subspan(i == s.job_part ? s.job_part_offset : 0);
+          rest.insert(rest.end(), part.begin(), part.end());
+        }
+        s.orphan = std::move(rest);
+      } catch (const std::bad_alloc&) {
+        s.job_active = false;
+        s.job_parts = {};
+        lock.unlock();
+        Shutdown();  // the peer holds the start of a frame whose rest will never come
+        return Status::Unavailable("mq link: the deadline cut a frame short; link closed");
+      }
+      s.orphan_part = Part(s.orphan);
+      s.job_parts = std::span<const Part>(&s.orphan_part, 1);
+      s.job_part = 0;
+      s.job_part_offset = 0;
+      return Status::DeadlineExceeded(
+          "mq link: the deadline passed while the frame was being sent; the link finishes it");
     }
     s.sender_cv.wait_until(lock, std::min(deadline, now + kSlice));
   }
