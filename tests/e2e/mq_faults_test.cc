@@ -28,6 +28,7 @@
 #include "core/handshake.h"
 #include "ferry/ferry.h"
 #include "support/process.h"
+#include "support/raw_socket.h"
 #include "support/sanitizers.h"
 #include "support/shm_files.h"
 #include "test_service.ferry.h"
@@ -109,18 +110,6 @@ int ListenAt(const std::string& path) {
   std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
   if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       listen(fd, 8) != 0) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-int ConnectTo(const std::string& path) {
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     if (fd >= 0) close(fd);
     return -1;
   }
@@ -219,7 +208,7 @@ TEST(MqFaults, ClientsGoneAfterTheHandshakeDoNotLockTheServerOut) {
     for (int i = 0; i < 4; ++i) {
       clients.push_back(ChildProcess::Fork([&]() -> int {
         close(ready[0]);
-        const int fd = ConnectTo(path);
+        const int fd = testing::ConnectUnixRaw(path);
         if (fd < 0 || !WriteAll(fd, hello) || !SkipFrame(fd) || !WriteAll(fd, mapped)) return 3;
         const char byte = 1;
         if (write(ready[1], &byte, 1) != 1) return 4;

@@ -27,6 +27,7 @@
 #include "ferry/ferry.h"
 #include "ferry/protocol_generated.h"
 #include "support/process.h"
+#include "support/raw_socket.h"
 #include "support/shm_files.h"
 #include "test_service.ferry.h"
 
@@ -42,20 +43,6 @@ class MinimalService final : public ft::TestService::Service {
     return Status::Ok();
   }
 };
-
-// A raw Unix-socket connection to an endpoint's rendezvous socket, speaking no protocol;
-// -1 on failure.
-int ConnectRaw(const std::string& socket_path) {
-  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // Waits (bounded) until `done` holds; for server-side effects with nothing to block on.
 template <class Done>
@@ -94,7 +81,7 @@ TEST(ServerLimits, PeerThatConnectsAndSaysNothingIsDroppedAfterTheHandshakeTimeo
   ASSERT_TRUE(server.Add(std::make_shared<MinimalService>()).ok());
   ASSERT_TRUE(server.Listen("shm://silent").ok());
 
-  const int silent = ConnectRaw(dir.path() + "/silent.sock");
+  const int silent = testing::ConnectUnixRaw(dir.path() + "/silent.sock");
   ASSERT_GE(silent, 0);
   // The server closes its end: our read sees end-of-file instead of blocking forever.
   char byte;
@@ -113,7 +100,7 @@ TEST(ServerLimits, PeerThatSendsGarbageIsDisconnected) {
   Server server;
   ASSERT_TRUE(server.Add(std::make_shared<MinimalService>()).ok());
   ASSERT_TRUE(server.Listen("shm://garbage").ok());
-  const int peer = ConnectRaw(dir.path() + "/garbage.sock");
+  const int peer = testing::ConnectUnixRaw(dir.path() + "/garbage.sock");
   ASSERT_GE(peer, 0);
   const char junk[] = "\x10\x00\x00\x00GET / HTTP/1.1\r\n";
   ASSERT_GT(send(peer, junk, sizeof(junk) - 1, MSG_NOSIGNAL), 0);
@@ -137,7 +124,7 @@ TEST(ServerLimits, HandshakeFrameWithoutABodyIsRefusedWithoutHarm) {
   std::string bytes(reinterpret_cast<const char*>(&size), 4);
   bytes.append(reinterpret_cast<const char*>(fbb.GetBufferPointer()), size);
 
-  const int peer = ConnectRaw(dir.path() + "/bodiless.sock");
+  const int peer = testing::ConnectUnixRaw(dir.path() + "/bodiless.sock");
   ASSERT_GE(peer, 0);
   ASSERT_EQ(send(peer, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
   char byte;
@@ -369,7 +356,7 @@ class Admission : public ::testing::TestWithParam<std::string> {
   bool AddSilentPeer() {
     const int fd = tcp() ? ConnectTcpRaw(static_cast<uint16_t>(std::stoi(
                                endpoint_.substr(endpoint_.rfind(':') + 1))))
-                         : ConnectRaw(SocketPath());
+                         : testing::ConnectUnixRaw(SocketPath());
     if (fd < 0) return false;
     silent_.emplace_back(fd);
     return true;
@@ -541,7 +528,7 @@ TEST(UnixEndpoint, ASocketAnotherProgramListensOnIsAlreadyExistsAndKeepsWorking)
   const Status status = server.Listen("unix://" + path);
   EXPECT_EQ(status.code(), StatusCode::kAlreadyExists) << status;
   EXPECT_NE(status.message().find("not a ferry server"), std::string::npos) << status;
-  const int peer = ConnectRaw(path);  // still theirs, still reachable
+  const int peer = testing::ConnectUnixRaw(path);  // still theirs, still reachable
   EXPECT_GE(peer, 0);
   if (peer >= 0) close(peer);
   close(theirs);

@@ -139,17 +139,22 @@ void BufferPool::Free(const std::vector<Idle>& freed) {
   if (charged > 0 && budget_ != nullptr) budget_->Release(charged);
 }
 
-PooledBuffer BufferPool::Take(size_t size) {
+bool BufferPool::TakeIdle(size_t size, Idle* reused) {
   const Clock::time_point now = Clock::now();
   std::vector<Idle> aged;
-  Idle reused{};
   bool found = false;
   {
     std::lock_guard lock(mutex_);
     CollectAgedLocked(now, &aged);
-    found = ReuseLocked(size, &reused);
+    found = ReuseLocked(size, reused);
   }
-  Free(aged);
+  Free(aged);  // outside the lock: unmapping takes a while
+  return found;
+}
+
+PooledBuffer BufferPool::Take(size_t size) {
+  Idle reused{};
+  const bool found = TakeIdle(size, &reused);
   PooledBuffer buffer;
   if (found) {
     // Memory being built into is not counted: only received frames and idle buffers are.
@@ -167,16 +172,8 @@ PooledBuffer BufferPool::Take(size_t size) {
 
 Result<PooledBuffer> BufferPool::TakeCharged(size_t size, Clock::time_point deadline,
                                              const std::atomic<bool>* abandon) {
-  const Clock::time_point now = Clock::now();
-  std::vector<Idle> aged;
   Idle reused{};
-  bool found = false;
-  {
-    std::lock_guard lock(mutex_);
-    CollectAgedLocked(now, &aged);
-    found = ReuseLocked(size, &reused);
-  }
-  Free(aged);
+  const bool found = TakeIdle(size, &reused);
   PooledBuffer buffer;
   buffer.pool_ = shared_from_this();
   buffer.size_ = size;

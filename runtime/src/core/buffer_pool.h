@@ -113,6 +113,8 @@ class BufferPool final : public MessageOwner,
       : max_idle_bytes_(max_idle_bytes), budget_(budget) {}
   // An idle buffer that fits `size` (removed from the idle list), if any. With mutex_ held.
   bool ReuseLocked(size_t size, Idle* out);
+  // Frees buffers idle too long, then takes an idle one of `size` bytes or more if there is.
+  bool TakeIdle(size_t size, Idle* reused);
   // Removes idle buffers that `drop` selects into `freed`. With mutex_ held.
   template <class Drop>
   void CollectLocked(Drop drop, std::vector<Idle>* freed);
