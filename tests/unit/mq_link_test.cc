@@ -127,8 +127,17 @@ class Child {
 
 // The child side of the two-process tests: opens the queues, unlinks their names (both sides
 // have now opened them) and echoes every frame until an empty one.
-int EchoUntilEmptyFrame(const MqQueueNames& names) {
-  Result<std::unique_ptr<Link>> link = Link::Open(names, {});
+// For tests about frames, not liveness, on both sides: 5 s (not 500 ms) of silence before a
+// peer is presumed dead, so a process starved on a loaded machine is not taken for a dead one.
+// (A link given the rendezvous socket knows the peer's pid and needs no such allowance.)
+MqLinkOptions Patient() {
+  MqLinkOptions options;
+  options.heartbeat = std::chrono::seconds(1);
+  return options;
+}
+
+int EchoUntilEmptyFrameWith(const MqQueueNames& names, const MqLinkOptions& options) {
+  Result<std::unique_ptr<Link>> link = Link::Open(names, options);
   if (!link.ok()) return 10;
   (*link)->RemoveNames();
   while (true) {
@@ -141,6 +150,9 @@ int EchoUntilEmptyFrame(const MqQueueNames& names) {
   link->reset();
   return 0;
 }
+
+int EchoUntilEmptyFrame(const MqQueueNames& names) { return EchoUntilEmptyFrameWith(names, {}); }
+int EchoPatiently(const MqQueueNames& names) { return EchoUntilEmptyFrameWith(names, Patient()); }
 
 struct LocalPair {
   std::unique_ptr<Link> server;
@@ -159,10 +171,10 @@ LocalPair MakeLocalPair(MqLinkOptions server_options = {}, MqLinkOptions client_
 }
 
 TEST_F(MqLink, SmallFramesMadeOfSeveralPartsRoundTripThroughAnotherProcess) {
-  Child child(EchoUntilEmptyFrame);
+  Child child(EchoPatiently);
   ASSERT_GT(child.pid(), 0);
   MqQueueNames names;
-  Result<std::unique_ptr<Link>> link = Link::Create({}, &names);
+  Result<std::unique_ptr<Link>> link = Link::Create(Patient(), &names);
   ASSERT_TRUE(link.ok()) << link.status();
   EXPECT_EQ((*link)->name(), "mq");
   ASSERT_TRUE(child.Start(names));
@@ -185,10 +197,10 @@ TEST_F(MqLink, SmallFramesMadeOfSeveralPartsRoundTripThroughAnotherProcess) {
 }
 
 TEST_F(MqLink, FrameLargerThanAQueueMessageIsSplitAndRejoined) {
-  Child child(EchoUntilEmptyFrame);
+  Child child(EchoPatiently);
   ASSERT_GT(child.pid(), 0);
   MqQueueNames names;
-  Result<std::unique_ptr<Link>> link = Link::Create({}, &names);
+  Result<std::unique_ptr<Link>> link = Link::Create(Patient(), &names);
   ASSERT_TRUE(link.ok()) << link.status();
   ASSERT_TRUE(child.Start(names));
 
