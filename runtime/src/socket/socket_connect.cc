@@ -3,6 +3,7 @@
 #include "socket/socket_connect.h"
 
 #include <fcntl.h>
+#include <poll.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -78,8 +79,15 @@ Result<std::shared_ptr<ClientTransport>> ConnectSocket(const Endpoint& endpoint,
   if (!welcome->shm_path.empty() && options.allow_shm) {
     Result<std::shared_ptr<ShmClientConnection>> shm =
         ShmClientConnection::Connect(welcome->shm_path, endpoint.text, options, deadline);
-    // Refused (another user, no memory): the socket still works, so stay on it.
+    // Refused (another user, no memory): the socket still works, so stay on it. But a server
+    // that died during the move leaves a dead socket: say so rather than hand it out.
     if (shm.ok()) return std::shared_ptr<ClientTransport>(std::move(*shm));
+    pollfd hangup{socket->get(), POLLRDHUP, 0};
+    if (poll(&hangup, 1, 0) == 1 && (hangup.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+      return Status::Unavailable("the server at " + endpoint.text +
+                                 " went away while moving the channel to shared memory (" +
+                                 shm.status().message() + ")");
+    }
   }
   const uint64_t max_message_bytes = std::min(options.max_message_bytes, welcome->max_message_bytes);
   SocketLinkOptions link_options;
