@@ -73,12 +73,15 @@ Io WriteAll(int fd, iovec** parts, int* count, Clock::time_point deadline, size_
 }
 
 // Reads exactly `size` bytes, blocking or (with a deadline) polling as WriteAll writes.
-Io ReadAll(int fd, uint8_t* out, size_t size, Clock::time_point deadline, size_t* got) {
+// With `some`, returns as soon as at least one byte has arrived.
+Io ReadAll(int fd, uint8_t* out, size_t size, Clock::time_point deadline, size_t* got,
+           bool some = false) {
   const bool bounded = deadline != Clock::time_point::max();
   while (*got < size) {
     const ssize_t n = recv(fd, out + *got, size - *got, bounded ? MSG_DONTWAIT : 0);
     if (n > 0) {
       *got += static_cast<size_t>(n);
+      if (some) return Io::kDone;
       continue;
     }
     if (n == 0) return Io::kClosed;
@@ -252,7 +255,9 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
   // read when there are none, the fastest path).
   for (;;) {
     const Clock::time_point trim = pool_->next_trim();
-    io = ReadAll(fd, length, 1, std::min(deadline, trim), &got);
+    // The whole length where it has arrived (one system call), but no more than begun: the
+    // rest of a frame has its own time.
+    io = ReadAll(fd, length, sizeof(length), std::min(deadline, trim), &got, /*some=*/true);
     if (io != Io::kDeadline || Clock::now() >= deadline) break;
     pool_->Trim();
   }
