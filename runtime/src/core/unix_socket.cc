@@ -411,4 +411,9 @@ std::optional<uid_t> LocalPeerUid(int fd) {
   return *uid;
 }
 
+bool PeerHungUp(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 }  // namespace ferry::internal

@@ -86,5 +86,8 @@ Result<std::vector<uint8_t>> ReceiveFrame(int fd, Deadline deadline, Fd* passed 
 Result<uid_t> PeerUid(int fd);
 // PeerUid for a Unix socket; nothing for other sockets (TCP peers have no local uid).
 std::optional<uid_t> LocalPeerUid(int fd);
+// Whether the peer of stream socket `fd` (Unix or TCP) has hung up or it failed, without
+// waiting or reading anything.
+bool PeerHungUp(int fd);
 
 }  // namespace ferry::internal

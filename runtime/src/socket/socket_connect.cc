@@ -3,7 +3,6 @@
 #include "socket/socket_connect.h"
 
 #include <fcntl.h>
-#include <poll.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -82,8 +81,7 @@ Result<std::shared_ptr<ClientTransport>> ConnectSocket(const Endpoint& endpoint,
     // Refused (another user, no memory): the socket still works, so stay on it. But a server
     // that died during the move leaves a dead socket: say so rather than hand it out.
     if (shm.ok()) return std::shared_ptr<ClientTransport>(std::move(*shm));
-    pollfd hangup{socket->get(), POLLRDHUP, 0};
-    if (poll(&hangup, 1, 0) == 1 && (hangup.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+    if (PeerHungUp(socket->get())) {
       return Status::Unavailable("the server at " + endpoint.text +
                                  " went away while moving the channel to shared memory (" +
                                  shm.status().message() + ")");

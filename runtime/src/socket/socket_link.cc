@@ -239,8 +239,7 @@ Result<PooledBuffer> SocketLink::TakeFrameBuffer(uint32_t size, Clock::time_poin
         until == deadline || Clock::now() < until) {
       return buffer;
     }
-    pollfd p{socket_.native_handle(), POLLRDHUP, 0};
-    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+    if (PeerHungUp(socket_.native_handle())) {
       return Status::Unavailable("peer closed the connection while its frame waited for memory");
     }
   }
