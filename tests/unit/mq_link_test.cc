@@ -136,6 +136,15 @@ MqLinkOptions Patient() {
   return options;
 }
 
+// A link created with `options` whose queue names `child` is given; null on failure.
+std::unique_ptr<Link> LinkTo(Child& child, const MqLinkOptions& options = {}) {
+  MqQueueNames names;
+  Result<std::unique_ptr<Link>> link = Link::Create(options, &names);
+  EXPECT_TRUE(link.ok()) << link.status();
+  if (!link.ok() || !child.Start(names)) return nullptr;
+  return std::move(*link);
+}
+
 int EchoUntilEmptyFrameWith(const MqQueueNames& names, const MqLinkOptions& options) {
   Result<std::unique_ptr<Link>> link = Link::Open(names, options);
   if (!link.ok()) return 10;
@@ -173,25 +182,23 @@ LocalPair MakeLocalPair(MqLinkOptions server_options = {}, MqLinkOptions client_
 TEST_F(MqLink, SmallFramesMadeOfSeveralPartsRoundTripThroughAnotherProcess) {
   Child child(EchoPatiently);
   ASSERT_GT(child.pid(), 0);
-  MqQueueNames names;
-  Result<std::unique_ptr<Link>> link = Link::Create(Patient(), &names);
-  ASSERT_TRUE(link.ok()) << link.status();
-  EXPECT_EQ((*link)->name(), "mq");
-  ASSERT_TRUE(child.Start(names));
+  std::unique_ptr<Link> link = LinkTo(child, Patient());
+  ASSERT_NE(link, nullptr);
+  EXPECT_EQ(link->name(), "mq");
 
   for (uint32_t i = 0; i < 20; ++i) {
     const std::vector<uint8_t> head = Pattern(4 + i, i);
     const std::vector<uint8_t> body = Pattern(100 * i, i + 1000);
     const Part parts[] = {Part(head), Part(), Part(body)};
-    ASSERT_TRUE((*link)->Send(parts, kForever).ok());
-    Result<PooledBuffer> echo = (*link)->Receive(kForever);
+    ASSERT_TRUE(link->Send(parts, kForever).ok());
+    Result<PooledBuffer> echo = link->Receive(kForever);
     ASSERT_TRUE(echo.ok()) << echo.status();
     std::vector<uint8_t> expected = head;
     expected.insert(expected.end(), body.begin(), body.end());
     EXPECT_EQ(Bytes(*echo), expected);
     EXPECT_EQ(reinterpret_cast<uintptr_t>(echo->data()) % 16, 0u);
   }
-  ASSERT_TRUE(SendBytes(**link, {}).ok());
+  ASSERT_TRUE(SendBytes(*link, {}).ok());
   const int status = Reap(child.pid());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
@@ -199,17 +206,15 @@ TEST_F(MqLink, SmallFramesMadeOfSeveralPartsRoundTripThroughAnotherProcess) {
 TEST_F(MqLink, FrameLargerThanAQueueMessageIsSplitAndRejoined) {
   Child child(EchoPatiently);
   ASSERT_GT(child.pid(), 0);
-  MqQueueNames names;
-  Result<std::unique_ptr<Link>> link = Link::Create(Patient(), &names);
-  ASSERT_TRUE(link.ok()) << link.status();
-  ASSERT_TRUE(child.Start(names));
+  std::unique_ptr<Link> link = LinkTo(child, Patient());
+  ASSERT_NE(link, nullptr);
 
   constexpr size_t kSize = 16 * 1024 * 1024;
   const std::vector<uint8_t> head = Pattern(100, 1);
   const std::vector<uint8_t> body = Pattern(kSize - head.size(), 2);
   const Part parts[] = {Part(head), Part(body)};
-  ASSERT_TRUE((*link)->Send(parts, kForever).ok());
-  Result<PooledBuffer> echo = (*link)->Receive(kForever);
+  ASSERT_TRUE(link->Send(parts, kForever).ok());
+  Result<PooledBuffer> echo = link->Receive(kForever);
   ASSERT_TRUE(echo.ok()) << echo.status();
   ASSERT_EQ(echo->size(), kSize);
   EXPECT_EQ(std::memcmp(echo->data(), head.data(), head.size()), 0);
@@ -217,11 +222,11 @@ TEST_F(MqLink, FrameLargerThanAQueueMessageIsSplitAndRejoined) {
 
   // Sending stages each byte and pushes it (2x); receiving pops it in place, staging at most
   // the chunk that does not fit the buffer's tail.
-  const uint64_t copied = (*link)->bytes_copied();
+  const uint64_t copied = link->bytes_copied();
   EXPECT_GE(copied, 3 * kSize);
   EXPECT_LE(copied, 3 * kSize + 2 * MqLinkOptions().queue_message_bytes);
 
-  ASSERT_TRUE(SendBytes(**link, {}).ok());
+  ASSERT_TRUE(SendBytes(*link, {}).ok());
   const int status = Reap(child.pid());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
@@ -376,21 +381,19 @@ TEST_F(MqLink, ShutdownUnblocksASendBlockedByAPeerThatDoesNotDrain) {
 TEST_F(MqLink, SigkilledPeerIsUnavailableWithinOneSecond) {
   Child child(EchoUntilEmptyFrame);
   ASSERT_GT(child.pid(), 0);
-  MqQueueNames names;
-  Result<std::unique_ptr<Link>> link = Link::Create({}, &names);
-  ASSERT_TRUE(link.ok()) << link.status();
-  ASSERT_TRUE(child.Start(names));
-  ASSERT_TRUE(SendBytes(**link, Pattern(10, 1)).ok());
-  ASSERT_TRUE((*link)->Receive(kForever).ok());
+  std::unique_ptr<Link> link = LinkTo(child);
+  ASSERT_NE(link, nullptr);
+  ASSERT_TRUE(SendBytes(*link, Pattern(10, 1)).ok());
+  ASSERT_TRUE(link->Receive(kForever).ok());
 
   ASSERT_EQ(kill(child.pid(), SIGKILL), 0);
   const Clock::time_point killed = Clock::now();
   // Not reaped yet: the pid stays valid (a zombie), so only the missing heartbeats tell.
-  Result<PooledBuffer> frame = (*link)->Receive(kForever);
+  Result<PooledBuffer> frame = link->Receive(kForever);
   const Clock::duration elapsed = Clock::now() - killed;
   EXPECT_EQ(frame.status().code(), StatusCode::kUnavailable) << frame.status();
   EXPECT_LT(elapsed, std::chrono::seconds(1));
-  EXPECT_EQ(SendBytes(**link, Pattern(10, 1)).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(SendBytes(*link, Pattern(10, 1)).code(), StatusCode::kUnavailable);
   const int status = Reap(child.pid());
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
 }
@@ -599,23 +602,21 @@ TEST_F(MqLink, PeerKilledWhileHoldingAMutexAfterShutdownLeavesNoThreadBehind) {
 TEST_F(MqLink, StoppedPeerIsNotDeclaredDead) {
   Child child(EchoUntilEmptyFrame);
   ASSERT_GT(child.pid(), 0);
-  MqQueueNames names;
-  Result<std::unique_ptr<Link>> link = Link::Create({}, &names);
-  ASSERT_TRUE(link.ok()) << link.status();
-  ASSERT_TRUE(child.Start(names));
-  ASSERT_TRUE(SendBytes(**link, Pattern(10, 1)).ok());
-  ASSERT_TRUE((*link)->Receive(kForever).ok());
+  std::unique_ptr<Link> link = LinkTo(child);
+  ASSERT_NE(link, nullptr);
+  ASSERT_TRUE(SendBytes(*link, Pattern(10, 1)).ok());
+  ASSERT_TRUE(link->Receive(kForever).ok());
 
   // Twice the 500 ms after which an unwatched silent peer counts as dead.
   ASSERT_EQ(kill(child.pid(), SIGSTOP), 0);
-  Result<PooledBuffer> none = (*link)->Receive(Clock::now() + std::chrono::seconds(1));
+  Result<PooledBuffer> none = link->Receive(Clock::now() + std::chrono::seconds(1));
   EXPECT_EQ(none.status().code(), StatusCode::kDeadlineExceeded) << none.status();
   ASSERT_EQ(kill(child.pid(), SIGCONT), 0);
-  ASSERT_TRUE(SendBytes(**link, Pattern(20, 2)).ok());
-  Result<PooledBuffer> echo = (*link)->Receive(Clock::now() + std::chrono::seconds(10));
+  ASSERT_TRUE(SendBytes(*link, Pattern(20, 2)).ok());
+  Result<PooledBuffer> echo = link->Receive(Clock::now() + std::chrono::seconds(10));
   ASSERT_TRUE(echo.ok()) << echo.status();
   EXPECT_EQ(Bytes(*echo), Pattern(20, 2));
-  ASSERT_TRUE(SendBytes(**link, {}).ok());
+  ASSERT_TRUE(SendBytes(*link, {}).ok());
   const int status = Reap(child.pid());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
