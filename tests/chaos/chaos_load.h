@@ -16,22 +16,11 @@
 #include <vector>
 
 #include "ferry/ferry.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define FERRY_CHAOS_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define FERRY_CHAOS_SANITIZED 1
-#endif
-#endif
+#include "support/sanitizers.h"
 
 namespace ferry::chaos {
 
-#ifdef FERRY_CHAOS_SANITIZED
-inline constexpr bool kSanitized = true;
-#else
-inline constexpr bool kSanitized = false;
-#endif
+using ferry::testing::kSanitized;
 
 // A call or connect running longer than this is hung. Far above any honest call here (the
 // slowest, 16 MiB each way over a queue on a loaded machine, takes well under a second), so
