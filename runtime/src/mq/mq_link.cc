@@ -36,9 +36,9 @@
 #include <utility>
 #include <vector>
 
-#include "core/log.h"
-#include "core/send_gate.h"
-#include "core/unix_socket.h"
+#include "os/log.h"
+#include "os/send_gate.h"
+#include "os/unix_socket.h"
 
 namespace ferry::internal {
 namespace {

@@ -44,8 +44,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/buffer_pool.h"
-#include "core/frame_link.h"
+#include "call/buffer_pool.h"
+#include "call/frame_link.h"
 #include "ferry/result.h"
 
 namespace ferry::internal {

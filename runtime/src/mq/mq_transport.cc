@@ -5,12 +5,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/call_frame.h"
-#include "core/deadline.h"
-#include "core/handshake.h"
-#include "core/link_client.h"
-#include "core/link_server_connection.h"
-#include "core/unix_listener.h"
+#include "call/call_frame.h"
+#include "os/deadline.h"
+#include "call/handshake.h"
+#include "call/link_client.h"
+#include "call/link_server_connection.h"
+#include "call/unix_listener.h"
 #include "mq/mq_link.h"
 
 namespace ferry::internal {

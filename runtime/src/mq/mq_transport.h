@@ -6,10 +6,10 @@
 #include <memory>
 #include <string>
 
-#include "core/client_transport.h"
-#include "core/endpoint.h"
-#include "core/listener.h"
-#include "core/unix_socket.h"
+#include "call/client_transport.h"
+#include "call/endpoint.h"
+#include "call/listener.h"
+#include "os/unix_socket.h"
 #include "ferry/options.h"
 
 namespace ferry::internal {

@@ -9,8 +9,8 @@
 #include <climits>
 #include <cstring>
 
-#include "core/deadline.h"
-#include "core/handshake.h"
+#include "os/deadline.h"
+#include "call/handshake.h"
 #include "shm/futex.h"
 #include "shm/peer_sync.h"
 #include "shm/slot_allocator.h"

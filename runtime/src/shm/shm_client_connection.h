@@ -9,8 +9,8 @@
 #include <string_view>
 #include <thread>
 
-#include "core/client_transport.h"
-#include "core/unix_socket.h"
+#include "call/client_transport.h"
+#include "os/unix_socket.h"
 #include "ferry/message.h"
 #include "ferry/options.h"
 #include "ferry/result.h"

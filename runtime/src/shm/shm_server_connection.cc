@@ -5,9 +5,9 @@
 
 #include <cstring>
 
-#include "core/deadline.h"
-#include "core/handshake.h"
-#include "core/log.h"
+#include "os/deadline.h"
+#include "call/handshake.h"
+#include "os/log.h"
 #include "shm/futex.h"
 #include "shm/peer_sync.h"
 #include "shm/slot_allocator.h"

@@ -11,10 +11,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/dispatch.h"
-#include "core/log.h"
-#include "core/server_connection.h"
-#include "core/unix_socket.h"
+#include "call/dispatch.h"
+#include "os/log.h"
+#include "call/server_connection.h"
+#include "os/unix_socket.h"
 #include "ferry/options.h"
 #include "ferry/service.h"
 #include "shm/segment.h"

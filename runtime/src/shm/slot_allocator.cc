@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "core/deadline.h"
+#include "os/deadline.h"
 
 namespace ferry::shm {
 

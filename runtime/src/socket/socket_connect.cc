@@ -10,11 +10,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/call_frame.h"
-#include "core/deadline.h"
-#include "core/handshake.h"
-#include "core/link_client.h"
-#include "shm/shm_client_connection.h"
+#include "call/call_frame.h"
+#include "os/deadline.h"
+#include "call/handshake.h"
+#include "call/link_client.h"
 #include "socket/socket_link.h"
 
 namespace ferry::internal {
@@ -66,7 +65,8 @@ Result<Fd> ConnectTcp(const Endpoint& endpoint, Deadline deadline) {
 }  // namespace
 
 Result<std::shared_ptr<ClientTransport>> ConnectSocket(const Endpoint& endpoint,
-                                                       const ConnectOptions& options) {
+                                                       const ConnectOptions& options,
+                                                       const ShmUpgrade& upgrade) {
   const Deadline deadline = DeadlineAfter(options.connect_timeout);
   Result<Fd> socket = endpoint.scheme == Scheme::kTcp ? ConnectTcp(endpoint, deadline)
                                                       : ConnectUnix(endpoint.socket_path, deadline);
@@ -76,11 +76,10 @@ Result<std::shared_ptr<ClientTransport>> ConnectSocket(const Endpoint& endpoint,
   if (!hello.ok() && welcome.ok()) return hello;
   if (!welcome.ok()) return welcome.status();
   if (!welcome->shm_path.empty() && options.allow_shm) {
-    Result<std::shared_ptr<ShmClientConnection>> shm =
-        ShmClientConnection::Connect(welcome->shm_path, endpoint.text, options, deadline);
+    Result<std::shared_ptr<ClientTransport>> shm = upgrade(welcome->shm_path, deadline);
     // Refused (another user, no memory): the socket still works, so stay on it. But a server
     // that died during the move leaves a dead socket: say so rather than hand it out.
-    if (shm.ok()) return std::shared_ptr<ClientTransport>(std::move(*shm));
+    if (shm.ok()) return std::move(*shm);
     if (PeerHungUp(socket->get())) {
       return Status::Unavailable("the server at " + endpoint.text +
                                  " went away while moving the channel to shared memory (" +

@@ -15,9 +15,9 @@
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "core/frame_link.h"
-#include "core/send_gate.h"
-#include "core/unix_socket.h"
+#include "call/frame_link.h"
+#include "os/send_gate.h"
+#include "os/unix_socket.h"
 
 namespace ferry::internal {
 

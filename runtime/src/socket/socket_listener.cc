@@ -8,10 +8,10 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/system/system_error.hpp>
 
-#include "core/call_frame.h"
-#include "core/deadline.h"
-#include "core/handshake.h"
-#include "core/link_server_connection.h"
+#include "call/call_frame.h"
+#include "os/deadline.h"
+#include "call/handshake.h"
+#include "call/link_server_connection.h"
 #include "socket/socket_link.h"
 
 namespace ferry::internal {

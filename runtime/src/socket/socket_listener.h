@@ -9,9 +9,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-#include "core/endpoint.h"
-#include "core/listener.h"
-#include "core/unix_socket.h"
+#include "call/endpoint.h"
+#include "call/listener.h"
+#include "os/unix_socket.h"
 
 namespace ferry::internal {
 

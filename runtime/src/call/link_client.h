@@ -13,8 +13,8 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "core/client_transport.h"
-#include "core/frame_link.h"
+#include "call/client_transport.h"
+#include "call/frame_link.h"
 
 namespace ferry::internal {
 

@@ -7,9 +7,9 @@
 #include <functional>
 #include <string>
 
-#include "core/dispatch.h"
-#include "core/log.h"
-#include "core/memory_budget.h"
+#include "call/dispatch.h"
+#include "os/log.h"
+#include "call/memory_budget.h"
 #include "ferry/options.h"
 
 namespace ferry::internal {

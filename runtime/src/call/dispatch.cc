@@ -1,5 +1,5 @@
 // Method lookup and handler invocation, shared by every transport's server side.
-#include "core/dispatch.h"
+#include "call/dispatch.h"
 
 #include <cstdio>
 #include <exception>

@@ -1,12 +1,12 @@
 // Client calls over a FrameLink: a request frame out, then the caller waits for the reply
 // frame with its call id, reading frames itself while no other caller does.
-#include "core/link_client.h"
+#include "call/link_client.h"
 
 #include <algorithm>
 
-#include "core/call_frame.h"
-#include "core/deadline.h"
-#include "core/pool_allocator.h"
+#include "call/call_frame.h"
+#include "os/deadline.h"
+#include "call/pool_allocator.h"
 
 namespace ferry::internal {
 

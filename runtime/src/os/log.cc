@@ -1,5 +1,5 @@
 // stderr logging for the runtime's rare events (bad peers, refused connections).
-#include "core/log.h"
+#include "os/log.h"
 
 #include <unistd.h>
 

@@ -1,5 +1,5 @@
 // Encoding and checking handshake frames (FlatBuffers, verified before use).
-#include "core/handshake.h"
+#include "call/handshake.h"
 
 #include <unistd.h>
 

@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/buffer_pool.h"
+#include "call/buffer_pool.h"
 #include "ferry/message.h"
 
 namespace ferry::internal {

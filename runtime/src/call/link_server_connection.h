@@ -19,10 +19,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/frame_link.h"
-#include "core/server_connection.h"
-#include "core/standby_alarm.h"
-#include "core/unix_socket.h"
+#include "call/frame_link.h"
+#include "call/server_connection.h"
+#include "os/standby_alarm.h"
+#include "os/unix_socket.h"
 
 namespace ferry::internal {
 

@@ -1,5 +1,5 @@
 // A timerfd and an eventfd behind StandbyAlarm.
-#include "core/standby_alarm.h"
+#include "os/standby_alarm.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>

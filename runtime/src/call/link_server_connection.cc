@@ -1,15 +1,15 @@
 // Serving one client over a FrameLink: handshake, workers taking turns to read, handlers,
 // replies.
-#include "core/link_server_connection.h"
+#include "call/link_server_connection.h"
 
 #include <sys/socket.h>
 
 #include <algorithm>
 
-#include "core/call_frame.h"
-#include "core/deadline.h"
-#include "core/pool_allocator.h"
-#include "core/log.h"
+#include "call/call_frame.h"
+#include "os/deadline.h"
+#include "call/pool_allocator.h"
+#include "os/log.h"
 
 namespace ferry::internal {
 namespace {

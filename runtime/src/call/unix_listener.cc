@@ -1,5 +1,5 @@
 // Accepting clients on a Unix stream socket.
-#include "core/unix_listener.h"
+#include "call/unix_listener.h"
 
 #include <sys/socket.h>
 

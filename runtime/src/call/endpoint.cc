@@ -1,5 +1,5 @@
 // Parsing endpoint strings and securing the runtime dir.
-#include "core/endpoint.h"
+#include "call/endpoint.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

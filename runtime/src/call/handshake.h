@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/unix_socket.h"
+#include "os/unix_socket.h"
 #include "ferry/result.h"
 
 namespace ferry::internal {

@@ -1,5 +1,5 @@
 // Accepting clients and owning their connections for ferry::Server.
-#include "core/server_core.h"
+#include "api/server_core.h"
 
 #include <malloc.h>
 #include <poll.h>
@@ -12,14 +12,11 @@
 #include <cstring>
 #include <random>
 
-#include "core/endpoint.h"
-#include "core/handshake.h"
-#include "core/log.h"
-#include "core/unix_listener.h"
-#include "mq/mq_transport.h"
+#include "api/transports.h"
+#include "call/endpoint.h"
+#include "call/handshake.h"
+#include "os/log.h"
 #include "shm/segment.h"
-#include "shm/shm_server_connection.h"
-#include "socket/socket_listener.h"
 
 namespace ferry::internal {
 namespace {
@@ -33,20 +30,6 @@ thread_local const MethodTable* handler_thread_of = nullptr;
 // newcomer. Honest handshakes take milliseconds; keeping young ones means a client in the
 // middle of its handshake is not dropped for the next one to arrive.
 constexpr auto kPendingGrace = std::chrono::milliseconds(100);
-
-Result<std::unique_ptr<Listener>> OpenListener(const Endpoint& endpoint) {
-  switch (endpoint.scheme) {
-    case Scheme::kShm:
-      return UnixListener::Listen(endpoint.text, endpoint.socket_path, &NewShmConnection);
-    case Scheme::kUnix:
-      return UnixListener::Listen(endpoint.text, endpoint.socket_path, &NewSocketConnection);
-    case Scheme::kTcp:
-      return TcpListener::Listen(endpoint);
-    case Scheme::kMq:
-      return ListenMq(endpoint);
-  }
-  return Status::InvalidArgument("endpoint '" + endpoint.text + "': unknown scheme");
-}
 
 }  // namespace
 
@@ -90,7 +73,7 @@ Status ServerCore::Listen(std::string_view text) {
   if (!wake_.valid()) return Status::Unavailable("eventfd: " + std::string(std::strerror(errno)));
   std::lock_guard lock(mutex_);
   if (stopping_) return Status::FailedPrecondition("server is shut down");
-  Result<std::unique_ptr<Listener>> listener = OpenListener(*endpoint);
+  Result<std::unique_ptr<Listener>> listener = ListenTransport(*endpoint);
   if (!listener.ok()) return listener.status();
   if (endpoint->scheme == Scheme::kUnix || endpoint->scheme == Scheme::kTcp) {
     if (Status s = EnsureUpgradeListener(); !s.ok()) return s;
@@ -118,7 +101,7 @@ Status ServerCore::EnsureUpgradeListener() {
                            std::to_string(count.fetch_add(1)) + "-" +
                            std::to_string(std::random_device()());
   Result<std::unique_ptr<Listener>> listener =
-      UnixListener::ListenAbstract(name, &NewShmConnection);
+      ListenShmUpgrade(name);
   if (!listener.ok()) return listener.status();
   upgrade_path_ = name;
   listeners_.push_back(std::move(*listener));

@@ -5,7 +5,7 @@
 
 #include <chrono>
 
-#include "core/unix_socket.h"
+#include "os/unix_socket.h"
 #include "ferry/result.h"
 
 namespace ferry::internal {

@@ -1,6 +1,6 @@
 // Recycling message buffers, with bounds on idle memory and on how long it stays idle, and
 // charging a server's memory budget.
-#include "core/buffer_pool.h"
+#include "call/buffer_pool.h"
 
 #include <sys/mman.h>
 

@@ -18,7 +18,7 @@
 #include <mutex>
 #include <vector>
 
-#include "core/memory_budget.h"
+#include "call/memory_budget.h"
 #include "ferry/message.h"
 #include "ferry/result.h"
 

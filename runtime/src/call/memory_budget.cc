@@ -1,5 +1,5 @@
 // Charging and waiting for the server-wide memory budget.
-#include "core/memory_budget.h"
+#include "call/memory_budget.h"
 
 #include <algorithm>
 

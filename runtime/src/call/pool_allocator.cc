@@ -1,5 +1,5 @@
 // Pooled message memory for the socket and queue transports.
-#include "core/pool_allocator.h"
+#include "call/pool_allocator.h"
 
 #include <algorithm>
 #include <cstring>

@@ -12,7 +12,7 @@
 #include <span>
 #include <string_view>
 
-#include "core/buffer_pool.h"
+#include "call/buffer_pool.h"
 #include "ferry/result.h"
 
 namespace ferry::internal {

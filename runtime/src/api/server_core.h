@@ -14,11 +14,11 @@
 #include <thread>
 #include <vector>
 
-#include "core/listener.h"
-#include "core/log.h"
-#include "core/memory_budget.h"
-#include "core/server_connection.h"
-#include "core/unix_socket.h"
+#include "call/listener.h"
+#include "os/log.h"
+#include "call/memory_budget.h"
+#include "call/server_connection.h"
+#include "os/unix_socket.h"
 #include "ferry/options.h"
 #include "ferry/service.h"
 

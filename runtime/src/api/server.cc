@@ -1,7 +1,7 @@
 // The public ferry::Server, a thin handle over ServerCore.
 #include "ferry/server.h"
 
-#include "core/server_core.h"
+#include "api/server_core.h"
 
 namespace ferry {
 

@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "core/listener.h"
-#include "core/unix_socket.h"
+#include "call/listener.h"
+#include "os/unix_socket.h"
 
 namespace ferry::internal {
 

@@ -1,5 +1,5 @@
 // The rendezvous socket's system calls, kept in one place.
-#include "core/unix_socket.h"
+#include "os/unix_socket.h"
 
 #include <fcntl.h>
 #include <poll.h>

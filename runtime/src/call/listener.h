@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "core/server_connection.h"
-#include "core/unix_socket.h"
+#include "call/server_connection.h"
+#include "os/unix_socket.h"
 #include "ferry/result.h"
 
 namespace ferry::internal {

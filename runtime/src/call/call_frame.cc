@@ -1,5 +1,5 @@
 // Encoding and verifying the CallHeader that starts every socket and queue call frame.
-#include "core/call_frame.h"
+#include "call/call_frame.h"
 
 #include <cstring>
 
