@@ -21,9 +21,9 @@
 #include <thread>
 #include <vector>
 
-#include "core/call_frame.h"
-#include "core/handshake.h"
-#include "core/unix_socket.h"
+#include "call/call_frame.h"
+#include "call/handshake.h"
+#include "os/unix_socket.h"
 #include "ferry/ferry.h"
 #include "support/process.h"
 #include "support/shm_files.h"

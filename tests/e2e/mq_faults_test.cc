@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/handshake.h"
+#include "call/handshake.h"
 #include "ferry/ferry.h"
 #include "support/process.h"
 #include "support/raw_socket.h"

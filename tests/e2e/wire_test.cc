@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "core/call_frame.h"
-#include "core/handshake.h"
-#include "core/unix_socket.h"
+#include "call/call_frame.h"
+#include "call/handshake.h"
+#include "os/unix_socket.h"
 #include "ferry/ferry.h"
 #include "support/shm_files.h"
 #include "test_service.ferry.h"

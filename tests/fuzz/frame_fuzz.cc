@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <span>
 
-#include "core/call_frame.h"
-#include "core/unix_socket.h"
+#include "call/call_frame.h"
+#include "os/unix_socket.h"
 #include "socket/socket_link.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

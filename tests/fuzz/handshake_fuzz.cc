@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <span>
 
-#include "core/handshake.h"
-#include "core/unix_socket.h"
+#include "call/handshake.h"
+#include "os/unix_socket.h"
 
 namespace {
 

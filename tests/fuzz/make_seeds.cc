@@ -7,7 +7,7 @@
 
 #include <flatbuffers/flatbuffers.h>
 
-#include "core/call_frame.h"
+#include "call/call_frame.h"
 #include "ferry/protocol_generated.h"
 
 namespace pb = ferry::protocol;

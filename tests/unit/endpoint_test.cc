@@ -1,11 +1,11 @@
-#include "core/endpoint.h"
+#include "call/endpoint.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/unix_socket.h"
+#include "os/unix_socket.h"
 #include "support/shm_files.h"
 
 namespace ferry::internal {

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/memory_budget.h"
+#include "call/memory_budget.h"
 
 namespace ferry::internal {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <sstream>
 
-#include "core/endpoint.h"
+#include "call/endpoint.h"
 #include "support/shm_files.h"
 
 namespace ferry {
