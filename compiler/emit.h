@@ -37,6 +37,13 @@ void CloseNamespace(CodeWriter& code, const std::vector<std::string>& ns);
 // "(unary)", "(server streaming)", ...
 std::string KindComment(MethodKind kind);
 
+// "<Method>Async": the asynchronous client call of a unary method.
+std::string AsyncName(const Method& method);
+
+// The parameters of a Service method's handler: "::ferry::CallContext& context", then the
+// request, reply, writer, reader or stream its kind takes; without the names unless `named`.
+std::vector<std::string> HandlerParams(const Service& service, const Method& method, bool named);
+
 // static_cast<::std::uint32_t>(<prefix>Method::k<Name>)
 std::string MethodIdExpr(const Method& method, const std::string& prefix);
 

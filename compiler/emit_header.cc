@@ -10,15 +10,18 @@ namespace ferryc {
 namespace emit {
 
 std::set<std::string> ScopeNames(const Service& service) {
+  // The service class's members, the client's, and the parameters and locals of generated
+  // functions (Callback: the async callback's template parameter).
   std::set<std::string> names = {
-      "Client",   "Service",   "Method",    "channel_",  "self",
-      "context",  "request",   "reply",     "impl",      "binding",
-      "options",  "size_hint", "effective", "kFullName", "kSchemaFingerprint",
-      "FerryBind"};
+      "Client",    "Service",  "Method", "kFullName", "kSchemaFingerprint",
+      "FerryBind", "channel_", "channel"};
+  names.insert({"self", "context", "request", "reply", "writer", "reader", "stream", "impl",
+                "binding", "options", "size_hint", "effective", "callback", "Callback"});
   names.insert(service.CppName());
   for (const Method& method : service.methods) {
     names.insert(method.CppName());
     names.insert("New" + method.name + "Request");
+    if (method.kind == MethodKind::kUnary) names.insert(AsyncName(method));
   }
   return names;
 }
@@ -70,6 +73,38 @@ std::string KindComment(MethodKind kind) {
   return "";
 }
 
+std::string AsyncName(const Method& method) { return method.name + "Async"; }
+
+std::vector<std::string> HandlerParams(const Service& service, const Method& method, bool named) {
+  const std::string request = TypeRef(method.request.type, service);
+  const std::string reply = TypeRef(method.reply.type, service);
+  auto param = [named](const std::string& type, const char* name) {
+    return named ? type + " " + name : type;
+  };
+  std::vector<std::string> params = {param("::ferry::CallContext&", "context")};
+  switch (method.kind) {
+    case MethodKind::kUnary:
+      params.push_back(param("const " + request + "&", "request"));
+      params.push_back(param("::ferry::Reply<" + reply + ">&", "reply"));
+      break;
+    case MethodKind::kOneway:
+      params.push_back(param("const " + request + "&", "request"));
+      break;
+    case MethodKind::kServerStreaming:
+      params.push_back(param("const " + request + "&", "request"));
+      params.push_back(param("::ferry::ServerWriter<" + reply + ">&", "writer"));
+      break;
+    case MethodKind::kClientStreaming:
+      params.push_back(param("::ferry::ServerReader<" + request + ">&", "reader"));
+      params.push_back(param("::ferry::Reply<" + reply + ">&", "reply"));
+      break;
+    case MethodKind::kBidiStreaming:
+      params.push_back(param("::ferry::ServerStream<" + request + ", " + reply + ">&", "stream"));
+      break;
+  }
+  return params;
+}
+
 std::string MethodIdExpr(const Method& method, const std::string& prefix) {
   return "static_cast<::std::uint32_t>(" + prefix + "Method::k" + method.name + ")";
 }
@@ -78,12 +113,8 @@ std::string MethodIdExpr(const Method& method, const std::string& prefix) {
 
 namespace {
 
+using emit::AsyncName;
 using emit::TypeRef;
-
-bool IsStreaming(MethodKind kind) {
-  return kind == MethodKind::kServerStreaming || kind == MethodKind::kClientStreaming ||
-         kind == MethodKind::kBidiStreaming;
-}
 
 std::string Hex(uint64_t value, int digits) {
   char text[32];
@@ -165,79 +196,34 @@ void EmitServiceClass(CodeWriter& code, const Service& service) {
   code += "};";
 }
 
-std::string ReturnType(const Method& method, const Service& service) {
-  if (method.kind == MethodKind::kUnary) {
-    return "::ferry::Result<::ferry::ReplyView<" + TypeRef(method.reply.type, service) + ">>";
-  }
-  return "::ferry::Status";
+// The options a call is made with: `options`, or, for a method with deadline_ms, a copy that
+// carries that deadline when the caller set none (the lines that make it are emitted first).
+std::string EffectiveOptions(CodeWriter& code, const Method& method) {
+  if (method.deadline_ms.empty()) return "options";
+  code += "::ferry::CallOptions effective = options;";
+  code += "if (effective.deadline.count() == 0) {";
+  code += "  effective.deadline = ::std::chrono::milliseconds(" + method.deadline_ms + ");";
+  code += "}";
+  return "effective";
 }
 
-void EmitClientMethod(CodeWriter& code, const Service& service, const Method& method) {
-  const std::string request_type = TypeRef(method.request.type, service);
-  const std::string builder = "::ferry::RequestBuilder<" + request_type + ">";
-  const std::string ret = ReturnType(method, service);
-  const std::string name = method.CppName();
-
-  code.Blank();
-  std::string comment = "// " + method.name + " " + emit::KindComment(method.kind);
-  if (IsStreaming(method.kind)) {
-    comment += ": the server answers UNIMPLEMENTED until the runtime serves streams.";
-  } else if (method.kind == MethodKind::kOneway) {
-    comment += ": OK once the server has the request; the handler's outcome is not reported.";
-  } else {
-    comment += ".";
-  }
-  if (!method.deadline_ms.empty()) {
-    comment += " Default deadline: " + method.deadline_ms + " ms (deadline_ms), used when the" +
-               " options set none.";
-  }
-  EmitComment(code, comment.substr(3));
-  EmitDoc(code, method.doc);
-
-  // New<Method>Request
-  code += WrapDeclaration(code.indent(), builder, "New" + method.name + "Request(",
-                          {"::std::size_t size_hint = 0"}, ") const {");
+// `ret name(params) const { return <call>(args..., options); }`, the options made effective.
+void EmitCallingMethod(CodeWriter& code, const Method& method, const std::string& ret,
+                       const std::string& name, std::vector<std::string> params,
+                       const std::string& call, std::vector<std::string> args) {
+  params.push_back("const ::ferry::CallOptions& options = {}");
+  code += WrapDeclaration(code.indent(), ret, name + "(", params, ") const {");
   code.Indent();
-  code += WrapCall(code.indent(), "return " + builder + "(", {"*channel_", "size_hint"}, ");");
+  args.push_back(EffectiveOptions(code, method));
+  code += WrapCall(code.indent(), "return " + call + "(", args, ");");
   code.Outdent();
   code += "}";
+}
 
-  // Method(RequestBuilder&&, options)
-  code += WrapDeclaration(code.indent(), ret, name + "(",
-                          {builder + "&& request", "const ::ferry::CallOptions& options = {}"},
-                          ") const {");
-  std::string options = "options";
-  if (!method.deadline_ms.empty()) {
-    code += "  ::ferry::CallOptions effective = options;";
-    code += "  if (effective.deadline.count() == 0) {";
-    code += "    effective.deadline = ::std::chrono::milliseconds(" + method.deadline_ms + ");";
-    code += "  }";
-    options = "effective";
-  }
-  const std::string id = emit::MethodIdExpr(method, "");
-  std::string call;
-  std::vector<std::string> args = {"*channel_", id};
-  switch (method.kind) {
-    case MethodKind::kUnary:
-      call = "return ::ferry::internal::CallUnary<" + TypeRef(method.reply.type, service) + ">(";
-      break;
-    case MethodKind::kOneway:
-      call = "return ::ferry::internal::CallOneway(";
-      break;
-    default:
-      call = "return ::ferry::internal::CallStreaming(";
-      args.push_back("::ferry::MethodKind::" + std::string(MethodKindEnumerator(method.kind)));
-      break;
-  }
-  args.push_back("::std::move(request)");
-  args.push_back(options);
-  code.Indent();
-  code += WrapCall(code.indent(), call, args, ");");
-  code.Outdent();
-  code += "}";
-
-  // Method(field..., options): only for unary and oneway calls whose request fields all fit.
-  if (IsStreaming(method.kind) || !method.request.has_field_args) return;
+// `ret name(field..., options) const`: builds the request from its fields and calls
+// `target(request, options)`. Only for requests whose fields all fit (has_field_args).
+void EmitFieldsOverload(CodeWriter& code, const Method& method, const std::string& ret,
+                        const std::string& name, const std::string& target) {
   const std::string local = Unique("request", method.request);
   const std::string opts = Unique("options", method.request);
   std::vector<std::string> params;
@@ -269,23 +255,127 @@ void EmitClientMethod(CodeWriter& code, const Service& service, const Method& me
   code += "auto " + local + " = this->New" + method.name + "Request();";
   code += WrapCall(code.indent(), local + ".Finish(" + emit::CreateRef(method.request.type) + "(",
                    create_args, "));");
-  code += "return this->" + name + "(::std::move(" + local + "), " + opts + ");";
+  code += "return this->" + target + "(::std::move(" + local + "), " + opts + ");";
   code.Outdent();
   code += "}";
 }
 
+std::string ClientComment(const Method& method) {
+  std::string comment = method.name + " " + emit::KindComment(method.kind);
+  switch (method.kind) {
+    case MethodKind::kUnary:
+      comment += ". " + AsyncName(method) +
+                 " does not wait; a callback passed to it gets the result on the channel's " +
+                 "completion thread (on this thread if the call has already ended).";
+      break;
+    case MethodKind::kServerStreaming:
+      comment += ": read the replies with a range-for, then Finish().";
+      break;
+    case MethodKind::kClientStreaming:
+      comment += ": Write() messages made by NewMessage(), then Finish() for the reply.";
+      break;
+    case MethodKind::kBidiStreaming:
+      comment += ": Write() messages made by NewMessage() and Read() the replies in any " +
+                 std::string("order, then Finish().");
+      break;
+    case MethodKind::kOneway:
+      comment += ": OK once the server has the request; the handler's outcome is not reported.";
+      break;
+  }
+  if (!method.deadline_ms.empty()) {
+    comment += " Default deadline: " + method.deadline_ms + " ms (deadline_ms), used when the" +
+               " options set none.";
+  }
+  return comment;
+}
+
+void EmitClientMethod(CodeWriter& code, const Service& service, const Method& method) {
+  const std::string request_type = TypeRef(method.request.type, service);
+  const std::string reply_type = TypeRef(method.reply.type, service);
+  const std::string builder = "::ferry::RequestBuilder<" + request_type + ">";
+  const std::string name = method.CppName();
+  const std::string id = emit::MethodIdExpr(method, "");
+
+  code.Blank();
+  EmitComment(code, ClientComment(method));
+  EmitDoc(code, method.doc);
+
+  // Client and bidi streams open without a request: messages come from the stream's
+  // NewMessage().
+  if (method.kind == MethodKind::kClientStreaming || method.kind == MethodKind::kBidiStreaming) {
+    const bool client = method.kind == MethodKind::kClientStreaming;
+    const std::string types = "<" + request_type + ", " + reply_type + ">";
+    const std::string ret =
+        (client ? "::ferry::ClientWriter" : "::ferry::ClientReaderWriter") + types;
+    const std::string call = (client ? "::ferry::internal::CallClientStreaming"
+                                     : "::ferry::internal::CallBidiStreaming") +
+                             types;
+    EmitCallingMethod(code, method, ret, name, {}, call, {"channel_", id});
+    return;
+  }
+
+  // New<Method>Request
+  code += WrapDeclaration(code.indent(), builder, "New" + method.name + "Request(",
+                          {"::std::size_t size_hint = 0"}, ") const {");
+  code.Indent();
+  code += WrapCall(code.indent(), "return " + builder + "(", {"channel_", "size_hint"}, ");");
+  code.Outdent();
+  code += "}";
+
+  // Method(RequestBuilder&&, options), then the same from the request's fields.
+  const std::vector<std::string> params = {builder + "&& request"};
+  const std::vector<std::string> args = {"channel_", id, "::std::move(request)"};
+  std::string ret;
+  switch (method.kind) {
+    case MethodKind::kUnary:
+      ret = "::ferry::Result<::ferry::ReplyView<" + reply_type + ">>";
+      EmitCallingMethod(code, method, ret, name, params,
+                        "::ferry::internal::CallUnary<" + reply_type + ">", args);
+      break;
+    case MethodKind::kServerStreaming:
+      ret = "::ferry::ClientReader<" + reply_type + ">";
+      EmitCallingMethod(code, method, ret, name, params,
+                        "::ferry::internal::CallServerStreaming<" + reply_type + ">", args);
+      break;
+    default:  // oneway
+      ret = "::ferry::Status";
+      EmitCallingMethod(code, method, ret, name, params, "::ferry::internal::CallOneway", args);
+      break;
+  }
+  if (method.request.has_field_args) EmitFieldsOverload(code, method, ret, name, name);
+  if (method.kind != MethodKind::kUnary) return;
+
+  // <Method>Async(RequestBuilder&&, options), with a callback, and from the request's fields.
+  const std::string async = AsyncName(method);
+  const std::string async_ret = "::ferry::AsyncReply<" + reply_type + ">";
+  EmitCallingMethod(code, method, async_ret, async, params,
+                    "::ferry::internal::CallAsync<" + reply_type + ">", args);
+  code += "template <class Callback>";
+  code += WrapCall(code.indent(), "  requires ::std::invocable<",
+                   {"Callback&", "::ferry::Result<::ferry::ReplyView<" + reply_type + ">>"}, ">");
+  code += WrapDeclaration(
+      code.indent(), "void", async + "(",
+      {builder + "&& request", "Callback callback", "const ::ferry::CallOptions& options = {}"},
+      ") const {");
+  code += "  this->" + async + "(::std::move(request), options).Then(::std::move(callback));";
+  code += "}";
+  if (method.request.has_field_args) EmitFieldsOverload(code, method, async_ret, async, async);
+}
+
 void EmitClient(CodeWriter& code, const Service& service) {
-  code += "// A typed stub over a ferry::Channel. Cheap to create and copy; safe to share between";
-  code += "// threads. The channel must outlive the client.";
+  code += "// A typed stub over a ferry::Channel, which it holds a copy of (copies share the";
+  code += "// connection). Cheap to create and copy; safe to share between threads.";
   code += "class {{Service}}::Client {";
   code += " public:";
   code.Indent();
-  code += "explicit Client(::ferry::Channel& channel) : channel_(&channel) {}";
+  code += "explicit Client(::ferry::Channel channel) : channel_(::std::move(channel)) {}";
+  code.Blank();
+  code += "const ::ferry::Channel& channel() const { return channel_; }";
   for (const Method& method : service.methods) EmitClientMethod(code, service, method);
   code.Outdent();
   code.Blank();
   code += " private:";
-  code += "  ::ferry::Channel* channel_;";
+  code += "  ::ferry::Channel channel_;";
   code += "};";
 }
 
@@ -300,40 +390,33 @@ void EmitServiceSkeleton(CodeWriter& code, const Service& service) {
   code += " public:";
   code.Indent();
   code += "virtual ~Service() = default;";
-  std::vector<std::string> streaming;
   for (const Method& method : service.methods) {
-    if (IsStreaming(method.kind)) {
-      streaming.push_back(method.name + " " + emit::KindComment(method.kind));
-      continue;
+    std::string comment = method.name + " " + emit::KindComment(method.kind);
+    switch (method.kind) {
+      case MethodKind::kUnary:
+        comment += ". Default: UNIMPLEMENTED.";
+        break;
+      case MethodKind::kOneway:
+        comment += ". Default: UNIMPLEMENTED (not reported to the client).";
+        break;
+      case MethodKind::kServerStreaming:
+        comment += ". Default: UNIMPLEMENTED. Write() each reply (stop once a Write() fails); " +
+                   std::string("returning ends the stream.");
+        break;
+      case MethodKind::kClientStreaming:
+        comment += ". Default: UNIMPLEMENTED. Read the messages with a range-for, then finish " +
+                   std::string("the reply.");
+        break;
+      case MethodKind::kBidiStreaming:
+        comment += ". Default: UNIMPLEMENTED. Read() and Write() in any order; returning ends " +
+                   std::string("the call.");
+        break;
     }
-    const std::string request = "const " + TypeRef(method.request.type, service) + "& request";
     code.Blank();
-    if (method.kind == MethodKind::kOneway) {
-      EmitComment(code,
-                  method.name + " (oneway). Default: UNIMPLEMENTED (not reported to the client).");
-      EmitDoc(code, method.doc);
-      code += WrapDeclaration(code.indent(), "virtual ::ferry::Status", method.CppName() + "(",
-                              {"::ferry::CallContext& context", request}, ");");
-    } else {
-      EmitComment(code, method.name + " (unary). Default: UNIMPLEMENTED.");
-      EmitDoc(code, method.doc);
-      code +=
-          WrapDeclaration(code.indent(), "virtual ::ferry::Status", method.CppName() + "(",
-                          {"::ferry::CallContext& context", request,
-                           "::ferry::Reply<" + TypeRef(method.reply.type, service) + ">& reply"},
-                          ");");
-    }
-  }
-  if (!streaming.empty()) {
-    code.Blank();
-    std::string list;
-    for (size_t i = 0; i < streaming.size(); ++i) {
-      if (i > 0) list += ", ";
-      list += streaming[i];
-    }
-    EmitComment(code, "Not overridable yet: " + list +
-                          ". The server answers them UNIMPLEMENTED until the runtime serves " +
-                          "streams.");
+    EmitComment(code, comment);
+    EmitDoc(code, method.doc);
+    code += WrapDeclaration(code.indent(), "virtual ::ferry::Status", method.CppName() + "(",
+                            emit::HandlerParams(service, method, true), ");");
   }
   code.Outdent();
   code += "};";
@@ -346,8 +429,12 @@ std::string EmitHeader(const Schema& schema) {
   code.Set("File", schema.file.substr(schema.file.find_last_of('/') + 1));
   code.Set("Stem", schema.stem);
   bool any_deadline = false;
+  bool any_unary = false;  // its <Method>Async callback overload names ::std::invocable
   for (const Service& service : schema.services) {
-    for (const Method& method : service.methods) any_deadline |= !method.deadline_ms.empty();
+    for (const Method& method : service.methods) {
+      any_deadline |= !method.deadline_ms.empty();
+      any_unary |= method.kind == MethodKind::kUnary;
+    }
   }
 
   code += "// Generated by ferryc from {{File}}. DO NOT EDIT.";
@@ -356,6 +443,7 @@ std::string EmitHeader(const Schema& schema) {
   code += "#pragma once";
   code.Blank();
   if (any_deadline) code += "#include <chrono>";
+  if (any_unary) code += "#include <concepts>";
   code += "#include <cstddef>";
   code += "#include <cstdint>";
   code += "#include <memory>";
@@ -368,7 +456,7 @@ std::string EmitHeader(const Schema& schema) {
   code.Blank();
   code += WrapCall(
       0, "static_assert(",
-      {"::ferry::kGeneratedCodeVersion == 1", "\"" + schema.stem +
+      {"::ferry::kGeneratedCodeVersion == 2", "\"" + schema.stem +
                                                   ".ferry.h was generated by a different ferryc: "
                                                   "regenerate it\""},
       ");");

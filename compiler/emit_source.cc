@@ -10,15 +10,8 @@ using emit::TypeRef;
 void EmitDefaults(CodeWriter& code, const Service& service) {
   const std::string qualified = service.CppName() + "::Service::";
   for (const Method& method : service.methods) {
-    std::vector<std::string> params = {"::ferry::CallContext&",
-                                       "const " + TypeRef(method.request.type, service) + "&"};
-    if (method.kind == MethodKind::kUnary) {
-      params.push_back("::ferry::Reply<" + TypeRef(method.reply.type, service) + ">&");
-    } else if (method.kind != MethodKind::kOneway) {
-      continue;  // streaming: no virtual yet
-    }
-    code +=
-        WrapDeclaration(0, "::ferry::Status", qualified + method.CppName() + "(", params, ") {");
+    code += WrapDeclaration(0, "::ferry::Status", qualified + method.CppName() + "(",
+                            emit::HandlerParams(service, method, false), ") {");
     code.Indent();
     code += WrapCall(
         code.indent(), "return ::ferry::Status::Unimplemented(",
@@ -30,6 +23,7 @@ void EmitDefaults(CodeWriter& code, const Service& service) {
   }
 }
 
+// binding.Add<Kind><Types>(id, "Name", [](void* self, <handler params>) { ... });
 void EmitBind(CodeWriter& code, const Service& service) {
   const std::string svc = service.CppName();
   code += "::ferry::ServiceBinding FerryBind(::std::shared_ptr<" + svc + "::Service> impl) {";
@@ -42,36 +36,46 @@ void EmitBind(CodeWriter& code, const Service& service) {
     const std::string request = TypeRef(method.request.type, service);
     const std::string reply = TypeRef(method.reply.type, service);
     const std::string self = "static_cast<" + svc + "::Service*>(self)->" + method.CppName();
-    if (method.kind == MethodKind::kUnary || method.kind == MethodKind::kOneway) {
-      bool unary = method.kind == MethodKind::kUnary;
-      code += unary ? WrapCall(code.indent(), "binding.AddUnary<", {request, reply}, ">(")
-                    : "binding.AddOneway<" + request + ">(";
-      code.Indent();
-      code.Indent();
-      if (code.indent() + id.size() + name.size() + 3 <= static_cast<size_t>(kColumnLimit)) {
-        code += id + ", " + name + ",";
-      } else {
-        code += id + ",";
-        code += name + ",";
-      }
-      std::vector<std::string> params = {"void* self", "::ferry::CallContext& context",
-                                         "const " + request + "& request"};
-      if (unary) params.push_back("::ferry::Reply<" + reply + ">& reply");
-      code += WrapCall(code.indent(), "[](", params, ") {");
-      code.Indent();
-      std::vector<std::string> args = {"context", "request"};
-      if (unary) args.push_back("reply");
-      code += WrapCall(code.indent(), "return " + self + "(", args, ");");
-      code.Outdent();
-      code += "});";
-      code.Outdent();
-      code.Outdent();
-    } else {
-      code += WrapCall(
-          code.indent(), "binding.AddStreaming(",
-          {id, name, "::ferry::MethodKind::" + std::string(MethodKindEnumerator(method.kind))},
-          ");");
+    std::string add;
+    switch (method.kind) {
+      case MethodKind::kUnary:
+        add = "binding.AddUnary<";
+        break;
+      case MethodKind::kOneway:
+        add = "binding.AddOneway<";
+        break;
+      case MethodKind::kServerStreaming:
+        add = "binding.AddServerStreaming<";
+        break;
+      case MethodKind::kClientStreaming:
+        add = "binding.AddClientStreaming<";
+        break;
+      case MethodKind::kBidiStreaming:
+        add = "binding.AddBidiStreaming<";
+        break;
     }
+    std::vector<std::string> types = {request};
+    if (method.kind != MethodKind::kOneway) types.push_back(reply);
+    code += WrapCall(code.indent(), add, types, ">(");
+    code.Indent();
+    code.Indent();
+    if (code.indent() + id.size() + name.size() + 3 <= static_cast<size_t>(kColumnLimit)) {
+      code += id + ", " + name + ",";
+    } else {
+      code += id + ",";
+      code += name + ",";
+    }
+    std::vector<std::string> params = emit::HandlerParams(service, method, true);
+    std::vector<std::string> args;
+    for (const std::string& param : params) args.push_back(param.substr(param.rfind(' ') + 1));
+    params.insert(params.begin(), "void* self");
+    code += WrapCall(code.indent(), "[](", params, ") {");
+    code.Indent();
+    code += WrapCall(code.indent(), "return " + self + "(", args, ");");
+    code.Outdent();
+    code += "});";
+    code.Outdent();
+    code.Outdent();
   }
   code += "return binding;";
   code.Outdent();

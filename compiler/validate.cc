@@ -14,7 +14,8 @@
 //  - Method ids (fnv1a32 of "ns.Service.Method") are unique across the file: ids are never
 //    re-salted, because every peer must be able to recompute them.
 //  - Method names do not clash with generated names: the reserved set below, New<X>Request of
-//    another method X, or another method once C++ keywords are escaped.
+//    another method X, <X>Async of another unary method X, or another method once C++ keywords
+//    are escaped.
 //  - Service names do not clash with a type, a namespace, another service (after escaping) in
 //    the same namespace, or the generated names in ReservedServiceNames().
 //  - Namespace components are not C++ keywords: flatc 2.0.8 does not escape them, so its own
@@ -124,6 +125,11 @@ void CheckMethod(const Service& service, const Method& method, std::vector<Diagn
     if (method.name == "New" + other.name + "Request") {
       out.push_back(ErrorAt(method.location, "method name '" + method.name +
                                                  "' clashes with the request builder ferryc " +
+                                                 "generates for method '" + other.name + "'"));
+    }
+    if (other.kind == MethodKind::kUnary && method.name == other.name + "Async") {
+      out.push_back(ErrorAt(method.location, "method name '" + method.name +
+                                                 "' clashes with the asynchronous call ferryc " +
                                                  "generates for method '" + other.name + "'"));
     }
   }
@@ -341,8 +347,10 @@ const std::set<std::string>& StandardMacroNames() {
 }
 
 const std::set<std::string>& ReservedMethodNames() {
-  // Client/Service/Method: nested names of the service class. channel_: the client's member.
-  static const std::set<std::string> kNames = {"Client", "Service", "Method", "channel_"};
+  // Client/Service/Method: nested names of the service class. channel_, channel: the client's
+  // member and its accessor.
+  static const std::set<std::string> kNames = {"Client", "Service", "Method", "channel_",
+                                               "channel"};
   return kNames;
 }
 

@@ -2,9 +2,13 @@
 // generated API at compile time: ids, names, nested roles and which overloads exist.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "everything.ferry.h"
 #include "hostile.ferry.h"
@@ -65,19 +69,72 @@ concept NotifyIsOneway = requires(const C& c, const a::b::c::Vec3* v) {
 };
 static_assert(NotifyIsOneway<Everything::Client>);
 
+// Async unary calls: from a builder or the fields, with a callback taking the result or with
+// options (the non-template overload wins), never with a callback of the wrong signature.
+using RichResult = ferry::Result<ferry::ReplyView<a::b::c::Rich>>;
 template <class C>
-concept WatchHasNoFieldOverload = !requires(const C& c, const a::b::c::Vec3* v) {
-  c.Watch(uint64_t{1}, 0.5, true, a::b::c::Level_Low, v, "n", geo::shapes::Color_Red, int8_t{1},
-          geo::shapes::Flags_Visible);
+concept GetHasAsyncCalls = requires(const C& c, ferry::RequestBuilder<Simple>&& r,
+                                    const ferry::CallOptions& o, const a::b::c::Vec3* v) {
+  { c.GetAsync(std::move(r)) } -> std::same_as<ferry::AsyncReply<a::b::c::Rich>>;
+  { c.GetAsync(std::move(r), o) } -> std::same_as<ferry::AsyncReply<a::b::c::Rich>>;
+  {
+    c.GetAsync(std::move(r), ferry::CallOptions{})
+    } -> std::same_as<ferry::AsyncReply<a::b::c::Rich>>;
+  {
+    c.GetAsync(std::move(r), [](RichResult) {})
+    } -> std::same_as<void>;
+  {
+    c.GetAsync(
+        std::move(r), [](RichResult) {}, o)
+    } -> std::same_as<void>;
+  {
+    c.GetAsync(uint64_t{1}, 0.5, true, a::b::c::Level_High, v, std::string_view("n"),
+               geo::shapes::Color_Red, int8_t{1}, geo::shapes::Flags_Visible, o)
+    } -> std::same_as<ferry::AsyncReply<a::b::c::Rich>>;
 };
-static_assert(WatchHasNoFieldOverload<Everything::Client>);
+static_assert(GetHasAsyncCalls<Everything::Client>);
 
 template <class C>
-concept StreamingTakesBuilder = requires(const C& c, ferry::RequestBuilder<Simple>&& r) {
-  { c.Watch(std::move(r)) } -> std::same_as<ferry::Status>;
-  { c.Chat(std::move(r)) } -> std::same_as<ferry::Status>;
+concept GetAsyncTakesAnyCallback = requires(const C& c, ferry::RequestBuilder<Simple>&& r) {
+  c.GetAsync(std::move(r), [](int) {});
 };
-static_assert(StreamingTakesBuilder<Everything::Client>);
+static_assert(!GetAsyncTakesAnyCallback<Everything::Client>);
+
+template <class C>
+concept OnlyUnaryMethodsHaveAsyncCalls = requires(const C& c, ferry::RequestBuilder<Simple>&& r) {
+  c.NotifyAsync(std::move(r));
+}
+|| requires(const C& c, ferry::RequestBuilder<Simple>&& r) { c.WatchAsync(std::move(r)); };
+static_assert(!OnlyUnaryMethodsHaveAsyncCalls<Everything::Client>);
+
+// Streams: a server stream from a builder or the fields; client and bidi streams open bare.
+template <class C>
+concept StreamingCallsOpenStreams = requires(const C& c, ferry::RequestBuilder<Simple>&& r,
+                                             const ferry::CallOptions& o, const a::b::c::Vec3* v) {
+  { c.Watch(std::move(r)) } -> std::same_as<ferry::ClientReader<a::b::c::Rich>>;
+  {
+    c.Watch(uint64_t{1}, 0.5, true, a::b::c::Level_Low, v, "n", geo::shapes::Color_Red, int8_t{1},
+            geo::shapes::Flags_Visible, o)
+    } -> std::same_as<ferry::ClientReader<a::b::c::Rich>>;
+  { c.Upload(o) } -> std::same_as<ferry::ClientWriter<a::b::c::Rich, a::b::c::Empty>>;
+  { c.Chat() } -> std::same_as<ferry::ClientReaderWriter<Simple, Simple>>;
+};
+static_assert(StreamingCallsOpenStreams<Everything::Client>);
+
+template <class C>
+concept ClientAndBidiStreamsTakeNoRequest = requires(const C& c,
+                                                     ferry::RequestBuilder<Simple>&& r) {
+  c.Chat(std::move(r));
+}
+|| requires(const C& c) { c.NewChatRequest(); };
+static_assert(!ClientAndBidiStreamsTakeNoRequest<Everything::Client>);
+
+// The client holds its own copy of the channel.
+static_assert(std::is_constructible_v<Everything::Client, ferry::Channel>);
+static_assert(!std::is_convertible_v<ferry::Channel, Everything::Client>);
+static_assert(std::is_copy_constructible_v<Everything::Client>);
+static_assert(std::is_same_v<decltype(std::declval<const Everything::Client&>().channel()),
+                             const ferry::Channel&>);
 
 // Types from other namespaces, and a method named like its request type.
 template <class C>
@@ -126,8 +183,44 @@ concept HostileStdFieldIsAParameter = requires(const C& c) {
   c.Get(1);
 };
 static_assert(HostileStdFieldIsAParameter<hostile::other::std::Client>);
+template <class C>
+concept HostileCallbackNames = requires(const C& c,
+                                        ferry::RequestBuilder<hostile::std::Callback>&& r) {
+  {
+    c.CallAsync(std::move(r), [](ferry::Result<ferry::ReplyView<hostile::std::Callback>>) {})
+    } -> std::same_as<void>;
+  { c.CallAsync(1, 2, 3) } -> std::same_as<ferry::AsyncReply<hostile::std::Callback>>;
+  { c.TailAsync(1) } -> std::same_as<ferry::Result<ferry::ReplyView<hostile::std::Callback>>>;
+  {
+    c.Pipe()
+    } -> std::same_as<ferry::ClientReaderWriter<hostile::std::stream, hostile::std::Callback>>;
+};
+static_assert(HostileCallbackNames<hostile::std::Files::Client>);
 
 // Server side ------------------------------------------------------------------------------
+
+// A handler's context outside a server.
+class TestContext final : public ferry::CallContext {
+ public:
+  explicit TestContext(std::string_view method) : method_(method) {}
+  std::string_view method() const override { return method_; }
+  Clock::time_point Deadline() const override { return Clock::time_point::max(); }
+  bool Cancelled() const override { return false; }
+  bool WaitForCancel(Clock::time_point) const override { return false; }
+  void OnCancel(std::function<void()>) override {}
+
+ private:
+  std::string_view method_;
+};
+
+// A stream on which nothing arrives and every write is accepted.
+class EmptyStreamPort final : public ferry::internal::ServerStreamPort {
+ public:
+  ferry::internal::OutgoingMessage NewMessage(size_t) override { return {}; }
+  ferry::Status Write(ferry::internal::OutgoingMessage) override { return ferry::Status::Ok(); }
+  std::optional<ferry::internal::IncomingMessage> Read() override { return std::nullopt; }
+  void Reject(ferry::Status) override {}
+};
 
 class EverythingImpl final : public Everything::Service {
  public:
@@ -135,11 +228,24 @@ class EverythingImpl final : public Everything::Service {
     return ferry::Status::Ok();
   }
   ferry::Status Notify(ferry::CallContext&, const Simple&) override { return ferry::Status::Ok(); }
+  ferry::Status Watch(ferry::CallContext&, const Simple& request,
+                      ferry::ServerWriter<a::b::c::Rich>&) override {
+    return ferry::Status::NotFound("watch " + std::to_string(request.id()));
+  }
+  ferry::Status Chat(ferry::CallContext&, ferry::ServerStream<Simple, Simple>& stream) override {
+    int read = 0;
+    for (auto& message : stream) read += message->id() > 0 ? 1 : 0;
+    return ferry::Status::NotFound("chat read " + std::to_string(read));
+  }
 };
 
 class KeywordImpl final : public kw::delete_::Service {
  public:
   ferry::Status new_(ferry::CallContext&, const kw::class_&, ferry::Reply<kw::class_>&) override {
+    return ferry::Status::Ok();
+  }
+  ferry::Status requires_(ferry::CallContext&,
+                          ferry::ServerStream<kw::class_, kw::class_>&) override {
     return ferry::Status::Ok();
   }
 };
@@ -153,13 +259,38 @@ TEST(FerrycCorpus, FerryBindListsEveryMethodWithItsIdAndKind) {
   EXPECT_EQ(binding.methods()[0].name, "a.b.c.Everything.Get");
   EXPECT_EQ(binding.methods()[0].id, static_cast<uint32_t>(Everything::Method::kGet));
   EXPECT_EQ(binding.methods()[0].kind, ferry::MethodKind::kUnary);
-  EXPECT_TRUE(binding.methods()[0].handler);
+  EXPECT_TRUE(binding.methods()[0].unary);
   EXPECT_EQ(binding.methods()[3].kind, ferry::MethodKind::kOneway);
+  EXPECT_TRUE(binding.methods()[3].unary);
   EXPECT_EQ(binding.methods()[5].kind, ferry::MethodKind::kServerStreaming);
-  EXPECT_FALSE(binding.methods()[5].handler);
+  EXPECT_TRUE(binding.methods()[5].stream);
+  EXPECT_NE(binding.methods()[5].verify_request, nullptr);
   EXPECT_EQ(binding.methods()[6].kind, ferry::MethodKind::kClientStreaming);
+  EXPECT_TRUE(binding.methods()[6].stream);
+  EXPECT_EQ(binding.methods()[6].verify_request, nullptr);
   EXPECT_EQ(binding.methods()[7].kind, ferry::MethodKind::kBidiStreaming);
+  EXPECT_TRUE(binding.methods()[7].stream);
   EXPECT_EQ(binding.methods()[8].kind, ferry::MethodKind::kUnary);  // streaming: "none"
+}
+
+TEST(FerrycCorpus, StreamingMethodsReachTheOverridesOrAnswerUnimplemented) {
+  ferry::ServiceBinding binding = FerryBind(std::make_shared<EverythingImpl>());
+  ASSERT_EQ(binding.methods().size(), 10u);
+  TestContext context("a.b.c.Everything.Watch");
+  EmptyStreamPort port;
+  ferry::internal::OutgoingMessage reply;
+  flatbuffers::FlatBufferBuilder fbb;
+  fbb.Finish(a::b::c::CreateSimple(fbb, 7));
+
+  ferry::Status watch =
+      binding.methods()[5].stream(context, fbb.GetBufferPointer(), fbb.GetSize(), port, reply);
+  ferry::Status upload = binding.methods()[6].stream(context, nullptr, 0, port, reply);
+  ferry::Status chat = binding.methods()[7].stream(context, nullptr, 0, port, reply);
+
+  EXPECT_EQ(watch.message(), "watch 7");
+  EXPECT_EQ(upload.code(), ferry::StatusCode::kUnimplemented);
+  EXPECT_EQ(upload.message(), "a.b.c.Everything.Upload is not implemented by this server");
+  EXPECT_EQ(chat.message(), "chat read 0");
 }
 
 TEST(FerrycCorpus, KeywordNamedServiceBindsUnderItsSchemaName) {
@@ -172,18 +303,22 @@ TEST(FerrycCorpus, KeywordNamedServiceBindsUnderItsSchemaName) {
 
 TEST(FerrycCorpus, UnimplementedMethodsAnswerUnimplemented) {
   EverythingImpl impl;
-  ferry::CallContext context("a.b.c.Everything.Put", ferry::CallContext::Clock::time_point::max(),
-                             nullptr, nullptr);
+  TestContext context("a.b.c.Everything.Put");
+  EmptyStreamPort port;
+  ferry::ServerWriter<a::b::c::Rich> writer(port);
   flatbuffers::FlatBufferBuilder fbb;
   fbb.Finish(a::b::c::CreateSimple(fbb));
   const auto* simple = flatbuffers::GetRoot<Simple>(fbb.GetBufferPointer());
 
   ferry::Status status = static_cast<Everything::Service&>(impl).Forget(
       context, *flatbuffers::GetRoot<a::b::c::Empty>(fbb.GetBufferPointer()));
+  ferry::Status watch = impl.Everything::Service::Watch(context, *simple, writer);
   ferry::Status notify = impl.Notify(context, *simple);
 
   EXPECT_EQ(status.code(), ferry::StatusCode::kUnimplemented);
   EXPECT_EQ(status.message(), "a.b.c.Everything.Forget is not implemented by this server");
+  EXPECT_EQ(watch.code(), ferry::StatusCode::kUnimplemented);
+  EXPECT_EQ(watch.message(), "a.b.c.Everything.Watch is not implemented by this server");
   EXPECT_TRUE(notify.ok());
 }
 

@@ -67,6 +67,9 @@ TEST(FerrycErrors, MethodNamedLikeAGeneratedClassIsRejected) {
   ExpectRejected({"Method", kTables + "rpc_service S { Method(Req):Rep; }\n",
                   "{dir}/bad.idl:4:17: error: method name 'Method' clashes with a name ferryc "
                   "generates in service 'S'"});
+  ExpectRejected({"channel", kTables + "rpc_service S { channel(Req):Rep; }\n",
+                  "{dir}/bad.idl:4:17: error: method name 'channel' clashes with a name ferryc "
+                  "generates in service 'S'"});
 }
 
 TEST(FerrycErrors, MethodNamedLikeAnotherMethodsRequestBuilderIsRejected) {
@@ -74,6 +77,13 @@ TEST(FerrycErrors, MethodNamedLikeAnotherMethodsRequestBuilderIsRejected) {
                   kTables + "rpc_service S {\n  Get(Req):Rep;\n  NewGetRequest(Req):Rep;\n}\n",
                   "{dir}/bad.idl:6:3: error: method name 'NewGetRequest' clashes with the request "
                   "builder ferryc generates for method 'Get'"});
+}
+
+TEST(FerrycErrors, MethodNamedLikeAnotherUnaryMethodsAsyncCallIsRejected) {
+  ExpectRejected({"GetAsync",
+                  kTables + "rpc_service S {\n  GetAsync(Req):Rep;\n  Get(Req):Rep;\n}\n",
+                  "{dir}/bad.idl:5:3: error: method name 'GetAsync' clashes with the asynchronous "
+                  "call ferryc generates for method 'Get'"});
 }
 
 TEST(FerrycErrors, MethodsThatCollideOnceKeywordsAreEscapedAreRejected) {

@@ -36,6 +36,8 @@ struct Transport {
   // How soon a client notices a killed server: at once where the kernel closes a socket
   // (shm's liveness socket, unix, tcp); by heartbeat on mq (the bound: 1 s).
   std::chrono::milliseconds death_noticed_within;
+  // What Channel::transport() says once connected ("shm" for a tcp:// channel that moved).
+  std::string carried_by;
 };
 
 // Should an assertion end a test while a call runs in a std::async future, the future's
@@ -69,7 +71,7 @@ class EndToEnd : public ::testing::TestWithParam<Transport> {
     ASSERT_NE(server_, nullptr);
   }
 
-  bool shm() const { return GetParam().name == "shm"; }
+  bool shm() const { return GetParam().carried_by == "shm"; }
 
   // ferry_test_client's arguments for this transport.
   std::vector<std::string> ClientArgs(std::vector<std::string> args) const {
@@ -135,7 +137,7 @@ class EndToEnd : public ::testing::TestWithParam<Transport> {
 
 TEST_P(EndToEnd, UnaryCallWithFieldsAsArgumentsReturnsTheSum) {
   Channel channel = Connected();
-  EXPECT_EQ(channel.transport(), GetParam().name);
+  EXPECT_EQ(channel.transport(), GetParam().carried_by);
   ft::TestService::Client client(channel);
   auto sum = client.Add(2, 3);
   ASSERT_TRUE(sum.ok()) << sum.status();
@@ -300,14 +302,6 @@ TEST_P(EndToEnd, MethodTheServerDoesNotServeIsUnimplemented) {
   Channel channel = Connected();
   ft::Unserved::Client client(channel);
   EXPECT_EQ(client.Ping().status().code(), StatusCode::kUnimplemented);
-}
-
-TEST_P(EndToEnd, StreamingMethodAnswersUnimplemented) {
-  Channel channel = Connected();
-  ft::TestService::Client client(channel);
-  auto request = client.NewWatchRequest();
-  request.Finish(ft::CreateAddRequest(request.fbb(), 1, 2));
-  EXPECT_EQ(client.Watch(std::move(request)).code(), StatusCode::kUnimplemented);
 }
 
 TEST_P(EndToEnd, OnewayCallsReachTheHandler) {
@@ -521,12 +515,229 @@ TEST_P(EndToEnd, ConnectToAFrozenServerGivesUpAtTheConnectTimeout) {
   EXPECT_TRUE(client.Add(1, 1).ok());
 }
 
+// ---- Async calls and streams ----
+
+TEST_P(EndToEnd, AsyncUnaryCallsCompleteThroughGetAndThen) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  constexpr int kCalls = 200;
+  std::vector<AsyncReply<ft::AddReply>> pending;
+  for (int i = 0; i < kCalls / 2; ++i) pending.push_back(client.AddAsync(i, 1000));
+  std::promise<void> all_called;
+  std::atomic<int> callbacks{0}, correct{0};
+  for (int i = 0; i < kCalls / 2; ++i) {
+    auto request = client.NewAddRequest();
+    request.Finish(ft::CreateAddRequest(request.fbb(), i, 2000));
+    client.AddAsync(std::move(request), [&, i](Result<ReplyView<ft::AddReply>> sum) {
+      if (sum.ok() && (*sum)->sum() == i + 2000) correct.fetch_add(1);
+      if (callbacks.fetch_add(1) + 1 == kCalls / 2) all_called.set_value();
+    });
+  }
+  for (int i = 0; i < kCalls / 2; ++i) {
+    Result<ReplyView<ft::AddReply>> sum = pending[i].Get();
+    ASSERT_TRUE(sum.ok()) << sum.status();
+    EXPECT_EQ((*sum)->sum(), i + 1000);
+  }
+  ASSERT_EQ(all_called.get_future().wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(correct.load(), kCalls / 2);
+}
+
+TEST_P(EndToEnd, AsyncCallCancelledEndsOnBothSides) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto request = client.NewBlockRequest();
+  request.Finish(ft::CreateEmpty(request.fbb()));
+  AsyncReply<ft::Empty> blocked = client.BlockAsync(std::move(request));
+  ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+  EXPECT_FALSE(blocked.Wait(std::chrono::steady_clock::now()));
+  blocked.Cancel();
+  EXPECT_EQ(blocked.Get().status().code(), StatusCode::kCancelled);
+  EXPECT_EQ(server_->ReadLine(kStartTimeout), "unblocked");
+  EXPECT_TRUE(client.Add(1, 2).ok());
+}
+
+TEST_P(EndToEnd, ServerStreamDeliversEveryMessageInOrder) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto request = client.NewWatchRequest();
+  request.Finish(ft::CreateAddRequest(request.fbb(), 1000, 7));
+  auto stream = client.Watch(std::move(request));
+  int expected = 7;
+  for (auto& message : stream) EXPECT_EQ(message->sum(), expected++);
+  EXPECT_EQ(expected, 1007);
+  EXPECT_TRUE(stream.Finish().ok());
+}
+
+TEST_P(EndToEnd, LargeServerStreamMessagesArriveIntactAndUncopiedOnShm) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  const uint64_t copied_before = channel.bytes_copied();
+  auto request = client.NewDownloadRequest();
+  request.Finish(ft::CreateAddRequest(request.fbb(), 6, 1 << 20));
+  auto stream = client.Download(std::move(request));
+  uint64_t seq = 0;
+  for (auto& blob : stream) {
+    ASSERT_EQ(blob->seq(), seq);
+    ASSERT_EQ(blob->data()->size(), 1U << 20);
+    EXPECT_EQ(blob->data()->Get(12345), seq % 251);
+    ++seq;
+  }
+  EXPECT_EQ(seq, 6U);
+  EXPECT_TRUE(stream.Finish().ok());
+  if (shm()) {
+    EXPECT_EQ(channel.bytes_copied(), copied_before);
+  }
+}
+
+TEST_P(EndToEnd, ClientStreamUploadsEightMiBFramesWithoutCopiesOnShm) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  const uint64_t copied_before = channel.bytes_copied();
+  constexpr size_t kFrame = 8 << 20;
+  auto upload = client.Upload();
+  uint64_t sum = 0;
+  for (uint64_t i = 0; i < 3; ++i) {
+    auto frame = upload.NewMessage(kFrame + 1024);
+    uint8_t* bytes = nullptr;
+    auto data = frame.fbb().CreateUninitializedVector(kFrame, &bytes);
+    std::fill(bytes, bytes + kFrame, static_cast<uint8_t>(i + 1));
+    sum += kFrame * (i + 1);
+    frame.Finish(ft::CreateBlob(frame.fbb(), i, data));
+    ASSERT_TRUE(upload.Write(std::move(frame)).ok());
+  }
+  Result<ReplyView<ft::Digest>> digest = upload.Finish();
+  ASSERT_TRUE(digest.ok()) << digest.status();
+  EXPECT_EQ((*digest)->size(), 3 * kFrame);
+  EXPECT_EQ((*digest)->first(), 1);
+  EXPECT_EQ((*digest)->last(), 3);
+  EXPECT_EQ((*digest)->sum(), sum);
+  if (shm()) {
+    EXPECT_EQ(channel.bytes_copied(), copied_before);
+  }
+}
+
+TEST_P(EndToEnd, BidiStreamEchoesEachMessageUntilTheClientIsDone) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto chat = client.Chat();
+  for (uint64_t i = 0; i < 100; ++i) {
+    auto message = chat.NewMessage();
+    const std::vector<uint8_t> payload(i, static_cast<uint8_t>(i));
+    message.Finish(ft::CreateBlob(message.fbb(), i, message.fbb().CreateVector(payload)));
+    ASSERT_TRUE(chat.Write(std::move(message)).ok());
+    std::optional<MessageView<ft::Blob>> echo = chat.Read();
+    ASSERT_TRUE(echo.has_value());
+    EXPECT_EQ((*echo)->seq(), i);
+    EXPECT_EQ((*echo)->data()->size(), i);
+  }
+  ASSERT_TRUE(chat.WritesDone().ok());
+  EXPECT_FALSE(chat.Read().has_value());
+  EXPECT_TRUE(chat.Finish().ok());
+}
+
+TEST_P(EndToEnd, StreamDeadlineEndsItOnBothSides) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto request = client.NewWatchRequest();
+  request.Finish(ft::CreateAddRequest(request.fbb(), -1, 0));
+  auto stream = client.Watch(std::move(request), {.deadline = 100ms});
+  int read = 0;
+  for (auto& message : stream) {
+    (void)message;
+    ++read;
+  }
+  EXPECT_GT(read, 0);
+  EXPECT_EQ(stream.Finish().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(server_->ReadLine(kStartTimeout), "stream cancelled");
+  EXPECT_TRUE(client.Add(1, 2).ok());
+}
+
+TEST_P(EndToEnd, ClientCancelMidStreamEndsItOnBothSidesAndTheChannelGoesOn) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto request = client.NewWatchRequest();
+  request.Finish(ft::CreateAddRequest(request.fbb(), -1, 0));
+  auto stream = client.Watch(std::move(request));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(stream.Read().has_value());
+  stream.Cancel();
+  EXPECT_FALSE(stream.Read().has_value());
+  EXPECT_EQ(stream.Finish().code(), StatusCode::kCancelled);
+  EXPECT_EQ(server_->ReadLine(kStartTimeout), "stream cancelled");
+  auto sum = client.Add(20, 22);
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ((*sum)->sum(), 42);
+}
+
+TEST_P(EndToEnd, ServerEndingAStreamEarlyReachesTheClientAfterItsMessages) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto request = client.NewWatchThenFailRequest();
+  request.Finish(ft::CreateAddRequest(request.fbb(), 3, 0));
+  auto stream = client.WatchThenFail(std::move(request));
+  int read = 0;
+  for (auto& message : stream) EXPECT_EQ(message->sum(), read++);
+  EXPECT_EQ(read, 3);
+  EXPECT_EQ(stream.Finish(), Status(StatusCode::kAborted, "ended early"));
+}
+
+TEST_P(EndToEnd, ASlowReaderHoldsTheWriterAtItsWindowWithoutBlockingOtherCalls) {
+  ConnectOptions options;
+  options.allow_shm = GetParam().allow_shm;
+  options.stream_window.messages = 4;
+  Result<Channel> channel = Connect(endpoint_, options);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  ft::TestService::Client client(*channel);
+  auto request = client.NewWatchRequest();
+  request.Finish(ft::CreateAddRequest(request.fbb(), 100, 0));
+  auto stream = client.Watch(std::move(request));
+  // Nothing is read: the server writes its window and waits.
+  ASSERT_TRUE(EventuallyStats(client, [](const ft::Stats& s) { return s.stream_messages() == 4; }));
+  auto sum = client.Add(1, 2);  // other calls on the channel go on meanwhile
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  auto stats = client.GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ((*stats)->stream_messages(), 4U);
+  int read = 0;
+  for (auto& message : stream) EXPECT_EQ(message->sum(), read++);
+  EXPECT_EQ(read, 100);
+  EXPECT_TRUE(stream.Finish().ok());
+}
+
+TEST_P(EndToEnd, KilledClientMidStreamEndsTheStreamOnTheServer) {
+  ChildProcess victim = ChildProcess::Exec(ClientArgs({endpoint_, "watch"}));
+  ASSERT_EQ(victim.ReadLine(kStartTimeout), "streaming");
+  victim.Signal(SIGKILL);
+  ASSERT_TRUE(victim.Wait(10s).has_value());
+  EXPECT_EQ(server_->ReadLine(kStartTimeout), "stream cancelled");
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  EXPECT_TRUE(EventuallyStats(client, [](const ft::Stats& s) { return s.connections() == 1; }));
+}
+
+TEST_P(EndToEnd, KilledServerMidStreamEndsItWithUnavailable) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto request = client.NewWatchRequest();
+  request.Finish(ft::CreateAddRequest(request.fbb(), -1, 0));
+  auto stream = client.Watch(std::move(request));
+  ASSERT_TRUE(stream.Read().has_value());
+  server_->Signal(SIGKILL);
+  while (stream.Read()) {
+  }
+  EXPECT_EQ(stream.Finish().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(server_->Wait(10s).has_value());
+  // A killed server leaves its socket file; the next server on the name replaces it.
+  server_ = StartServer();
+  ASSERT_NE(server_, nullptr);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Transports, EndToEnd,
-    ::testing::Values(Transport{"shm", "shm://e2e", true, 100ms},
-                      Transport{"unix", "unix://{dir}/e2e-unix.sock", false, 100ms},
-                      Transport{"tcp", "tcp://127.0.0.1:0", false, 100ms},
-                      Transport{"mq", "mq://e2e", false, 1000ms}),
+    ::testing::Values(Transport{"shm", "shm://e2e", true, 100ms, "shm"},
+                      Transport{"unix", "unix://{dir}/e2e-unix.sock", false, 100ms, "unix"},
+                      Transport{"tcp", "tcp://127.0.0.1:0", false, 100ms, "tcp"},
+                      Transport{"tcp_upgraded", "tcp://127.0.0.1:0", true, 100ms, "shm"},
+                      Transport{"mq", "mq://e2e", false, 1000ms, "mq"}),
     TransportName);
 
 TEST(Connect, ToANameNobodyServesIsUnavailable) {

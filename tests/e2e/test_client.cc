@@ -3,8 +3,11 @@
 //   add <n>   n Add calls with distinct operands, each result checked; exit 0 when all match
 //   block     prints "connected", then makes a Block call (to be killed while it waits)
 //   transport <n>  n Add calls as for add, then prints the transport the channel ended on
+//   watch     opens an endless Watch stream, prints "streaming" after its first message, then
+//             reads on (to be killed mid-stream)
 #include <iostream>
 #include <string>
+#include <utility>
 
 #include "ferry/ferry.h"
 #include "test_service.ferry.h"
@@ -48,6 +51,18 @@ int main(int argc, char** argv) {
     request.Finish(ft::CreateEmpty(request.fbb()));
     auto blocked = client.Block(std::move(request));
     std::cerr << "Block returned " << blocked.status() << '\n';
+    return 1;
+  }
+  if (mode == "watch") {
+    auto request = client.NewWatchRequest();
+    request.Finish(ft::CreateAddRequest(request.fbb(), -1, 0));
+    auto stream = client.Watch(std::move(request));
+    bool first = true;
+    for (auto& message : stream) {
+      (void)message;
+      if (std::exchange(first, false)) std::cout << "streaming" << std::endl;
+    }
+    std::cerr << "Watch ended: " << stream.Finish() << '\n';
     return 1;
   }
   std::cerr << "unknown mode " << mode << '\n';

@@ -110,7 +110,8 @@ class TestServiceImpl final : public ft::TestService::Service {
   ferry::Status GetStats(ferry::CallContext&, const ft::Empty&,
                          ferry::Reply<ft::Stats>& reply) override {
     reply.Finish(ft::CreateStats(reply.fbb(), static_cast<uint32_t>(server_.connection_count()),
-                                 notes_.load(), 0));
+                                 notes_.load(), 0, stream_messages_.load(),
+                                 streams_cancelled_.load()));
     return ferry::Status::Ok();
   }
 
@@ -119,9 +120,97 @@ class TestServiceImpl final : public ft::TestService::Service {
     return ferry::Status::Ok();
   }
 
+  ferry::Status Watch(ferry::CallContext& context, const ft::AddRequest& request,
+                      ferry::ServerWriter<ft::AddReply>& writer) override {
+    for (int32_t i = 0; request.a() < 0 || i < request.a(); ++i) {
+      auto message = writer.NewMessage();
+      message.Finish(ft::CreateAddReply(message.fbb(), request.b() + i));
+      if (ferry::Status s = writer.Write(std::move(message)); !s.ok()) {
+        if (context.Cancelled()) {
+          streams_cancelled_.fetch_add(1);
+          Say("stream cancelled");
+        }
+        return s;
+      }
+      stream_messages_.fetch_add(1);
+    }
+    return ferry::Status::Ok();
+  }
+
+  ferry::Status Download(ferry::CallContext&, const ft::AddRequest& request,
+                         ferry::ServerWriter<ft::Blob>& writer) override {
+    const auto size = static_cast<size_t>(request.b());
+    for (int32_t i = 0; i < request.a(); ++i) {
+      auto message = writer.NewMessage(size + 1024);
+      uint8_t* bytes = nullptr;
+      auto data = message.fbb().CreateUninitializedVector(size, &bytes);
+      std::fill(bytes, bytes + size, static_cast<uint8_t>(i % 251));
+      message.Finish(ft::CreateBlob(message.fbb(), static_cast<uint64_t>(i), data));
+      if (ferry::Status s = writer.Write(std::move(message)); !s.ok()) return s;
+      stream_messages_.fetch_add(1);
+    }
+    return ferry::Status::Ok();
+  }
+
+  ferry::Status WatchThenFail(ferry::CallContext&, const ft::AddRequest& request,
+                              ferry::ServerWriter<ft::AddReply>& writer) override {
+    for (int32_t i = 0; i < request.a(); ++i) {
+      auto message = writer.NewMessage();
+      message.Finish(ft::CreateAddReply(message.fbb(), request.b() + i));
+      if (ferry::Status s = writer.Write(std::move(message)); !s.ok()) return s;
+    }
+    return ferry::Status::Aborted("ended early");
+  }
+
+  ferry::Status Upload(ferry::CallContext& context, ferry::ServerReader<ft::Blob>& reader,
+                       ferry::Reply<ft::Digest>& reply) override {
+    uint64_t size = 0, sum = 0, count = 0;
+    uint8_t first = 0, last = 0;
+    for (auto& blob : reader) {
+      ++count;
+      stream_messages_.fetch_add(1);
+      const auto* data = blob->data();
+      if (data == nullptr || data->size() == 0) continue;
+      if (size == 0) first = data->Get(0);
+      last = data->Get(data->size() - 1);
+      size += data->size();
+      for (uint8_t byte : *data) sum += byte;
+    }
+    if (context.Cancelled()) {
+      streams_cancelled_.fetch_add(1);
+      Say("stream cancelled");
+      return ferry::Status::Cancelled("client gave up");
+    }
+    reply.Finish(ft::CreateDigest(reply.fbb(), size, first, last, sum));
+    (void)count;
+    return ferry::Status::Ok();
+  }
+
+  ferry::Status Chat(ferry::CallContext& context,
+                     ferry::ServerStream<ft::Blob, ft::Blob>& stream) override {
+    for (auto& blob : stream) {
+      const size_t size = blob->data() != nullptr ? blob->data()->size() : 0;
+      auto message = stream.NewMessage(size + 1024);
+      uint8_t* bytes = nullptr;
+      auto data = message.fbb().CreateUninitializedVector(size, &bytes);
+      if (size > 0) std::memcpy(bytes, blob->data()->data(), size);
+      message.Finish(ft::CreateBlob(message.fbb(), blob->seq(), data));
+      if (ferry::Status s = stream.Write(std::move(message)); !s.ok()) break;
+      stream_messages_.fetch_add(1);
+    }
+    if (context.Cancelled()) {
+      streams_cancelled_.fetch_add(1);
+      Say("stream cancelled");
+      return ferry::Status::Cancelled("client gave up");
+    }
+    return ferry::Status::Ok();
+  }
+
  private:
   ferry::Server& server_;
   std::atomic<uint32_t> notes_{0};
+  std::atomic<uint64_t> stream_messages_{0};
+  std::atomic<uint32_t> streams_cancelled_{0};
 };
 
 }  // namespace

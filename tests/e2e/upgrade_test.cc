@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "ferry/ferry.h"
-#include "shm/shm_client_connection.h"
+#include "shm/shm_link.h"
 #include "support/process.h"
 #include "support/shm_files.h"
 #include "test_service.ferry.h"
@@ -192,9 +192,8 @@ TEST(ShmClient, RefusesARendezvousServedByAnotherUser) {
   ASSERT_EQ(read(ready[0], &byte, 1), 1) << "the squatter did not start";
   close(ready[0]);
   testing::ScopedRuntimeDir dir;
-  Result<std::shared_ptr<internal::ShmClientConnection>> connection =
-      internal::ShmClientConnection::Connect(name, "tcp://example:1", {},
-                                             std::chrono::steady_clock::now() + 5s);
+  Result<std::unique_ptr<internal::MessageLink>> connection = internal::ConnectShmLink(
+      name, "tcp://example:1", {}, std::chrono::steady_clock::now() + 5s);
   EXPECT_EQ(connection.status().code(), StatusCode::kPermissionDenied) << connection.status();
   squatter.Signal(SIGKILL);
   EXPECT_TRUE(squatter.Wait(10s).has_value());

@@ -26,7 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace ft = ferry::test;
-using internal::CallFields;
+using internal::CallHeader;
 using internal::FrameType;
 
 class AddService final : public ft::TestService::Service {
@@ -59,7 +59,7 @@ class RawPeer {
               static_cast<ssize_t>(bytes.size()));
   }
   // A whole frame: length, then the header and payload as the protocol lays them out.
-  void WriteFrame(const CallFields& fields, const std::vector<uint8_t>& payload) {
+  void WriteFrame(const CallHeader& fields, const std::vector<uint8_t>& payload) {
     const internal::EncodedHeader header(fields);
     std::vector<uint8_t> body(header.header().begin(), header.header().end());
     body.resize(header.size(), 0);
@@ -72,7 +72,7 @@ class RawPeer {
             static_cast<uint8_t>(n >> 24)};
   }
   // The next frame's header fields; nullopt when the server closed the connection instead.
-  std::optional<CallFields> ReadReply() {
+  std::optional<CallHeader> ReadReply() {
     uint8_t length[4];
     if (!ReadExactly(length, 4)) return std::nullopt;
     const uint32_t n = length[0] | length[1] << 8 | length[2] << 16 | uint32_t{length[3]} << 24;
@@ -145,8 +145,8 @@ class Wire : public ::testing::Test {
     return count;
   }
 
-  CallFields Request(uint32_t method_id) {
-    CallFields fields;
+  CallHeader Request(uint32_t method_id) {
+    CallHeader fields;
     fields.type = FrameType::kRequest;
     fields.call_id = 1;
     fields.method_id = method_id;
@@ -169,7 +169,7 @@ TEST_F(Wire, AWellFormedRawRequestIsAnswered) {
   RawPeer peer(port_);
   ASSERT_TRUE(peer.Handshake().ok());
   peer.WriteFrame(Request(static_cast<uint32_t>(ft::TestService::Method::kAdd)), AddPayload(2, 3));
-  std::optional<CallFields> reply = peer.ReadReply();
+  std::optional<CallHeader> reply = peer.ReadReply();
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->type, FrameType::kReply);
   EXPECT_EQ(reply->status_code, 0U);
@@ -179,7 +179,7 @@ TEST_F(Wire, UnknownMethodIdIsUnimplementedWithOneLogLine) {
   RawPeer peer(port_);
   ASSERT_TRUE(peer.Handshake().ok());
   peer.WriteFrame(Request(0xdeadbeef), AddPayload(2, 3));
-  std::optional<CallFields> reply = peer.ReadReply();
+  std::optional<CallHeader> reply = peer.ReadReply();
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->status_code, static_cast<uint32_t>(StatusCode::kUnimplemented));
   EXPECT_EQ(LogLinesWith("no method with id 0xdeadbeef"), 1);
@@ -189,7 +189,7 @@ TEST_F(Wire, MethodOfAServiceTheServerDoesNotHaveIsUnimplemented) {
   RawPeer peer(port_);
   ASSERT_TRUE(peer.Handshake().ok());
   peer.WriteFrame(Request(static_cast<uint32_t>(ft::Unserved::Method::kPing)), AddPayload(0, 0));
-  std::optional<CallFields> reply = peer.ReadReply();
+  std::optional<CallHeader> reply = peer.ReadReply();
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->status_code, static_cast<uint32_t>(StatusCode::kUnimplemented));
   EXPECT_EQ(LogLinesWith("rejected a call"), 1);
@@ -201,7 +201,7 @@ TEST_F(Wire, PayloadThatFailsTheVerifierIsInvalidArgumentWithOneLogLine) {
   std::vector<uint8_t> garbage = AddPayload(2, 3);
   std::memset(garbage.data(), 0xff, 4);  // root offset far outside
   peer.WriteFrame(Request(static_cast<uint32_t>(ft::TestService::Method::kAdd)), garbage);
-  std::optional<CallFields> reply = peer.ReadReply();
+  std::optional<CallHeader> reply = peer.ReadReply();
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->status_code, static_cast<uint32_t>(StatusCode::kInvalidArgument));
   EXPECT_EQ(LogLinesWith("failed FlatBuffers verification"), 1);
@@ -243,7 +243,7 @@ TEST_F(Wire, GarbageHeaderClosesTheConnectionWithOneLogLine) {
 TEST_F(Wire, ReplyFrameFromAClientClosesTheConnection) {
   RawPeer peer(port_);
   ASSERT_TRUE(peer.Handshake().ok());
-  CallFields reply;
+  CallHeader reply;
   reply.type = FrameType::kReply;
   peer.WriteFrame(reply, {});
   EXPECT_TRUE(peer.ClosedByServer());

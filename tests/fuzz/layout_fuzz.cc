@@ -31,9 +31,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using ferry::shm::IndexStack;
   bool ok = h.segment_bytes == expected_bytes && h.class_count >= 1 &&
             h.class_count <= ferry::shm::kMaxSlotClasses &&
-            inside(h.cells_offset, uint64_t{sizeof(ferry::shm::CallCell)} * h.call_count) &&
-            inside(h.ring_offset, DescriptorRing::BytesFor(h.ring_depth)) &&
-            inside(h.cell_stack_offset, IndexStack::BytesFor(h.call_count));
+            inside(h.to_server_ring_offset, DescriptorRing::BytesFor(h.ring_depth)) &&
+            inside(h.to_client_ring_offset, DescriptorRing::BytesFor(h.ring_depth)) &&
+            h.to_server_ring_offset + DescriptorRing::BytesFor(h.ring_depth) <=
+                h.to_client_ring_offset;
   for (uint32_t i = 0; ok && i < h.class_count; ++i) {
     ok = inside(h.classes[i].stack_offset, IndexStack::BytesFor(h.classes[i].slot_count)) &&
          inside(h.classes[i].slots_offset,

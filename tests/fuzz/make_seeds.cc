@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   }
   // Call frames: a request with a small payload, a reply with a status, a cancel.
   const std::string frames = argv[2];
-  const auto write_call = [&](const std::string& name, const ferry::internal::CallFields& fields,
+  const auto write_call = [&](const std::string& name, const ferry::internal::CallHeader& fields,
                               size_t payload) {
     const ferry::internal::EncodedHeader header(fields);
     std::string body(reinterpret_cast<const char*>(header.header().data()),
@@ -79,18 +79,18 @@ int main(int argc, char** argv) {
     out.write(length, 4);
     out.write(body.data(), static_cast<std::streamsize>(body.size()));
   };
-  ferry::internal::CallFields request;
+  ferry::internal::CallHeader request;
   request.call_id = 7;
   request.method_id = 0x1234abcd;
   request.deadline_us = 5000;
   write_call("request", request, 16);
-  ferry::internal::CallFields reply;
+  ferry::internal::CallHeader reply;
   reply.type = ferry::internal::FrameType::kReply;
   reply.call_id = 7;
   reply.status_code = 5;
   reply.status_message = "not found";
   write_call("reply", reply, 0);
-  ferry::internal::CallFields cancel;
+  ferry::internal::CallHeader cancel;
   cancel.type = ferry::internal::FrameType::kCancel;
   cancel.call_id = 7;
   write_call("cancel", cancel, 0);

@@ -8,7 +8,7 @@
 namespace ferry::internal {
 namespace {
 
-std::vector<uint8_t> Frame(const CallFields& fields, size_t payload_size) {
+std::vector<uint8_t> Frame(const CallHeader& fields, size_t payload_size) {
   const EncodedHeader header(fields);
   std::vector<uint8_t> frame(header.header().begin(), header.header().end());
   frame.resize(header.size(), 0);
@@ -17,7 +17,7 @@ std::vector<uint8_t> Frame(const CallFields& fields, size_t payload_size) {
 }
 
 TEST(CallFrame, RoundTripKeepsEveryFieldAndAlignsThePayloadTo8) {
-  CallFields fields;
+  CallHeader fields;
   fields.type = FrameType::kReply;
   fields.call_id = 0x123456789abcULL;
   fields.method_id = 0xdeadbeef;
@@ -41,14 +41,14 @@ TEST(CallFrame, RoundTripKeepsEveryFieldAndAlignsThePayloadTo8) {
 }
 
 TEST(CallFrame, DefaultFieldsStillDecode) {
-  Result<DecodedFrame> decoded = DecodeCallFrame(Frame(CallFields{}, 0));
+  Result<DecodedFrame> decoded = DecodeCallFrame(Frame(CallHeader{}, 0));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->fields.type, FrameType::kRequest);
   EXPECT_EQ(decoded->payload_size, 0U);
 }
 
 TEST(CallFrame, HeaderLengthPastTheFrameIsDataLoss) {
-  std::vector<uint8_t> frame = Frame(CallFields{}, 0);
+  std::vector<uint8_t> frame = Frame(CallHeader{}, 0);
   const uint32_t huge = 1 << 20;
   std::memcpy(frame.data(), &huge, 4);
   EXPECT_EQ(DecodeCallFrame(frame).status().code(), StatusCode::kDataLoss);
@@ -63,7 +63,7 @@ TEST(CallFrame, TooShortOrGarbageIsDataLoss) {
 }
 
 TEST(CallFrame, UnknownFrameTypeIsDataLoss) {
-  CallFields fields;
+  CallHeader fields;
   fields.type = static_cast<FrameType>(7);
   EXPECT_EQ(DecodeCallFrame(Frame(fields, 0)).status().code(), StatusCode::kDataLoss);
 }

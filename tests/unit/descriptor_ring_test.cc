@@ -36,30 +36,30 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kPushed = DescriptorRing::PushResult::kPushed;
 constexpr auto kBusy = DescriptorRing::PushResult::kBusy;
 
-Descriptor WithCell(uint32_t cell) {
+Descriptor WithId(uint64_t call_id) {
   Descriptor d{};
-  d.cell = cell;
+  d.call_id = call_id;
   return d;
 }
 
 TEST(DescriptorRing, PopsInPushOrder) {
   LocalRing local(4);
-  for (uint32_t i = 0; i < 3; ++i) ASSERT_EQ(local.ring().TryPush(WithCell(i)), kPushed);
+  for (uint32_t i = 0; i < 3; ++i) ASSERT_EQ(local.ring().TryPush(WithId(i)), kPushed);
   Descriptor out;
   for (uint32_t i = 0; i < 3; ++i) {
     ASSERT_TRUE(local.ring().Pop(out));
-    EXPECT_EQ(out.cell, i);
+    EXPECT_EQ(out.call_id, i);
   }
   EXPECT_FALSE(local.ring().Pop(out));
 }
 
 TEST(DescriptorRing, TryPushIsBusyWhenFullAndSucceedsAfterAPop) {
   LocalRing local(4);
-  for (uint32_t i = 0; i < 4; ++i) ASSERT_EQ(local.ring().TryPush(WithCell(i)), kPushed);
-  EXPECT_EQ(local.ring().TryPush(WithCell(99)), kBusy);
+  for (uint32_t i = 0; i < 4; ++i) ASSERT_EQ(local.ring().TryPush(WithId(i)), kPushed);
+  EXPECT_EQ(local.ring().TryPush(WithId(99)), kBusy);
   Descriptor out;
   ASSERT_TRUE(local.ring().Pop(out));
-  EXPECT_EQ(local.ring().TryPush(WithCell(4)), kPushed);
+  EXPECT_EQ(local.ring().TryPush(WithId(4)), kPushed);
 }
 
 // The state a consumer leaves when it is preempted between claiming the oldest cell (moving
@@ -75,14 +75,14 @@ void ReleaseOldestCell(LocalRing& local, uint32_t depth) {
 
 TEST(DescriptorRing, PushWaitsForAConsumerThatHoldsTheNextCellAndSucceedsWhenItReleases) {
   LocalRing local(4);
-  for (uint32_t i = 0; i < 4; ++i) ASSERT_EQ(local.ring().TryPush(WithCell(i)), kPushed);
+  for (uint32_t i = 0; i < 4; ++i) ASSERT_EQ(local.ring().TryPush(WithId(i)), kPushed);
   ClaimOldestCellWithoutReleasing(local);
-  ASSERT_EQ(local.ring().TryPush(WithCell(4)), kBusy);
+  ASSERT_EQ(local.ring().TryPush(WithId(4)), kBusy);
 
   std::atomic<bool> returned{false};
   DescriptorRing::PushResult result = kBusy;
   std::thread producer([&] {
-    result = local.ring().Push<Clock>(WithCell(4), Clock::time_point::max(), [] { return false; });
+    result = local.ring().Push<Clock>(WithId(4), Clock::time_point::max(), [] { return false; });
     returned = true;
   });
   // Observable: the producer announces itself before it sleeps.
@@ -99,19 +99,19 @@ TEST(DescriptorRing, PushWaitsForAConsumerThatHoldsTheNextCellAndSucceedsWhenItR
 
 TEST(DescriptorRing, PushGivesUpAtItsDeadlineOrWhenStoppedWhileTheCellStaysClaimed) {
   LocalRing local(2);
-  for (uint32_t i = 0; i < 2; ++i) ASSERT_EQ(local.ring().TryPush(WithCell(i)), kPushed);
+  for (uint32_t i = 0; i < 2; ++i) ASSERT_EQ(local.ring().TryPush(WithId(i)), kPushed);
   ClaimOldestCellWithoutReleasing(local);
-  EXPECT_EQ(local.ring().Push<Clock>(WithCell(2), Clock::now() + std::chrono::milliseconds(5),
+  EXPECT_EQ(local.ring().Push<Clock>(WithId(2), Clock::now() + std::chrono::milliseconds(5),
                                      [] { return false; }),
             kBusy);
-  EXPECT_EQ(local.ring().Push<Clock>(WithCell(2), Clock::time_point::max(), [] { return true; }),
+  EXPECT_EQ(local.ring().Push<Clock>(WithId(2), Clock::time_point::max(), [] { return true; }),
             kBusy);
 }
 
 TEST(DescriptorRing, EmptyReflectsContents) {
   LocalRing local(2);
   EXPECT_TRUE(local.ring().Empty());
-  ASSERT_EQ(local.ring().TryPush(WithCell(1)), kPushed);
+  ASSERT_EQ(local.ring().TryPush(WithId(1)), kPushed);
   EXPECT_FALSE(local.ring().Empty());
 }
 
@@ -124,7 +124,7 @@ TEST(DescriptorRing, ManyProducersAndConsumersDeliverEveryDescriptorOnce) {
   for (uint32_t p = 0; p < kProducers; ++p) {
     threads.emplace_back([&, p] {
       for (uint32_t i = 0; i < kPerProducer; ++i) {
-        while (local.ring().TryPush(WithCell(p * kPerProducer + i)) != kPushed) {
+        while (local.ring().TryPush(WithId(p * kPerProducer + i)) != kPushed) {
           std::this_thread::yield();
         }
       }
@@ -135,7 +135,7 @@ TEST(DescriptorRing, ManyProducersAndConsumersDeliverEveryDescriptorOnce) {
       Descriptor out;
       while (consumed.load() < kProducers * kPerProducer) {
         if (local.ring().Pop(out)) {
-          seen[out.cell].fetch_add(1);
+          seen[out.call_id].fetch_add(1);
           consumed.fetch_add(1);
         } else {
           std::this_thread::yield();
@@ -163,7 +163,7 @@ TEST(DescriptorRing, CorruptSequenceMakesPushAndPopFailInsteadOfLooping) {
   cell[0].sequence.store(12345);  // what a broken or hostile peer could write
   Descriptor out;
   EXPECT_FALSE(local.ring().Pop(out));
-  EXPECT_EQ(local.ring().TryPush(WithCell(1)), DescriptorRing::PushResult::kCorrupt);
+  EXPECT_EQ(local.ring().TryPush(WithId(1)), DescriptorRing::PushResult::kCorrupt);
 }
 
 TEST(DescriptorRing, CountsRequestsBeingBuilt) {

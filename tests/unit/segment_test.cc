@@ -40,10 +40,29 @@ TEST(ComputeLayout, RejectsZeroCalls) {
 }
 
 TEST(ComputeLayout, RoundsRingDepthUpToAPowerOfTwo) {
-  Result<SegmentHeader> layout = ComputeLayout(100, {{4096, 1}});
+  Result<SegmentHeader> layout = ComputeLayout(300, {{4096, 1}});
   ASSERT_TRUE(layout.ok());
-  EXPECT_EQ(layout->ring_depth, 128U);
+  EXPECT_EQ(layout->ring_depth, 512U);
   EXPECT_EQ(layout->classes[0].slots_offset % kSlotAlignment, 0U);
+}
+
+TEST(ComputeLayout, RingsAreNeverShallowerThanTheMinimum) {
+  Result<SegmentHeader> layout = ComputeLayout(4, {{4096, 1}});
+  ASSERT_TRUE(layout.ok());
+  EXPECT_EQ(layout->ring_depth, kMinRingDepth);
+}
+
+TEST(ComputeLayout, RejectsMoreThan65536MessagesInFlight) {
+  EXPECT_EQ(ComputeLayout(65537, {{4096, 1}}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ComputeLayout, PlacesTheTwoRingsApartBeforeTheSlots) {
+  Result<SegmentHeader> layout = ComputeLayout(256, {{4096, 1}});
+  ASSERT_TRUE(layout.ok());
+  EXPECT_GE(layout->to_client_ring_offset,
+            layout->to_server_ring_offset + DescriptorRing::BytesFor(layout->ring_depth));
+  EXPECT_GE(layout->classes[0].stack_offset,
+            layout->to_client_ring_offset + DescriptorRing::BytesFor(layout->ring_depth));
 }
 
 TEST(Segment, OpenedSegmentSeesWhatTheCreatorWrote) {
@@ -55,6 +74,39 @@ TEST(Segment, OpenedSegmentSeesWhatTheCreatorWrote) {
   (*created)->SlotBase(MakeSlotId(1, 0))[10] = 42;
   EXPECT_EQ((*opened)->SlotBase(MakeSlotId(1, 0))[10], 42);
   EXPECT_TRUE(testing::FerryFilesInDevShm().empty());
+}
+
+TEST(Segment, EachRingCarriesItsOwnDirectionBetweenMappings) {
+  Result<std::shared_ptr<Segment>> server = Segment::Create(SmallOptions());
+  ASSERT_TRUE(server.ok()) << server.status();
+  Result<std::shared_ptr<Segment>> client =
+      Segment::Open(dup((*server)->descriptor()), (*server)->size());
+  ASSERT_TRUE(client.ok()) << client.status();
+  Descriptor request{};
+  request.call_id = 7;
+  Descriptor reply{};
+  reply.call_id = 8;
+  ASSERT_EQ((*client)->to_server_ring().TryPush(request), DescriptorRing::PushResult::kPushed);
+  ASSERT_EQ((*server)->to_client_ring().TryPush(reply), DescriptorRing::PushResult::kPushed);
+  Descriptor out{};
+  ASSERT_TRUE((*server)->to_server_ring().Pop(out));
+  EXPECT_EQ(out.call_id, 7U);
+  EXPECT_FALSE((*server)->to_server_ring().Pop(out));
+  ASSERT_TRUE((*client)->to_client_ring().Pop(out));
+  EXPECT_EQ(out.call_id, 8U);
+}
+
+TEST(Segment, OpenRefusesALayoutWithAnotherRingDepth) {
+  Result<std::shared_ptr<Segment>> created = Segment::Create(SmallOptions());
+  ASSERT_TRUE(created.ok()) << created.status();
+  // What a peer could present: rings deeper than the regions laid out for them.
+  void* mapped = mmap(nullptr, sizeof(SegmentHeader), PROT_READ | PROT_WRITE, MAP_SHARED,
+                      (*created)->descriptor(), 0);
+  ASSERT_NE(mapped, MAP_FAILED);
+  static_cast<SegmentHeader*>(mapped)->ring_depth *= 2;
+  munmap(mapped, sizeof(SegmentHeader));
+  EXPECT_EQ(Segment::Open(dup((*created)->descriptor()), (*created)->size()).status().code(),
+            StatusCode::kDataLoss);
 }
 
 TEST(Segment, CannotBeShrunkByAPeer) {

@@ -105,9 +105,9 @@ TEST_F(SlotAllocatorTest, DroppingAnUnsentMessageReturnsItsSlot) {
 }
 
 TEST_F(SlotAllocatorTest, RequestCountsAsBeingBuiltUntilSentOrDropped) {
-  DescriptorRing& ring = segment_->ring();
+  DescriptorRing& ring = segment_->to_server_ring();
   {
-    ring.BeginBuilding(false);  // as ShmClientConnection::NewMessage does
+    ring.BeginBuilding(false);  // as a client's ShmLink::NewMessage does
     SlotAllocator sent(segment_, *segment_, 10ms, copied_, closed_, &ring);
     EXPECT_TRUE(ring.SomeoneBuilding());
     sent.EndBuilding();

@@ -11,15 +11,16 @@
 namespace ferry {
 
 namespace internal {
-class ClientTransport;
+class ClientEngine;
+struct ChannelAccess;
 }
 
-// A connection to a server. Cheap to copy (copies share the connection); safe to use from
-// many threads at once: calls are multiplexed by call id. The connection closes when the last
-// copy, and the last message or reply view read from it, is gone.
+// A connection to a server. Cheap to copy (copies share the connection: generated clients
+// hold one by value); safe to use from many threads at once: calls are multiplexed by call
+// id. The connection closes when the last copy, the last call or stream made on it, and the
+// last message view read from it are gone.
 class Channel {
  public:
-  explicit Channel(std::shared_ptr<internal::ClientTransport> transport);
 
   // The transport underneath: "shm".
   std::string_view transport() const;
@@ -31,10 +32,11 @@ class Channel {
   // message across slot classes). Zero per call when messages are built with a size hint.
   uint64_t bytes_copied() const;
 
-  internal::ClientTransport& transport_impl() const { return *transport_; }
-
  private:
-  std::shared_ptr<internal::ClientTransport> transport_;
+  friend struct internal::ChannelAccess;
+  explicit Channel(std::shared_ptr<internal::ClientEngine> engine);
+
+  std::shared_ptr<internal::ClientEngine> engine_;
 };
 
 // Connects to a server. Endpoints: "shm://name" (shared memory, rendezvous through the Unix

@@ -13,12 +13,13 @@
 #include "ferry/result.h"
 #include "ferry/service.h"
 #include "ferry/status.h"
+#include "ferry/stream.h"
 
 namespace ferry {
 
 // Bumped whenever generated code and the runtime stop fitting together; every generated
 // header static_asserts it.
-inline constexpr int kGeneratedCodeVersion = 1;
+inline constexpr int kGeneratedCodeVersion = 2;
 
 namespace internal {
 
@@ -26,36 +27,56 @@ namespace internal {
 // the returned message is the raw reply (empty for oneway). Fails with INVALID_ARGUMENT for an
 // unfinished request, RESOURCE_EXHAUSTED for a message outside transport memory,
 // DEADLINE_EXCEEDED, UNAVAILABLE, or the status the handler returned.
-Result<IncomingMessage> Call(Channel& channel, uint32_t method_id, MethodKind kind,
+Result<IncomingMessage> Call(const Channel& channel, uint32_t method_id, MethodKind kind,
                              OutgoingMessage request, const CallOptions& options);
 
+// Opens a call of any kind and returns at once (`request`: null for client and bidi
+// streaming). A call that cannot be opened comes back already ended with its status.
+ClientCallHandle OpenCall(const Channel& channel, uint32_t method_id, MethodKind kind,
+                          OutgoingMessage* request, const CallOptions& options);
+
 template <class Rep, class Req>
-Result<ReplyView<Rep>> CallUnary(Channel& channel, uint32_t method_id,
-                                 RequestBuilder<Req>&& request, const CallOptions& options) {
-  Result<IncomingMessage> reply =
-      Call(channel, method_id, MethodKind::kUnary, std::move(request).TakeMessage(), options);
-  if (!reply.ok()) return reply.status();
-  if (!Verify<Rep>(reply->data(), reply->size())) {
-    return Status::DataLoss("reply of " + std::to_string(reply->size()) +
-                            " bytes failed FlatBuffers verification");
-  }
-  return ReplyView<Rep>(std::move(*reply));
+Result<MessageView<Rep>> CallUnary(const Channel& channel, uint32_t method_id,
+                                   RequestBuilder<Req>&& request, const CallOptions& options) {
+  return VerifiedReply<Rep>(
+      Call(channel, method_id, MethodKind::kUnary, std::move(request).TakeMessage(), options));
 }
 
 // Queues a oneway request: OK once the server has it; the handler's outcome is not reported.
 template <class Req>
-Status CallOneway(Channel& channel, uint32_t method_id, RequestBuilder<Req>&& request,
+Status CallOneway(const Channel& channel, uint32_t method_id, RequestBuilder<Req>&& request,
                   const CallOptions& options) {
   return Call(channel, method_id, MethodKind::kOneway, std::move(request).TakeMessage(), options)
       .status();
 }
 
-// Streaming methods: the request travels, the server answers UNIMPLEMENTED until the runtime
-// serves streams.
-template <class Req>
-Status CallStreaming(Channel& channel, uint32_t method_id, MethodKind kind,
-                     RequestBuilder<Req>&& request, const CallOptions& options) {
-  return Call(channel, method_id, kind, std::move(request).TakeMessage(), options).status();
+template <class Rep, class Req>
+AsyncReply<Rep> CallAsync(const Channel& channel, uint32_t method_id,
+                          RequestBuilder<Req>&& request, const CallOptions& options) {
+  OutgoingMessage message = std::move(request).TakeMessage();
+  return AsyncReply<Rep>(OpenCall(channel, method_id, MethodKind::kUnary, &message, options));
+}
+
+template <class Rep, class Req>
+ClientReader<Rep> CallServerStreaming(const Channel& channel, uint32_t method_id,
+                                      RequestBuilder<Req>&& request, const CallOptions& options) {
+  OutgoingMessage message = std::move(request).TakeMessage();
+  return ClientReader<Rep>(
+      OpenCall(channel, method_id, MethodKind::kServerStreaming, &message, options));
+}
+
+template <class Req, class Rep>
+ClientWriter<Req, Rep> CallClientStreaming(const Channel& channel, uint32_t method_id,
+                                           const CallOptions& options) {
+  return ClientWriter<Req, Rep>(
+      OpenCall(channel, method_id, MethodKind::kClientStreaming, nullptr, options));
+}
+
+template <class Req, class Rep>
+ClientReaderWriter<Req, Rep> CallBidiStreaming(const Channel& channel, uint32_t method_id,
+                                               const CallOptions& options) {
+  return ClientReaderWriter<Req, Rep>(
+      OpenCall(channel, method_id, MethodKind::kBidiStreaming, nullptr, options));
 }
 
 }  // namespace internal

@@ -112,7 +112,7 @@ class IncomingMessage {
 
 // Creates a message in the channel's transport memory (heap-backed and unusable when the
 // channel is disconnected: the call then fails with UNAVAILABLE).
-OutgoingMessage NewMessage(Channel& channel, size_t size_hint);
+OutgoingMessage NewMessage(const Channel& channel, size_t size_hint);
 
 // Limits every inbound message is verified against.
 inline constexpr uint32_t kVerifierMaxDepth = 64;
@@ -126,25 +126,34 @@ bool Verify(const uint8_t* data, size_t size) {
 
 }  // namespace internal
 
-// A request of type T being built in place. Obtain one from a generated client's
-// New<Method>Request(size_hint); a size_hint of the final size avoids any growth copy.
+// A message of type T being built in place in transport memory: a request, or a stream
+// message from a stream's NewMessage(). Move-only.
 template <class T>
-class RequestBuilder {
+class MessageBuilder {
  public:
-  RequestBuilder(Channel& channel, size_t size_hint)
-      : message_(internal::NewMessage(channel, size_hint)) {}
+  explicit MessageBuilder(internal::OutgoingMessage message) : message_(std::move(message)) {}
 
   flatbuffers::FlatBufferBuilder& fbb() { return message_.fbb(); }
   void Finish(flatbuffers::Offset<T> root) {
     message_.fbb().Finish(root);
     message_.MarkFinished();
   }
+  bool finished() const { return message_.finished(); }
 
-  // For generated code: hands the message to the call.
+  // For generated code and streams: hands the message over.
   internal::OutgoingMessage TakeMessage() && { return std::move(message_); }
 
  private:
   internal::OutgoingMessage message_;
+};
+
+// A request of type T being built in place. Obtain one from a generated client's
+// New<Method>Request(size_hint); a size_hint of the final size avoids any growth copy.
+template <class T>
+class RequestBuilder : public MessageBuilder<T> {
+ public:
+  RequestBuilder(const Channel& channel, size_t size_hint)
+      : MessageBuilder<T>(internal::NewMessage(channel, size_hint)) {}
 };
 
 // The reply of a unary call being built in place by a handler.
@@ -168,12 +177,13 @@ class Reply {
   internal::OutgoingMessage& message_;
 };
 
-// A verified reply of type T, read in place. Valid until destroyed; may outlive the call and
-// the client stub, and keeps the connection's memory mapped while it lives.
+// A verified message of type T (a reply, a stream message), read in place. Valid until
+// destroyed; may outlive the call and the client stub, and keeps the connection's memory
+// mapped while it lives.
 template <class T>
-class ReplyView {
+class MessageView {
  public:
-  explicit ReplyView(internal::IncomingMessage message)
+  explicit MessageView(internal::IncomingMessage message)
       : message_(std::move(message)), root_(flatbuffers::GetRoot<T>(message_.data())) {}
 
   const T* get() const { return root_; }
@@ -187,5 +197,8 @@ class ReplyView {
   internal::IncomingMessage message_;
   const T* root_;
 };
+
+template <class T>
+using ReplyView = MessageView<T>;
 
 }  // namespace ferry

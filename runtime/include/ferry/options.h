@@ -14,6 +14,18 @@ struct CallOptions {
   // a negative value one that has already passed. Past it the call fails with
   // DEADLINE_EXCEEDED and the server sees ctx.Cancelled().
   std::chrono::nanoseconds deadline{0};
+  // When the channel already has ConnectOptions::max_calls_in_flight calls open: true waits
+  // for one to end (until the deadline); false fails at once with RESOURCE_EXHAUSTED.
+  bool wait_for_capacity = true;
+};
+
+// Flow control of one stream direction: how far a writer may run ahead of its reader.
+struct StreamWindow {
+  // Messages written and not yet read.
+  uint32_t messages = 64;
+  // Their payload bytes; a single larger message is still let through when nothing else is
+  // outstanding.
+  uint64_t bytes = 4 * 1024 * 1024;
 };
 
 // One size class of the shared-memory slot pools.
@@ -39,8 +51,11 @@ struct ShmOptions {
                                       {512 * 1024, 32},
                                       {2 * 1024 * 1024, 32},
                                       {32 * 1024 * 1024, 8}};
-  // Calls in flight per connection (call cells, and the depth of the request ring).
-  uint32_t max_calls_in_flight = 128;
+  // Messages in flight each way per connection: requests, replies, stream messages and
+  // control frames sent and not yet taken by the peer. It sizes the segment's two rings
+  // (rounded up to a power of two, at least 256; 1..65536); a sender that finds its ring full
+  // waits for room by its call's deadline.
+  uint32_t max_calls_in_flight = 256;
 };
 
 // For ferry::Connect.
@@ -67,6 +82,12 @@ struct ConnectOptions {
   // that has begun to arrive is read to its end. Zero frame_timeout: no limit.
   std::chrono::milliseconds frame_timeout{10000};
   uint64_t min_frame_bytes_per_second = 1024 * 1024;
+  // Calls (unary, async, streams) open at once on the channel; see
+  // CallOptions::wait_for_capacity. Shared memory also bounds it by the server's
+  // ShmOptions::max_calls_in_flight.
+  uint32_t max_calls_in_flight = 4096;
+  // How far the server may write ahead of this client's reading, per stream.
+  StreamWindow stream_window;
 };
 
 // For ferry::Server.
@@ -126,6 +147,11 @@ struct ServerOptions {
   // unix://, tcp://: a connection with no call in flight that sends nothing for this long is
   // closed. Zero (the default): idle connections are kept.
   std::chrono::milliseconds idle_timeout{0};
+  // Streaming calls open at once per connection; past it a new stream is refused with
+  // RESOURCE_EXHAUSTED. Each runs its handler on a thread of its own.
+  uint32_t max_streams_per_connection = 32;
+  // How far a client may write ahead of its handler's reading, per stream.
+  StreamWindow stream_window;
 };
 
 }  // namespace ferry

@@ -13,6 +13,7 @@
 #include "ferry/call_context.h"
 #include "ferry/message.h"
 #include "ferry/status.h"
+#include "ferry/stream.h"
 
 namespace ferry {
 
@@ -29,16 +30,25 @@ std::string_view MethodKindName(MethodKind kind);
 
 class ServiceBinding {
  public:
-  // Runs one call: `request` is the raw, not yet verified request; a unary handler finishes
-  // `reply`, a oneway handler leaves it untouched.
-  using Handler = std::function<Status(CallContext& context, const uint8_t* request,
-                                       size_t request_size, internal::OutgoingMessage& reply)>;
+  // Runs a unary or oneway call on a verified request: a unary handler finishes `reply`.
+  using UnaryHandler = std::function<Status(CallContext& context, const uint8_t* request,
+                                            size_t request_size,
+                                            internal::OutgoingMessage& reply)>;
+  // Runs a streaming call. `request` is the verified request of a server-streaming call
+  // (null for the others); a client-streaming handler finishes `reply`.
+  using StreamHandler = std::function<Status(
+      CallContext& context, const uint8_t* request, size_t request_size,
+      internal::ServerStreamPort& stream, internal::OutgoingMessage& reply)>;
 
   struct Method {
     uint32_t id;
     std::string name;  // "package.Service.Method"
     MethodKind kind;
-    Handler handler;  // empty for kinds the runtime does not serve yet (streaming)
+    // The request's verifier (unary, oneway, server streaming); null when the call opens
+    // without a request (client and bidi streaming). The runtime runs it before the handler.
+    bool (*verify_request)(const uint8_t* data, size_t size);
+    UnaryHandler unary;    // unary, oneway
+    StreamHandler stream;  // server, client, bidi streaming
   };
 
   ServiceBinding(std::string_view full_name, uint64_t schema_fingerprint,
@@ -49,31 +59,66 @@ class ServiceBinding {
   template <class Req, class Rep, class Call>
   void AddUnary(uint32_t id, std::string_view name, Call call) {
     void* impl = impl_.get();
-    methods_.push_back({id, Qualified(name), MethodKind::kUnary,
-                        [impl, call](CallContext& ctx, const uint8_t* data, size_t size,
+    methods_.push_back({id, Qualified(name), MethodKind::kUnary, &internal::Verify<Req>,
+                        [impl, call](CallContext& ctx, const uint8_t* data, size_t,
                                      internal::OutgoingMessage& reply) -> Status {
-                          if (!internal::Verify<Req>(data, size)) return RequestRejected(size);
                           Reply<Rep> typed(reply);
                           return call(impl, ctx, *flatbuffers::GetRoot<Req>(data), typed);
-                        }});
+                        },
+                        nullptr});
   }
 
   // `call` is Status(*)(void* impl, CallContext&, const Req&).
   template <class Req, class Call>
   void AddOneway(uint32_t id, std::string_view name, Call call) {
     void* impl = impl_.get();
-    methods_.push_back({id, Qualified(name), MethodKind::kOneway,
-                        [impl, call](CallContext& ctx, const uint8_t* data, size_t size,
+    methods_.push_back({id, Qualified(name), MethodKind::kOneway, &internal::Verify<Req>,
+                        [impl, call](CallContext& ctx, const uint8_t* data, size_t,
                                      internal::OutgoingMessage&) -> Status {
-                          if (!internal::Verify<Req>(data, size)) return RequestRejected(size);
                           return call(impl, ctx, *flatbuffers::GetRoot<Req>(data));
+                        },
+                        nullptr});
+  }
+
+  // `call` is Status(*)(void* impl, CallContext&, const Req&, ServerWriter<Out>&).
+  template <class Req, class Out, class Call>
+  void AddServerStreaming(uint32_t id, std::string_view name, Call call) {
+    void* impl = impl_.get();
+    methods_.push_back({id, Qualified(name), MethodKind::kServerStreaming, &internal::Verify<Req>,
+                        nullptr,
+                        [impl, call](CallContext& ctx, const uint8_t* data, size_t,
+                                     internal::ServerStreamPort& port,
+                                     internal::OutgoingMessage&) -> Status {
+                          ServerWriter<Out> writer(port);
+                          return call(impl, ctx, *flatbuffers::GetRoot<Req>(data), writer);
                         }});
   }
 
-  // A streaming method: declared so the server can name it, answered with UNIMPLEMENTED until
-  // the runtime serves streams.
-  void AddStreaming(uint32_t id, std::string_view name, MethodKind kind) {
-    methods_.push_back({id, Qualified(name), kind, nullptr});
+  // `call` is Status(*)(void* impl, CallContext&, ServerReader<In>&, Reply<Rep>&).
+  template <class In, class Rep, class Call>
+  void AddClientStreaming(uint32_t id, std::string_view name, Call call) {
+    void* impl = impl_.get();
+    methods_.push_back({id, Qualified(name), MethodKind::kClientStreaming, nullptr, nullptr,
+                        [impl, call](CallContext& ctx, const uint8_t*, size_t,
+                                     internal::ServerStreamPort& port,
+                                     internal::OutgoingMessage& reply) -> Status {
+                          ServerReader<In> reader(port);
+                          Reply<Rep> typed(reply);
+                          return call(impl, ctx, reader, typed);
+                        }});
+  }
+
+  // `call` is Status(*)(void* impl, CallContext&, ServerStream<In, Out>&).
+  template <class In, class Out, class Call>
+  void AddBidiStreaming(uint32_t id, std::string_view name, Call call) {
+    void* impl = impl_.get();
+    methods_.push_back({id, Qualified(name), MethodKind::kBidiStreaming, nullptr, nullptr,
+                        [impl, call](CallContext& ctx, const uint8_t*, size_t,
+                                     internal::ServerStreamPort& port,
+                                     internal::OutgoingMessage&) -> Status {
+                          ServerStream<In, Out> stream(port);
+                          return call(impl, ctx, stream);
+                        }});
   }
 
   std::string_view full_name() const { return full_name_; }
@@ -83,10 +128,6 @@ class ServiceBinding {
  private:
   std::string Qualified(std::string_view method) const {
     return full_name_ + "." + std::string(method);
-  }
-  static Status RequestRejected(size_t size) {
-    return Status::InvalidArgument("request of " + std::to_string(size) +
-                                   " bytes failed FlatBuffers verification");
   }
 
   std::string full_name_;

@@ -2,38 +2,52 @@
 #include "ferry/channel.h"
 
 #include "api/transports.h"
+#include "call/client_engine.h"
 #include "call/endpoint.h"
 #include "ferry/generated_support.h"
 
 namespace ferry {
+namespace internal {
 
-Channel::Channel(std::shared_ptr<internal::ClientTransport> transport)
-    : transport_(std::move(transport)) {}
+// Channel's private parts, for the functions below and Connect.
+struct ChannelAccess {
+  static Channel Make(std::shared_ptr<ClientEngine> engine) { return Channel(std::move(engine)); }
+  static ClientEngine& Engine(const Channel& channel) { return *channel.engine_; }
+};
 
-std::string_view Channel::transport() const { return transport_->name(); }
-std::string_view Channel::endpoint() const { return transport_->endpoint(); }
-bool Channel::connected() const { return transport_->connected(); }
-uint64_t Channel::bytes_copied() const { return transport_->bytes_copied(); }
+}  // namespace internal
 
+Channel::Channel(std::shared_ptr<internal::ClientEngine> engine) : engine_(std::move(engine)) {}
+
+std::string_view Channel::transport() const { return engine_->name(); }
+std::string_view Channel::endpoint() const { return engine_->endpoint(); }
+bool Channel::connected() const { return engine_->connected(); }
+uint64_t Channel::bytes_copied() const { return engine_->bytes_copied(); }
 
 Result<Channel> Connect(std::string_view text, const ConnectOptions& options) {
   Result<internal::Endpoint> endpoint = internal::ParseEndpoint(text);
   if (!endpoint.ok()) return endpoint.status();
-  Result<std::shared_ptr<internal::ClientTransport>> transport =
+  Result<std::shared_ptr<internal::MessageLink>> link =
       internal::ConnectTransport(*endpoint, options);
-  if (!transport.ok()) return transport.status();
-  return Channel(std::move(*transport));
+  if (!link.ok()) return link.status();
+  return internal::ChannelAccess::Make(
+      internal::ClientEngine::Start(std::move(*link), std::string(text), options));
 }
 
 namespace internal {
 
-OutgoingMessage NewMessage(Channel& channel, size_t size_hint) {
-  return channel.transport_impl().NewMessage(size_hint);
+OutgoingMessage NewMessage(const Channel& channel, size_t size_hint) {
+  return ChannelAccess::Engine(channel).NewMessage(size_hint);
 }
 
-Result<IncomingMessage> Call(Channel& channel, uint32_t method_id, MethodKind kind,
+Result<IncomingMessage> Call(const Channel& channel, uint32_t method_id, MethodKind kind,
                              OutgoingMessage request, const CallOptions& options) {
-  return channel.transport_impl().Call(method_id, kind, std::move(request), options);
+  return ChannelAccess::Engine(channel).Call(method_id, kind, std::move(request), options);
+}
+
+ClientCallHandle OpenCall(const Channel& channel, uint32_t method_id, MethodKind kind,
+                          OutgoingMessage* request, const CallOptions& options) {
+  return ClientCallHandle(ChannelAccess::Engine(channel).Open(method_id, kind, request, options));
 }
 
 }  // namespace internal

@@ -3,32 +3,32 @@
 
 #include "mq/mq_transport.h"
 #include "os/deadline.h"
-#include "shm/shm_client_connection.h"
-#include "shm/shm_server_connection.h"
+#include "shm/shm_link.h"
 #include "socket/socket_connect.h"
 #include "socket/socket_listener.h"
 #include "call/unix_listener.h"
 
 namespace ferry::internal {
 
-Result<std::shared_ptr<ClientTransport>> ConnectTransport(const Endpoint& endpoint,
-                                                          const ConnectOptions& options) {
+Result<std::shared_ptr<MessageLink>> ConnectTransport(const Endpoint& endpoint,
+                                                      const ConnectOptions& options) {
   switch (endpoint.scheme) {
     case Scheme::kShm: {
-      auto connection = ShmClientConnection::Connect(endpoint.socket_path, endpoint.text, options,
-                                                     DeadlineAfter(options.connect_timeout));
-      if (!connection.ok()) return connection.status();
-      return std::shared_ptr<ClientTransport>(std::move(*connection));
+      Result<std::unique_ptr<MessageLink>> link = ConnectShmLink(
+          endpoint.socket_path, endpoint.text, options, DeadlineAfter(options.connect_timeout));
+      if (!link.ok()) return link.status();
+      return std::shared_ptr<MessageLink>(std::move(*link));
     }
     case Scheme::kUnix:
     case Scheme::kTcp:
       return ConnectSocket(
           endpoint, options,
           [&](const std::string& path,
-              Clock::time_point deadline) -> Result<std::shared_ptr<ClientTransport>> {
-            auto shm = ShmClientConnection::Connect(path, endpoint.text, options, deadline);
-            if (!shm.ok()) return shm.status();
-            return std::shared_ptr<ClientTransport>(std::move(*shm));
+              Clock::time_point deadline) -> Result<std::shared_ptr<MessageLink>> {
+            Result<std::unique_ptr<MessageLink>> link =
+                ConnectShmLink(path, endpoint.text, options, deadline);
+            if (!link.ok()) return link.status();
+            return std::shared_ptr<MessageLink>(std::move(*link));
           });
     case Scheme::kMq:
       return ConnectMq(endpoint, options);

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "call/client_transport.h"
+#include "call/message_link.h"
 #include "call/endpoint.h"
 #include "call/listener.h"
 #include "ferry/options.h"
@@ -13,10 +13,10 @@
 
 namespace ferry::internal {
 
-// Connects a channel's transport to `endpoint` (a unix:// or tcp:// channel moves to shared
-// memory when the server offers it and options allow).
-Result<std::shared_ptr<ClientTransport>> ConnectTransport(const Endpoint& endpoint,
-                                                          const ConnectOptions& options);
+// Connects to `endpoint` and runs the transport's handshake (a unix:// or tcp:// connection
+// moves to shared memory when the server offers it and options allow).
+Result<std::shared_ptr<MessageLink>> ConnectTransport(const Endpoint& endpoint,
+                                                      const ConnectOptions& options);
 
 // Starts listening on `endpoint`.
 Result<std::unique_ptr<Listener>> ListenTransport(const Endpoint& endpoint);

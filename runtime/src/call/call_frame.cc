@@ -8,7 +8,7 @@
 namespace ferry::internal {
 namespace pb = ferry::protocol;
 
-EncodedHeader::EncodedHeader(const CallFields& fields) : fbb_(128) {
+EncodedHeader::EncodedHeader(const CallHeader& fields) : fbb_(128) {
   auto message = fields.status_message.empty() ? 0 : fbb_.CreateString(fields.status_message);
   pb::CallHeaderBuilder header(fbb_);
   header.add_call_id(fields.call_id);
@@ -18,6 +18,10 @@ EncodedHeader::EncodedHeader(const CallFields& fields) : fbb_(128) {
   if (!message.IsNull()) header.add_status_message(message);
   header.add_type(static_cast<pb::FrameType>(fields.type));
   header.add_kind(fields.kind);
+  header.add_window_messages(fields.window_messages);
+  header.add_window_bytes(fields.window_bytes);
+  header.add_acked_messages(fields.acked_messages);
+  header.add_acked_bytes(fields.acked_bytes);
   fbb_.FinishSizePrefixed(header.Finish());
   padding_ = (8 - fbb_.GetSize() % 8) % 8;
 }
@@ -49,7 +53,14 @@ Result<DecodedFrame> DecodeCallFrame(std::span<const uint8_t> frame) {
   decoded.fields.status_code = header->status_code();
   if (header->status_message() != nullptr) {
     decoded.fields.status_message = header->status_message()->str();
+    if (decoded.fields.status_message.size() > kMaxStatusMessageBytes) {
+      decoded.fields.status_message.resize(kMaxStatusMessageBytes);
+    }
   }
+  decoded.fields.window_messages = header->window_messages();
+  decoded.fields.window_bytes = header->window_bytes();
+  decoded.fields.acked_messages = header->acked_messages();
+  decoded.fields.acked_bytes = header->acked_bytes();
   decoded.payload_offset = (4 + size_t{header_size} + 7) / 8 * 8;
   if (decoded.payload_offset > frame.size()) {
     return Status::DataLoss("call frame ends inside the header's padding");

@@ -11,32 +11,20 @@
 #include <string>
 #include <string_view>
 
+#include "call/call_header.h"
 #include "ferry/result.h"
 
 namespace ferry::internal {
 
-enum class FrameType : uint8_t { kRequest = 0, kReply = 1, kCancel = 2 };
-
 // A frame is its message plus at most this much: the CallHeader (whose status message is cut
 // to kMaxStatusMessageBytes) and its padding. Links accept max_message_bytes plus this.
-inline constexpr size_t kMaxStatusMessageBytes = 4096;
 inline constexpr uint64_t kMaxFrameOverhead = 8192;
-
-struct CallFields {
-  FrameType type = FrameType::kRequest;
-  uint64_t call_id = 0;
-  uint32_t method_id = 0;
-  uint8_t kind = 0;
-  uint64_t deadline_us = 0;  // 0: none
-  uint32_t status_code = 0;
-  std::string status_message;
-};
 
 // The bytes that precede a payload in a frame: u32 H, H bytes of CallHeader, zero padding to
 // a multiple of 8. Address-stable parts: keep the object alive until the frame is sent.
 class EncodedHeader {
  public:
-  explicit EncodedHeader(const CallFields& fields);
+  explicit EncodedHeader(const CallHeader& fields);
   EncodedHeader(const EncodedHeader&) = delete;
   EncodedHeader& operator=(const EncodedHeader&) = delete;
 
@@ -51,7 +39,7 @@ class EncodedHeader {
 };
 
 struct DecodedFrame {
-  CallFields fields;
+  CallHeader fields;
   size_t payload_offset = 0;  // from the frame's first byte; a multiple of 8
   size_t payload_size = 0;
 };

@@ -14,33 +14,15 @@ std::string Hex(uint32_t value) {
   return text;
 }
 
-}  // namespace
+bool RepliesWithMessage(MethodKind kind) {
+  return kind == MethodKind::kUnary || kind == MethodKind::kClientStreaming;
+}
 
-Status Dispatch(const MethodTable& methods, const InboundCall& call, OutgoingMessage& reply) {
-  const auto found = methods.find(call.method_id);
-  if (found == methods.end()) {
-    return Status::Unimplemented("no method with id " + Hex(call.method_id) + " on this server");
-  }
-  const ServiceBinding::Method& method = *found->second;
-  if (call.kind > static_cast<uint8_t>(MethodKind::kOneway) ||
-      static_cast<MethodKind>(call.kind) != method.kind) {
-    return Status::FailedPrecondition(method.name + " is a " +
-                                      std::string(MethodKindName(method.kind)) +
-                                      " method here but the client called it as another kind"
-                                      " (schemas differ?)");
-  }
-  if (!method.handler) {
-    return Status::Unimplemented(method.name + " is a " +
-                                 std::string(MethodKindName(method.kind)) +
-                                 " method; this ferry runtime does not serve streams yet");
-  }
-  if (std::chrono::steady_clock::now() > call.deadline) {
-    return Status::DeadlineExceeded("deadline passed before dispatch");
-  }
-  CallContext context(method.name, call.deadline, call.cancelled, call.cancelled_arg);
+template <class Run>
+Status Guarded(const ServiceBinding::Method& method, OutgoingMessage& reply, Run run) {
   try {
-    Status status = method.handler(context, call.request, call.request_size, reply);
-    if (status.ok() && method.kind == MethodKind::kUnary && !reply.finished()) {
+    Status status = run();
+    if (status.ok() && RepliesWithMessage(method.kind) && !reply.finished()) {
       return Status::Internal(method.name + " returned OK without finishing its reply");
     }
     return status;
@@ -49,6 +31,64 @@ Status Dispatch(const MethodTable& methods, const InboundCall& call, OutgoingMes
   } catch (...) {
     return Status::Internal(method.name + " threw a non-standard exception");
   }
+}
+
+}  // namespace
+
+Resolution Resolve(const MethodTable& methods, uint32_t method_id, uint8_t kind,
+                   const uint8_t* request, size_t request_size,
+                   std::chrono::steady_clock::time_point deadline) {
+  Resolution verdict;
+  const auto found = methods.find(method_id);
+  if (found == methods.end()) {
+    verdict.refusal =
+        Status::Unimplemented("no method with id " + Hex(method_id) + " on this server");
+    verdict.client_error = true;
+    return verdict;
+  }
+  const ServiceBinding::Method& method = *found->second;
+  if (kind > static_cast<uint8_t>(MethodKind::kOneway) ||
+      static_cast<MethodKind>(kind) != method.kind) {
+    verdict.refusal = Status::FailedPrecondition(
+        method.name + " is a " + std::string(MethodKindName(method.kind)) +
+        " method here but the client called it as another kind (schemas differ?)");
+    verdict.client_error = true;
+    return verdict;
+  }
+  if (std::chrono::steady_clock::now() > deadline) {
+    verdict.refusal = Status::DeadlineExceeded("deadline passed before dispatch");
+    return verdict;
+  }
+  if (method.verify_request != nullptr &&
+      (request == nullptr || !method.verify_request(request, request_size))) {
+    verdict.refusal = Status::InvalidArgument(method.name + ": request of " +
+                                              std::to_string(request_size) +
+                                              " bytes failed FlatBuffers verification");
+    verdict.client_error = true;
+    return verdict;
+  }
+  verdict.method = &method;
+  return verdict;
+}
+
+Status RunUnary(const ServiceBinding::Method& method, CallContext& context,
+                const uint8_t* request, size_t request_size, OutgoingMessage& reply) {
+  if (!method.unary) {
+    return Status::Unimplemented(method.name + " has no handler");
+  }
+  return Guarded(method, reply,
+                 [&] { return method.unary(context, request, request_size, reply); });
+}
+
+Status RunStream(const ServiceBinding::Method& method, CallContext& context,
+                 const uint8_t* request, size_t request_size, ServerStreamPort& stream,
+                 OutgoingMessage& reply) {
+  if (!method.stream) {
+    return Status::Unimplemented(method.name + " has no handler");
+  }
+  return Guarded(method, reply, [&] {
+    return method.stream(context, request, request_size, stream, reply);
+  });
 }
 
 }  // namespace ferry::internal

@@ -1,6 +1,7 @@
-// Running one inbound call against a server's method table, whatever transport carried it:
-// method lookup, kind check, deadline check, the handler (which verifies the request), and
-// every way a handler can fail turned into a Status.
+// Running inbound calls against a server's method table, whatever transport carried them:
+// method lookup, kind and request checks (a structured verdict, so rejected calls are logged
+// from facts, not message text), and handlers with every way they can fail turned into a
+// Status.
 #pragma once
 
 #include <chrono>
@@ -16,18 +17,26 @@ namespace ferry::internal {
 
 using MethodTable = std::unordered_map<uint32_t, const ServiceBinding::Method*>;
 
-struct InboundCall {
-  uint32_t method_id;
-  uint8_t kind;  // ferry::MethodKind as the client sent it (unchecked)
-  const uint8_t* request;
-  size_t request_size;
-  std::chrono::steady_clock::time_point deadline;  // time_point::max() for none
-  bool (*cancelled)(const void*);                  // CallContext::Cancelled(); may be null
-  const void* cancelled_arg;
+struct Resolution {
+  const ServiceBinding::Method* method = nullptr;  // null when refused
+  Status refusal;
+  // The client sent what this server cannot serve (unknown method, wrong kind, a request that
+  // fails verification): worth a log line. A passed deadline is not.
+  bool client_error = false;
 };
 
-// Returns the status the caller should see. On OK a unary handler has finished `reply` (a
-// message in the transport's memory); oneway handlers leave it untouched.
-Status Dispatch(const MethodTable& methods, const InboundCall& call, OutgoingMessage& reply);
+// Decides whether a call may run: its method, its kind as the client sent it, its deadline,
+// and its request (`request`: null for client and bidi streaming, which open without one).
+Resolution Resolve(const MethodTable& methods, uint32_t method_id, uint8_t kind,
+                   const uint8_t* request, size_t request_size,
+                   std::chrono::steady_clock::time_point deadline);
+
+// Runs a resolved unary or oneway method. On OK a unary handler has finished `reply`.
+Status RunUnary(const ServiceBinding::Method& method, CallContext& context,
+                const uint8_t* request, size_t request_size, OutgoingMessage& reply);
+// Runs a resolved streaming method. On OK a client-streaming handler has finished `reply`.
+Status RunStream(const ServiceBinding::Method& method, CallContext& context,
+                 const uint8_t* request, size_t request_size, ServerStreamPort& stream,
+                 OutgoingMessage& reply);
 
 }  // namespace ferry::internal

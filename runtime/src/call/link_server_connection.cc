@@ -1,14 +1,13 @@
-// Serving one client over a FrameLink: handshake, workers taking turns to read, handlers,
-// replies.
+// Serving one client over a MessageLink: handshake, workers taking turns to read, handlers,
+// streams, replies.
 #include "call/link_server_connection.h"
 
 #include <sys/socket.h>
 
 #include <algorithm>
 
-#include "call/call_frame.h"
+#include "call/dispatch.h"
 #include "os/deadline.h"
-#include "call/pool_allocator.h"
 #include "os/log.h"
 
 namespace ferry::internal {
@@ -18,34 +17,6 @@ namespace {
 // alarm is armed once per grace period, not per call (arming a timer can cost a VM exit), so
 // under a stream of fast calls the standby wakes at most once per grace period.
 constexpr std::chrono::microseconds kHandlerGrace{1000};
-
-// What a connection's pool keeps idle at most (the server's memory budget bounds the sum).
-constexpr size_t kIdleBytes = 64 * 1024 * 1024;
-
-// A call is over when the client cancelled it (a Cancel frame, or the connection closed) or
-// its deadline passed: with every worker busy nobody reads the Cancel frame, and a handler
-// must not outlive the caller's interest for that.
-struct CancelProbe {
-  const std::atomic<bool>* cancelled;
-  Clock::time_point deadline;
-};
-
-bool ProbeCancelled(const void* arg) {
-  const auto* probe = static_cast<const CancelProbe*>(arg);
-  return probe->cancelled->load(std::memory_order_relaxed) ||
-         (probe->deadline != Clock::time_point::max() && Clock::now() >= probe->deadline);
-}
-
-// A status the runtime produced before any handler ran: the client sent something this
-// server cannot serve, which is worth one log line.
-bool RejectedBeforeHandler(const Status& status) {
-  return (status.code() == StatusCode::kUnimplemented &&
-          status.message().rfind("no method with id", 0) == 0) ||
-         (status.code() == StatusCode::kFailedPrecondition &&
-          status.message().find("schemas differ") != std::string::npos) ||
-         (status.code() == StatusCode::kInvalidArgument &&
-          status.message().find("failed FlatBuffers verification") != std::string::npos);
-}
 
 }  // namespace
 
@@ -61,7 +32,7 @@ LinkServerConnection::~LinkServerConnection() {
 
 uint64_t LinkServerConnection::bytes_copied() const {
   std::lock_guard lock(mutex_);
-  return growth_copied_.load(std::memory_order_relaxed) + (link_ ? link_->bytes_copied() : 0);
+  return link_ ? link_->bytes_copied() : 0;
 }
 
 bool LinkServerConnection::Start() {
@@ -85,7 +56,7 @@ void LinkServerConnection::Join() {
 }
 
 void LinkServerConnection::Serve() {
-  Result<std::unique_ptr<FrameLink>> link = open_link_(socket_.get(), env_);
+  Result<std::shared_ptr<MessageLink>> link = open_link_(socket_.get(), env_);
   if (!link.ok()) {
     env_.log->Log("handshake failed: " + link.status().ToString());
   } else {
@@ -94,7 +65,6 @@ void LinkServerConnection::Serve() {
     {
       std::lock_guard lock(mutex_);
       link_ = std::move(*link);
-      send_pool_ = link_->pool() ? link_->pool() : BufferPool::Create(kIdleBytes, env_.budget);
       if (stopping_) link_->Shutdown();
       if (extra > 0) {
         Result<StandbyAlarm> alarm = StandbyAlarm::Create();
@@ -116,6 +86,9 @@ void LinkServerConnection::Serve() {
     }
     WorkLoop(0);
     for (std::thread& worker : workers_) worker.join();
+    // Streaming handlers were told (cancelled) when the connection closed.
+    std::unique_lock lock(mutex_);
+    streams_done_.wait(lock, [&] { return streams_ == 0; });
   }
   if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);
   finished_.store(true, std::memory_order_release);
@@ -126,7 +99,9 @@ void LinkServerConnection::CloseLocked() {
   stopping_ = true;
   if (link_) link_->Shutdown();  // none yet during the handshake
   // Running handlers are told here: with every worker in one, nobody would read a Cancel.
-  for (auto& [id, request] : active_) request->cancelled.store(true, std::memory_order_relaxed);
+  // (Their OnCancel callbacks are dropped: they may not run with the mutex held, and nothing
+  // is left for them to stop.)
+  for (auto& [id, call] : active_) (void)call->CancelLocked();
   if (alarm_) alarm_->Nudge();
   idle_.notify_all();
 }
@@ -163,10 +138,9 @@ void LinkServerConnection::WorkLoop(int me) {
     // Holding the role: read, handle, and read on for as long as nobody takes it over.
     for (;;) {
       lock.unlock();
-      auto request = std::make_shared<Request>();
-      const bool got = ReadRequest(request);
+      std::shared_ptr<ServerCall> call = ReadCall();
       lock.lock();
-      if (!got) {
+      if (!call) {
         CloseLocked();
         return;
       }
@@ -180,9 +154,9 @@ void LinkServerConnection::WorkLoop(int me) {
       bool kept = false;
       // Once the handler has run, the role is ours again unless a standby took it over; the
       // reply is sent after that, so a slow peer cannot make a fast handler look slow.
-      Handle(*request, [&] {
+      Handle(*call, [&] {
         std::lock_guard relock(mutex_);
-        active_.erase(request->call_id);
+        active_.erase(call->id());
         kept = role_ == Role::kHandling && role_owner_ == me;
         if (kept) role_ = Role::kReading;  // the alarm stays armed: see kHandlerGrace
       });
@@ -192,10 +166,10 @@ void LinkServerConnection::WorkLoop(int me) {
   }
 }
 
-bool LinkServerConnection::ReadRequest(const std::shared_ptr<Request>& request) {
+std::shared_ptr<ServerCall> LinkServerConnection::ReadCall() {
   const auto give_up = [this](const std::string& why) {
     log_.Log("closing a " + std::string(link_->name()) + " connection: " + why);
-    return false;
+    return nullptr;
   };
   // Sockets only: there a deadline bounds just the wait for a frame to begin (a queue link
   // would cut a frame that straddles it).
@@ -205,101 +179,222 @@ bool LinkServerConnection::ReadRequest(const std::shared_ptr<Request>& request) 
     Clock::time_point deadline = Clock::time_point::max();
     {
       std::lock_guard lock(mutex_);
-      if (stopping_) return false;
+      if (stopping_) return nullptr;
       // Only a client with no call in flight is idle: one waiting for a slow handler is not.
       if (idle_timeout.count() > 0 && active_.empty()) deadline = DeadlineAfter(idle_timeout);
     }
-    Result<PooledBuffer> frame = link_->Receive(deadline);
-    if (!frame.ok()) {
-      if (frame.status().code() == StatusCode::kUnavailable) return false;  // client left
-      if (frame.status().code() == StatusCode::kDeadlineExceeded) {
+    Result<InboundMessage> inbound = link_->Receive(deadline);
+    if (!inbound.ok()) {
+      if (inbound.status().code() == StatusCode::kUnavailable) return nullptr;  // client left
+      if (inbound.status().code() == StatusCode::kDeadlineExceeded) {
         return give_up("idle for " + std::to_string(idle_timeout.count()) + " ms");
       }
-      return give_up(frame.status().ToString());
+      return give_up(inbound.status().ToString());
     }
-    Result<DecodedFrame> decoded = DecodeCallFrame({frame->data(), frame->size()});
-    if (!decoded.ok()) return give_up(decoded.status().ToString());
-    const CallFields& fields = decoded->fields;
-    std::lock_guard lock(mutex_);
-    if (fields.type == FrameType::kCancel) {
-      if (auto found = active_.find(fields.call_id); found != active_.end()) {
-        found->second->cancelled.store(true, std::memory_order_relaxed);
-      }
+    if (inbound->header.type == FrameType::kRequest) {
+      if (std::shared_ptr<ServerCall> call = Open(*inbound)) return call;
       continue;
     }
-    if (fields.type != FrameType::kRequest) return give_up("the client sent a reply");
-    if (active_.count(fields.call_id) != 0) {
-      return give_up("the client reused a call id in flight");
+    std::string why;
+    std::vector<std::function<void()>> callbacks;
+    bool fine;
+    {
+      std::lock_guard lock(mutex_);
+      fine = Route(*inbound, why, callbacks);
     }
-    request->call_id = fields.call_id;
-    request->method_id = fields.method_id;
-    request->kind = fields.kind;
-    request->payload_offset = decoded->payload_offset;
-    request->payload_size = decoded->payload_size;
-    request->deadline = fields.deadline_us == 0
-                            ? Clock::time_point::max()
-                            : DeadlineAfter(std::chrono::microseconds(fields.deadline_us));
-    request->frame = std::move(*frame);
-    active_.emplace(request->call_id, request);
-    return true;
+    for (auto& callback : callbacks) callback();
+    if (!fine) return give_up(why);
   }
 }
 
-void LinkServerConnection::Handle(Request& request, const std::function<void()>& ran) {
-  const CancelProbe probe{&request.cancelled, request.deadline};
-  const InboundCall call{request.method_id,
-                         request.kind,
-                         request.frame.data() + request.payload_offset,
-                         request.payload_size,
-                         request.deadline,
-                         &ProbeCancelled,
-                         &probe};
-  OutgoingMessage reply(
-      std::make_unique<PoolAllocator>(shared_from_this(), send_pool_, growth_copied_), 0);
+bool LinkServerConnection::Route(InboundMessage& message, std::string& why,
+                                 std::vector<std::function<void()>>& callbacks) {
+  const CallHeader& header = message.header;
+  if (header.type == FrameType::kReply) {
+    why = "the client sent a reply";
+    return false;
+  }
+  const auto found = active_.find(header.call_id);
+  if (found == active_.end()) return true;  // a call that has ended here: dropped
+  ServerCall& call = *found->second;
+  switch (header.type) {
+    case FrameType::kCancel:
+      callbacks = call.CancelLocked();
+      return true;
+    case FrameType::kMessage:
+      if (!call.client_writes()) {
+        why = "the client wrote to a call that takes no stream";
+        return false;
+      }
+      if (!message.payload_status.ok()) {
+        why = message.payload_status.ToString();
+        return false;
+      }
+      if (!call.Deliver(std::move(message.payload))) {
+        why = "the client wrote past its stream window";
+        return false;
+      }
+      return true;
+    case FrameType::kHalfClose:
+      call.HalfClose();
+      return true;
+    case FrameType::kWindow:
+      call.Acknowledge(header);
+      return true;
+    default:
+      why = "the client sent a frame of type " + std::to_string(static_cast<int>(header.type));
+      return false;
+  }
+}
+
+std::shared_ptr<ServerCall> LinkServerConnection::Open(InboundMessage& message) {
+  const CallHeader& header = message.header;
+  const bool oneway = header.kind == static_cast<uint8_t>(MethodKind::kOneway);
+  auto call = std::make_shared<ServerCall>(mutex_, link_, env_.options->stream_window, header,
+                                           std::move(message.payload));
+  {
+    std::lock_guard lock(mutex_);
+    if (active_.count(header.call_id) != 0) {
+      log_.Log("closing a " + std::string(link_->name()) +
+               " connection: the client reused a call id in flight");
+      CloseLocked();
+      return nullptr;
+    }
+  }
+  Status refusal;
+  bool client_error = false;
+  if (!message.payload_status.ok()) {
+    refusal = message.payload_status;
+    client_error = true;
+  } else {
+    const bool has_request = call->request().size() > 0;
+    Resolution verdict = Resolve(*env_.methods, header.method_id, header.kind,
+                                 has_request ? call->request().data() : nullptr,
+                                 call->request().size(), call->Deadline());
+    if (verdict.method != nullptr && verdict.method->verify_request == nullptr) {
+      call->DropRequest();  // client and bidi streams open without one
+    }
+    call->SetMethod(verdict.method);
+    refusal = std::move(verdict.refusal);
+    client_error = verdict.client_error;
+  }
+  if (!refusal.ok()) {
+    if (client_error) log_.Log("rejected a call: " + refusal.ToString());
+    call->DropRequest();
+    if (!oneway) SendReply(*call, std::move(refusal), nullptr);
+    return nullptr;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return nullptr;
+    if (header.kind == static_cast<uint8_t>(MethodKind::kUnary) || oneway) {
+      if (!oneway) active_.emplace(call->id(), call);
+      return call;
+    }
+    if (streams_ >= std::max(1U, env_.options->max_streams_per_connection)) {
+      refusal = Status::ResourceExhausted(
+          std::to_string(streams_) +
+          " streams are open on this connection (ServerOptions::max_streams_per_connection)");
+    } else {
+      active_.emplace(call->id(), call);
+      ++streams_;
+    }
+  }
+  if (!refusal.ok()) {
+    call->DropRequest();
+    SendReply(*call, std::move(refusal), nullptr);
+    return nullptr;
+  }
+  StartStream(std::move(call));
+  return nullptr;
+}
+
+void LinkServerConnection::StartStream(std::shared_ptr<ServerCall> call) {
+  try {
+    std::thread([self = shared_from_this(), call] { self->RunStream(call); }).detach();
+  } catch (const std::system_error& e) {
+    {
+      std::lock_guard lock(mutex_);
+      active_.erase(call->id());
+      --streams_;
+      streams_done_.notify_all();
+    }
+    SendReply(*call, Status::ResourceExhausted(std::string("cannot start a stream's thread: ") + e.what()),
+              nullptr);
+  }
+}
+
+void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call) {
+  MarkHandlerThreadOf(*env_.methods);
+  Status status;
+  OutgoingMessage reply = link_->NewMessage(0);
+  if (call->client_writes()) {
+    // The client may write once it knows our window.
+    status = link_->Send(call->InitialWindow(), nullptr, call->Deadline());
+  }
+  if (status.ok()) {
+    const IncomingMessage& request = call->request();
+    try {
+      status = internal::RunStream(call->resolved(), *call,
+                                   request.size() > 0 ? request.data() : nullptr, request.size(),
+                                   *call, reply);
+    } catch (const std::exception& e) {
+      status = Status::Internal(std::string("call failed inside the runtime: ") + e.what());
+    }
+  }
+  call->DropRequest();
+  const bool replies = call->kind() == static_cast<uint8_t>(MethodKind::kClientStreaming);
+  status = call->Conclude(std::move(status));
+  {
+    std::lock_guard lock(mutex_);
+    active_.erase(call->id());
+  }
+  SendReply(*call, status, status.ok() && replies ? &reply : nullptr);
+  std::lock_guard lock(mutex_);
+  if (--streams_ == 0) streams_done_.notify_all();
+}
+
+void LinkServerConnection::Handle(ServerCall& call, const std::function<void()>& ran) {
+  OutgoingMessage reply = link_->NewMessage(0);
   Status status;
   try {
-    status = Dispatch(*env_.methods, call, reply);
+    const IncomingMessage& request = call.request();
+    status = RunUnary(call.resolved(), call, request.data(), request.size(), reply);
   } catch (const std::exception& e) {  // std::bad_alloc around the handler
     status = Status::Internal(std::string("call failed inside the runtime: ") + e.what());
   }
-  if (RejectedBeforeHandler(status)) LogLine("rejected a call: " + status.ToString());
-  if (request.deadline != Clock::time_point::max() && Clock::now() >= request.deadline) {
-    // The caller has given up (or is about to): whatever the handler made of it, the call's
-    // outcome is its deadline, as it is on shared memory.
-    status = Status::DeadlineExceeded("the deadline passed while the handler ran");
-  }
-  request.frame = PooledBuffer();  // the request's memory goes back before the reply is sent
+  call.DropRequest();  // the request's memory goes back before the reply is sent
+  status = call.Conclude(std::move(status));
   ran();
-  if (request.kind == static_cast<uint8_t>(MethodKind::kOneway)) {
+  if (call.kind() == static_cast<uint8_t>(MethodKind::kOneway)) {
     if (!status.ok()) LogLine("oneway call failed: " + status.ToString());
     return;
   }
-  SendReply(request.call_id, status, status.ok() ? &reply : nullptr);
+  SendReply(call, std::move(status), &reply);
 }
 
-void LinkServerConnection::SendReply(uint64_t call_id, const Status& status,
-                                     OutgoingMessage* reply) {
-  std::span<const uint8_t> payload;
-  Status outcome = status;
-  if (reply != nullptr) {
-    payload = {reply->fbb().GetBufferPointer(), reply->fbb().GetSize()};
-    if (payload.size() > env_.options->max_message_bytes) {
-      outcome = Status::ResourceExhausted("reply of " + std::to_string(payload.size()) +
-                                          " bytes is over max_message_bytes");
-      payload = {};
+void LinkServerConnection::SendReply(ServerCall& call, Status status, OutgoingMessage* reply) {
+  CallHeader header;
+  header.type = FrameType::kReply;
+  header.call_id = call.id();
+  OutgoingMessage* payload = status.ok() ? reply : nullptr;
+  if (payload != nullptr && !payload->finished()) payload = nullptr;  // oneway, streams
+  for (;;) {
+    header.status_code = static_cast<uint32_t>(status.code());
+    header.status_message = WireStatusMessage(status);
+    // Blocks while the client does not read, by the call's deadline; Stop() ends that. A
+    // failed send means the client is gone (or the link broke): the reader sees it.
+    const Status sent = link_->Send(header, payload, call.Deadline());
+    if (payload == nullptr || sent.ok()) return;
+    if (sent.code() != StatusCode::kResourceExhausted && sent.code() != StatusCode::kInvalidArgument) {
+      if (sent.code() != StatusCode::kDeadlineExceeded) return;
+      status = Status::DeadlineExceeded("the reply could not be sent before the deadline: " +
+                                        sent.message());
+    } else {
+      status = sent;  // too large for the client, or unusable: the client learns why
     }
+    payload = nullptr;
   }
-  CallFields fields;
-  fields.type = FrameType::kReply;
-  fields.call_id = call_id;
-  fields.status_code = static_cast<uint32_t>(outcome.code());
-  // Bounded like the shared-memory transport's (a status travels in one small slot there).
-  fields.status_message = outcome.message().substr(0, kMaxStatusMessageBytes);
-  const EncodedHeader header(fields);
-  const FrameLink::Part parts[] = {header.header(), header.padding(), payload};
-  // Blocks while the client does not read; Stop() ends that. A failed send means the client
-  // is gone (or the link broke): the reader sees it.
-  (void)link_->Send(parts, Clock::time_point::max());
 }
 
 }  // namespace ferry::internal

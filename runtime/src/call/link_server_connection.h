@@ -1,10 +1,13 @@
-// The server's end of one socket or queue connection: a handshake on the accepted socket,
-// then `workers_per_connection` threads that share one "reading role". The thread holding it
-// reads a request, runs the handler itself and sends the reply, then reads on: a call costs
-// no hand-off between threads. A handler that outlasts a short grace wakes a standby worker
-// (StandbyAlarm), which takes the role over so the connection keeps being read (further
-// calls, Cancel frames); the alarm is checked once per grace period, not armed per call. When every worker is in a handler nobody reads, which pushes back
-// on the client.
+// The server's half of the call engine, for one connection on any transport: the transport's
+// handshake on the accepted socket (OpenLink), then `workers_per_connection` threads that share
+// one "reading role". The thread holding it reads a request, runs a unary or oneway handler
+// itself and sends the reply, then reads on: a call costs no hand-off between threads. A
+// handler that outlasts a short grace wakes a standby worker (StandbyAlarm), which takes the
+// role over so the connection keeps being read (further calls, stream messages, Cancel
+// frames); the alarm is checked once per grace period, not armed per call. When every worker
+// is in a handler nobody reads, which pushes back on the client. A streaming call runs its
+// handler on a thread of its own (bounded by max_streams_per_connection), so a stream that
+// waits for its peer never holds the reading role.
 #pragma once
 
 #include <atomic>
@@ -15,11 +18,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
-#include "call/frame_link.h"
+#include "call/message_link.h"
+#include "call/server_call.h"
 #include "call/server_connection.h"
 #include "os/standby_alarm.h"
 #include "os/unix_socket.h"
@@ -31,7 +36,7 @@ class LinkServerConnection final : public ServerConnection,
  public:
   // Runs the transport's handshake on the accepted socket (on the connection's thread, bounded
   // by the handshake timeout) and returns the link calls travel on.
-  using OpenLink = Result<std::unique_ptr<FrameLink>> (*)(int socket, const ConnectionEnv& env);
+  using OpenLink = Result<std::shared_ptr<MessageLink>> (*)(int socket, const ConnectionEnv& env);
 
   LinkServerConnection(Fd socket, OpenLink open_link, ConnectionEnv env);
   ~LinkServerConnection() override;
@@ -40,43 +45,37 @@ class LinkServerConnection final : public ServerConnection,
   void Stop() override;
   void Join() override;
   bool finished() const override { return finished_.load(std::memory_order_acquire); }
-  // Growth copies while building replies, plus what the link copied.
+  // What the link copied (growth while building replies included).
   uint64_t bytes_copied() const override;
 
  private:
-  struct Request {
-    PooledBuffer frame;
-    uint64_t call_id = 0;
-    uint32_t method_id = 0;
-    uint8_t kind = 0;
-    size_t payload_offset = 0;
-    size_t payload_size = 0;
-    std::chrono::steady_clock::time_point deadline;
-    std::atomic<bool> cancelled{false};
-  };
-
   enum class Role { kFree, kReading, kHandling };
 
   void Serve();
   void WorkLoop(int me);
-  // Reads frames until one is a request (Cancel frames are applied on the way). False when
-  // the connection is over: the client left, broke the protocol, or Stop() was called.
-  bool ReadRequest(const std::shared_ptr<Request>& request);
-  // Runs the handler, calls `ran` (before anything is sent), then sends the reply.
-  void Handle(Request& request, const std::function<void()>& ran);
-  void SendReply(uint64_t call_id, const Status& status, OutgoingMessage* reply);
+  // Reads messages until one opens a unary or oneway call (stream messages, cancels and
+  // windows are applied on the way, streams started). Null when the connection is over: the
+  // client left, broke the protocol, or Stop() was called.
+  std::shared_ptr<ServerCall> ReadCall();
+  // Applies one message that is not a Request to its call. With mutex_ held; false when the
+  // client broke the protocol (`why` says how).
+  bool Route(InboundMessage& message, std::string& why,
+             std::vector<std::function<void()>>& callbacks);
+  // A Request: resolves it; returns the call when it is to run inline (unary, oneway).
+  std::shared_ptr<ServerCall> Open(InboundMessage& message);
+  void StartStream(std::shared_ptr<ServerCall> call);
+  void RunStream(const std::shared_ptr<ServerCall>& call);
+  // Runs a unary or oneway handler, calls `ran` (before anything is sent), then replies.
+  void Handle(ServerCall& call, const std::function<void()>& ran);
+  void SendReply(ServerCall& call, Status status, OutgoingMessage* reply);
   // Ends the connection: no more reading, running handlers see ctx.Cancelled(). With mutex_.
   void CloseLocked();
 
   Fd socket_;
   OpenLink open_link_;
   const ConnectionEnv env_;
-  // Replies are built in its buffers: the link's own pool when it has one (set before the
-  // workers start).
-  std::shared_ptr<BufferPool> send_pool_;
   LogLimiter log_;  // lines about this client's misbehaviour
   std::atomic<bool> finished_{false};
-  std::atomic<uint64_t> growth_copied_{0};
 
   mutable std::mutex mutex_;  // guards the fields below
   bool stopping_ = false;
@@ -87,9 +86,11 @@ class LinkServerConnection final : public ServerConnection,
   std::chrono::steady_clock::time_point handler_started_;  // while role_ is kHandling
   std::condition_variable idle_;  // the other workers sleep here
   std::optional<StandbyAlarm> alarm_;
-  std::unique_ptr<FrameLink> link_;  // set once the handshake is done
-  // Running calls, for Cancel frames.
-  std::unordered_map<uint64_t, std::shared_ptr<Request>> active_;
+  std::shared_ptr<MessageLink> link_;  // set once the handshake is done
+  // Open calls, for the messages that follow their Request.
+  std::unordered_map<uint64_t, std::shared_ptr<ServerCall>> active_;
+  uint32_t streams_ = 0;                  // streaming handlers running
+  std::condition_variable streams_done_;  // streams_ fell to 0
 
   std::vector<std::thread> workers_;
   std::thread thread_;

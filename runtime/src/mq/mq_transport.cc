@@ -8,7 +8,7 @@
 #include "call/call_frame.h"
 #include "os/deadline.h"
 #include "call/handshake.h"
-#include "call/link_client.h"
+#include "call/frame_message_link.h"
 #include "call/link_server_connection.h"
 #include "call/unix_listener.h"
 #include "mq/mq_link.h"
@@ -19,7 +19,7 @@ namespace {
 constexpr std::chrono::milliseconds kHeartbeat{100};
 
 // The server's half: Hello in, queues created, QueueWelcome out, Mapped (queues opened) in.
-Result<std::unique_ptr<FrameLink>> OpenMqLink(int socket, const ConnectionEnv& env) {
+Result<std::shared_ptr<MessageLink>> OpenMqLink(int socket, const ConnectionEnv& env) {
   const Deadline deadline = DeadlineAfter(env.options->handshake_timeout);
   // The queues are mode 0600: another user could not open them anyway.
   if (Status s = RefuseOtherUsers(socket, "mq:// serves"); !s.ok()) return s;
@@ -41,7 +41,9 @@ Result<std::unique_ptr<FrameLink>> OpenMqLink(int socket, const ConnectionEnv& e
   if (Status s = SendQueueWelcome(socket, welcome); !s.ok()) return s;  // ~MqLink removes
   if (Status s = ReceiveMapped(socket, deadline); !s.ok()) return s;
   (*link)->RemoveNames();  // both sides have the queues open: nothing left to leak
-  return std::unique_ptr<FrameLink>(std::move(*link));
+  return std::shared_ptr<MessageLink>(
+      FrameMessageLink::Create(std::move(*link), env.options->max_message_bytes,
+                               FrameMessageLink::Side::kServer));
 }
 
 std::shared_ptr<ServerConnection> NewMqConnection(Fd client, ConnectionEnv env) {
@@ -57,7 +59,7 @@ Result<std::unique_ptr<Listener>> ListenMq(const Endpoint& endpoint) {
   return listener;
 }
 
-Result<std::shared_ptr<ClientTransport>> ConnectMq(const Endpoint& endpoint,
+Result<std::shared_ptr<MessageLink>> ConnectMq(const Endpoint& endpoint,
                                                    const ConnectOptions& options) {
   const Deadline deadline = DeadlineAfter(options.connect_timeout);
   Result<Fd> socket = ConnectUnix(endpoint.socket_path, deadline);
@@ -81,8 +83,9 @@ Result<std::shared_ptr<ClientTransport>> ConnectMq(const Endpoint& endpoint,
   if (!link.ok()) return link.status();
   (*link)->RemoveNames();
   if (Status s = SendMapped(socket->get()); !s.ok()) return s;
-  return std::shared_ptr<ClientTransport>(
-      LinkClient::Start(std::move(*link), endpoint.text, max_message_bytes));
+  return std::shared_ptr<MessageLink>(
+      FrameMessageLink::Create(std::move(*link), max_message_bytes,
+                               FrameMessageLink::Side::kClient));
 }
 
 }  // namespace ferry::internal

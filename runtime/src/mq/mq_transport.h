@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "call/client_transport.h"
+#include "call/message_link.h"
 #include "call/endpoint.h"
 #include "call/listener.h"
 #include "os/unix_socket.h"
@@ -20,7 +20,7 @@ Result<std::unique_ptr<Listener>> ListenMq(const Endpoint& endpoint);
 
 // UNAVAILABLE when nothing listens there; DEADLINE_EXCEEDED past options.connect_timeout; the
 // server's refusal.
-Result<std::shared_ptr<ClientTransport>> ConnectMq(const Endpoint& endpoint,
+Result<std::shared_ptr<MessageLink>> ConnectMq(const Endpoint& endpoint,
                                                    const ConnectOptions& options);
 
 }  // namespace ferry::internal

@@ -1,5 +1,5 @@
-// The request ring: a bounded MPMC queue of descriptors in shared memory (client threads
-// push, server workers pop), with an eventcount so idle workers sleep on a futex.
+// One direction of a shared-memory connection: a bounded MPMC queue of descriptors in shared
+// memory, with an eventcount so an idle consumer sleeps on a futex.
 #pragma once
 
 #include <algorithm>
@@ -40,9 +40,8 @@ class DescriptorRing {
 
   enum class PushResult {
     kPushed,
-    // The next cell is still claimed by a consumer that has not released it (preempted between
-    // taking its descriptor and releasing the cell). Transient: the ring is as deep as there are
-    // call cells, so it is never full for good.
+    // The ring is full, or the next cell is still claimed by a consumer that has not released
+    // it (preempted between taking its descriptor and releasing the cell).
     kBusy,
     kCorrupt,  // the shared positions contradict each other (a broken peer): give up
   };
@@ -76,10 +75,10 @@ class DescriptorRing {
     return PushResult::kPushed;
   }
 
-  // Pushes, sleeping (not spinning: the consumer we wait for may need this very CPU) while a
-  // consumer still holds the next cell. Gives up with kBusy once `deadline` passes or `stop()`
-  // turns true; sleeps are cut into slices so that a wake-up lost to a dying peer costs
-  // little.
+  // Pushes, sleeping (not spinning: the consumer we wait for may need this very CPU) while the
+  // ring is full or a consumer still holds the next cell. Gives up with kBusy once `deadline`
+  // passes or `stop()` turns true; sleeps are cut into slices so that a wake-up lost to a dying
+  // peer costs little.
   template <class Clock, class Stop>
   PushResult Push(const Descriptor& descriptor, typename Clock::time_point deadline, Stop stop) {
     for (;;) {
@@ -152,7 +151,7 @@ class DescriptorRing {
     header_->waiters.fetch_sub(1, std::memory_order_seq_cst);
   }
 
-  // A producer starts building a request; with `wake_consumer` a sleeping consumer is woken
+  // A producer starts building a message; with `wake_consumer` a sleeping consumer is woken
   // now, so that its wake-up overlaps with the building rather than following the push.
   void BeginBuilding(bool wake_consumer) {
     header_->building.fetch_add(1, std::memory_order_seq_cst);
@@ -164,10 +163,13 @@ class DescriptorRing {
   void EndBuilding() { header_->building.fetch_sub(1, std::memory_order_seq_cst); }
   bool SomeoneBuilding() const { return header_->building.load(std::memory_order_relaxed) != 0; }
 
-  // Wakes every sleeping consumer (used when the connection closes).
+  // Wakes every sleeper, consumers and stalled producers (used when the connection closes:
+  // they then see it closed).
   void Nudge() {
     header_->signal.fetch_add(1, std::memory_order_seq_cst);
     FutexWake(header_->signal, 1 << 30);
+    header_->released.fetch_add(1, std::memory_order_seq_cst);
+    FutexWake(header_->released, 1 << 30);
   }
 
   uint32_t depth() const { return depth_; }

@@ -1,5 +1,5 @@
-// A lock-free stack of indices living in shared memory: the free list of call cells and of
-// each slot class. Both processes push and pop; an ABA tag in the head keeps it correct.
+// A lock-free stack of indices living in shared memory: the free list of each slot class.
+// Both processes push and pop; an ABA tag in the head keeps it correct.
 #pragma once
 
 #include <atomic>

@@ -58,27 +58,25 @@ class DescriptorMapping {
 
 }  // namespace
 
-Result<SegmentHeader> ComputeLayout(uint32_t call_count, const std::vector<SlotClass>& classes) {
+Result<SegmentHeader> ComputeLayout(uint32_t messages_in_flight,
+                                    const std::vector<SlotClass>& classes) {
   if (classes.empty() || classes.size() > kMaxSlotClasses) {
     return Status::InvalidArgument("shared memory needs 1 to " + std::to_string(kMaxSlotClasses) +
                                    " slot classes");
   }
-  if (call_count == 0 || call_count > 65536) {
+  if (messages_in_flight == 0 || messages_in_flight > 65536) {
     return Status::InvalidArgument("max_calls_in_flight must be within 1..65536");
   }
   SegmentHeader h{};
   h.magic = kMagic;
   h.layout_version = kLayoutVersion;
   h.class_count = static_cast<uint32_t>(classes.size());
-  h.call_count = call_count;
-  h.ring_depth = NextPowerOfTwo(call_count);
+  h.ring_depth = std::max(kMinRingDepth, NextPowerOfTwo(messages_in_flight));
   uint64_t at = AlignUp(sizeof(SegmentHeader), kCacheLine);
-  h.cells_offset = at;
-  at = AlignUp(at + sizeof(CallCell) * call_count, kCacheLine);
-  h.ring_offset = at;
+  h.to_server_ring_offset = at;
   at = AlignUp(at + DescriptorRing::BytesFor(h.ring_depth), kCacheLine);
-  h.cell_stack_offset = at;
-  at = AlignUp(at + IndexStack::BytesFor(call_count), kCacheLine);
+  h.to_client_ring_offset = at;
+  at = AlignUp(at + DescriptorRing::BytesFor(h.ring_depth), kCacheLine);
   uint32_t previous = 0;
   for (size_t i = 0; i < classes.size(); ++i) {
     const SlotClass& c = classes[i];
@@ -108,7 +106,8 @@ Result<SegmentHeader> CheckLayout(const SegmentHeader& seen, uint64_t expected_b
   for (uint32_t i = 0; i < std::min(seen.class_count, kMaxSlotClasses); ++i) {
     classes.push_back({seen.classes[i].slot_bytes, seen.classes[i].slot_count});
   }
-  Result<SegmentHeader> layout = ComputeLayout(seen.call_count, classes);
+  // The depth recomputes to itself exactly when it is a valid one.
+  Result<SegmentHeader> layout = ComputeLayout(seen.ring_depth, classes);
   if (!layout.ok() || seen.class_count > kMaxSlotClasses ||
       std::memcmp(&*layout, &seen, kHeaderFieldBytes) != 0 ||
       layout->segment_bytes != expected_bytes) {
@@ -120,10 +119,10 @@ Result<SegmentHeader> CheckLayout(const SegmentHeader& seen, uint64_t expected_b
 Segment::Segment(bip::mapped_region region, const SegmentHeader& layout, int descriptor)
     : region_(std::move(region)), descriptor_(descriptor), header_(layout) {
   auto* base = static_cast<uint8_t*>(region_.get_address());
-  cells_ = reinterpret_cast<CallCell*>(base + header_.cells_offset);
-  ring_.emplace(reinterpret_cast<RingHeader*>(base + header_.ring_offset), header_.ring_depth);
-  cell_stack_.emplace(reinterpret_cast<IndexStackHeader*>(base + header_.cell_stack_offset),
-                      header_.call_count);
+  to_server_ring_.emplace(reinterpret_cast<RingHeader*>(base + header_.to_server_ring_offset),
+                         header_.ring_depth);
+  to_client_ring_.emplace(reinterpret_cast<RingHeader*>(base + header_.to_client_ring_offset),
+                         header_.ring_depth);
   uint32_t slots = 0;
   for (uint32_t i = 0; i < header_.class_count; ++i) {
     first_slot_of_class_[i] = slots;
@@ -158,14 +157,9 @@ Result<std::shared_ptr<Segment>> Segment::Create(const ShmOptions& options) {
     bip::mapped_region region(DescriptorMapping(fd), bip::read_write);
     auto* base = static_cast<uint8_t*>(region.get_address());
     auto* header = new (base) SegmentHeader(*layout);
-    auto* cells = reinterpret_cast<CallCell*>(base + header->cells_offset);
-    for (uint32_t i = 0; i < header->call_count; ++i) {
-      new (&cells[i]) CallCell{};
+    for (const uint64_t offset : {header->to_server_ring_offset, header->to_client_ring_offset}) {
+      DescriptorRing::Initialize(new (base + offset) RingHeader{}, header->ring_depth);
     }
-    auto* ring = new (base + header->ring_offset) RingHeader{};
-    DescriptorRing::Initialize(ring, header->ring_depth);
-    auto* cell_stack = new (base + header->cell_stack_offset) IndexStackHeader{};
-    IndexStack::Initialize(cell_stack, header->call_count);
     for (uint32_t i = 0; i < header->class_count; ++i) {
       auto* stack = new (base + header->classes[i].stack_offset) IndexStackHeader{};
       IndexStack::Initialize(stack, header->classes[i].slot_count);

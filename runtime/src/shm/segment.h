@@ -40,10 +40,9 @@ class Segment {
   // The creator's descriptor, to pass to the peer; -1 once closed.
   int descriptor() const { return descriptor_; }
   void CloseDescriptor();
-  uint32_t call_count() const { return header_.call_count; }
-  CallCell& cell(uint32_t index) { return cells_[index]; }
-  DescriptorRing& ring() { return *ring_; }
-  IndexStack& cell_stack() { return *cell_stack_; }
+  // Client -> server and server -> client.
+  DescriptorRing& to_server_ring() { return *to_server_ring_; }
+  DescriptorRing& to_client_ring() { return *to_client_ring_; }
 
   // Null for an invalid slot id.
   uint8_t* SlotBase(uint32_t slot_id);
@@ -74,9 +73,8 @@ class Segment {
   boost::interprocess::mapped_region region_;
   int descriptor_;
   SegmentHeader header_;  // a private copy of the validated layout
-  CallCell* cells_;
-  std::optional<DescriptorRing> ring_;
-  std::optional<IndexStack> cell_stack_;
+  std::optional<DescriptorRing> to_server_ring_;
+  std::optional<DescriptorRing> to_client_ring_;
   std::optional<IndexStack> slot_stacks_[kMaxSlotClasses];
   // Process-local: which slots this side holds, by slot number across all classes.
   std::unique_ptr<std::atomic<bool>[]> held_;
@@ -90,8 +88,11 @@ class Segment {
 // runtime computes for the same parameters and spans `expected_bytes`; DATA_LOSS otherwise.
 Result<SegmentHeader> CheckLayout(const SegmentHeader& seen, uint64_t expected_bytes);
 
-// Computes the offsets of every region for the given parameters. INVALID_ARGUMENT when they
-// cannot be laid out (no class, too many classes, a class not a multiple of 64 bytes...).
-Result<SegmentHeader> ComputeLayout(uint32_t call_count, const std::vector<SlotClass>& classes);
+// Computes the offsets of every region for the given parameters: both rings hold
+// `messages_in_flight` rounded up to a power of two, at least kMinRingDepth. INVALID_ARGUMENT
+// when they cannot be laid out (no class, too many classes, a class not a multiple of 64
+// bytes...).
+Result<SegmentHeader> ComputeLayout(uint32_t messages_in_flight,
+                                    const std::vector<SlotClass>& classes);
 
 }  // namespace ferry::shm

@@ -13,7 +13,7 @@
 #include "call/call_frame.h"
 #include "os/deadline.h"
 #include "call/handshake.h"
-#include "call/link_client.h"
+#include "call/frame_message_link.h"
 #include "socket/socket_link.h"
 
 namespace ferry::internal {
@@ -64,7 +64,7 @@ Result<Fd> ConnectTcp(const Endpoint& endpoint, Deadline deadline) {
 
 }  // namespace
 
-Result<std::shared_ptr<ClientTransport>> ConnectSocket(const Endpoint& endpoint,
+Result<std::shared_ptr<MessageLink>> ConnectSocket(const Endpoint& endpoint,
                                                        const ConnectOptions& options,
                                                        const ShmUpgrade& upgrade) {
   const Deadline deadline = DeadlineAfter(options.connect_timeout);
@@ -76,7 +76,7 @@ Result<std::shared_ptr<ClientTransport>> ConnectSocket(const Endpoint& endpoint,
   if (!hello.ok() && welcome.ok()) return hello;
   if (!welcome.ok()) return welcome.status();
   if (!welcome->shm_path.empty() && options.allow_shm) {
-    Result<std::shared_ptr<ClientTransport>> shm = upgrade(welcome->shm_path, deadline);
+    Result<std::shared_ptr<MessageLink>> shm = upgrade(welcome->shm_path, deadline);
     // Refused (another user, no memory): the socket still works, so stay on it. But a server
     // that died during the move leaves a dead socket: say so rather than hand it out.
     if (shm.ok()) return std::move(*shm);
@@ -94,8 +94,9 @@ Result<std::shared_ptr<ClientTransport>> ConnectSocket(const Endpoint& endpoint,
   Result<std::unique_ptr<SocketLink>> link =
       SocketLink::Adopt(std::move(*socket), std::move(link_options));
   if (!link.ok()) return link.status();
-  return std::shared_ptr<ClientTransport>(
-      LinkClient::Start(std::move(*link), endpoint.text, max_message_bytes));
+  return std::shared_ptr<MessageLink>(
+      FrameMessageLink::Create(std::move(*link), max_message_bytes,
+                               FrameMessageLink::Side::kClient));
 }
 
 }  // namespace ferry::internal

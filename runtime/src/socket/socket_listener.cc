@@ -11,6 +11,7 @@
 #include "call/call_frame.h"
 #include "os/deadline.h"
 #include "call/handshake.h"
+#include "call/frame_message_link.h"
 #include "call/link_server_connection.h"
 #include "socket/socket_link.h"
 
@@ -30,7 +31,7 @@ std::string TcpEndpointText(const tcp::endpoint& bound) {
 }
 
 // The server's half of the socket handshake: Hello in, SocketWelcome (or Refusal) out.
-Result<std::unique_ptr<FrameLink>> OpenSocketLink(int socket, const ConnectionEnv& env) {
+Result<std::shared_ptr<MessageLink>> OpenSocketLink(int socket, const ConnectionEnv& env) {
   const Deadline deadline = DeadlineAfter(env.options->handshake_timeout);
   Result<HelloInfo> hello = ReceiveHello(socket, deadline);
   if (!hello.ok()) return hello.status();
@@ -59,7 +60,9 @@ Result<std::unique_ptr<FrameLink>> OpenSocketLink(int socket, const ConnectionEn
   options.min_frame_bytes_per_second = env.options->min_frame_bytes_per_second;
   Result<std::unique_ptr<SocketLink>> link = SocketLink::Adopt(std::move(own), std::move(options));
   if (!link.ok()) return link.status();
-  return std::unique_ptr<FrameLink>(std::move(*link));
+  return std::shared_ptr<MessageLink>(
+      FrameMessageLink::Create(std::move(*link), env.options->max_message_bytes,
+                               FrameMessageLink::Side::kServer));
 }
 
 }  // namespace

@@ -11,6 +11,22 @@ namespace demo {
   return ::ferry::Status::Unimplemented("demo.Calculator.Add is not implemented by this server");
 }
 
+::ferry::Status Calculator::Service::Countdown(::ferry::CallContext&, const AddRequest&,
+                                               ::ferry::ServerWriter<AddReply>&) {
+  return ::ferry::Status::Unimplemented(
+      "demo.Calculator.Countdown is not implemented by this server");
+}
+
+::ferry::Status Calculator::Service::Upload(::ferry::CallContext&, ::ferry::ServerReader<Frame>&,
+                                            ::ferry::Reply<Empty>&) {
+  return ::ferry::Status::Unimplemented("demo.Calculator.Upload is not implemented by this server");
+}
+
+::ferry::Status Calculator::Service::Chat(::ferry::CallContext&,
+                                          ::ferry::ServerStream<AddRequest, AddReply>&) {
+  return ::ferry::Status::Unimplemented("demo.Calculator.Chat is not implemented by this server");
+}
+
 ::ferry::Status Calculator::Service::Log(::ferry::CallContext&, const AddRequest&) {
   return ::ferry::Status::Unimplemented("demo.Calculator.Log is not implemented by this server");
 }
@@ -24,12 +40,24 @@ namespace demo {
          ::ferry::Reply<AddReply>& reply) {
         return static_cast<Calculator::Service*>(self)->Add(context, request, reply);
       });
-  binding.AddStreaming(static_cast<::std::uint32_t>(Calculator::Method::kCountdown), "Countdown",
-                       ::ferry::MethodKind::kServerStreaming);
-  binding.AddStreaming(static_cast<::std::uint32_t>(Calculator::Method::kUpload), "Upload",
-                       ::ferry::MethodKind::kClientStreaming);
-  binding.AddStreaming(static_cast<::std::uint32_t>(Calculator::Method::kChat), "Chat",
-                       ::ferry::MethodKind::kBidiStreaming);
+  binding.AddServerStreaming<AddRequest, AddReply>(
+      static_cast<::std::uint32_t>(Calculator::Method::kCountdown), "Countdown",
+      [](void* self, ::ferry::CallContext& context, const AddRequest& request,
+         ::ferry::ServerWriter<AddReply>& writer) {
+        return static_cast<Calculator::Service*>(self)->Countdown(context, request, writer);
+      });
+  binding.AddClientStreaming<Frame, Empty>(
+      static_cast<::std::uint32_t>(Calculator::Method::kUpload), "Upload",
+      [](void* self, ::ferry::CallContext& context, ::ferry::ServerReader<Frame>& reader,
+         ::ferry::Reply<Empty>& reply) {
+        return static_cast<Calculator::Service*>(self)->Upload(context, reader, reply);
+      });
+  binding.AddBidiStreaming<AddRequest, AddReply>(
+      static_cast<::std::uint32_t>(Calculator::Method::kChat), "Chat",
+      [](void* self, ::ferry::CallContext& context,
+         ::ferry::ServerStream<AddRequest, AddReply>& stream) {
+        return static_cast<Calculator::Service*>(self)->Chat(context, stream);
+      });
   binding.AddOneway<AddRequest>(
       static_cast<::std::uint32_t>(Calculator::Method::kLog), "Log",
       [](void* self, ::ferry::CallContext& context, const AddRequest& request) {

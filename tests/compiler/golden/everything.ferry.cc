@@ -33,6 +33,22 @@ namespace c {
       "a.b.c.Everything.Forget is not implemented by this server");
 }
 
+::ferry::Status Everything::Service::Watch(::ferry::CallContext&, const Simple&,
+                                           ::ferry::ServerWriter<Rich>&) {
+  return ::ferry::Status::Unimplemented("a.b.c.Everything.Watch is not implemented by this server");
+}
+
+::ferry::Status Everything::Service::Upload(::ferry::CallContext&, ::ferry::ServerReader<Rich>&,
+                                            ::ferry::Reply<Empty>&) {
+  return ::ferry::Status::Unimplemented(
+      "a.b.c.Everything.Upload is not implemented by this server");
+}
+
+::ferry::Status Everything::Service::Chat(::ferry::CallContext&,
+                                          ::ferry::ServerStream<Simple, Simple>&) {
+  return ::ferry::Status::Unimplemented("a.b.c.Everything.Chat is not implemented by this server");
+}
+
 ::ferry::Status Everything::Service::Explicit(::ferry::CallContext&, const Simple&,
                                               ::ferry::Reply<Simple>&) {
   return ::ferry::Status::Unimplemented(
@@ -76,12 +92,23 @@ namespace c {
       [](void* self, ::ferry::CallContext& context, const Empty& request) {
         return static_cast<Everything::Service*>(self)->Forget(context, request);
       });
-  binding.AddStreaming(static_cast<::std::uint32_t>(Everything::Method::kWatch), "Watch",
-                       ::ferry::MethodKind::kServerStreaming);
-  binding.AddStreaming(static_cast<::std::uint32_t>(Everything::Method::kUpload), "Upload",
-                       ::ferry::MethodKind::kClientStreaming);
-  binding.AddStreaming(static_cast<::std::uint32_t>(Everything::Method::kChat), "Chat",
-                       ::ferry::MethodKind::kBidiStreaming);
+  binding.AddServerStreaming<Simple, Rich>(
+      static_cast<::std::uint32_t>(Everything::Method::kWatch), "Watch",
+      [](void* self, ::ferry::CallContext& context, const Simple& request,
+         ::ferry::ServerWriter<Rich>& writer) {
+        return static_cast<Everything::Service*>(self)->Watch(context, request, writer);
+      });
+  binding.AddClientStreaming<Rich, Empty>(
+      static_cast<::std::uint32_t>(Everything::Method::kUpload), "Upload",
+      [](void* self, ::ferry::CallContext& context, ::ferry::ServerReader<Rich>& reader,
+         ::ferry::Reply<Empty>& reply) {
+        return static_cast<Everything::Service*>(self)->Upload(context, reader, reply);
+      });
+  binding.AddBidiStreaming<Simple, Simple>(
+      static_cast<::std::uint32_t>(Everything::Method::kChat), "Chat",
+      [](void* self, ::ferry::CallContext& context, ::ferry::ServerStream<Simple, Simple>& stream) {
+        return static_cast<Everything::Service*>(self)->Chat(context, stream);
+      });
   binding.AddUnary<Simple, Simple>(
       static_cast<::std::uint32_t>(Everything::Method::kExplicit), "Explicit",
       [](void* self, ::ferry::CallContext& context, const Simple& request,

@@ -20,6 +20,11 @@ namespace kw {
   return ::ferry::Status::Unimplemented("kw.delete.operator is not implemented by this server");
 }
 
+::ferry::Status delete_::Service::requires_(::ferry::CallContext&,
+                                            ::ferry::ServerStream<class_, class_>&) {
+  return ::ferry::Status::Unimplemented("kw.delete.requires is not implemented by this server");
+}
+
 ::ferry::ServiceBinding FerryBind(::std::shared_ptr<delete_::Service> impl) {
   ::ferry::ServiceBinding binding(delete_::kFullName, delete_::kSchemaFingerprint,
                                   ::std::move(impl));
@@ -40,8 +45,11 @@ namespace kw {
          ::ferry::Reply<Opts>& reply) {
         return static_cast<delete_::Service*>(self)->operator_(context, request, reply);
       });
-  binding.AddStreaming(static_cast<::std::uint32_t>(delete_::Method::krequires), "requires",
-                       ::ferry::MethodKind::kBidiStreaming);
+  binding.AddBidiStreaming<class_, class_>(
+      static_cast<::std::uint32_t>(delete_::Method::krequires), "requires",
+      [](void* self, ::ferry::CallContext& context, ::ferry::ServerStream<class_, class_>& stream) {
+        return static_cast<delete_::Service*>(self)->requires_(context, stream);
+      });
   return binding;
 }
 

@@ -1,0 +1,582 @@
+// Client calls of every kind over a MessageLink: opening, flow control, reading by whoever
+// waits, deadlines, cancellation, and the completion thread of asynchronous calls.
+#include "call/client_engine.h"
+
+#include <algorithm>
+
+#include "os/deadline.h"
+#include "os/log.h"
+
+namespace ferry::internal {
+namespace {
+
+// A reader wakes at least this often, so that a call cancelled from another thread, or an
+// asynchronous call's deadline, is noticed without a message arriving.
+constexpr auto kReadSlice = std::chrono::milliseconds(50);
+
+bool ServerWrites(MethodKind kind) {
+  return kind == MethodKind::kServerStreaming || kind == MethodKind::kBidiStreaming;
+}
+bool ClientWrites(MethodKind kind) {
+  return kind == MethodKind::kClientStreaming || kind == MethodKind::kBidiStreaming;
+}
+
+}  // namespace
+
+std::shared_ptr<ClientEngine> ClientEngine::Start(std::shared_ptr<MessageLink> link,
+                                                  std::string endpoint,
+                                                  const ConnectOptions& options) {
+  return std::shared_ptr<ClientEngine>(new ClientEngine(std::move(link), std::move(endpoint), options));
+}
+
+ClientEngine::ClientEngine(std::shared_ptr<MessageLink> link, std::string endpoint,
+                           const ConnectOptions& options)
+    : link_(std::move(link)), endpoint_(std::move(endpoint)), options_(options) {}
+
+ClientEngine::~ClientEngine() {
+  link_->Shutdown();
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  completion_wake_.notify_all();
+  if (completion_thread_.joinable()) {
+    // The last reference may go in a callback, on the completion thread itself.
+    if (completion_thread_.get_id() == std::this_thread::get_id()) {
+      completion_thread_.detach();
+    } else {
+      completion_thread_.join();
+    }
+  }
+}
+
+Status ClientEngine::Admit(const CallOptions& options, Clock::time_point deadline,
+                           std::unique_lock<std::mutex>& lock) {
+  const uint32_t limit = std::max(1U, options_.max_calls_in_flight);
+  while (open_calls_ >= limit) {
+    if (closed_.load(std::memory_order_relaxed)) return closed_status_;
+    if (!options.wait_for_capacity) {
+      return Status::ResourceExhausted("the channel to " + endpoint_ + " has " +
+                                       std::to_string(limit) +
+                                       " calls in flight (ConnectOptions::max_calls_in_flight)");
+    }
+    if (capacity_.wait_until(lock, deadline) == std::cv_status::timeout &&
+        open_calls_ >= limit) {
+      return Status::DeadlineExceeded("the channel to " + endpoint_ + " stayed at " +
+                                      std::to_string(limit) +
+                                      " calls in flight until the deadline");
+    }
+  }
+  if (closed_.load(std::memory_order_relaxed)) return closed_status_;
+  return Status::Ok();
+}
+
+void ClientEngine::Register(ClientCall& call) {
+  call.id = next_call_id_++;
+  calls_.emplace(call.id, &call);
+  ++open_calls_;
+}
+
+Status ClientEngine::SendFor(ClientCall& call, const CallHeader& header, OutgoingMessage* payload) {
+  Status sent = link_->Send(header, payload, call.deadline);
+  if (sent.ok()) return sent;
+  switch (sent.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kResourceExhausted:
+      return sent;
+    case StatusCode::kDeadlineExceeded:
+      return Status::DeadlineExceeded("the message to " + endpoint_ +
+                                      " could not be sent before the deadline: " + sent.message());
+    default:
+      if (Clock::now() >= call.deadline) {
+        return Status::DeadlineExceeded("the message to " + endpoint_ +
+                                        " could not be sent before the deadline: " +
+                                        sent.message());
+      }
+      return Status::Unavailable("cannot send to " + endpoint_ + ": " + sent.message());
+  }
+}
+
+Result<IncomingMessage> ClientEngine::Call(uint32_t method_id, MethodKind kind,
+                                           OutgoingMessage request, const CallOptions& options) {
+  ClientCall call;
+  call.kind = kind;
+  call.deadline = DeadlineFrom(options.deadline);
+  if (Clock::now() >= call.deadline) {
+    return Status::DeadlineExceeded("the deadline passed before the call");
+  }
+  const bool oneway = kind == MethodKind::kOneway;
+  {
+    std::unique_lock lock(mutex_);
+    if (closed_.load(std::memory_order_relaxed)) return closed_status_;
+    if (oneway) {
+      call.id = next_call_id_++;
+    } else {
+      if (Status admitted = Admit(options, call.deadline, lock); !admitted.ok()) return admitted;
+      Register(call);
+    }
+  }
+  CallHeader header;
+  header.type = FrameType::kRequest;
+  header.call_id = call.id;
+  header.method_id = method_id;
+  header.kind = static_cast<uint8_t>(kind);
+  header.deadline_us = DeadlineToWire(call.deadline);
+  Status sent = SendFor(call, header, &request);
+  std::unique_lock lock(mutex_);
+  if (!sent.ok()) {
+    if (!oneway) std::shared_ptr<ClientCall> none = EndLocked(call, sent);
+    return sent;
+  }
+  if (oneway) return IncomingMessage();
+  const bool ended = Await(call.changed, [&] { return call.ended; }, call.deadline, lock);
+  if (!ended) {
+    std::shared_ptr<ClientCall> none = EndLocked(
+        call, Status::DeadlineExceeded("no reply from " + endpoint_ + " before the deadline"));
+    lock.unlock();
+    SendCancel(call.id);
+    return call.status;
+  }
+  if (!call.status.ok()) return call.status;
+  return std::move(call.reply);
+}
+
+std::shared_ptr<ClientCall> ClientEngine::Open(uint32_t method_id, MethodKind kind,
+                                               OutgoingMessage* request,
+                                               const CallOptions& options) {
+  auto call = std::make_shared<ClientCall>();
+  call->kind = kind;
+  call->deadline = DeadlineFrom(options.deadline);
+  call->is_async = true;
+  const auto fail = [&](Status why) {
+    call->ended = true;
+    call->status = std::move(why);
+    return call;
+  };
+  if (Clock::now() >= call->deadline) {
+    return fail(Status::DeadlineExceeded("the deadline passed before the call"));
+  }
+  {
+    std::unique_lock lock(mutex_);
+    if (closed_.load(std::memory_order_relaxed)) return fail(closed_status_);
+    if (Status admitted = Admit(options, call->deadline, lock); !admitted.ok()) {
+      return fail(admitted);
+    }
+    Register(*call);
+    call->engine = shared_from_this();
+    call->self = call;
+    ++async_calls_;
+    EnsureCompletionThread();
+  }
+  CallHeader header;
+  header.type = FrameType::kRequest;
+  header.call_id = call->id;
+  header.method_id = method_id;
+  header.kind = static_cast<uint8_t>(kind);
+  header.deadline_us = DeadlineToWire(call->deadline);
+  if (ServerWrites(kind)) {
+    header.window_messages = std::max(1U, options_.stream_window.messages);
+    header.window_bytes = options_.stream_window.bytes;
+  }
+  Status sent = SendFor(*call, header, request);
+  if (!sent.ok()) {
+    std::unique_lock lock(mutex_);
+    std::shared_ptr<ClientCall> self = EndLocked(*call, sent);
+    lock.unlock();
+  } else {
+    completion_wake_.notify_one();  // someone must read for it
+  }
+  return call;
+}
+
+template <class Done>
+bool ClientEngine::Await(std::condition_variable& cv, Done done, Clock::time_point deadline,
+                         std::unique_lock<std::mutex>& lock) {
+  waiting_.push_back(&cv);
+  bool result = false;
+  for (;;) {
+    if (done()) {
+      result = true;
+      break;
+    }
+    if (Clock::now() >= deadline) break;
+    if (closed_.load(std::memory_order_relaxed)) {
+      result = done();
+      break;
+    }
+    if (reading_) {
+      cv.wait_until(lock, std::min(deadline, Clock::now() + kReadSlice));
+      continue;
+    }
+    ReadOnce(deadline, lock);
+  }
+  waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &cv));
+  // We may leave with nobody reading: hand the role to another waiter.
+  if (!reading_ && !waiting_.empty()) waiting_.front()->notify_all();
+  return result;
+}
+
+void ClientEngine::ReadOnce(Clock::time_point deadline, std::unique_lock<std::mutex>& lock) {
+  reading_ = true;
+  lock.unlock();
+  Result<InboundMessage> inbound = link_->Receive(std::min(deadline, Clock::now() + kReadSlice));
+  lock.lock();
+  reading_ = false;
+  if (inbound.ok()) {
+    if (!Route(std::move(*inbound))) {
+      link_->Shutdown();
+      FailAllLocked(Status::Unavailable("the server at " + endpoint_ + " broke the protocol"));
+    }
+  } else if (inbound.status().code() != StatusCode::kDeadlineExceeded) {
+    link_->Shutdown();
+    FailAllLocked(Status::Unavailable("the server at " + endpoint_ + " went away (" +
+                                      inbound.status().message() + ")"));
+  }
+  for (std::condition_variable* other : waiting_) other->notify_all();
+}
+
+bool ClientEngine::Route(InboundMessage message) {
+  const CallHeader& header = message.header;
+  const auto found = calls_.find(header.call_id);
+  if (found == calls_.end()) return true;  // a call that has ended here: dropped
+  ClientCall& call = *found->second;
+  switch (header.type) {
+    case FrameType::kReply: {
+      Status status = StatusFromWire(header.status_code, header.status_message);
+      if (status.ok() && !message.payload_status.ok()) status = message.payload_status;
+      if (status.ok()) call.reply = std::move(message.payload);
+      std::shared_ptr<ClientCall> self = EndLocked(call, std::move(status));
+      // A heap call's last reference may be the engine's: it goes after the lock (the caller
+      // drops `self` at the end of ReadOnce's scope, with the lock held, so keep it alive).
+      if (self) completions_.push_back([self] {});
+      return true;
+    }
+    case FrameType::kMessage: {
+      if (!ServerWrites(call.kind)) return false;
+      if (!message.payload_status.ok()) {
+        std::shared_ptr<ClientCall> self = EndLocked(call, message.payload_status);
+        if (self) completions_.push_back([self] {});
+        return true;
+      }
+      const uint64_t size = message.payload.size();
+      const uint32_t held = static_cast<uint32_t>(call.inbound.size()) + call.read_unacked_messages;
+      const uint64_t held_bytes = call.inbound_bytes + call.read_unacked_bytes;
+      const uint32_t window = std::max(1U, options_.stream_window.messages);
+      if (held >= window || (held > 0 && held_bytes + size > options_.stream_window.bytes)) {
+        LogLine("the server at " + endpoint_ + " wrote past its stream window");
+        return false;
+      }
+      call.inbound_bytes += size;
+      call.inbound.push_back(std::move(message.payload));
+      call.changed.notify_all();
+      return true;
+    }
+    case FrameType::kWindow: {
+      if (!ClientWrites(call.kind)) return false;
+      call.window_known = true;
+      call.window_messages = std::max(1U, header.window_messages);
+      call.window_bytes = header.window_bytes;
+      call.unacked_messages -= std::min(call.unacked_messages, header.acked_messages);
+      call.unacked_bytes -= std::min(call.unacked_bytes, header.acked_bytes);
+      call.changed.notify_all();
+      return true;
+    }
+    default:
+      return false;  // Request, Cancel, HalfClose travel the other way
+  }
+}
+
+std::shared_ptr<ClientCall> ClientEngine::EndLocked(ClientCall& call, Status status) {
+  if (call.ended) return nullptr;
+  call.ended = true;
+  call.status = std::move(status);
+  call.inbound.clear();  // their memory goes back now
+  call.inbound_bytes = 0;
+  if (calls_.erase(call.id) != 0) {
+    --open_calls_;
+    capacity_.notify_one();
+  }
+  if (call.is_async) --async_calls_;
+  call.changed.notify_all();
+  if (call.then) completions_.push_back(std::exchange(call.then, nullptr));
+  if (!completions_.empty()) completion_wake_.notify_one();
+  return std::exchange(call.self, nullptr);
+}
+
+void ClientEngine::FailAllLocked(const Status& why) {
+  closed_status_ = why;
+  closed_.store(true, std::memory_order_release);
+  while (!calls_.empty()) {
+    std::shared_ptr<ClientCall> self = EndLocked(*calls_.begin()->second, why);
+    if (self) completions_.push_back([self] {});
+  }
+  capacity_.notify_all();
+  completion_wake_.notify_all();
+}
+
+void ClientEngine::SendWindow(ClientCall& call, uint32_t messages, uint64_t bytes) {
+  CallHeader header;
+  header.type = FrameType::kWindow;
+  header.call_id = call.id;
+  header.window_messages = std::max(1U, options_.stream_window.messages);
+  header.window_bytes = options_.stream_window.bytes;
+  header.acked_messages = messages;
+  header.acked_bytes = bytes;
+  (void)link_->Send(header, nullptr, call.deadline);  // a failure ends the link: readers see it
+}
+
+void ClientEngine::SendCancel(uint64_t id) {
+  CallHeader header;
+  header.type = FrameType::kCancel;
+  header.call_id = id;
+  // Best effort and never long: the server also ends the call at its deadline on its own.
+  (void)link_->Send(header, nullptr, Clock::now() + std::chrono::milliseconds(100));
+}
+
+Status ClientEngine::Write(ClientCall& call, OutgoingMessage message) {
+  std::unique_lock lock(mutex_);
+  if (!ClientWrites(call.kind)) {
+    return Status::FailedPrecondition("Write on a call the client does not stream to");
+  }
+  if (call.writes_done && !call.ended) {
+    return Status::FailedPrecondition("Write after WritesDone");
+  }
+  const uint64_t size = message.fbb().GetSize();
+  const bool room = Await(
+      call.changed,
+      [&] {
+        return call.ended ||
+               (call.window_known && call.unacked_messages < call.window_messages &&
+                (call.unacked_messages == 0 || call.unacked_bytes + size <= call.window_bytes));
+      },
+      call.deadline, lock);
+  if (call.ended) return call.status.ok() ? Status::FailedPrecondition("the call has ended") : call.status;
+  if (!room) {
+    std::shared_ptr<ClientCall> self = EndLocked(
+        call, Status::DeadlineExceeded("the server at " + endpoint_ +
+                                       " did not read the stream before the deadline"));
+    lock.unlock();
+    SendCancel(call.id);
+    return call.status;
+  }
+  ++call.unacked_messages;
+  call.unacked_bytes += size;
+  lock.unlock();
+  CallHeader header;
+  header.type = FrameType::kMessage;
+  header.call_id = call.id;
+  Status sent = SendFor(call, header, &message);
+  if (!sent.ok()) {
+    lock.lock();
+    if (sent.code() == StatusCode::kInvalidArgument || sent.code() == StatusCode::kResourceExhausted) {
+      // Nothing went out: the call goes on.
+      --call.unacked_messages;
+      call.unacked_bytes -= size;
+      return sent;
+    }
+    std::shared_ptr<ClientCall> self = EndLocked(call, sent);
+    lock.unlock();
+    SendCancel(call.id);
+  }
+  return sent;
+}
+
+Status ClientEngine::WritesDone(ClientCall& call) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!ClientWrites(call.kind) || call.writes_done) return Status::Ok();
+    call.writes_done = true;
+    if (call.ended) return call.status;
+  }
+  CallHeader header;
+  header.type = FrameType::kHalfClose;
+  header.call_id = call.id;
+  return SendFor(call, header, nullptr);
+}
+
+std::optional<IncomingMessage> ClientEngine::Read(ClientCall& call) {
+  std::unique_lock lock(mutex_);
+  if (!ServerWrites(call.kind)) return std::nullopt;
+  const bool got =
+      Await(call.changed, [&] { return call.ended || !call.inbound.empty(); }, call.deadline, lock);
+  if (!got) {
+    std::shared_ptr<ClientCall> self = EndLocked(
+        call, Status::DeadlineExceeded("the stream from " + endpoint_ +
+                                       " did not end before the deadline"));
+    lock.unlock();
+    SendCancel(call.id);
+    return std::nullopt;
+  }
+  if (call.inbound.empty()) return std::nullopt;  // ended
+  IncomingMessage message = std::move(call.inbound.front());
+  call.inbound.pop_front();
+  call.inbound_bytes -= message.size();
+  ++call.read_unacked_messages;
+  call.read_unacked_bytes += message.size();
+  const uint32_t window = std::max(1U, options_.stream_window.messages);
+  if (call.read_unacked_messages * 2 >= window ||
+      call.read_unacked_bytes * 2 >= options_.stream_window.bytes) {
+    const uint32_t messages = std::exchange(call.read_unacked_messages, 0);
+    const uint64_t bytes = std::exchange(call.read_unacked_bytes, 0);
+    lock.unlock();
+    SendWindow(call, messages, bytes);
+  }
+  return message;
+}
+
+Result<IncomingMessage> ClientEngine::Finish(ClientCall& call) {
+  std::unique_lock lock(mutex_);
+  if (!Await(call.changed, [&] { return call.ended; }, call.deadline, lock)) {
+    std::shared_ptr<ClientCall> self = EndLocked(
+        call, Status::DeadlineExceeded("no reply from " + endpoint_ + " before the deadline"));
+    lock.unlock();
+    SendCancel(call.id);
+    return call.status;
+  }
+  if (!call.status.ok()) return call.status;
+  if (std::exchange(call.reply_taken, true)) {
+    return Status::FailedPrecondition("the reply was already taken");
+  }
+  return std::move(call.reply);
+}
+
+bool ClientEngine::Wait(ClientCall& call, Clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  return Await(call.changed, [&] { return call.ended; }, deadline, lock);
+}
+
+void ClientEngine::Then(ClientCall& call, std::function<void()> on_end) {
+  std::unique_lock lock(mutex_);
+  if (!call.ended) {
+    call.then = std::move(on_end);
+    return;
+  }
+  lock.unlock();
+  on_end();
+}
+
+void ClientEngine::End(ClientCall& call, Status why) {
+  std::unique_lock lock(mutex_);
+  const bool was_open = !call.ended;
+  std::shared_ptr<ClientCall> self = EndLocked(call, std::move(why));
+  lock.unlock();
+  if (was_open) SendCancel(call.id);
+}
+
+void ClientEngine::EnsureCompletionThread() {
+  if (completion_thread_.joinable()) return;
+  try {
+    completion_thread_ = std::thread([this] { CompletionLoop(); });
+  } catch (const std::system_error& e) {
+    // Without it asynchronous calls still complete when waited for (Get, Wait).
+    LogLine(std::string("cannot start a channel's completion thread: ") + e.what());
+  }
+}
+
+void ClientEngine::CompletionLoop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (!completions_.empty()) {
+      std::function<void()> run = std::move(completions_.front());
+      completions_.pop_front();
+      lock.unlock();
+      run();
+      run = nullptr;  // a call's last reference goes here, outside the lock
+      lock.lock();
+      continue;
+    }
+    if (async_calls_ == 0) {
+      completion_wake_.wait(lock);
+      continue;
+    }
+    // Expire asynchronous calls nobody waits for.
+    const auto now = Clock::now();
+    std::vector<std::shared_ptr<ClientCall>> expired;
+    std::vector<uint64_t> cancel;
+    for (auto& [id, call] : calls_) {
+      if (call->is_async && call->deadline <= now) {
+        cancel.push_back(id);
+      }
+    }
+    for (uint64_t id : cancel) {
+      expired.push_back(EndLocked(*calls_.at(id), Status::DeadlineExceeded(
+                                                      "no reply from " + endpoint_ +
+                                                      " before the deadline")));
+    }
+    if (!cancel.empty()) {
+      lock.unlock();
+      for (uint64_t id : cancel) SendCancel(id);
+      expired.clear();
+      lock.lock();
+      continue;
+    }
+    // Callers waiting on their own calls read for themselves (without a hand-off); this
+    // thread reads only when nobody else would.
+    if (reading_ || !waiting_.empty() || closed_.load(std::memory_order_relaxed)) {
+      completion_wake_.wait_for(lock, kReadSlice);
+      continue;
+    }
+    waiting_.push_back(&completion_wake_);
+    ReadOnce(Clock::time_point::max(), lock);
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &completion_wake_));
+  }
+}
+
+// ---- ClientCallHandle: the public face of a ClientCall ----
+
+namespace {
+
+Status NoCall() { return Status::FailedPrecondition("no call (a moved-from or default handle)"); }
+
+}  // namespace
+
+OutgoingMessage ClientCallHandle::NewMessage(size_t size_hint) {
+  if (call_ && call_->engine) return call_->engine->NewMessage(size_hint);
+  return OutgoingMessage();  // sending it fails
+}
+
+Status ClientCallHandle::Write(OutgoingMessage message) {
+  if (!call_) return NoCall();
+  if (!call_->engine) return call_->status;
+  return call_->engine->Write(*call_, std::move(message));
+}
+
+Status ClientCallHandle::WritesDone() {
+  if (!call_) return NoCall();
+  if (!call_->engine) return call_->status;
+  return call_->engine->WritesDone(*call_);
+}
+
+std::optional<IncomingMessage> ClientCallHandle::Read() {
+  if (!call_ || !call_->engine) return std::nullopt;
+  return call_->engine->Read(*call_);
+}
+
+Result<IncomingMessage> ClientCallHandle::Finish() {
+  if (!call_) return NoCall();
+  if (!call_->engine) return call_->status;
+  return call_->engine->Finish(*call_);
+}
+
+bool ClientCallHandle::Wait(Clock::time_point deadline) {
+  if (!call_ || !call_->engine) return true;
+  return call_->engine->Wait(*call_, deadline);
+}
+
+void ClientCallHandle::Then(std::function<void()> on_end) {
+  if (!call_ || !call_->engine) {
+    on_end();
+    return;
+  }
+  call_->engine->Then(*call_, std::move(on_end));
+}
+
+void ClientCallHandle::Cancel() {
+  if (call_ && call_->engine) call_->engine->End(*call_, Status::Cancelled("cancelled by the client"));
+}
+
+void ClientCallHandle::Fail(Status why) {
+  if (call_ && call_->engine) call_->engine->End(*call_, std::move(why));
+}
+
+}  // namespace ferry::internal

@@ -1,0 +1,156 @@
+// The client's half of the call engine: every call rule on the client side, over any
+// MessageLink. Calls are multiplexed by call id; there is no reader thread for synchronous
+// use: a waiting caller takes the receiving role, reads messages and hands other calls theirs
+// until its own arrives, then passes the role on (a lone caller reads its own reply, with no
+// thread hand-off). Asynchronous calls get a completion thread, started on first use, which
+// reads while they are open and nobody else does, expires their deadlines and runs their
+// callbacks.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "call/message_link.h"
+#include "ferry/options.h"
+#include "ferry/service.h"
+#include "ferry/stream.h"
+
+namespace ferry::internal {
+
+class ClientEngine;
+
+// The state of one call. Guarded by its engine's mutex.
+class ClientCall {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  std::shared_ptr<ClientEngine> engine;  // null for a call that never opened
+  uint64_t id = 0;
+  MethodKind kind = MethodKind::kUnary;
+  Clock::time_point deadline = Clock::time_point::max();
+  bool is_async = false;  // opened by Open(): the completion thread reads and expires for it
+
+  bool ended = false;
+  Status status;
+  IncomingMessage reply;
+  bool reply_taken = false;
+
+  // Server -> client stream messages received, not yet read; and those read since the last
+  // Window we sent.
+  std::deque<IncomingMessage> inbound;
+  uint64_t inbound_bytes = 0;
+  uint32_t read_unacked_messages = 0;
+  uint64_t read_unacked_bytes = 0;
+
+  // Client -> server: the server's window and what we wrote that it has not acknowledged.
+  bool writes_done = false;
+  bool window_known = false;
+  uint32_t window_messages = 0;
+  uint64_t window_bytes = 0;
+  uint32_t unacked_messages = 0;
+  uint64_t unacked_bytes = 0;
+
+  std::condition_variable changed;
+  std::function<void()> then;
+  std::shared_ptr<ClientCall> self;  // keeps a heap call alive while the engine knows it
+};
+
+class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Takes over a link whose handshake is done. `endpoint`: what the user connected to.
+  static std::shared_ptr<ClientEngine> Start(std::shared_ptr<MessageLink> link,
+                                             std::string endpoint, const ConnectOptions& options);
+  // Shuts the link down (the server then drops the connection) and stops the completion thread.
+  ~ClientEngine();
+  ClientEngine(const ClientEngine&) = delete;
+  ClientEngine& operator=(const ClientEngine&) = delete;
+
+  std::string_view name() const { return link_->name(); }
+  const std::string& endpoint() const { return endpoint_; }
+  bool connected() const { return !closed_.load(std::memory_order_acquire); }
+  uint64_t bytes_copied() const { return link_->bytes_copied(); }
+  OutgoingMessage NewMessage(size_t size_hint) { return link_->NewMessage(size_hint); }
+
+  // A blocking unary or oneway call.
+  Result<IncomingMessage> Call(uint32_t method_id, MethodKind kind, OutgoingMessage request,
+                               const CallOptions& options);
+  // Opens a call of any kind without waiting for it (`request`: null for client and bidi
+  // streaming). A call that cannot be opened comes back ended with its status.
+  std::shared_ptr<ClientCall> Open(uint32_t method_id, MethodKind kind, OutgoingMessage* request,
+                                   const CallOptions& options);
+
+  // ClientCallHandle's operations.
+  Status Write(ClientCall& call, OutgoingMessage message);
+  Status WritesDone(ClientCall& call);
+  std::optional<IncomingMessage> Read(ClientCall& call);
+  Result<IncomingMessage> Finish(ClientCall& call);
+  bool Wait(ClientCall& call, Clock::time_point deadline);
+  void Then(ClientCall& call, std::function<void()> on_end);
+  // Ends `call` with `why` unless it has ended; tells the server (Cancel) if it was open.
+  void End(ClientCall& call, Status why);
+
+ private:
+  ClientEngine(std::shared_ptr<MessageLink> link, std::string endpoint,
+               const ConnectOptions& options);
+
+  // Admits one more open call (ConnectOptions::max_calls_in_flight). With mutex_ held.
+  Status Admit(const CallOptions& options, Clock::time_point deadline,
+               std::unique_lock<std::mutex>& lock);
+  // Registers `call` under a fresh id. With mutex_ held.
+  void Register(ClientCall& call);
+  // Sends a frame of `call`, mapping a failure to what the caller should see.
+  Status SendFor(ClientCall& call, const CallHeader& header, OutgoingMessage* payload);
+  // Waits until done() or `deadline`, reading messages while nobody else does. With mutex_.
+  template <class Done>
+  bool Await(std::condition_variable& cv, Done done, Clock::time_point deadline,
+             std::unique_lock<std::mutex>& lock);
+  // Holds the receiving role for one Receive (bounded by `deadline` and a short slice).
+  void ReadOnce(Clock::time_point deadline, std::unique_lock<std::mutex>& lock);
+  // Applies one inbound message to its call. With mutex_ held; false when the server broke the
+  // protocol.
+  bool Route(InboundMessage message);
+  // Marks `call` ended with `status` and forgets it. With mutex_ held; the returned reference
+  // (the call's self) must be dropped after unlocking.
+  std::shared_ptr<ClientCall> EndLocked(ClientCall& call, Status status);
+  void FailAllLocked(const Status& why);
+  void SendWindow(ClientCall& call, uint32_t messages, uint64_t bytes);
+  void SendCancel(uint64_t id);
+  void CompletionLoop();
+  void EnsureCompletionThread();  // with mutex_ held
+
+  const std::shared_ptr<MessageLink> link_;
+  const std::string endpoint_;
+  const ConnectOptions options_;
+  std::atomic<bool> closed_{false};
+
+  std::mutex mutex_;
+  uint64_t next_call_id_ = 1;
+  uint32_t open_calls_ = 0;  // registered calls (oneway excluded)
+  uint32_t async_calls_ = 0;
+  std::condition_variable capacity_;
+  bool reading_ = false;
+  std::vector<std::condition_variable*> waiting_;  // threads that may take the receiving role
+  std::unordered_map<uint64_t, ClientCall*> calls_;
+  Status closed_status_;
+
+  std::condition_variable completion_wake_;
+  std::deque<std::function<void()>> completions_;
+  bool stopping_ = false;
+  std::thread completion_thread_;
+};
+
+}  // namespace ferry::internal

@@ -1,0 +1,56 @@
+// A MessageLink over a FrameLink (unix://, tcp://, mq://): each message is one frame, the
+// CallHeader encoded before the payload (call/call_frame.h). Payloads are built in pooled
+// buffers and gathered into the frame without a staging copy; received payloads are read in
+// place in the frame's buffer.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string_view>
+
+#include "call/buffer_pool.h"
+#include "call/frame_link.h"
+#include "call/message_link.h"
+
+namespace ferry::internal {
+
+class FrameMessageLink final : public MessageLink,
+                               public std::enable_shared_from_this<FrameMessageLink> {
+ public:
+  enum class Side { kClient, kServer };
+  // `max_message_bytes` bounds payloads sent (the peer's limit). `send_pool`: where outgoing
+  // payloads are built; null uses the link's own pool, or a fresh one. On the server side a
+  // send waits for room as long as the link lives, whatever deadline it is given: a frame the
+  // deadline would find half sent is finished by a background copy on a FrameLink, which a
+  // server (with no caller to return to) has no reason to pay for; the link's frame time
+  // bounds a peer that does not read.
+  static std::shared_ptr<FrameMessageLink> Create(std::unique_ptr<FrameLink> link,
+                                                  uint64_t max_message_bytes, Side side,
+                                                  std::shared_ptr<BufferPool> send_pool = nullptr);
+  ~FrameMessageLink() override;
+
+  std::string_view name() const override { return link_->name(); }
+  OutgoingMessage NewMessage(size_t size_hint) override;
+  Status Send(const CallHeader& header, OutgoingMessage* payload,
+              std::chrono::steady_clock::time_point deadline) override;
+  Result<InboundMessage> Receive(std::chrono::steady_clock::time_point deadline) override;
+  void Shutdown() override;
+  bool connected() const override { return !down_.load(std::memory_order_acquire); }
+  uint64_t bytes_copied() const override {
+    return growth_copied_.load(std::memory_order_relaxed) + link_->bytes_copied();
+  }
+  uint64_t max_message_bytes() const override { return max_message_bytes_; }
+
+ private:
+  FrameMessageLink(std::unique_ptr<FrameLink> link, uint64_t max_message_bytes, Side side,
+                   std::shared_ptr<BufferPool> send_pool);
+
+  std::unique_ptr<FrameLink> link_;
+  const uint64_t max_message_bytes_;
+  const Side side_;
+  const std::shared_ptr<BufferPool> send_pool_;
+  std::atomic<bool> down_{false};
+  std::atomic<uint64_t> growth_copied_{0};
+};
+
+}  // namespace ferry::internal

@@ -1,0 +1,64 @@
+// The seam between the call engine and a transport: a connection offers messages, not calls
+// (in the manner of Cap'n Proto's VatNetwork::Connection). The engine (call/client_engine.h,
+// call/server_engine.h) owns every call rule; a transport only moves a CallHeader and an
+// optional payload each way, with the payload built and read in the transport's own memory
+// (a shared-memory slot, a pooled socket buffer).
+//
+// Threads: Send may be called from many threads at once; Receive from one at a time (the
+// engine hands the receiving role between its threads).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "call/call_header.h"
+#include "ferry/message.h"
+#include "ferry/result.h"
+
+namespace ferry::internal {
+
+struct InboundMessage {
+  CallHeader header;
+  // The frame's payload, read in place; empty when the frame carries none.
+  IncomingMessage payload;
+  // Not OK when the frame arrived but its payload is unusable (shared memory: the descriptor
+  // names memory outside its slot). The engine fails that call alone with this status.
+  Status payload_status;
+};
+
+class MessageLink {
+ public:
+  virtual ~MessageLink() = default;
+
+  // "shm", "unix", "tcp", "mq".
+  virtual std::string_view name() const = 0;
+  // A message to build a payload in, in memory the link can hand over. Never fails: when the
+  // link cannot lend memory the message is heap-backed and Send refuses it (see
+  // MessageAllocator::Usable).
+  virtual OutgoingMessage NewMessage(size_t size_hint) = 0;
+  // Sends `header` with `payload` (null: none; else a finished message from this link's
+  // NewMessage, which Send consumes on success). `deadline` bounds waiting for room (a free
+  // slot, ring space, socket buffer): DEADLINE_EXCEEDED then, and the link is still fine (a
+  // frame is never cut short). INVALID_ARGUMENT for a message from elsewhere or unfinished;
+  // RESOURCE_EXHAUSTED for a payload over max_message_bytes(); UNAVAILABLE once the link is
+  // down.
+  virtual Status Send(const CallHeader& header, OutgoingMessage* payload,
+                      std::chrono::steady_clock::time_point deadline) = 0;
+  // The next inbound message. DEADLINE_EXCEEDED when none has begun to arrive by `deadline`;
+  // UNAVAILABLE when the peer is gone or Shutdown() was called; DATA_LOSS when the peer broke
+  // the protocol (the link is then unusable: the engine shuts it down).
+  virtual Result<InboundMessage> Receive(std::chrono::steady_clock::time_point deadline) = 0;
+  // Ends the link: Send and Receive fail with UNAVAILABLE from now on, in every thread.
+  // Idempotent, thread-safe.
+  virtual void Shutdown() = 0;
+  // False once the peer is gone or Shutdown() was called.
+  virtual bool connected() const = 0;
+  // Payload bytes copied on this side so far (growth across buffers, staging, kernel copies).
+  virtual uint64_t bytes_copied() const = 0;
+  // The largest payload Send accepts.
+  virtual uint64_t max_message_bytes() const = 0;
+};
+
+}  // namespace ferry::internal

@@ -1,0 +1,102 @@
+// The server's state of one call: what its handler sees (CallContext, and for streams the
+// reader and writer behind ServerReader/ServerWriter/ServerStream), and what the connection's
+// reader delivers to it (stream messages, half-close, window updates, cancellation).
+// Everything mutable is guarded by the connection's mutex, passed in.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "call/message_link.h"
+#include "ferry/call_context.h"
+#include "ferry/options.h"
+#include "ferry/service.h"
+#include "ferry/stream.h"
+
+namespace ferry::internal {
+
+class ServerCall final : public CallContext, public ServerStreamPort {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  ServerCall(std::mutex& mutex, std::shared_ptr<MessageLink> link, const StreamWindow& window,
+             const CallHeader& header, IncomingMessage request);
+
+  // CallContext.
+  std::string_view method() const override;
+  Clock::time_point Deadline() const override { return deadline_; }
+  bool Cancelled() const override;
+  bool WaitForCancel(Clock::time_point until) const override;
+  void OnCancel(std::function<void()> callback) override;
+
+  // ServerStreamPort.
+  OutgoingMessage NewMessage(size_t size_hint) override { return link_->NewMessage(size_hint); }
+  Status Write(OutgoingMessage message) override;
+  std::optional<IncomingMessage> Read() override;
+  void Reject(Status why) override;
+
+  uint64_t id() const { return id_; }
+  uint8_t kind() const { return kind_; }
+  uint32_t method_id() const { return method_id_; }
+  const IncomingMessage& request() const { return request_; }
+  void DropRequest() { request_ = IncomingMessage(); }
+  void SetMethod(const ServiceBinding::Method* method) { method_ = method; }
+  // The method Resolve() found (set before any handler runs).
+  const ServiceBinding::Method& resolved() const { return *method_; }
+  bool client_writes() const;
+
+  // The connection's reader, with the mutex held. Deliver: false when the client wrote past
+  // the window it was given (it broke the protocol).
+  bool Deliver(IncomingMessage message);
+  void HalfClose();
+  void Acknowledge(const CallHeader& window);
+  // Marks the call cancelled; returns the callbacks to run (without the mutex).
+  std::vector<std::function<void()>> CancelLocked();
+
+  // The window this side grants the client's writes (sent when a client stream starts).
+  CallHeader InitialWindow() const;
+  // What the client is told: the handler's status unless the call was rejected, cancelled or
+  // outran its deadline meanwhile. Takes the mutex; afterwards OnCancel callbacks never run.
+  Status Conclude(Status handler_status);
+
+ private:
+  void SendAck(uint32_t messages, uint64_t bytes);
+
+  std::mutex& mutex_;
+  const std::shared_ptr<MessageLink> link_;
+  const StreamWindow window_;  // what we grant the client
+  const uint64_t id_;
+  const uint32_t method_id_;
+  const uint8_t kind_;
+  const Clock::time_point deadline_;
+  IncomingMessage request_;
+  const ServiceBinding::Method* method_ = nullptr;
+  std::atomic<bool> cancelled_{false};
+
+  // Guarded by mutex_.
+  mutable std::condition_variable changed_;
+  bool concluded_ = false;
+  Status rejected_;
+  std::vector<std::function<void()>> on_cancel_;
+  std::deque<IncomingMessage> inbound_;
+  uint64_t inbound_bytes_ = 0;
+  bool half_closed_ = false;
+  uint32_t read_unacked_messages_ = 0;
+  uint64_t read_unacked_bytes_ = 0;
+  // Our writes: the client's window (from its Request) and what it has not acknowledged.
+  uint32_t peer_window_messages_ = 0;
+  uint64_t peer_window_bytes_ = 0;
+  uint32_t unacked_messages_ = 0;
+  uint64_t unacked_bytes_ = 0;
+};
+
+}  // namespace ferry::internal

@@ -1,0 +1,416 @@
+// Messages through the segment: a payload stays in the slot it was built in and a descriptor
+// on the ring of its direction names it; the rendezvous socket watches the peer; both sides'
+// handshakes.
+#include "shm/shm_link.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+#include <utility>
+
+#include "call/handshake.h"
+#include "call/link_server_connection.h"
+#include "os/deadline.h"
+#include "shm/slot_allocator.h"
+
+namespace ferry::internal {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Waits are cut into slices so that a missed wake-up costs at most this much.
+constexpr auto kWaitSlice = 50ms;
+// How long the server stays awake for a message the client is building.
+constexpr auto kBuildingSpinLimit = 20ms;
+// How long an error reply waits for a slot for its status message before going without it.
+constexpr auto kStatusSlotWait = 10ms;
+constexpr uint16_t kUnknownCpu = 0xffff;
+
+// Such a reply's slot holds its status message, not a payload.
+bool IsErrorReply(uint8_t type, uint32_t status_code) {
+  return type == static_cast<uint8_t>(FrameType::kReply) && status_code != 0;
+}
+
+shm::Descriptor DescriptorOf(const CallHeader& h) {
+  shm::Descriptor d{};
+  d.call_id = h.call_id;
+  d.deadline_us = h.deadline_us;
+  d.window_bytes = h.window_bytes;
+  d.acked_bytes = h.acked_bytes;
+  d.method_id = h.method_id;
+  d.slot = shm::kNoIndex;
+  d.status_code = h.status_code;
+  d.window_messages = h.window_messages;
+  d.acked_messages = h.acked_messages;
+  d.type = static_cast<uint8_t>(h.type);
+  d.kind = h.kind;
+  const int cpu = shm::CurrentCpu();
+  d.sender_cpu = cpu >= 0 && cpu < kUnknownCpu ? static_cast<uint16_t>(cpu) : kUnknownCpu;
+  return d;
+}
+
+CallHeader HeaderOf(const shm::Descriptor& d) {
+  CallHeader h;
+  h.type = static_cast<FrameType>(d.type);
+  h.call_id = d.call_id;
+  h.method_id = d.method_id;
+  h.kind = d.kind;
+  h.deadline_us = d.deadline_us;
+  h.status_code = d.status_code;
+  h.window_messages = d.window_messages;
+  h.window_bytes = d.window_bytes;
+  h.acked_messages = d.acked_messages;
+  h.acked_bytes = d.acked_bytes;
+  return h;
+}
+
+}  // namespace
+
+struct ShmLink::Shared final : MessageOwner {
+  explicit Shared(std::shared_ptr<shm::Segment> s) : segment(std::move(s)) {}
+  void ReleaseMessage(uint64_t slot) override { segment->ReleaseSlot(static_cast<uint32_t>(slot)); }
+
+  const std::shared_ptr<shm::Segment> segment;
+  std::atomic<bool> closed{false};  // peer gone or link shut down: waits for slots stop
+  std::atomic<uint64_t> bytes_copied{0};
+};
+
+ShmLink::ShmLink(Role role, std::shared_ptr<shm::Segment> segment, Fd owned_socket, int socket,
+                 std::string peer, std::chrono::milliseconds slot_wait, LogLimiter* log)
+    : role_(role),
+      shared_(std::make_shared<Shared>(std::move(segment))),
+      segment_(*shared_->segment),
+      outbound_(role == Role::kClient ? segment_.to_server_ring() : segment_.to_client_ring()),
+      inbound_(role == Role::kClient ? segment_.to_client_ring() : segment_.to_server_ring()),
+      owned_socket_(std::move(owned_socket)),
+      socket_(socket),
+      peer_(std::move(peer)),
+      slot_wait_(slot_wait),
+      log_(log) {}
+
+Result<std::unique_ptr<ShmLink>> ShmLink::ForClient(std::shared_ptr<shm::Segment> segment,
+                                                    Fd socket, std::string peer,
+                                                    std::chrono::milliseconds slot_wait) {
+  const int fd = socket.get();
+  return Start(
+      std::unique_ptr<ShmLink>(new ShmLink(Role::kClient, std::move(segment), std::move(socket), fd,
+                                           std::move(peer), slot_wait, nullptr)));
+}
+
+Result<std::unique_ptr<ShmLink>> ShmLink::ForServer(std::shared_ptr<shm::Segment> segment,
+                                                    int socket, std::chrono::milliseconds slot_wait,
+                                                    LogLimiter* log) {
+  return Start(std::unique_ptr<ShmLink>(
+      new ShmLink(Role::kServer, std::move(segment), Fd(), socket, "the client", slot_wait, log)));
+}
+
+Result<std::unique_ptr<ShmLink>> ShmLink::Start(std::unique_ptr<ShmLink> link) {
+  try {
+    ShmLink* watched = link.get();
+    link->watcher_ = std::thread([watched] { watched->WatchPeer(); });
+  } catch (const std::system_error& e) {
+    return Status::ResourceExhausted(std::string("cannot start the connection's thread: ") +
+                                     e.what());
+  }
+  return link;
+}
+
+ShmLink::~ShmLink() {
+  Shutdown();  // ends WatchPeer's recv
+  if (watcher_.joinable()) watcher_.join();
+}
+
+void ShmLink::WatchPeer() {
+  char byte;
+  ssize_t n;
+  // After the handshake the peer sends nothing: any return means it is gone (or broke the
+  // protocol, which ends the link all the same).
+  while ((n = recv(socket_, &byte, 1, 0)) < 0 && errno == EINTR) {
+  }
+  if (n > 0) LogPeer("client wrote on the liveness socket; disconnecting it");
+  Close();
+}
+
+void ShmLink::Close() {
+  shared_->closed.store(true, std::memory_order_seq_cst);
+  shutdown(socket_, SHUT_RDWR);  // the peer notices at once
+  // Before any sleeper's next check: each re-reads `closed` after waking.
+  inbound_.Nudge();
+  outbound_.Nudge();
+}
+
+void ShmLink::Shutdown() {
+  shut_down_.store(true, std::memory_order_seq_cst);
+  Close();
+}
+
+bool ShmLink::connected() const { return !shared_->closed.load(std::memory_order_acquire); }
+
+uint64_t ShmLink::bytes_copied() const {
+  return shared_->bytes_copied.load(std::memory_order_relaxed);
+}
+
+uint64_t ShmLink::max_message_bytes() const { return segment_.largest_slot_bytes(); }
+
+shm::Segment& ShmLink::segment() { return segment_; }
+
+Status ShmLink::Gone() const {
+  if (shut_down_.load(std::memory_order_acquire)) {
+    return Status::Unavailable("the shared-memory link to " + peer_ + " was shut down");
+  }
+  return Status::Unavailable(peer_ + " went away");
+}
+
+void ShmLink::LogPeer(std::string_view line) {
+  if (log_ != nullptr) log_->Log(line);
+}
+
+OutgoingMessage ShmLink::NewMessage(size_t size_hint) {
+  shm::DescriptorRing* building = role_ == Role::kClient ? &outbound_ : nullptr;
+  auto allocator = std::make_unique<shm::SlotAllocator>(
+      shared_, segment_, slot_wait_, shared_->bytes_copied, shared_->closed, building);
+  // Announce the message so that an idle server wakes (and spins) while we build it; the
+  // allocator ends the announcement when the message is sent or dropped.
+  if (building != nullptr) {
+    building->BeginBuilding(shm::SpinningCanHelp(peer_cpu_.load(std::memory_order_relaxed)));
+  }
+  return OutgoingMessage(std::move(allocator), size_hint);
+}
+
+Status ShmLink::Send(const CallHeader& header, OutgoingMessage* payload,
+                     Clock::time_point deadline) {
+  if (!connected()) return Gone();
+  shm::Descriptor d = DescriptorOf(header);
+  const bool error_reply = IsErrorReply(d.type, d.status_code);
+  if (payload != nullptr) {
+    if (error_reply) {
+      return Status::InvalidArgument("a reply with an error status carries no payload");
+    }
+    if (Status placed = Place(*payload, deadline, d); !placed.ok()) return placed;
+  } else if (error_reply && !header.status_message.empty()) {
+    PlaceStatusMessage(header.status_message, d);
+  }
+  const shm::DescriptorRing::PushResult pushed =
+      outbound_.Push<Clock>(d, deadline, [this] { return !connected(); });
+  if (pushed == shm::DescriptorRing::PushResult::kPushed) {
+    if (payload != nullptr) *payload = OutgoingMessage();  // ends its "being built"
+    return Status::Ok();
+  }
+  // The payload's slot went to the descriptor: the message cannot be sent again.
+  if (d.slot != shm::kNoIndex) segment_.ReleaseSlot(d.slot);
+  if (payload != nullptr) *payload = OutgoingMessage();
+  if (pushed == shm::DescriptorRing::PushResult::kCorrupt) {
+    LogPeer("client corrupted the shared ring; disconnecting it");
+    Shutdown();
+    return Status::DataLoss("the shared ring to " + peer_ + " is corrupt");
+  }
+  if (!connected()) return Gone();
+  return Status::DeadlineExceeded(peer_ + " took no message before the deadline (ring full)");
+}
+
+Status ShmLink::Place(OutgoingMessage& payload, Clock::time_point deadline, shm::Descriptor& d) {
+  auto* allocator = dynamic_cast<shm::SlotAllocator*>(payload.allocator());
+  if (allocator == nullptr || !allocator->BelongsTo(segment_)) {
+    return Status::InvalidArgument("the message was built for another channel or stream");
+  }
+  if (!payload.finished()) {
+    return Status::InvalidArgument("the message was not finished (call Finish on its builder)");
+  }
+  if (Status usable = allocator->Usable(); !usable.ok()) return usable;
+  flatbuffers::FlatBufferBuilder& fbb = payload.fbb();
+  const uint32_t length = fbb.GetSize();
+  // A message built while every slot was taken waits here for one, by the deadline.
+  Result<uint8_t*> placed = allocator->Place(fbb.GetBufferPointer(), length, deadline);
+  if (!placed.ok()) {
+    if (!connected()) return Gone();
+    if (Clock::now() >= deadline) {
+      return Status::DeadlineExceeded(
+          "no shared-memory slot for the message freed up before the deadline");
+    }
+    return placed.status();
+  }
+  const uint8_t* data = *placed;
+  size_t reserved = 0, start = 0;
+  fbb.ReleaseRaw(reserved, start);  // the slot now belongs to the descriptor, not the builder
+  d.slot = allocator->Detach();
+  d.offset = static_cast<uint32_t>(data - segment_.SlotBase(d.slot));
+  d.length = length;
+  return Status::Ok();
+}
+
+void ShmLink::PlaceStatusMessage(const std::string& text, shm::Descriptor& d) {
+  // Cut again: never more than the protocol allows, nor than a slot holds.
+  const size_t length =
+      std::min({text.size(), kMaxStatusMessageBytes, segment_.largest_slot_bytes()});
+  Result<uint32_t> slot =
+      segment_.AcquireSlot(length, Clock::now() + kStatusSlotWait, shared_->closed);
+  if (!slot.ok()) return;  // the code alone still reaches the peer
+  std::memcpy(segment_.SlotBase(*slot), text.data(), length);
+  segment_.HandOver(*slot);
+  d.slot = *slot;
+  d.offset = 0;
+  d.length = static_cast<uint32_t>(length);
+}
+
+Result<InboundMessage> ShmLink::Receive(Clock::time_point deadline) {
+  shm::Descriptor d{};
+  auto pop = [&] { return inbound_.Pop(d); };
+  if (Status s = AwaitDescriptor(pop, deadline); !s.ok()) return s;
+  return Accept(d);
+}
+
+template <class Pop>
+Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline) {
+  // Messages a departed peer left are still delivered; after Shutdown() nothing is.
+  while (!shut_down_.load(std::memory_order_acquire)) {
+    // The last message says where the peer ran: no use spinning on its very CPU.
+    const int peer_cpu = peer_cpu_.load(std::memory_order_relaxed);
+    if (spinner_.Spin(pop, peer_cpu) ||
+        (role_ == Role::kServer && AwaitMessageBeingBuilt(pop, peer_cpu, deadline))) {
+      building_spin_until_.reset();
+      return Status::Ok();
+    }
+    const uint32_t signal = inbound_.Signal();
+    if (pop()) {
+      building_spin_until_.reset();
+      return Status::Ok();
+    }
+    if (!connected()) return Gone();
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      return Status::DeadlineExceeded("nothing arrived from " + peer_ + " before the deadline");
+    }
+    // Closing nudges the ring, so the slice only bounds what a lost wake-up costs.
+    inbound_.WaitForPush(signal, std::min<Clock::duration>(deadline - now, kWaitSlice));
+    if (inbound_.Signal() != signal) building_spin_until_.reset();
+  }
+  return Gone();
+}
+
+template <class Pop>
+bool ShmLink::AwaitMessageBeingBuilt(Pop& pop, int client_cpu, Clock::time_point deadline) {
+  // A client is writing a message (a large one takes milliseconds): stay awake for it, so it
+  // does not pay a futex wake-up at the end. Bounded, for builders that are never sent.
+  if (!inbound_.SomeoneBuilding() || !shm::SpinningCanHelp(client_cpu)) return false;
+  if (!building_spin_until_) building_spin_until_ = Clock::now() + kBuildingSpinLimit;
+  const Clock::time_point stop = std::min(*building_spin_until_, deadline);
+  for (uint32_t i = 1; inbound_.SomeoneBuilding() && connected(); ++i) {
+    if (pop()) return true;
+    __builtin_ia32_pause();
+    if (i % 1024 == 0 && Clock::now() > stop) return false;
+  }
+  return pop();
+}
+
+Result<InboundMessage> ShmLink::Accept(const shm::Descriptor& d) {
+  peer_cpu_.store(d.sender_cpu == kUnknownCpu ? -1 : d.sender_cpu, std::memory_order_relaxed);
+  if (d.type > kMaxFrameType) {
+    LogPeer("client sent a message of unknown type " + std::to_string(d.type) +
+            "; disconnecting it");
+    Shutdown();
+    return Status::DataLoss(peer_ + " sent a message of unknown type " + std::to_string(d.type));
+  }
+  InboundMessage inbound;
+  inbound.header = HeaderOf(d);
+  if (d.slot == shm::kNoIndex) return inbound;
+  if (segment_.HeldHere(d.slot)) {
+    // A slot this side is building in (or otherwise holds): reading it, and then freeing it,
+    // would let the peer corrupt our own message. Keep it; fail the call.
+    LogPeer("client named a slot the server holds; its call fails with DATA_LOSS");
+    inbound.payload_status = Status::DataLoss("the message names a slot its receiver holds");
+    return inbound;
+  }
+  const uint8_t* bytes = segment_.Locate(d.slot, d.offset, d.length);
+  if (bytes == nullptr) {
+    segment_.ReleaseSlot(d.slot);  // nothing for an id that names no slot
+    LogPeer("client named memory outside its slot; its call fails with DATA_LOSS");
+    inbound.payload_status = Status::DataLoss("the message names memory outside its slot");
+    return inbound;
+  }
+  if (IsErrorReply(d.type, d.status_code)) {
+    inbound.header.status_message.assign(reinterpret_cast<const char*>(bytes),
+                                         std::min<size_t>(d.length, kMaxStatusMessageBytes));
+    segment_.ReleaseSlot(d.slot);
+    return inbound;
+  }
+  inbound.payload = IncomingMessage(bytes, d.length, shared_, d.slot);
+  return inbound;
+}
+
+Result<std::unique_ptr<MessageLink>> ConnectShmLink(const std::string& socket_path,
+                                                    std::string_view endpoint_text,
+                                                    const ConnectOptions& options,
+                                                    Clock::time_point deadline) {
+  Result<Fd> socket = ConnectUnix(socket_path, deadline);
+  if (!socket.ok()) return socket.status();
+  return OpenShmClientLink(std::move(*socket), socket_path, endpoint_text, options, deadline);
+}
+
+Result<std::unique_ptr<MessageLink>> OpenShmClientLink(Fd socket, const std::string& socket_path,
+                                                       std::string_view endpoint_text,
+                                                       const ConnectOptions& options,
+                                                       Clock::time_point deadline) {
+  // Shared memory is read in place, so the server must be trusted as much as this process:
+  // the same user. (The server checks the client the same way.) This also keeps a squatter
+  // on a socket server's upgrade name from serving the client.
+  Result<uid_t> server_uid = PeerUid(socket.get());
+  if (!server_uid.ok()) return server_uid.status();
+  if (*server_uid != geteuid()) {
+    return Status::PermissionDenied("the server at " + socket_path +
+                                    " runs as another user; shared memory is used with "
+                                    "processes of the same user only");
+  }
+  // If the Hello cannot be sent the server may have refused us already: its Refusal, still
+  // readable, says why better than the send error does.
+  const Status hello = SendHello(socket.get());
+  Result<WelcomeInfo> welcome = ReceiveWelcome(socket.get(), deadline);
+  if (!hello.ok() && welcome.ok()) return hello;
+  if (!welcome.ok()) return welcome.status();
+  if (welcome->layout_version != shm::kLayoutVersion) {
+    return Status::FailedPrecondition("server uses shared-memory layout " +
+                                      std::to_string(welcome->layout_version) + ", this client " +
+                                      std::to_string(shm::kLayoutVersion));
+  }
+  Result<std::shared_ptr<shm::Segment>> segment =
+      shm::Segment::Open(welcome->segment.Release(), welcome->segment_bytes);
+  if (!segment.ok()) return segment.status();
+  if (Status s = SendMapped(socket.get()); !s.ok()) return s;
+  Result<std::unique_ptr<ShmLink>> link =
+      ShmLink::ForClient(std::move(*segment), std::move(socket),
+                         "the server at " + std::string(endpoint_text), options.slot_wait);
+  if (!link.ok()) return link.status();
+  return std::unique_ptr<MessageLink>(std::move(*link));
+}
+
+Result<std::shared_ptr<MessageLink>> OpenShmServerLink(int socket, const ConnectionEnv& env) {
+  const ServerOptions& options = *env.options;
+  const Deadline deadline = DeadlineAfter(options.handshake_timeout);
+  if (Status s = RefuseOtherUsers(socket, "shared memory is offered to"); !s.ok()) return s;
+  if (Result<HelloInfo> hello = ReceiveHello(socket, deadline); !hello.ok()) {
+    return hello.status();
+  }
+  Result<std::shared_ptr<shm::Segment>> segment = shm::Segment::Create(options.shm);
+  if (!segment.ok()) {
+    (void)SendRefusal(socket, segment.status());
+    return segment.status();
+  }
+  Status s = SendWelcome(socket, (*segment)->size(), shm::kLayoutVersion, (*segment)->descriptor());
+  if (s.ok()) s = ReceiveMapped(socket, deadline);
+  (*segment)->CloseDescriptor();  // both sides have it mapped (or the handshake failed)
+  if (!s.ok()) return s;
+  Result<std::unique_ptr<ShmLink>> link =
+      ShmLink::ForServer(std::move(*segment), socket, options.slot_wait, env.log);
+  if (!link.ok()) return link.status();
+  return std::shared_ptr<MessageLink>(std::move(*link));
+}
+
+std::shared_ptr<ServerConnection> NewShmConnection(Fd client, ConnectionEnv env) {
+  return std::make_shared<LinkServerConnection>(std::move(client), &OpenShmServerLink,
+                                                std::move(env));
+}
+
+}  // namespace ferry::internal

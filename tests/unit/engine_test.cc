@@ -1,0 +1,450 @@
+// The call engine (ClientEngine and LinkServerConnection) over an in-memory fake link: every
+// call kind, flow control, cancellation and deadlines, without processes or sockets.
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "call/client_engine.h"
+#include "call/dispatch.h"
+#include "call/link_server_connection.h"
+#include "engine_test_generated.h"
+#include "fake_link.h"
+#include "os/log.h"
+
+namespace ferry::internal {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeLink;
+using enginetest::Number;
+
+constexpr auto kGenerous = 10s;  // a bound on waits for what tests observe
+
+enum : uint32_t { kDouble = 1, kRecord, kCount, kSum, kEcho, kBlock, kFailAfter, kLong };
+
+MessageBuilder<Number> NumberIn(OutgoingMessage message, int64_t value) {
+  MessageBuilder<Number> builder(std::move(message));
+  builder.Finish(enginetest::CreateNumber(builder.fbb(), value));
+  return builder;
+}
+
+int64_t ValueOf(const IncomingMessage& message) {
+  return flatbuffers::GetRoot<Number>(message.data())->value();
+}
+
+// Handlers the tests observe.
+struct Observed {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<int64_t> recorded;
+  int written = 0;
+  bool cancel_seen = false;
+  bool on_cancel_ran = false;
+  CallContext::Clock::time_point deadline_seen;
+
+  template <class F>
+  void Update(F f) {
+    std::lock_guard lock(mutex);
+    f();
+    changed.notify_all();
+  }
+  template <class P>
+  bool WaitFor(P p) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, kGenerous, p);
+  }
+};
+
+ServiceBinding TestBinding(Observed& seen) {
+  ServiceBinding binding("t.Engine", 0, nullptr);
+  binding.AddUnary<Number, Number>(kDouble, "Double",
+                                   [](void*, CallContext&, const Number& in, Reply<Number>& reply) {
+                                     reply.Finish(enginetest::CreateNumber(reply.fbb(), in.value() * 2));
+                                     return Status::Ok();
+                                   });
+  binding.AddOneway<Number>(kRecord, "Record", [&seen](void*, CallContext&, const Number& in) {
+    seen.Update([&] { seen.recorded.push_back(in.value()); });
+    return Status::Ok();
+  });
+  binding.AddServerStreaming<Number, Number>(
+      kCount, "Count", [&seen](void*, CallContext& ctx, const Number& in, ServerWriter<Number>& out) {
+        seen.Update([&] { seen.deadline_seen = ctx.Deadline(); });
+        for (int64_t i = 0; i < in.value(); ++i) {
+          auto message = out.NewMessage();
+          message.Finish(enginetest::CreateNumber(message.fbb(), i));
+          if (Status s = out.Write(std::move(message)); !s.ok()) return s;
+          seen.Update([&] { ++seen.written; });
+        }
+        return Status::Ok();
+      });
+  binding.AddClientStreaming<Number, Number>(
+      kSum, "Sum", [](void*, CallContext&, ServerReader<Number>& in, Reply<Number>& reply) {
+        int64_t sum = 0;
+        for (auto& number : in) sum += number->value();
+        reply.Finish(enginetest::CreateNumber(reply.fbb(), sum));
+        return Status::Ok();
+      });
+  binding.AddBidiStreaming<Number, Number>(
+      kEcho, "Echo", [](void*, CallContext&, ServerStream<Number, Number>& stream) {
+        for (auto& number : stream) {
+          auto message = stream.NewMessage();
+          message.Finish(enginetest::CreateNumber(message.fbb(), number->value() + 1));
+          if (Status s = stream.Write(std::move(message)); !s.ok()) return s;
+        }
+        return Status::Ok();
+      });
+  binding.AddUnary<Number, Number>(
+      kBlock, "Block", [&seen](void*, CallContext& ctx, const Number&, Reply<Number>&) {
+        ctx.OnCancel([&seen] { seen.Update([&] { seen.on_cancel_ran = true; }); });
+        const bool cancelled = ctx.WaitForCancel(CallContext::Clock::now() + kGenerous);
+        seen.Update([&] { seen.cancel_seen = cancelled; });
+        return Status::Aborted("unblocked");
+      });
+  binding.AddServerStreaming<Number, Number>(
+      kFailAfter, "FailAfter",
+      [](void*, CallContext&, const Number& in, ServerWriter<Number>& out) {
+        for (int64_t i = 0; i < in.value(); ++i) {
+          auto message = out.NewMessage();
+          message.Finish(enginetest::CreateNumber(message.fbb(), i));
+          if (Status s = out.Write(std::move(message)); !s.ok()) return s;
+        }
+        return Status::Aborted("ended early on purpose");
+      });
+  binding.AddUnary<Number, Number>(kLong, "Long",
+                                   [](void*, CallContext&, const Number&, Reply<Number>&) {
+                                     return Status::Internal(std::string(10000, 'x'));
+                                   });
+  return binding;
+}
+
+// The server's end of the next connection (OpenLink cannot capture).
+std::shared_ptr<FakeLink> next_server_end;
+
+Result<std::shared_ptr<MessageLink>> OpenFake(int, const ConnectionEnv&) {
+  return std::shared_ptr<MessageLink>(std::exchange(next_server_end, nullptr));
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void Start(ServerOptions server_options = {}, ConnectOptions client_options = {}) {
+    server_options_ = server_options;
+    binding_ = std::make_unique<ServiceBinding>(TestBinding(seen_));
+    for (const auto& method : binding_->methods()) methods_.emplace(method.id, &method);
+    auto [client_end, server_end] = FakeLink::Pair();
+    client_end_ = client_end;
+    next_server_end = server_end;
+    int fds[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    peer_socket_ = Fd(fds[1]);
+    ConnectionEnv env{&methods_, &server_options_, [] {}, "", &log_, nullptr};
+    server_ = std::make_shared<LinkServerConnection>(Fd(fds[0]), &OpenFake, env);
+    ASSERT_TRUE(server_->Start());
+    client_ = ClientEngine::Start(client_end, "fake://engine", client_options);
+  }
+  void TearDown() override {
+    client_.reset();
+    if (server_) {
+      server_->Stop();
+      server_->Join();
+    }
+  }
+
+  OutgoingMessage Request(int64_t value) {
+    return std::move(NumberIn(client_->NewMessage(0), value)).TakeMessage();
+  }
+  ClientCallHandle Open(uint32_t method, MethodKind kind, std::optional<int64_t> request,
+                        CallOptions options = {}) {
+    if (!request) return ClientCallHandle(client_->Open(method, kind, nullptr, options));
+    OutgoingMessage message = Request(*request);
+    return ClientCallHandle(client_->Open(method, kind, &message, options));
+  }
+
+  Observed seen_;
+  ServerOptions server_options_;
+  std::unique_ptr<ServiceBinding> binding_;
+  MethodTable methods_;
+  LogLimiter log_;
+  Fd peer_socket_;
+  std::shared_ptr<FakeLink> client_end_;
+  std::shared_ptr<LinkServerConnection> server_;
+  std::shared_ptr<ClientEngine> client_;
+};
+
+TEST_F(EngineTest, UnaryCallRoundTrips) {
+  Start();
+  Result<IncomingMessage> reply = client_->Call(kDouble, MethodKind::kUnary, Request(21), {});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(ValueOf(*reply), 42);
+}
+
+TEST_F(EngineTest, OnewayRunsItsHandlerAndGetsNoReply) {
+  Start();
+  ASSERT_TRUE(client_->Call(kRecord, MethodKind::kOneway, Request(7), {}).ok());
+  EXPECT_TRUE(seen_.WaitFor([&] { return seen_.recorded == std::vector<int64_t>{7}; }));
+}
+
+TEST_F(EngineTest, RefusalsNameTheProblem) {
+  Start();
+  EXPECT_EQ(client_->Call(999, MethodKind::kUnary, Request(1), {}).status().code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(client_->Call(kDouble, MethodKind::kServerStreaming, Request(1), {}).status().code(),
+            StatusCode::kFailedPrecondition);
+  OutgoingMessage garbage = client_->NewMessage(0);
+  garbage.fbb().PushBytes(reinterpret_cast<const uint8_t*>("not a flatbuffer"), 16);
+  garbage.MarkFinished();
+  Result<IncomingMessage> bad = client_->Call(kDouble, MethodKind::kUnary, std::move(garbage), {});
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("t.Engine.Double"), std::string::npos) << bad.status();
+}
+
+TEST_F(EngineTest, StatusMessagesAreCutTo4KiB) {
+  Start();
+  Result<IncomingMessage> reply = client_->Call(kLong, MethodKind::kUnary, Request(1), {});
+  EXPECT_EQ(reply.status().code(), StatusCode::kInternal);
+  EXPECT_EQ(reply.status().message().size(), kMaxStatusMessageBytes);
+}
+
+TEST_F(EngineTest, ServerStreamArrivesInOrderThroughASmallWindow) {
+  ConnectOptions client_options;
+  client_options.stream_window.messages = 4;
+  Start({}, client_options);
+  ClientReader<Number> reader(Open(kCount, MethodKind::kServerStreaming, 1000));
+  int64_t expected = 0;
+  for (auto& number : reader) EXPECT_EQ(number->value(), expected++);
+  EXPECT_EQ(expected, 1000);
+  EXPECT_TRUE(reader.Finish().ok());
+}
+
+TEST_F(EngineTest, DeadlineReachesTheHandler) {
+  Start();
+  CallOptions options;
+  options.deadline = 5s;
+  const auto before = CallContext::Clock::now();
+  ClientReader<Number> reader(Open(kCount, MethodKind::kServerStreaming, 1, options));
+  while (reader.Read()) {
+  }
+  ASSERT_TRUE(reader.Finish().ok());
+  std::lock_guard lock(seen_.mutex);
+  EXPECT_GT(seen_.deadline_seen, before + 4s);
+  EXPECT_LT(seen_.deadline_seen, CallContext::Clock::now() + 5s + 1ms);
+}
+
+TEST_F(EngineTest, ServerEndingAStreamEarlyEndsItOnBothSides) {
+  Start();
+  ClientReader<Number> reader(Open(kFailAfter, MethodKind::kServerStreaming, 3));
+  int count = 0;
+  for (auto& number : reader) EXPECT_EQ(number->value(), count++);
+  EXPECT_EQ(count, 3);
+  Status end = reader.Finish();
+  EXPECT_EQ(end.code(), StatusCode::kAborted);
+  EXPECT_EQ(end.message(), "ended early on purpose");
+}
+
+TEST_F(EngineTest, ClientStreamIsSummed) {
+  ServerOptions server_options;
+  server_options.stream_window.messages = 2;
+  Start(server_options);
+  ClientWriter<Number, Number> writer(Open(kSum, MethodKind::kClientStreaming, std::nullopt));
+  for (int i = 1; i <= 100; ++i) {
+    ASSERT_TRUE(writer.Write(NumberIn(writer.NewMessage().TakeMessage(), i)).ok());
+  }
+  Result<MessageView<Number>> sum = writer.Finish();
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ((*sum)->value(), 5050);
+}
+
+TEST_F(EngineTest, BidiEchoesEachMessage) {
+  Start();
+  ClientReaderWriter<Number, Number> chat(Open(kEcho, MethodKind::kBidiStreaming, std::nullopt));
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(chat.Write(NumberIn(chat.NewMessage().TakeMessage(), i)).ok());
+    std::optional<MessageView<Number>> echo = chat.Read();
+    ASSERT_TRUE(echo.has_value());
+    EXPECT_EQ((*echo)->value(), i + 1);
+  }
+  ASSERT_TRUE(chat.WritesDone().ok());
+  EXPECT_FALSE(chat.Read().has_value());
+  EXPECT_TRUE(chat.Finish().ok());
+}
+
+TEST_F(EngineTest, AStalledStreamHoldsItsWriterButNotOtherCalls) {
+  ConnectOptions client_options;
+  client_options.stream_window.messages = 2;
+  Start({}, client_options);
+  ClientReader<Number> reader(Open(kCount, MethodKind::kServerStreaming, 10));
+  // Nobody reads the stream: the handler writes its window, then waits.
+  ASSERT_TRUE(seen_.WaitFor([&] { return seen_.written == 2; }));
+  // Other calls on the connection go on meanwhile.
+  Result<IncomingMessage> reply = client_->Call(kDouble, MethodKind::kUnary, Request(2), {});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(ValueOf(*reply), 4);
+  {
+    std::lock_guard lock(seen_.mutex);
+    EXPECT_EQ(seen_.written, 2);  // still held by the window
+  }
+  int count = 0;
+  for (auto& number : reader) EXPECT_EQ(number->value(), count++);
+  EXPECT_EQ(count, 10);
+  EXPECT_TRUE(reader.Finish().ok());
+}
+
+TEST_F(EngineTest, CancelEndsTheCallOnBothSidesAndReleasesItsMessages) {
+  ConnectOptions client_options;
+  client_options.stream_window.messages = 8;
+  Start({}, client_options);
+  ClientReader<Number> reader(Open(kCount, MethodKind::kServerStreaming, 1000000));
+  ASSERT_TRUE(reader.Read().has_value());
+  ASSERT_TRUE(seen_.WaitFor([&] { return seen_.written >= 8; }));
+  reader.Cancel();
+  EXPECT_EQ(reader.Finish().code(), StatusCode::kCancelled);
+  EXPECT_FALSE(reader.Read().has_value());
+  // The server's writer fails and its handler returns: a new call still works.
+  Result<IncomingMessage> reply = client_->Call(kDouble, MethodKind::kUnary, Request(5), {});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(ValueOf(*reply), 10);
+}
+
+TEST_F(EngineTest, HandlerIsToldOfACancelWithoutPolling) {
+  Start();
+  ClientCallHandle call = Open(kBlock, MethodKind::kUnary, 1);
+  // The handler is waiting once its OnCancel callback is registered; cancel from here.
+  AsyncReply<Number> reply(call);
+  reply.Cancel();
+  Result<MessageView<Number>> outcome = reply.Get();
+  EXPECT_EQ(outcome.status().code(), StatusCode::kCancelled);
+  EXPECT_TRUE(seen_.WaitFor([&] { return seen_.cancel_seen && seen_.on_cancel_ran; }));
+}
+
+TEST_F(EngineTest, AsyncDeadlineExpiresWithoutAWaiter) {
+  Start();
+  CallOptions options;
+  options.deadline = 20ms;
+  std::promise<Status> done;
+  AsyncReply<Number> reply(Open(kBlock, MethodKind::kUnary, 1, options));
+  reply.Then([&](Result<MessageView<Number>> outcome) { done.set_value(outcome.status()); });
+  std::future<Status> outcome = done.get_future();
+  ASSERT_EQ(outcome.wait_for(kGenerous), std::future_status::ready);
+  EXPECT_EQ(outcome.get().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(seen_.WaitFor([&] { return seen_.cancel_seen; }));
+}
+
+TEST_F(EngineTest, ThousandsOfAsyncCallsCompleteThroughCallbacks) {
+  Start();
+  constexpr int kCalls = 3000;
+  std::mutex mutex;
+  std::condition_variable all_done;
+  int done = 0;
+  int64_t sum = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    AsyncReply<Number> reply(Open(kDouble, MethodKind::kUnary, i));
+    reply.Then([&](Result<MessageView<Number>> outcome) {
+      std::lock_guard lock(mutex);
+      if (outcome.ok()) sum += (*outcome)->value();
+      ++done;
+      all_done.notify_all();
+    });
+  }
+  std::unique_lock lock(mutex);
+  ASSERT_TRUE(all_done.wait_for(lock, kGenerous, [&] { return done == kCalls; }));
+  EXPECT_EQ(sum, int64_t{kCalls} * (kCalls - 1));
+}
+
+TEST_F(EngineTest, CallsInFlightAreBoundedWithBackpressureOrRefusal) {
+  ConnectOptions client_options;
+  client_options.max_calls_in_flight = 2;
+  ServerOptions server_options;
+  // Two handlers block; a third worker keeps reading (for the Cancel frames).
+  server_options.workers_per_connection = 3;
+  Start(server_options, client_options);
+  AsyncReply<Number> first(Open(kBlock, MethodKind::kUnary, 1));
+  AsyncReply<Number> second(Open(kBlock, MethodKind::kUnary, 1));
+  CallOptions no_wait;
+  no_wait.wait_for_capacity = false;
+  EXPECT_EQ(client_->Call(kDouble, MethodKind::kUnary, Request(1), no_wait).status().code(),
+            StatusCode::kResourceExhausted);
+  CallOptions short_wait;
+  short_wait.deadline = 10ms;
+  EXPECT_EQ(client_->Call(kDouble, MethodKind::kUnary, Request(1), short_wait).status().code(),
+            StatusCode::kDeadlineExceeded);
+  first.Cancel();
+  second.Cancel();
+  EXPECT_TRUE(client_->Call(kDouble, MethodKind::kUnary, Request(1), {}).ok());
+}
+
+// A scripted server that writes past the window it was given: the client drops the connection.
+TEST(EngineProtocolTest, AServerWritingPastTheWindowEndsTheConnection) {
+  auto [client_end, server_end] = FakeLink::Pair();
+  ConnectOptions options;
+  options.stream_window.messages = 2;
+  auto client = ClientEngine::Start(client_end, "fake://scripted", options);
+  OutgoingMessage request = std::move(NumberIn(client->NewMessage(0), 1)).TakeMessage();
+  ClientReader<Number> reader(
+      ClientCallHandle(client->Open(kCount, MethodKind::kServerStreaming, &request, {})));
+  const auto soon = [] { return std::chrono::steady_clock::now() + kGenerous; };
+  Result<InboundMessage> opened = server_end->Receive(soon());
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(opened->header.window_messages, 2U);
+  // Three stream messages arrive while the client waits for another call (nobody reads the
+  // stream), so the client holds more than the window it granted.
+  std::thread server([&, server_end = server_end] {
+    Result<InboundMessage> unary = server_end->Receive(soon());
+    ASSERT_TRUE(unary.ok());
+    for (int i = 0; i < 3; ++i) {
+      CallHeader header;
+      header.type = FrameType::kMessage;
+      header.call_id = opened->header.call_id;
+      OutgoingMessage message = std::move(NumberIn(server_end->NewMessage(0), i)).TakeMessage();
+      ASSERT_TRUE(server_end->Send(header, &message, soon()).ok());
+    }
+  });
+  OutgoingMessage other = std::move(NumberIn(client->NewMessage(0), 1)).TakeMessage();
+  CallOptions bounded;
+  bounded.deadline = kGenerous;
+  Result<IncomingMessage> outcome = client->Call(kDouble, MethodKind::kUnary, std::move(other), bounded);
+  server.join();
+  EXPECT_EQ(outcome.status().code(), StatusCode::kUnavailable) << outcome.status();
+  EXPECT_FALSE(client->connected());
+  while (reader.Read()) {
+  }
+  EXPECT_EQ(reader.Finish().code(), StatusCode::kUnavailable);
+}
+
+// A reply to a call nobody waits for any more is dropped, and its memory released.
+TEST(EngineProtocolTest, ALateReplyIsDroppedAndReleased) {
+  auto [client_end, server_end] = FakeLink::Pair();
+  auto client = ClientEngine::Start(client_end, "fake://scripted", {});
+  CallHeader reply;
+  reply.type = FrameType::kReply;
+  reply.call_id = 12345;
+  OutgoingMessage message = std::move(NumberIn(server_end->NewMessage(0), 1)).TakeMessage();
+  ASSERT_TRUE(server_end->Send(reply, &message, std::chrono::steady_clock::time_point::max()).ok());
+  // The next call reads the stray reply on its way to its own (answered below).
+  std::thread server([&] {
+    Result<InboundMessage> request = server_end->Receive(std::chrono::steady_clock::now() + kGenerous);
+    ASSERT_TRUE(request.ok());
+    CallHeader answer;
+    answer.type = FrameType::kReply;
+    answer.call_id = request->header.call_id;
+    answer.status_code = static_cast<uint32_t>(StatusCode::kNotFound);
+    answer.status_message = "scripted";
+    ASSERT_TRUE(server_end->Send(answer, nullptr, std::chrono::steady_clock::time_point::max()).ok());
+  });
+  OutgoingMessage request = std::move(NumberIn(client->NewMessage(0), 1)).TakeMessage();
+  Result<IncomingMessage> outcome = client->Call(kDouble, MethodKind::kUnary, std::move(request), {});
+  server.join();
+  EXPECT_EQ(outcome.status(), Status(StatusCode::kNotFound, "scripted"));
+  // Released: the stray reply (by the client) and the request (by the scripted server).
+  EXPECT_EQ(client_end->released(), 2);
+}
+
+}  // namespace
+}  // namespace ferry::internal

@@ -1,0 +1,138 @@
+// An in-memory MessageLink pair for testing the call engine without processes or sockets.
+// Payloads are copied into the peer's queue (this is a fake: it counts nothing), and every
+// received payload's release is counted, so tests can see that memory goes back.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "call/message_link.h"
+
+namespace ferry::internal::testing {
+
+class FakeLink final : public MessageLink, public std::enable_shared_from_this<FakeLink> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Frame {
+    CallHeader header;
+    std::vector<uint8_t> payload;
+    bool has_payload = false;
+  };
+
+  // Frames one side sends and the other receives.
+  struct Pipe {
+    std::mutex mutex;
+    std::condition_variable arrived;
+    std::deque<Frame> frames;
+    bool closed = false;
+  };
+
+  static std::pair<std::shared_ptr<FakeLink>, std::shared_ptr<FakeLink>> Pair() {
+    auto a_to_b = std::make_shared<Pipe>();
+    auto b_to_a = std::make_shared<Pipe>();
+    auto released = std::make_shared<std::atomic<int>>(0);
+    return {std::shared_ptr<FakeLink>(new FakeLink(a_to_b, b_to_a, released)),
+            std::shared_ptr<FakeLink>(new FakeLink(b_to_a, a_to_b, released))};
+  }
+
+  std::string_view name() const override { return "fake"; }
+
+  OutgoingMessage NewMessage(size_t size_hint) override {
+    return OutgoingMessage(std::make_unique<HeapAllocator>(this), size_hint);
+  }
+
+  Status Send(const CallHeader& header, OutgoingMessage* payload, Clock::time_point) override {
+    Frame frame;
+    frame.header = header;
+    if (payload != nullptr) {
+      auto* allocator = dynamic_cast<HeapAllocator*>(payload->allocator());
+      if (allocator == nullptr || allocator->link != this) {
+        return Status::InvalidArgument("the message was built for another link");
+      }
+      if (!payload->finished()) return Status::InvalidArgument("the message was not finished");
+      frame.payload.assign(payload->fbb().GetBufferPointer(),
+                           payload->fbb().GetBufferPointer() + payload->fbb().GetSize());
+      frame.has_payload = true;
+      *payload = OutgoingMessage();
+    }
+    std::lock_guard lock(out_->mutex);
+    if (out_->closed) return Status::Unavailable("fake link closed");
+    out_->frames.push_back(std::move(frame));
+    out_->arrived.notify_all();
+    return Status::Ok();
+  }
+
+  Result<InboundMessage> Receive(Clock::time_point deadline) override {
+    std::unique_lock lock(in_->mutex);
+    if (!in_->arrived.wait_until(lock, deadline,
+                                 [&] { return in_->closed || !in_->frames.empty(); })) {
+      return Status::DeadlineExceeded("nothing arrived");
+    }
+    if (in_->frames.empty()) return Status::Unavailable("fake link closed");
+    Frame frame = std::move(in_->frames.front());
+    in_->frames.pop_front();
+    InboundMessage inbound;
+    inbound.header = std::move(frame.header);
+    if (frame.has_payload) {
+      auto held = std::make_shared<Held>(std::move(frame.payload), released_);
+      inbound.payload = IncomingMessage(held->bytes.data(), held->bytes.size(), held, 0);
+    }
+    return inbound;
+  }
+
+  void Shutdown() override {
+    for (Pipe* pipe : {in_.get(), out_.get()}) {
+      std::lock_guard lock(pipe->mutex);
+      pipe->closed = true;
+      pipe->arrived.notify_all();
+    }
+  }
+  bool connected() const override {
+    std::lock_guard lock(out_->mutex);
+    return !out_->closed;
+  }
+  uint64_t bytes_copied() const override { return 0; }
+  uint64_t max_message_bytes() const override { return 1 << 20; }
+
+  // Frames sent by this side and not yet received by the other.
+  size_t queued_out() {
+    std::lock_guard lock(out_->mutex);
+    return out_->frames.size();
+  }
+  // Received payloads released so far, on both sides.
+  int released() const { return released_->load(); }
+
+ private:
+  struct HeapAllocator final : MessageAllocator {
+    explicit HeapAllocator(FakeLink* owner) : link(owner) {}
+    uint8_t* allocate(size_t size) override { return new uint8_t[size]; }
+    void deallocate(uint8_t* p, size_t) override { delete[] p; }
+    Status Usable() const override { return Status::Ok(); }
+    FakeLink* link;
+  };
+  struct Held final : MessageOwner {
+    Held(std::vector<uint8_t> b, std::shared_ptr<std::atomic<int>> r)
+        : bytes(std::move(b)), released(std::move(r)) {}
+    void ReleaseMessage(uint64_t) override { released->fetch_add(1); }
+    std::vector<uint8_t> bytes;
+    std::shared_ptr<std::atomic<int>> released;
+  };
+
+  FakeLink(std::shared_ptr<Pipe> out, std::shared_ptr<Pipe> in,
+           std::shared_ptr<std::atomic<int>> released)
+      : out_(std::move(out)), in_(std::move(in)), released_(std::move(released)) {}
+
+  std::shared_ptr<Pipe> out_;
+  std::shared_ptr<Pipe> in_;
+  std::shared_ptr<std::atomic<int>> released_;
+};
+
+}  // namespace ferry::internal::testing
