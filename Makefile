@@ -1,5 +1,7 @@
 # ferry's front door. Every target installs the Debian packages it needs when they are missing.
 #   make demo      calculator server + client over shared memory
+#   make examples  the streaming examples, one after the other: make example-ticker (server
+#                  streaming), example-upload (client streaming), example-chat (bidi)
 #   make test      build and run the whole test suite (ctest)
 #   make bench     ferry_bench (Release build), JSON lines on stdout
 #   make sanitize  the test suite under ASan+UBSan, then under TSan (all but the consumer
@@ -12,7 +14,8 @@ DEPS := cmake make g++ flatbuffers-compiler flatbuffers-compiler-dev libflatbuff
         libboost-dev libgtest-dev iproute2
 CTEST := ctest --output-on-failure --no-tests=error -j$(JOBS)
 
-.PHONY: all deps build demo test bench sanitize sanitize-address sanitize-thread fuzz clean
+.PHONY: all deps build demo examples example-ticker example-upload example-chat test bench \
+        sanitize sanitize-address sanitize-thread fuzz clean
 FUZZ_SECONDS ?= 60
 FUZZ_DEPS := clang libclang-rt-14-dev
 
@@ -40,6 +43,11 @@ build: deps
 
 demo: build
 	examples/calculator/run_demo.sh $(BUILD)/examples/calculator
+
+examples: example-ticker example-upload example-chat
+
+example-ticker example-upload example-chat: build
+	examples/$(@:example-%=%)/run.sh $(BUILD)/examples/$(@:example-%=%)
 
 test: build
 	cd $(BUILD) && $(CTEST)
