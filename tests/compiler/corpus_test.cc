@@ -283,9 +283,10 @@ TEST(FerrycCorpus, StreamingMethodsReachTheOverridesOrAnswerUnimplemented) {
   fbb.Finish(a::b::c::CreateSimple(fbb, 7));
 
   ferry::Status watch =
-      binding.methods()[5].stream(context, fbb.GetBufferPointer(), fbb.GetSize(), port, reply);
-  ferry::Status upload = binding.methods()[6].stream(context, nullptr, 0, port, reply);
-  ferry::Status chat = binding.methods()[7].stream(context, nullptr, 0, port, reply);
+      binding.methods()[5].stream(context, fbb.GetBufferPointer(), fbb.GetSize(), port, reply,
+                                  nullptr);
+  ferry::Status upload = binding.methods()[6].stream(context, nullptr, 0, port, reply, nullptr);
+  ferry::Status chat = binding.methods()[7].stream(context, nullptr, 0, port, reply, nullptr);
 
   EXPECT_EQ(watch.message(), "watch 7");
   EXPECT_EQ(upload.code(), ferry::StatusCode::kUnimplemented);

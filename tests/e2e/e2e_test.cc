@@ -94,9 +94,10 @@ class EndToEnd : public ::testing::TestWithParam<Transport> {
   }
 
   // Starts the server on listen_ and points endpoint_ at where it listens.
-  std::unique_ptr<ChildProcess> StartServer() {
-    auto server = std::make_unique<ChildProcess>(
-        ChildProcess::Exec({HelperPath("ferry_test_server"), listen_}));
+  std::unique_ptr<ChildProcess> StartServer(std::vector<std::string> flags = {}) {
+    flags.insert(flags.begin(), HelperPath("ferry_test_server"));
+    flags.push_back(listen_);
+    auto server = std::make_unique<ChildProcess>(ChildProcess::Exec(flags));
     std::optional<std::string> line = server->ReadLine(kStartTimeout);
     if (!line || line->rfind("ready ", 0) != 0) {
       ADD_FAILURE() << "server did not start";
@@ -729,6 +730,61 @@ TEST_P(EndToEnd, KilledServerMidStreamEndsItWithUnavailable) {
   // A killed server leaves its socket file; the next server on the name replaces it.
   server_ = StartServer();
   ASSERT_NE(server_, nullptr);
+}
+
+TEST_P(EndToEnd, EveryStatusCodeReachesTheCallerWithItsTextBoundedAt4KiB) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  for (uint32_t code = 1; code <= static_cast<uint32_t>(StatusCode::kUnauthenticated); ++code) {
+    auto request = client.NewFailWithRequest();
+    request.Finish(ft::CreateAddRequest(request.fbb(), static_cast<int32_t>(code), 100));
+    auto outcome = client.FailWith(std::move(request));
+    EXPECT_EQ(outcome.status(), Status(static_cast<StatusCode>(code), std::string(100, 'x')));
+  }
+  auto request = client.NewFailWithRequest();
+  request.Finish(ft::CreateAddRequest(request.fbb(), 13, 10000));
+  auto outcome = client.FailWith(std::move(request));
+  EXPECT_EQ(outcome.status(), Status(StatusCode::kInternal, std::string(4096, 'x')));
+}
+
+TEST_P(EndToEnd, AReplyDeferredToAnotherThreadArrives) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto request = client.NewSleepRequest();
+  request.Finish(ft::CreateAddRequest(request.fbb(), 20, 22));
+  auto sum = client.Sleep(std::move(request));
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ((*sum)->sum(), 42);
+  EXPECT_EQ(server_->ReadLine(kStartTimeout), "sleeping");
+}
+
+TEST_P(EndToEnd, ShutdownWithADeadlineLetsCallsAndStreamsInFlightFinish) {
+  server_->Signal(SIGTERM);
+  ASSERT_TRUE(server_->Wait(10s).has_value());
+  server_ = StartServer({"--drain-ms=10000"});
+  ASSERT_NE(server_, nullptr);
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto sleep = client.NewSleepRequest();
+  sleep.Finish(ft::CreateAddRequest(sleep.fbb(), 200, 1));
+  AsyncReply<ft::AddReply> slow = client.SleepAsync(std::move(sleep));
+  ASSERT_EQ(server_->ReadLine(kStartTimeout), "sleeping");
+  auto watch = client.NewWatchRequest();
+  watch.Finish(ft::CreateAddRequest(watch.fbb(), 300, 0));
+  auto stream = client.Watch(std::move(watch));
+  ASSERT_TRUE(stream.Read().has_value());
+  server_->Signal(SIGTERM);  // the server drains: both calls finish
+  Result<ReplyView<ft::AddReply>> sum = slow.Get();
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ((*sum)->sum(), 201);
+  int read = 1;
+  while (stream.Read()) ++read;
+  EXPECT_EQ(read, 300);
+  EXPECT_TRUE(stream.Finish().ok());
+  std::optional<int> status = server_->Wait(10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  server_.reset();
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,7 +1,8 @@
-// ferry_test_server [--no-shm] [--memory-budget=<bytes>] <endpoint>: serves TestService;
-// prints "ready <endpoint>" once listening and exits 0 on SIGTERM or SIGINT after a clean
-// shutdown. --no-shm: offer socket clients no move to shared memory. --memory-budget: sets
-// ServerOptions::memory_budget_bytes.
+// ferry_test_server [--no-shm] [--memory-budget=<bytes>] [--drain-ms=<n>] <endpoint>: serves
+// TestService; prints "ready <endpoint>" once listening and exits 0 on SIGTERM or SIGINT after
+// a clean shutdown. --no-shm: offer socket clients no move to shared memory. --memory-budget:
+// sets ServerOptions::memory_budget_bytes. --drain-ms: calls in flight at the signal may finish
+// for that long (Server::Shutdown(deadline)).
 #include <atomic>
 #include <cstring>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ferry/ferry.h"
 #include "support/serve_until_signal.h"
@@ -115,6 +117,25 @@ class TestServiceImpl final : public ft::TestService::Service {
     return ferry::Status::Ok();
   }
 
+  ferry::Status FailWith(ferry::CallContext&, const ft::AddRequest& request,
+                         ferry::Reply<ft::Empty>&) override {
+    return {static_cast<ferry::StatusCode>(request.a()),
+            std::string(static_cast<size_t>(request.b()), 'x')};
+  }
+
+  ferry::Status Sleep(ferry::CallContext&, const ft::AddRequest& request,
+                      ferry::Reply<ft::AddReply>& reply) override {
+    Say("sleeping");
+    const int32_t a = request.a(), b = request.b();
+    std::lock_guard lock(sleepers_mutex_);
+    sleepers_.emplace_back([a, b, later = reply.Defer()]() mutable {
+      std::this_thread::sleep_for(std::chrono::milliseconds(a));  // the point of the method
+      later.Finish(ft::CreateAddReply(later.fbb(), a + b));
+      later.Send();
+    });
+    return ferry::Status::Ok();
+  }
+
   ferry::Status Note(ferry::CallContext&, const ft::Text&) override {
     notes_.fetch_add(1);
     return ferry::Status::Ok();
@@ -209,6 +230,8 @@ class TestServiceImpl final : public ft::TestService::Service {
  private:
   ferry::Server& server_;
   std::atomic<uint32_t> notes_{0};
+  std::mutex sleepers_mutex_;
+  std::vector<std::jthread> sleepers_;  // joined when the service goes
   std::atomic<uint64_t> stream_messages_{0};
   std::atomic<uint32_t> streams_cancelled_{0};
 };
@@ -218,18 +241,23 @@ class TestServiceImpl final : public ft::TestService::Service {
 int main(int argc, char** argv) {
   ferry::ServerOptions options;
   const std::string kBudgetFlag = "--memory-budget=";
+  const std::string kDrainFlag = "--drain-ms=";
+  std::chrono::milliseconds drain{0};
   for (; argc > 2; --argc, ++argv) {
     const std::string flag = argv[1];
     if (flag == "--no-shm") {
       options.allow_shm = false;
     } else if (flag.rfind(kBudgetFlag, 0) == 0) {
       options.memory_budget_bytes = std::stoull(flag.substr(kBudgetFlag.size()));
+    } else if (flag.rfind(kDrainFlag, 0) == 0) {
+      drain = std::chrono::milliseconds(std::stoll(flag.substr(kDrainFlag.size())));
     } else {
       break;
     }
   }
   if (argc != 2) {
-    std::cerr << "usage: ferry_test_server [--no-shm] [--memory-budget=<bytes>] <endpoint>\n";
+    std::cerr << "usage: ferry_test_server [--no-shm] [--memory-budget=<bytes>] [--drain-ms=<n>] "
+                 "<endpoint>\n";
     return 2;
   }
   const sigset_t stop = ferry::testing::BlockStopSignals();
@@ -238,5 +266,5 @@ int main(int argc, char** argv) {
     std::cerr << s << '\n';
     return 1;
   }
-  return ferry::testing::ServeUntilStopSignal(server, argv[1], stop, "ferry_test_server");
+  return ferry::testing::ServeUntilStopSignal(server, argv[1], stop, "ferry_test_server", drain);
 }

@@ -16,7 +16,7 @@ sigset_t BlockStopSignals() {
 }
 
 int ServeUntilStopSignal(Server& server, const std::string& endpoint, const sigset_t& stop,
-                         const std::string& who) {
+                         const std::string& who, std::chrono::milliseconds drain) {
   if (Status s = server.Listen(endpoint); !s.ok()) {
     std::cerr << who << ": " << s << '\n';
     return 1;
@@ -24,7 +24,11 @@ int ServeUntilStopSignal(Server& server, const std::string& endpoint, const sigs
   std::thread stopper([&] {
     int signal = 0;
     sigwait(&stop, &signal);
-    server.Shutdown();
+    if (drain.count() > 0) {
+      server.Shutdown(std::chrono::steady_clock::now() + drain);
+    } else {
+      server.Shutdown();
+    }
   });
   std::cout << "ready " << server.endpoints().front() << std::endl;
   server.Run();

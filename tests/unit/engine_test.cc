@@ -29,7 +29,7 @@ using enginetest::Number;
 
 constexpr auto kGenerous = 10s;  // a bound on waits for what tests observe
 
-enum : uint32_t { kDouble = 1, kRecord, kCount, kSum, kEcho, kBlock, kFailAfter, kLong };
+enum : uint32_t { kDouble = 1, kRecord, kCount, kSum, kEcho, kBlock, kFailAfter, kLong, kLater };
 
 MessageBuilder<Number> NumberIn(OutgoingMessage message, int64_t value) {
   MessageBuilder<Number> builder(std::move(message));
@@ -118,6 +118,16 @@ ServiceBinding TestBinding(Observed& seen) {
           if (Status s = out.Write(std::move(message)); !s.ok()) return s;
         }
         return Status::Aborted("ended early on purpose");
+      });
+  binding.AddUnary<Number, Number>(
+      kLater, "Later", [&seen](void*, CallContext&, const Number& in, Reply<Number>& reply) {
+        // Finished on another thread once the test allows it (seen.written turns 1).
+        std::thread([&seen, value = in.value(), later = reply.Defer()]() mutable {
+          seen.WaitFor([&] { return seen.written == 1; });
+          later.Finish(enginetest::CreateNumber(later.fbb(), value + 1));
+          later.Send();
+        }).detach();
+        return Status::Ok();
       });
   binding.AddUnary<Number, Number>(kLong, "Long",
                                    [](void*, CallContext&, const Number&, Reply<Number>&) {
@@ -378,6 +388,33 @@ TEST_F(EngineTest, CallsInFlightAreBoundedWithBackpressureOrRefusal) {
   first.Cancel();
   second.Cancel();
   EXPECT_TRUE(client_->Call(kDouble, MethodKind::kUnary, Request(1), {}).ok());
+}
+
+TEST_F(EngineTest, ADeferredReplyIsSentFromAnotherThread) {
+  Start();
+  AsyncReply<Number> reply(Open(kLater, MethodKind::kUnary, 41));
+  EXPECT_FALSE(reply.Wait(std::chrono::steady_clock::now()));
+  seen_.Update([&] { seen_.written = 1; });
+  Result<MessageView<Number>> outcome = reply.Get();
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ((*outcome)->value(), 42);
+}
+
+TEST_F(EngineTest, DrainingRefusesNewCallsAndWaitsForThoseInFlight) {
+  Start();
+  AsyncReply<Number> in_flight(Open(kLater, MethodKind::kUnary, 1));
+  // The deferred call is open on the server once its handler ran: a unary call after it on
+  // the same connection has been read, so the Later request has too.
+  ASSERT_TRUE(client_->Call(kDouble, MethodKind::kUnary, Request(1), {}).ok());
+  server_->Drain();
+  Result<IncomingMessage> refused = client_->Call(kDouble, MethodKind::kUnary, Request(1), {});
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(server_->WaitDrained(std::chrono::steady_clock::now()));
+  seen_.Update([&] { seen_.written = 1; });
+  EXPECT_TRUE(server_->WaitDrained(std::chrono::steady_clock::now() + kGenerous));
+  Result<MessageView<Number>> outcome = in_flight.Get();
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ((*outcome)->value(), 2);
 }
 
 // A scripted server that writes past the window it was given: the client drops the connection.

@@ -156,11 +156,37 @@ class RequestBuilder : public MessageBuilder<T> {
       : MessageBuilder<T>(internal::NewMessage(channel, size_hint)) {}
 };
 
-// The reply of a unary call being built in place by a handler.
+namespace internal {
+
+// Where a reply the handler finishes later goes (the call engine implements it).
+class ReplySender {
+ public:
+  virtual ~ReplySender() = default;
+  // Sends the call's outcome: `reply` (finished) when `status` is OK. Once.
+  virtual void Send(Status status, OutgoingMessage reply) = 0;
+};
+
+// What lets a handler keep its reply past its return (the engine's call implements it).
+class ReplyDeferral {
+ public:
+  // The sender the reply goes through; from now on the handler's return value is ignored.
+  virtual std::shared_ptr<ReplySender> Defer() = 0;
+
+ protected:
+  ~ReplyDeferral() = default;
+};
+
+}  // namespace internal
+
+template <class T>
+class DeferredReply;
+
+// The reply of a unary (or client-streaming) call being built in place by a handler.
 template <class T>
 class Reply {
  public:
-  explicit Reply(internal::OutgoingMessage& message) : message_(message) {}
+  explicit Reply(internal::OutgoingMessage& message, internal::ReplyDeferral* deferral = nullptr)
+      : message_(message), deferral_(deferral) {}
   Reply(const Reply&) = delete;
   Reply& operator=(const Reply&) = delete;
 
@@ -173,9 +199,56 @@ class Reply {
   }
   bool finished() const { return message_.finished(); }
 
+  // Takes the reply out of the handler: finish and send it later, from any thread, through
+  // the returned object (the handler then returns at once; its status is ignored). The call
+  // stays open, and ctx.Cancelled() keeps working, until it is sent. Copy what you need from
+  // the request first: its memory goes back when the handler returns. Once per call.
+  DeferredReply<T> Defer();
+
  private:
   internal::OutgoingMessage& message_;
+  internal::ReplyDeferral* deferral_;
 };
+
+// A reply finished after its handler returned. Move-only; sends INTERNAL if destroyed unsent.
+template <class T>
+class DeferredReply {
+ public:
+  DeferredReply(internal::OutgoingMessage message, std::shared_ptr<internal::ReplySender> sender)
+      : message_(std::move(message)), sender_(std::move(sender)) {}
+  DeferredReply(DeferredReply&&) = default;
+  DeferredReply& operator=(DeferredReply&&) = default;
+  ~DeferredReply() {
+    if (sender_) Send(Status::Internal("a deferred reply was dropped without being sent"));
+  }
+
+  void Reserve(size_t size_hint) { message_.Reserve(size_hint); }
+  flatbuffers::FlatBufferBuilder& fbb() { return message_.fbb(); }
+  void Finish(flatbuffers::Offset<T> root) {
+    message_.fbb().Finish(root);
+    message_.MarkFinished();
+  }
+  // Sends the outcome: the finished reply with OK, else `status` alone. Once.
+  void Send(Status status = Status::Ok()) {
+    if (!sender_) return;
+    if (status.ok() && !message_.finished()) {
+      status = Status::Internal("a deferred reply was sent OK without being finished");
+    }
+    std::exchange(sender_, nullptr)->Send(std::move(status), std::move(message_));
+  }
+
+ private:
+  internal::OutgoingMessage message_;
+  std::shared_ptr<internal::ReplySender> sender_;
+};
+
+template <class T>
+DeferredReply<T> Reply<T>::Defer() {
+  if (deferral_ == nullptr) {
+    return DeferredReply<T>(internal::OutgoingMessage(), nullptr);
+  }
+  return DeferredReply<T>(std::move(message_), deferral_->Defer());
+}
 
 // A verified message of type T (a reply, a stream message), read in place. Valid until
 // destroyed; may outlive the call and the client stub, and keeps the connection's memory

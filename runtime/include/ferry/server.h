@@ -6,6 +6,7 @@
 //   server.Run();  // until Shutdown()
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -61,6 +62,10 @@ class Server {
   // Thread-safe; idempotent. Called from a handler, it starts the shutdown on another thread
   // and returns at once (a handler cannot wait for its own thread).
   void Shutdown();
+  // The same, after draining: stops accepting, refuses new calls (UNAVAILABLE: "the server
+  // is shutting down"), and lets calls and streams in flight finish until `drain_until`;
+  // what is left then is cancelled (handlers see ctx.Cancelled(), clients get UNAVAILABLE).
+  void Shutdown(std::chrono::steady_clock::time_point drain_until);
 
   // Connections currently open, those still in their handshake included.
   size_t connection_count() const;

@@ -31,14 +31,16 @@ std::string_view MethodKindName(MethodKind kind);
 class ServiceBinding {
  public:
   // Runs a unary or oneway call on a verified request: a unary handler finishes `reply`.
-  using UnaryHandler = std::function<Status(CallContext& context, const uint8_t* request,
-                                            size_t request_size,
-                                            internal::OutgoingMessage& reply)>;
+  // `deferral` lets the handler keep its reply past its return (Reply::Defer); may be null.
+  using UnaryHandler = std::function<Status(
+      CallContext& context, const uint8_t* request, size_t request_size,
+      internal::OutgoingMessage& reply, internal::ReplyDeferral* deferral)>;
   // Runs a streaming call. `request` is the verified request of a server-streaming call
   // (null for the others); a client-streaming handler finishes `reply`.
   using StreamHandler = std::function<Status(
       CallContext& context, const uint8_t* request, size_t request_size,
-      internal::ServerStreamPort& stream, internal::OutgoingMessage& reply)>;
+      internal::ServerStreamPort& stream, internal::OutgoingMessage& reply,
+      internal::ReplyDeferral* deferral)>;
 
   struct Method {
     uint32_t id;
@@ -61,8 +63,9 @@ class ServiceBinding {
     void* impl = impl_.get();
     methods_.push_back({id, Qualified(name), MethodKind::kUnary, &internal::Verify<Req>,
                         [impl, call](CallContext& ctx, const uint8_t* data, size_t,
-                                     internal::OutgoingMessage& reply) -> Status {
-                          Reply<Rep> typed(reply);
+                                     internal::OutgoingMessage& reply,
+                                     internal::ReplyDeferral* deferral) -> Status {
+                          Reply<Rep> typed(reply, deferral);
                           return call(impl, ctx, *flatbuffers::GetRoot<Req>(data), typed);
                         },
                         nullptr});
@@ -74,7 +77,8 @@ class ServiceBinding {
     void* impl = impl_.get();
     methods_.push_back({id, Qualified(name), MethodKind::kOneway, &internal::Verify<Req>,
                         [impl, call](CallContext& ctx, const uint8_t* data, size_t,
-                                     internal::OutgoingMessage&) -> Status {
+                                     internal::OutgoingMessage&,
+                                     internal::ReplyDeferral*) -> Status {
                           return call(impl, ctx, *flatbuffers::GetRoot<Req>(data));
                         },
                         nullptr});
@@ -88,7 +92,8 @@ class ServiceBinding {
                         nullptr,
                         [impl, call](CallContext& ctx, const uint8_t* data, size_t,
                                      internal::ServerStreamPort& port,
-                                     internal::OutgoingMessage&) -> Status {
+                                     internal::OutgoingMessage&,
+                                     internal::ReplyDeferral*) -> Status {
                           ServerWriter<Out> writer(port);
                           return call(impl, ctx, *flatbuffers::GetRoot<Req>(data), writer);
                         }});
@@ -101,9 +106,10 @@ class ServiceBinding {
     methods_.push_back({id, Qualified(name), MethodKind::kClientStreaming, nullptr, nullptr,
                         [impl, call](CallContext& ctx, const uint8_t*, size_t,
                                      internal::ServerStreamPort& port,
-                                     internal::OutgoingMessage& reply) -> Status {
+                                     internal::OutgoingMessage& reply,
+                                     internal::ReplyDeferral* deferral) -> Status {
                           ServerReader<In> reader(port);
-                          Reply<Rep> typed(reply);
+                          Reply<Rep> typed(reply, deferral);
                           return call(impl, ctx, reader, typed);
                         }});
   }
@@ -115,7 +121,8 @@ class ServiceBinding {
     methods_.push_back({id, Qualified(name), MethodKind::kBidiStreaming, nullptr, nullptr,
                         [impl, call](CallContext& ctx, const uint8_t*, size_t,
                                      internal::ServerStreamPort& port,
-                                     internal::OutgoingMessage&) -> Status {
+                                     internal::OutgoingMessage&,
+                                     internal::ReplyDeferral*) -> Status {
                           ServerStream<In, Out> stream(port);
                           return call(impl, ctx, stream);
                         }});

@@ -31,6 +31,9 @@ thread_local const MethodTable* handler_thread_of = nullptr;
 // middle of its handshake is not dropped for the next one to arrive.
 constexpr auto kPendingGrace = std::chrono::milliseconds(100);
 
+// How long a drained connection waits for its client to read the last replies and leave.
+constexpr auto kLinger = std::chrono::seconds(1);
+
 }  // namespace
 
 bool OnHandlerThreadOf(const MethodTable& methods) { return handler_thread_of == &methods; }
@@ -128,15 +131,15 @@ void ServerCore::Wake() {
   [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof(one));
 }
 
-void ServerCore::Shutdown() {
+void ServerCore::Shutdown(Clock::time_point drain_until) {
   if (!OnHandlerThreadOf(methods_)) {
-    ShutdownAndWait();
+    ShutdownAndWait(drain_until);
     return;
   }
   std::lock_guard lock(mutex_);
   if (handler_shutdown_.joinable()) return;
   try {
-    handler_shutdown_ = std::thread([this] { ShutdownAndWait(); });
+    handler_shutdown_ = std::thread([this, drain_until] { ShutdownAndWait(drain_until); });
   } catch (const std::system_error&) {
     // No thread to finish the job: at least stop accepting; ~Server completes the rest.
     stopping_ = true;
@@ -145,8 +148,8 @@ void ServerCore::Shutdown() {
   }
 }
 
-void ServerCore::ShutdownAndWait() {
-  std::call_once(shutdown_once_, [this] {
+void ServerCore::ShutdownAndWait(Clock::time_point drain_until) {
+  std::call_once(shutdown_once_, [this, drain_until] {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
@@ -155,6 +158,16 @@ void ServerCore::ShutdownAndWait() {
     if (acceptor_.joinable()) acceptor_.join();
     // The acceptor is gone: nothing else touches the lists now.
     listeners_.clear();  // removes their files
+    // Calls in flight may finish by drain_until; new ones are refused meanwhile. Then whatever
+    // is left is cancelled (its handlers see ctx.Cancelled()) and the clients disconnected.
+    if (drain_until > Clock::now()) {
+      for (auto& admitted : connections_) admitted.connection->Drain();
+      for (auto& admitted : connections_) (void)admitted.connection->WaitDrained(drain_until);
+      // Half-closed, a connection lets its client read the last replies before it goes (a
+      // socket closed with the client's frames unread would be reset, losing them).
+      const Clock::time_point linger = std::min(drain_until, Clock::now() + kLinger);
+      for (auto& admitted : connections_) admitted.connection->Linger(linger);
+    }
     for (auto& admitted : connections_) admitted.connection->Stop();
     for (auto& admitted : connections_) admitted.connection->Join();
     {

@@ -32,7 +32,8 @@ class ServerCore {
   Status Add(ServiceBinding binding);
   Status Listen(std::string_view endpoint);
   void Run();
-  void Shutdown();
+  // `drain_until`: calls in flight may finish until then (time_point::min(): none may).
+  void Shutdown(std::chrono::steady_clock::time_point drain_until);
   size_t connection_count() const;
   uint64_t bytes_copied() const;
   std::vector<std::string> endpoints() const;
@@ -42,7 +43,8 @@ class ServerCore {
   // first socket listener. Called with mutex_ held.
   Status EnsureUpgradeListener();
   // Shutdown()'s work, waiting for every thread; never from one of this server's handlers.
-  void ShutdownAndWait();
+  void ShutdownAndWait(
+      std::chrono::steady_clock::time_point drain_until = std::chrono::steady_clock::time_point::min());
   // A connection and what admission knows of it.
   struct Admitted {
     std::shared_ptr<ServerConnection> connection;

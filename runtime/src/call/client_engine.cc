@@ -245,7 +245,8 @@ bool ClientEngine::Route(InboundMessage message) {
       Status status = StatusFromWire(header.status_code, header.status_message);
       if (status.ok() && !message.payload_status.ok()) status = message.payload_status;
       if (status.ok()) call.reply = std::move(message.payload);
-      std::shared_ptr<ClientCall> self = EndLocked(call, std::move(status));
+      // Messages that came before the Reply are still the caller's to read.
+      std::shared_ptr<ClientCall> self = EndLocked(call, std::move(status), /*keep_unread=*/true);
       // A heap call's last reference may be the engine's: it goes after the lock (the caller
       // drops `self` at the end of ReadOnce's scope, with the lock held, so keep it alive).
       if (self) completions_.push_back([self] {});
@@ -286,12 +287,15 @@ bool ClientEngine::Route(InboundMessage message) {
   }
 }
 
-std::shared_ptr<ClientCall> ClientEngine::EndLocked(ClientCall& call, Status status) {
+std::shared_ptr<ClientCall> ClientEngine::EndLocked(ClientCall& call, Status status,
+                                                   bool keep_unread) {
   if (call.ended) return nullptr;
   call.ended = true;
   call.status = std::move(status);
-  call.inbound.clear();  // their memory goes back now
-  call.inbound_bytes = 0;
+  if (!keep_unread) {
+    call.inbound.clear();  // their memory goes back now
+    call.inbound_bytes = 0;
+  }
   if (calls_.erase(call.id) != 0) {
     --open_calls_;
     capacity_.notify_one();

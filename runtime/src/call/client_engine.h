@@ -123,9 +123,10 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   // Applies one inbound message to its call. With mutex_ held; false when the server broke the
   // protocol.
   bool Route(InboundMessage message);
-  // Marks `call` ended with `status` and forgets it. With mutex_ held; the returned reference
-  // (the call's self) must be dropped after unlocking.
-  std::shared_ptr<ClientCall> EndLocked(ClientCall& call, Status status);
+  // Marks `call` ended with `status` and forgets it; its unread stream messages go too, unless
+  // `keep_unread` (the server ended it: what it sent before is still to be read). With mutex_
+  // held; the returned reference (the call's self) must be dropped after unlocking.
+  std::shared_ptr<ClientCall> EndLocked(ClientCall& call, Status status, bool keep_unread = false);
   void FailAllLocked(const Status& why);
   void SendWindow(ClientCall& call, uint32_t messages, uint64_t bytes);
   void SendCancel(uint64_t id);

@@ -22,7 +22,8 @@ template <class Run>
 Status Guarded(const ServiceBinding::Method& method, OutgoingMessage& reply, Run run) {
   try {
     Status status = run();
-    if (status.ok() && RepliesWithMessage(method.kind) && !reply.finished()) {
+    if (status.ok() && RepliesWithMessage(method.kind) && !reply.finished() &&
+        reply.allocator() != nullptr) {  // a deferred reply has been moved out
       return Status::Internal(method.name + " returned OK without finishing its reply");
     }
     return status;
@@ -72,22 +73,23 @@ Resolution Resolve(const MethodTable& methods, uint32_t method_id, uint8_t kind,
 }
 
 Status RunUnary(const ServiceBinding::Method& method, CallContext& context,
-                const uint8_t* request, size_t request_size, OutgoingMessage& reply) {
+                const uint8_t* request, size_t request_size, OutgoingMessage& reply,
+                ReplyDeferral* deferral) {
   if (!method.unary) {
     return Status::Unimplemented(method.name + " has no handler");
   }
   return Guarded(method, reply,
-                 [&] { return method.unary(context, request, request_size, reply); });
+                 [&] { return method.unary(context, request, request_size, reply, deferral); });
 }
 
 Status RunStream(const ServiceBinding::Method& method, CallContext& context,
                  const uint8_t* request, size_t request_size, ServerStreamPort& stream,
-                 OutgoingMessage& reply) {
+                 OutgoingMessage& reply, ReplyDeferral* deferral) {
   if (!method.stream) {
     return Status::Unimplemented(method.name + " has no handler");
   }
   return Guarded(method, reply, [&] {
-    return method.stream(context, request, request_size, stream, reply);
+    return method.stream(context, request, request_size, stream, reply, deferral);
   });
 }
 

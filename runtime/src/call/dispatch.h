@@ -31,12 +31,14 @@ Resolution Resolve(const MethodTable& methods, uint32_t method_id, uint8_t kind,
                    const uint8_t* request, size_t request_size,
                    std::chrono::steady_clock::time_point deadline);
 
-// Runs a resolved unary or oneway method. On OK a unary handler has finished `reply`.
+// Runs a resolved unary or oneway method. On OK a unary handler has finished `reply` (unless
+// it deferred it through `deferral`: then its status means nothing).
 Status RunUnary(const ServiceBinding::Method& method, CallContext& context,
-                const uint8_t* request, size_t request_size, OutgoingMessage& reply);
+                const uint8_t* request, size_t request_size, OutgoingMessage& reply,
+                ReplyDeferral* deferral);
 // Runs a resolved streaming method. On OK a client-streaming handler has finished `reply`.
 Status RunStream(const ServiceBinding::Method& method, CallContext& context,
                  const uint8_t* request, size_t request_size, ServerStreamPort& stream,
-                 OutgoingMessage& reply);
+                 OutgoingMessage& reply, ReplyDeferral* deferral);
 
 }  // namespace ferry::internal

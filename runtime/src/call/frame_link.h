@@ -45,6 +45,9 @@ class FrameLink {
   // Unblocks Send and Receive in other threads; both then fail with UNAVAILABLE. Idempotent,
   // thread-safe.
   virtual void Shutdown() = 0;
+  // No more frames from this side (a frame being sent is finished first); the peer reads what
+  // was sent, then sees the link end, and may still send. The default does nothing.
+  virtual void CloseWrites() {}
   // Frame bytes this side has copied (or had the kernel copy) so far, counted honestly: a
   // socket copies every byte once into the kernel on send and once out on receive; a queue
   // stages and pushes on send and pops on receive. Thread-safe.

@@ -8,17 +8,16 @@
 namespace ferry::internal {
 
 std::shared_ptr<FrameMessageLink> FrameMessageLink::Create(std::unique_ptr<FrameLink> link,
-                                                           uint64_t max_message_bytes, Side side,
+                                                           uint64_t max_message_bytes,
                                                            std::shared_ptr<BufferPool> send_pool) {
   return std::shared_ptr<FrameMessageLink>(
-      new FrameMessageLink(std::move(link), max_message_bytes, side, std::move(send_pool)));
+      new FrameMessageLink(std::move(link), max_message_bytes, std::move(send_pool)));
 }
 
 FrameMessageLink::FrameMessageLink(std::unique_ptr<FrameLink> link, uint64_t max_message_bytes,
-                                   Side side, std::shared_ptr<BufferPool> send_pool)
+                                   std::shared_ptr<BufferPool> send_pool)
     : link_(std::move(link)),
       max_message_bytes_(max_message_bytes),
-      side_(side),
       // One pool per connection when the link has one: it trims it while it waits.
       send_pool_(send_pool ? std::move(send_pool)
                            : (link_->pool() ? link_->pool() : BufferPool::Create())) {}
@@ -50,8 +49,7 @@ Status FrameMessageLink::Send(const CallHeader& header, OutgoingMessage* payload
   }
   const EncodedHeader encoded(header);
   const FrameLink::Part parts[] = {encoded.header(), encoded.padding(), bytes};
-  Status sent = link_->Send(
-      parts, side_ == Side::kServer ? std::chrono::steady_clock::time_point::max() : deadline);
+  Status sent = link_->Send(parts, deadline);
   if (sent.ok() && payload != nullptr) *payload = OutgoingMessage();  // its buffer goes back
   return sent;
 }

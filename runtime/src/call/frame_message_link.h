@@ -17,15 +17,10 @@ namespace ferry::internal {
 class FrameMessageLink final : public MessageLink,
                                public std::enable_shared_from_this<FrameMessageLink> {
  public:
-  enum class Side { kClient, kServer };
   // `max_message_bytes` bounds payloads sent (the peer's limit). `send_pool`: where outgoing
-  // payloads are built; null uses the link's own pool, or a fresh one. On the server side a
-  // send waits for room as long as the link lives, whatever deadline it is given: a frame the
-  // deadline would find half sent is finished by a background copy on a FrameLink, which a
-  // server (with no caller to return to) has no reason to pay for; the link's frame time
-  // bounds a peer that does not read.
+  // payloads are built; null uses the link's own pool, or a fresh one.
   static std::shared_ptr<FrameMessageLink> Create(std::unique_ptr<FrameLink> link,
-                                                  uint64_t max_message_bytes, Side side,
+                                                  uint64_t max_message_bytes,
                                                   std::shared_ptr<BufferPool> send_pool = nullptr);
   ~FrameMessageLink() override;
 
@@ -35,6 +30,7 @@ class FrameMessageLink final : public MessageLink,
               std::chrono::steady_clock::time_point deadline) override;
   Result<InboundMessage> Receive(std::chrono::steady_clock::time_point deadline) override;
   void Shutdown() override;
+  void CloseWrites() override { link_->CloseWrites(); }
   bool connected() const override { return !down_.load(std::memory_order_acquire); }
   uint64_t bytes_copied() const override {
     return growth_copied_.load(std::memory_order_relaxed) + link_->bytes_copied();
@@ -42,12 +38,11 @@ class FrameMessageLink final : public MessageLink,
   uint64_t max_message_bytes() const override { return max_message_bytes_; }
 
  private:
-  FrameMessageLink(std::unique_ptr<FrameLink> link, uint64_t max_message_bytes, Side side,
+  FrameMessageLink(std::unique_ptr<FrameLink> link, uint64_t max_message_bytes,
                    std::shared_ptr<BufferPool> send_pool);
 
   std::unique_ptr<FrameLink> link_;
   const uint64_t max_message_bytes_;
-  const Side side_;
   const std::shared_ptr<BufferPool> send_pool_;
   std::atomic<bool> down_{false};
   std::atomic<uint64_t> growth_copied_{0};

@@ -97,6 +97,7 @@ void LinkServerConnection::Serve() {
 
 void LinkServerConnection::CloseLocked() {
   stopping_ = true;
+  drained_.notify_all();
   if (link_) link_->Shutdown();  // none yet during the handshake
   // Running handlers are told here: with every worker in one, nobody would read a Cancel.
   // (Their OnCancel callbacks are dropped: they may not run with the mutex held, and nothing
@@ -154,9 +155,8 @@ void LinkServerConnection::WorkLoop(int me) {
       bool kept = false;
       // Once the handler has run, the role is ours again unless a standby took it over; the
       // reply is sent after that, so a slow peer cannot make a fast handler look slow.
-      Handle(*call, [&] {
+      Handle(call, [&] {
         std::lock_guard relock(mutex_);
-        active_.erase(call->id());
         kept = role_ == Role::kHandling && role_owner_ == me;
         if (kept) role_ = Role::kReading;  // the alarm stays armed: see kHandlerGrace
       });
@@ -287,22 +287,25 @@ std::shared_ptr<ServerCall> LinkServerConnection::Open(InboundMessage& message) 
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return nullptr;
-    if (header.kind == static_cast<uint8_t>(MethodKind::kUnary) || oneway) {
+    if (draining_) {
+      refusal = Status::Unavailable("the server is shutting down");
+    } else if (header.kind == static_cast<uint8_t>(MethodKind::kUnary) || oneway) {
       if (!oneway) active_.emplace(call->id(), call);
+      ++calls_running_;
       return call;
-    }
-    if (streams_ >= std::max(1U, env_.options->max_streams_per_connection)) {
+    } else if (streams_ >= std::max(1U, env_.options->max_streams_per_connection)) {
       refusal = Status::ResourceExhausted(
           std::to_string(streams_) +
           " streams are open on this connection (ServerOptions::max_streams_per_connection)");
     } else {
       active_.emplace(call->id(), call);
       ++streams_;
+      ++calls_running_;
     }
   }
   if (!refusal.ok()) {
     call->DropRequest();
-    SendReply(*call, std::move(refusal), nullptr);
+    if (!oneway) SendReply(*call, std::move(refusal), nullptr);
     return nullptr;
   }
   StartStream(std::move(call));
@@ -319,8 +322,10 @@ void LinkServerConnection::StartStream(std::shared_ptr<ServerCall> call) {
       --streams_;
       streams_done_.notify_all();
     }
-    SendReply(*call, Status::ResourceExhausted(std::string("cannot start a stream's thread: ") + e.what()),
+    SendReply(*call,
+              Status::ResourceExhausted(std::string("cannot start a stream's thread: ") + e.what()),
               nullptr);
+    CallEnded();
   }
 }
 
@@ -335,9 +340,10 @@ void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call) {
   if (status.ok()) {
     const IncomingMessage& request = call->request();
     try {
+      // Deferring a client stream's reply is not offered: its handler has a thread of its own.
       status = internal::RunStream(call->resolved(), *call,
                                    request.size() > 0 ? request.data() : nullptr, request.size(),
-                                   *call, reply);
+                                   *call, reply, nullptr);
     } catch (const std::exception& e) {
       status = Status::Internal(std::string("call failed inside the runtime: ") + e.what());
     }
@@ -350,27 +356,102 @@ void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call) {
     active_.erase(call->id());
   }
   SendReply(*call, status, status.ok() && replies ? &reply : nullptr);
+  CallEnded();
   std::lock_guard lock(mutex_);
   if (--streams_ == 0) streams_done_.notify_all();
 }
 
-void LinkServerConnection::Handle(ServerCall& call, const std::function<void()>& ran) {
+void LinkServerConnection::CallEnded() {
+  std::lock_guard lock(mutex_);
+  if (--calls_running_ == 0) drained_.notify_all();
+}
+
+void LinkServerConnection::Drain() {
+  std::lock_guard lock(mutex_);
+  draining_ = true;
+}
+
+void LinkServerConnection::Linger(Clock::time_point until) {
+  std::unique_lock lock(mutex_);
+  if (!link_ || stopping_) return;
+  link_->CloseWrites();
+  // The reader goes on (taking the client's last window updates) until the client leaves.
+  drained_.wait_until(lock, until, [&] { return stopping_; });
+}
+
+bool LinkServerConnection::WaitDrained(Clock::time_point until) {
+  std::unique_lock lock(mutex_);
+  return drained_.wait_until(lock, until, [&] { return calls_running_ == 0 || stopping_; }) &&
+         calls_running_ == 0;
+}
+
+// A unary handler's way to keep its reply (Reply::Defer): the reply then goes out through a
+// sender that holds the connection and the call.
+class LinkServerConnection::Deferral final : public ReplyDeferral {
+ public:
+  Deferral(LinkServerConnection& connection, std::shared_ptr<ServerCall> call)
+      : connection_(connection), call_(std::move(call)) {}
+
+  std::shared_ptr<ReplySender> Defer() override {
+    deferred_ = true;
+    return std::make_shared<Sender>(connection_.shared_from_this(), call_);
+  }
+  bool deferred() const { return deferred_; }
+
+ private:
+  struct Sender final : ReplySender {
+    Sender(std::shared_ptr<LinkServerConnection> c, std::shared_ptr<ServerCall> k)
+        : connection(std::move(c)), call(std::move(k)) {}
+    void Send(Status status, OutgoingMessage reply) override {
+      connection->FinishDeferred(*call, std::move(status), std::move(reply));
+    }
+    std::shared_ptr<LinkServerConnection> connection;
+    std::shared_ptr<ServerCall> call;
+  };
+
+  LinkServerConnection& connection_;
+  std::shared_ptr<ServerCall> call_;
+  bool deferred_ = false;
+};
+
+void LinkServerConnection::FinishDeferred(ServerCall& call, Status status, OutgoingMessage reply) {
+  status = call.Conclude(std::move(status));
+  {
+    std::lock_guard lock(mutex_);
+    active_.erase(call.id());
+  }
+  SendReply(call, std::move(status), &reply);
+  CallEnded();
+}
+
+void LinkServerConnection::Handle(const std::shared_ptr<ServerCall>& call,
+                                  const std::function<void()>& ran) {
   OutgoingMessage reply = link_->NewMessage(0);
+  Deferral deferral(*this, call);
   Status status;
   try {
-    const IncomingMessage& request = call.request();
-    status = RunUnary(call.resolved(), call, request.data(), request.size(), reply);
+    const IncomingMessage& request = call->request();
+    status = RunUnary(call->resolved(), *call, request.data(), request.size(), reply, &deferral);
   } catch (const std::exception& e) {  // std::bad_alloc around the handler
     status = Status::Internal(std::string("call failed inside the runtime: ") + e.what());
   }
-  call.DropRequest();  // the request's memory goes back before the reply is sent
-  status = call.Conclude(std::move(status));
-  ran();
-  if (call.kind() == static_cast<uint8_t>(MethodKind::kOneway)) {
-    if (!status.ok()) LogLine("oneway call failed: " + status.ToString());
+  call->DropRequest();  // the request's memory goes back before the reply is sent
+  if (deferral.deferred()) {  // the reply goes out through its sender (FinishDeferred)
+    ran();
     return;
   }
-  SendReply(call, std::move(status), &reply);
+  status = call->Conclude(std::move(status));
+  {
+    std::lock_guard lock(mutex_);
+    active_.erase(call->id());
+  }
+  ran();
+  if (call->kind() == static_cast<uint8_t>(MethodKind::kOneway)) {
+    if (!status.ok()) LogLine("oneway call failed: " + status.ToString());
+  } else {
+    SendReply(*call, std::move(status), &reply);
+  }
+  CallEnded();
 }
 
 void LinkServerConnection::SendReply(ServerCall& call, Status status, OutgoingMessage* reply) {
@@ -382,9 +463,12 @@ void LinkServerConnection::SendReply(ServerCall& call, Status status, OutgoingMe
   for (;;) {
     header.status_code = static_cast<uint32_t>(status.code());
     header.status_message = WireStatusMessage(status);
-    // Blocks while the client does not read, by the call's deadline; Stop() ends that. A
-    // failed send means the client is gone (or the link broke): the reader sees it.
-    const Status sent = link_->Send(header, payload, call.Deadline());
+    // Blocks while the client does not read (Stop() ends that; sockets bound a frame by its
+    // frame time). Not by the call's deadline: a queue link would finish a frame the deadline
+    // cut from a copy, and such copies of large replies pile up in a server's heap (the chaos
+    // test saw 30 MiB stay). A failed send means the client is gone (or the link broke): the
+    // reader sees it.
+    const Status sent = link_->Send(header, payload, Clock::time_point::max());
     if (payload == nullptr || sent.ok()) return;
     if (sent.code() != StatusCode::kResourceExhausted && sent.code() != StatusCode::kInvalidArgument) {
       if (sent.code() != StatusCode::kDeadlineExceeded) return;

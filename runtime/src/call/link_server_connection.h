@@ -47,6 +47,9 @@ class LinkServerConnection final : public ServerConnection,
   bool finished() const override { return finished_.load(std::memory_order_acquire); }
   // What the link copied (growth while building replies included).
   uint64_t bytes_copied() const override;
+  void Drain() override;
+  bool WaitDrained(std::chrono::steady_clock::time_point until) override;
+  void Linger(std::chrono::steady_clock::time_point until) override;
 
  private:
   enum class Role { kFree, kReading, kHandling };
@@ -65,9 +68,14 @@ class LinkServerConnection final : public ServerConnection,
   std::shared_ptr<ServerCall> Open(InboundMessage& message);
   void StartStream(std::shared_ptr<ServerCall> call);
   void RunStream(const std::shared_ptr<ServerCall>& call);
-  // Runs a unary or oneway handler, calls `ran` (before anything is sent), then replies.
-  void Handle(ServerCall& call, const std::function<void()>& ran);
+  // Runs a unary or oneway handler, calls `ran` (before anything is sent), then replies
+  // (unless the handler deferred its reply: FinishDeferred sends it).
+  void Handle(const std::shared_ptr<ServerCall>& call, const std::function<void()>& ran);
+  void FinishDeferred(ServerCall& call, Status status, OutgoingMessage reply);
   void SendReply(ServerCall& call, Status status, OutgoingMessage* reply);
+  // A call admitted by Open() has ended (its reply sent).
+  void CallEnded();
+  class Deferral;
   // Ends the connection: no more reading, running handlers see ctx.Cancelled(). With mutex_.
   void CloseLocked();
 
@@ -91,6 +99,9 @@ class LinkServerConnection final : public ServerConnection,
   std::unordered_map<uint64_t, std::shared_ptr<ServerCall>> active_;
   uint32_t streams_ = 0;                  // streaming handlers running
   std::condition_variable streams_done_;  // streams_ fell to 0
+  bool draining_ = false;                 // new calls are refused
+  uint32_t calls_running_ = 0;            // admitted calls whose reply has not gone out
+  std::condition_variable drained_;       // calls_running_ fell to 0, or the reader ended
 
   std::vector<std::thread> workers_;
   std::thread thread_;

@@ -53,6 +53,10 @@ class MessageLink {
   // Ends the link: Send and Receive fail with UNAVAILABLE from now on, in every thread.
   // Idempotent, thread-safe.
   virtual void Shutdown() = 0;
+  // This side sends nothing more; the peer reads what was sent and then sees the link end
+  // (a server closing gracefully, so that no byte the client has not read is lost). Receive
+  // goes on. The default does nothing (transports where closing loses nothing).
+  virtual void CloseWrites() {}
   // False once the peer is gone or Shutdown() was called.
   virtual bool connected() const = 0;
   // Payload bytes copied on this side so far (growth across buffers, staging, kernel copies).

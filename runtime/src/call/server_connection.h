@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -49,6 +50,13 @@ class ServerConnection {
   virtual bool finished() const = 0;
   // Payload bytes this side has copied for the connection (see Server::bytes_copied()).
   virtual uint64_t bytes_copied() const = 0;
+  // Refuses new calls from now on (UNAVAILABLE); calls in flight go on. Returns at once.
+  virtual void Drain() = 0;
+  // Waits until no call is in flight, or until `until`; true when none is.
+  virtual bool WaitDrained(std::chrono::steady_clock::time_point until) = 0;
+  // After draining: sends nothing more and waits until the client has read what was sent and
+  // left, or until `until` (Stop() then ends the connection).
+  virtual void Linger(std::chrono::steady_clock::time_point until) = 0;
 
   // True once the handshake succeeded. Until then the connection is "pending": it may be
   // dropped to make room for a newer one (ServerOptions::max_pending_handshakes).

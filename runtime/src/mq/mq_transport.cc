@@ -42,8 +42,7 @@ Result<std::shared_ptr<MessageLink>> OpenMqLink(int socket, const ConnectionEnv&
   if (Status s = ReceiveMapped(socket, deadline); !s.ok()) return s;
   (*link)->RemoveNames();  // both sides have the queues open: nothing left to leak
   return std::shared_ptr<MessageLink>(
-      FrameMessageLink::Create(std::move(*link), env.options->max_message_bytes,
-                               FrameMessageLink::Side::kServer));
+      FrameMessageLink::Create(std::move(*link), env.options->max_message_bytes));
 }
 
 std::shared_ptr<ServerConnection> NewMqConnection(Fd client, ConnectionEnv env) {
@@ -84,8 +83,7 @@ Result<std::shared_ptr<MessageLink>> ConnectMq(const Endpoint& endpoint,
   (*link)->RemoveNames();
   if (Status s = SendMapped(socket->get()); !s.ok()) return s;
   return std::shared_ptr<MessageLink>(
-      FrameMessageLink::Create(std::move(*link), max_message_bytes,
-                               FrameMessageLink::Side::kClient));
+      FrameMessageLink::Create(std::move(*link), max_message_bytes));
 }
 
 }  // namespace ferry::internal

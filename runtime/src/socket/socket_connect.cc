@@ -95,8 +95,7 @@ Result<std::shared_ptr<MessageLink>> ConnectSocket(const Endpoint& endpoint,
       SocketLink::Adopt(std::move(*socket), std::move(link_options));
   if (!link.ok()) return link.status();
   return std::shared_ptr<MessageLink>(
-      FrameMessageLink::Create(std::move(*link), max_message_bytes,
-                               FrameMessageLink::Side::kClient));
+      FrameMessageLink::Create(std::move(*link), max_message_bytes));
 }
 
 }  // namespace ferry::internal

@@ -171,6 +171,18 @@ Status SocketLink::Send(std::span<const Part> parts, Clock::time_point deadline)
   if (io == Io::kDeadline && written == 0) {
     return Status::DeadlineExceeded("no room to send before the deadline");
   }
+  if (io == Io::kDeadline && options_.finish_frames_inline) {
+    size_t rest = 0;
+    for (int i = 0; i < count; ++i) rest += remaining[i].iov_len;
+    size_t more = 0;
+    const Io finished =
+        WriteAll(socket_.native_handle(), &remaining, &count, FrameDeadline(rest), &more);
+    bytes_copied_.fetch_add(more, std::memory_order_relaxed);
+    if (finished == Io::kDone) return Status::Ok();  // late, but whole
+    turn.Leave();
+    Shutdown();
+    return Status::Unavailable("a frame was not whole within its frame time");
+  }
   if (io == Io::kDeadline) {
     FinishInBackground(std::span(remaining, static_cast<size_t>(count)), turn.Release());
     return Status::DeadlineExceeded("the deadline passed with " + std::to_string(written) +
@@ -307,6 +319,12 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
                             std::to_string(n) + " bytes");
   }
   return frame;
+}
+
+void SocketLink::CloseWrites() {
+  if (!send_gate_.Enter(std::chrono::steady_clock::time_point::max())) return;
+  SendTurn turn(send_gate_);
+  ::shutdown(socket_.native_handle(), SHUT_WR);
 }
 
 void SocketLink::Shutdown() {

@@ -33,6 +33,10 @@ struct SocketLinkOptions {
   // deadlines bound only the wait for a frame to begin. Zero: no limit.
   std::chrono::milliseconds frame_timeout{0};
   uint64_t min_frame_bytes_per_second = 0;
+  // A frame Send's deadline finds partly sent is finished by the sending thread itself (within
+  // the frame time) instead of from a copy by a thread of the link's own. For a server, whose
+  // sender has no caller to return to and whose copies would pile up in memory.
+  bool finish_frames_inline = false;
 };
 
 class SocketLink final : public FrameLink {
@@ -50,6 +54,9 @@ class SocketLink final : public FrameLink {
   Status Send(std::span<const Part> parts, std::chrono::steady_clock::time_point deadline) override;
   // While waiting for a frame to begin, the pool's large idle buffers age out.
   Result<PooledBuffer> Receive(std::chrono::steady_clock::time_point deadline) override;
+  // Half-closes the socket (after a frame in progress): a server that closed with the client's
+  // frames unread would reset the connection and lose what the client has not read yet.
+  void CloseWrites() override;
   void Shutdown() override;
   uint64_t bytes_copied() const override { return bytes_copied_.load(std::memory_order_relaxed); }
   const std::shared_ptr<BufferPool>& pool() const override { return pool_; }

@@ -58,11 +58,11 @@ Result<std::shared_ptr<MessageLink>> OpenSocketLink(int socket, const Connection
   options.pool = BufferPool::Create(kIdleBytesPerConnection, env.budget);
   options.frame_timeout = env.options->frame_timeout;
   options.min_frame_bytes_per_second = env.options->min_frame_bytes_per_second;
+  options.finish_frames_inline = true;
   Result<std::unique_ptr<SocketLink>> link = SocketLink::Adopt(std::move(own), std::move(options));
   if (!link.ok()) return link.status();
   return std::shared_ptr<MessageLink>(
-      FrameMessageLink::Create(std::move(*link), env.options->max_message_bytes,
-                               FrameMessageLink::Side::kServer));
+      FrameMessageLink::Create(std::move(*link), env.options->max_message_bytes));
 }
 
 }  // namespace
