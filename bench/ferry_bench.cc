@@ -1,9 +1,12 @@
 // ferry_bench: unary round trips over ferry's transports at 64 B, 4 KiB, 1 MiB and 16 MiB,
 // with the client and the server on different CPUs and on one CPU, next to baselines measured
 // in the same run (raw_spin and raw_futex over a shared mapping; raw_uds and raw_tcp socket
-// ping-pongs). One JSON line per case on stdout, a table with the bars on stderr.
+// ping-pongs); then streams of each kind at 64 B and 1 MiB per message, and 64 B unary calls
+// per second made back to back and kept in flight. One JSON line per case on stdout, tables
+// with the bars on stderr.
 //
-//   ferry_bench [--transport shm|unix|tcp|mq|all]... [--quick] [--iters-scale F] [--placement P]
+//   ferry_bench [--transport shm|unix|tcp|mq|all]... [--cases unary|streams|async|all]...
+//               [--quick] [--iters-scale F] [--placement P]
 //
 // The same binary is the server process of the ferry cases (--serve, started by itself).
 #include <algorithm>
@@ -27,8 +30,8 @@ namespace ferry_bench {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: ferry_bench [--transport shm|unix|tcp|mq|all]... [--quick] [--iters-scale F]\n"
-    "                   [--placement cross_cpu|same_cpu|all]\n"
+    "usage: ferry_bench [--transport shm|unix|tcp|mq|all]... [--cases unary|streams|async|all]...\n"
+    "                   [--quick] [--iters-scale F] [--placement cross_cpu|same_cpu|all]\n"
     "\n"
     "Measures unary round trips over ferry's transports (payloads 64 B, 4 KiB, 1 MiB, 16 MiB\n"
     "in the request, a small reply) against baselines in the same run: raw_spin and raw_futex\n"
@@ -36,9 +39,14 @@ constexpr const char* kUsage =
     "raw_tcp (a blocking socket ping-pong of the same bytes) for unix and tcp. tcp also\n"
     "measures tcp_upgraded: a tcp://127.0.0.1 connection after its move to shared memory;\n"
     "mq (two Boost.Interprocess message queues) has no raw floor of its own.\n"
-    "One JSON line per case on stdout, a summary table on stderr.\n"
+    "Then, over each ferry transport: server_stream, client_stream and bidi_stream at 64 B and\n"
+    "1 MiB per message (messages per second), and 64 B unary calls per second from one thread,\n"
+    "back to back (sync_unary) and with 1, 8 or 64 in flight (async_unary).\n"
+    "One JSON line per case on stdout, summary tables on stderr.\n"
     "\n"
     "  --transport T      a transport to measure (repeatable, or comma-separated); default all\n"
+    "  --cases C          unary (round trips and their raw baselines), streams or async\n"
+    "                     (repeatable, or comma-separated); default all\n"
     "  --quick            10x fewer calls and shorter time budgets (a smoke test)\n"
     "  --iters-scale F    multiply every call count and time budget by F (> 0)\n"
     "  --placement P      cross_cpu (client and server on different CPUs), same_cpu (both\n"
@@ -46,6 +54,8 @@ constexpr const char* kUsage =
 
 struct Options {
   std::vector<std::string> transports;  // empty: all
+  bool cases_given = false;             // false: every group of cases
+  FerryCaseGroups groups;
   double scale = 1.0;
   bool cross_cpu = true;
   bool same_cpu = true;
@@ -104,6 +114,29 @@ void AddTransports(const std::string& text, Options& options) {
   }
 }
 
+// "unary,streams" -> those groups only (added to earlier --cases); "all" -> every group.
+void AddCaseGroups(const std::string& text, Options& options) {
+  if (!options.cases_given) options.groups = {false, false, false};
+  options.cases_given = true;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string name = text.substr(start, comma - start);
+    if (name == "all") {
+      options.groups = {};
+    } else if (name == "unary") {
+      options.groups.unary = true;
+    } else if (name == "streams") {
+      options.groups.streams = true;
+    } else if (name == "async") {
+      options.groups.async = true;
+    } else {
+      UsageError("unknown cases '" + name + "' (unary, streams, async or all)");
+    }
+    start = comma + 1;
+  }
+}
+
 int RunBenchmarks(const Options& options) {
   const auto started = std::chrono::steady_clock::now();
   const std::vector<int> cpus = AllowedCpus();
@@ -127,26 +160,32 @@ int RunBenchmarks(const Options& options) {
 
   ScopedRuntimeDir runtime_dir;
   std::vector<CaseResult> results;
+  std::vector<RateResult> rate_results;
   auto report = [&results](const CaseResult& result) {
     std::cout << ToJson(result) << std::endl;  // one line per case, flushed
     results.push_back(result);
   };
+  auto report_rate = [&rate_results](const RateResult& result) {
+    std::cout << ToJson(result) << std::endl;
+    rate_results.push_back(result);
+  };
+  const bool raw = options.groups.unary;  // the raw baselines are floors of the round trips
   for (const Placement& placement : placements) {
     std::cerr << "ferry_bench: " << placement.name << ": client on CPU " << placement.client_cpu
               << ", server on CPU " << placement.server_cpu << '\n';
     PinToCpu(placement.client_cpu);
     const bool same = placement.client_cpu == placement.server_cpu;
-    if (Wanted(options, "shm")) {
+    if (raw && Wanted(options, "shm")) {
       RunRawCases(RawKind::kSpin, placement.name, same, placement.server_cpu, options.scale,
                   report);
       RunRawCases(RawKind::kFutex, placement.name, same, placement.server_cpu, options.scale,
                   report);
     }
-    if (Wanted(options, "unix")) {
+    if (raw && Wanted(options, "unix")) {
       RunRawSocketCases(RawSocketKind::kUds, placement.name, placement.server_cpu, options.scale,
                         report);
     }
-    if (Wanted(options, "tcp")) {
+    if (raw && Wanted(options, "tcp")) {
       RunRawSocketCases(RawSocketKind::kTcp, placement.name, placement.server_cpu, options.scale,
                         report);
     }
@@ -155,16 +194,18 @@ int RunBenchmarks(const Options& options) {
       const std::string family = transport.label == "tcp_upgraded" ? "tcp" : transport.label;
       if (!Wanted(options, family)) continue;
       RunFerryCases("/proc/self/exe", transport, runtime_dir.path(), placement.name,
-                    placement.server_cpu, options.scale, report);
+                    placement.server_cpu, options.scale, options.groups, report, report_rate);
     }
   }
   if (const std::vector<std::string> left = FilesIn(runtime_dir.path()); !left.empty()) {
     throw BenchError("ferry left " + runtime_dir.path() + "/" + left.front() + " behind");
   }
 
-  PrintTable(std::cerr, results);
+  if (!results.empty()) PrintTable(std::cerr, results);
+  PrintRateTable(std::cerr, rate_results);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-  std::cerr << "ferry_bench: " << results.size() << " cases in " << took.count() << " s\n";
+  std::cerr << "ferry_bench: " << results.size() + rate_results.size() << " cases in "
+            << took.count() << " s\n";
   return 0;
 }
 
@@ -184,6 +225,8 @@ int Main(int argc, char** argv) {
       return 0;
     } else if (arg == "--transport") {
       AddTransports(value(), options);
+    } else if (arg == "--cases") {
+      AddCaseGroups(value(), options);
     } else if (arg == "--quick") {
       options.scale *= 0.1;
     } else if (arg == "--iters-scale") {

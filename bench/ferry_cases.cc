@@ -14,6 +14,7 @@
 #include "ferry/ferry.h"
 #include "measure.h"
 #include "bench_support.h"
+#include "stream_cases.h"
 
 namespace ferry_bench {
 namespace {
@@ -21,9 +22,6 @@ namespace {
 namespace fb = ferry::bench;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-// Room for the FlatBuffers framing around the payload, so the builder never grows (and copies).
-constexpr size_t kFramingBytes = 256;
 
 // The server process and the endpoint it reports it listens on.
 ChildProcess StartServer(const std::string& self_exe, const std::string& listen, int cpu,
@@ -105,7 +103,9 @@ const std::vector<FerryTransport>& FerryTransports() {
 
 void RunFerryCases(const std::string& self_exe, const FerryTransport& transport,
                    const std::string& runtime_dir, const std::string& placement, int server_cpu,
-                   double scale, const std::function<void(const CaseResult&)>& report) {
+                   double scale, const FerryCaseGroups& groups,
+                   const std::function<void(const CaseResult&)>& report,
+                   const std::function<void(const RateResult&)>& report_rate) {
   std::string listen = transport.listen;
   if (const size_t at = listen.find("{dir}"); at != std::string::npos) {
     listen.replace(at, 5, runtime_dir);
@@ -124,20 +124,28 @@ void RunFerryCases(const std::string& self_exe, const FerryTransport& transport,
                        " transport, got " + std::string(channel->transport()));
     }
     fb::Bench::Client client(*channel);
-    for (const size_t size : kPayloadSizes) {
-      SendCase one(client, size);
-      const Plan plan = PlanFor(size, scale);
-      auto call = [&one](uint64_t) { return one.Call(); };
-      RunCalls(plan.warmup_calls, plan.warmup_budget, call);
-      // Copies are counted from here: the client's over the measured calls, the server's
-      // between the last warm-up reply and the last measured one (each reply reports the
-      // count as it was while being built, one reply behind; the Ack is too small to grow).
-      const uint64_t client_before = channel->bytes_copied();
-      const uint64_t server_before = one.server_bytes_copied();
-      std::vector<int64_t> times = RunCalls(plan.calls, plan.budget, call);
-      const uint64_t copied = (channel->bytes_copied() - client_before) +
-                              (one.server_bytes_copied() - server_before);
-      report(Summarize(transport.label, placement, size, times, copied));
+    if (groups.unary) {
+      for (const size_t size : kPayloadSizes) {
+        SendCase one(client, size);
+        const Plan plan = PlanFor(size, scale);
+        auto call = [&one](uint64_t) { return one.Call(); };
+        RunCalls(plan.warmup_calls, plan.warmup_budget, call);
+        // Copies are counted from here: the client's over the measured calls, the server's
+        // between the last warm-up reply and the last measured one (each reply reports the
+        // count as it was while being built, one reply behind; the Ack is too small to grow).
+        const uint64_t client_before = channel->bytes_copied();
+        const uint64_t server_before = one.server_bytes_copied();
+        std::vector<int64_t> times = RunCalls(plan.calls, plan.budget, call);
+        const uint64_t copied = (channel->bytes_copied() - client_before) +
+                                (one.server_bytes_copied() - server_before);
+        report(Summarize(transport.label, placement, size, times, copied));
+      }
+    }
+    if (groups.streams) {
+      RunStreamCases(*channel, transport.label, placement, scale, report_rate);
+    }
+    if (groups.async) {
+      RunUnaryRateCases(*channel, transport.label, placement, scale, report_rate);
     }
   }
   StopServer(server);

@@ -1,5 +1,5 @@
-// The ferry cases: unary ferry.bench.Bench.Send calls from this process to a server process,
-// over one transport each.
+// The ferry cases: ferry.bench.Bench calls from this process to a server process, over one
+// transport each: unary Send round trips here, the throughput cases in stream_cases.h.
 #pragma once
 
 #include <functional>
@@ -20,12 +20,22 @@ struct FerryTransport {
 // shm, unix, tcp, tcp_upgraded (a tcp://127.0.0.1 connection moved to shared memory), mq.
 const std::vector<FerryTransport>& FerryTransports();
 
+// Which groups of ferry cases run.
+struct FerryCaseGroups {
+  bool unary = true;    // Send round trips at every payload size (CaseResult)
+  bool streams = true;  // server_stream, client_stream, bidi_stream (RateResult)
+  bool async = true;    // sync_unary and async_unary calls per second (RateResult)
+};
+
 // Starts `self_exe --serve <listen> --cpu <server_cpu>`, connects to the endpoint it reports
-// from this process (already pinned by the caller), measures every payload size, then stops
-// the server and checks it left nothing in /dev/shm. Each result is passed to `report` as
-// soon as its case is done.
+// from this process (already pinned by the caller), measures the unary round trips at every
+// payload size, then the streams, then the calls per second (as `groups` says), on one
+// connection; then stops the server and checks it left nothing in /dev/shm. Each result is
+// passed to `report` or `report_rate` as soon as its case is done.
 void RunFerryCases(const std::string& self_exe, const FerryTransport& transport,
                    const std::string& runtime_dir, const std::string& placement, int server_cpu,
-                   double scale, const std::function<void(const CaseResult&)>& report);
+                   double scale, const FerryCaseGroups& groups,
+                   const std::function<void(const CaseResult&)>& report,
+                   const std::function<void(const RateResult&)>& report_rate);
 
 }  // namespace ferry_bench

@@ -12,6 +12,9 @@ namespace ferry_bench {
 // Payload sizes every transport is measured at.
 inline constexpr size_t kPayloadSizes[] = {64, 4 << 10, 1 << 20, 16 << 20};
 
+// Room for the FlatBuffers framing around a payload, so a builder never grows (and copies).
+inline constexpr size_t kFramingBytes = 256;
+
 // One case's budget: up to `warmup_calls` unrecorded calls (within `warmup_budget` of wall
 // time), then up to `calls` recorded ones (within `budget`). At least one call of each runs.
 struct Plan {

@@ -61,6 +61,39 @@ void PrintBar(std::ostream& out, const std::string& what, const CaseResult* a,
       << " us, ratio " << Format("%.2f", ratio) << " (bar: <= " << Format("%g", factor) << ")\n";
 }
 
+const RateResult* FindRate(const std::vector<RateResult>& results, const std::string& kind,
+                           const std::string& transport, const std::string& placement,
+                           size_t payload, uint32_t in_flight) {
+  for (const RateResult& r : results) {
+    if (r.kind == kind && r.transport == transport && r.placement == placement &&
+        r.payload == payload && r.in_flight == in_flight) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+// "PASS  <what>: <value> <unit> vs <floor> (ratio r, bar: >= factor)", or "n/a" when a case
+// is missing. `b` null: the floor is `factor` itself.
+void PrintRateBar(std::ostream& out, const std::string& what, const RateResult* a,
+                  const RateResult* b, bool b_needed, double factor, const char* unit) {
+  if (a == nullptr || (b_needed && b == nullptr)) {
+    out << "  n/a   " << what << " (case not run)\n";
+    return;
+  }
+  const double floor = b_needed ? factor * b->per_s() : factor;
+  const double ratio = b_needed ? (b->per_s() > 0 ? a->per_s() / b->per_s() : INFINITY)
+                                : a->per_s() / factor;
+  out << (a->per_s() >= floor ? "  PASS  " : "  FAIL  ") << what << ": "
+      << Format("%.0f", a->per_s()) << ' ' << unit;
+  if (b_needed) {
+    out << " vs " << Format("%.0f", b->per_s()) << ' ' << unit << ", ratio "
+        << Format("%.2f", ratio) << " (bar: >= " << Format("%g", factor) << ")\n";
+  } else {
+    out << ", " << Format("%.2f", ratio) << " x the bar\n";
+  }
+}
+
 }  // namespace
 
 CaseResult Summarize(std::string transport, std::string placement, size_t payload,
@@ -171,6 +204,129 @@ void PrintTable(std::ostream& out, const std::vector<CaseResult>& results) {
       out << (copying_cases == 0 ? "  PASS  " : "  FAIL  ") << zero_copy
           << " bytes_copied_per_call = 0 at every size: " << copying_cases << " of " << cases
           << " cases copied\n";
+    }
+  }
+}
+
+}  // namespace ferry_bench
+
+namespace ferry_bench {
+
+std::string ToJson(const RateResult& r) {
+  std::string json = "{\"case\":\"" + r.kind + "\",\"transport\":\"" + r.transport +
+                     "\",\"placement\":\"" + r.placement +
+                     "\",\"payload\":" + std::to_string(r.payload);
+  const bool unary = r.kind == "sync_unary" || r.kind == "async_unary";
+  if (r.kind == "async_unary") json += ",\"in_flight\":" + std::to_string(r.in_flight);
+  json += ",\"iters\":" + std::to_string(r.iters);
+  if (unary) return json + ",\"calls_per_s\":" + Format("%.1f", r.per_s()) + "}";
+  json += ",\"msgs_per_s\":" + Format("%.1f", r.per_s()) +
+          ",\"mb_per_s\":" + Format("%.1f", static_cast<double>(r.payload) * r.per_s() / 1e6);
+  if (r.counts_copies) json += ",\"bytes_copied_per_msg\":" + PerCall(r.bytes_copied, r.iters);
+  if (r.lost > 0) json += ",\"lost_at_end\":" + std::to_string(r.lost);
+  return json + "}";
+}
+
+void PrintRateTable(std::ostream& out, const std::vector<RateResult>& results) {
+  if (results.empty()) return;
+  std::vector<std::string> placements;
+  std::vector<std::string> present;
+  for (const RateResult& r : results) {
+    if (std::find(placements.begin(), placements.end(), r.placement) == placements.end()) {
+      placements.push_back(r.placement);
+    }
+  }
+  for (const char* t : {"shm", "tcp_upgraded", "unix", "tcp", "mq"}) {
+    for (const RateResult& r : results) {
+      if (r.transport == t) {
+        present.push_back(t);
+        break;
+      }
+    }
+  }
+  // The rows in the order cases run; each (kind, payload, in_flight) once.
+  struct Row {
+    std::string kind;
+    size_t payload;
+    uint32_t in_flight;
+  };
+  std::vector<Row> stream_rows, unary_rows;
+  for (const RateResult& r : results) {
+    std::vector<Row>& rows = r.counts_copies ? stream_rows : unary_rows;
+    const bool seen = std::any_of(rows.begin(), rows.end(), [&r](const Row& row) {
+      return row.kind == r.kind && row.payload == r.payload && row.in_flight == r.in_flight;
+    });
+    if (!seen) rows.push_back({r.kind, r.payload, r.in_flight});
+  }
+  if (!stream_rows.empty()) {
+    out << "\nferry_bench: stream messages per second (bytes copied per message, client + "
+           "server)\n"
+        << Pad("placement", 11) << Pad("case", 15) << Pad("payload", 9);
+    for (const std::string& t : present) out << Pad(t, 22);
+    out << '\n';
+    for (const std::string& placement : placements) {
+      for (const Row& row : stream_rows) {
+        out << Pad(placement, 11) << Pad(row.kind, 15) << Pad(SizeName(row.payload), 9);
+        for (const std::string& t : present) {
+          const RateResult* r = FindRate(results, row.kind, t, placement, row.payload, 0);
+          out << Pad(r ? Format("%.0f", r->per_s()) + " (" + PerCall(r->bytes_copied, r->iters) +
+                             ")" + (r->lost > 0 ? " !" : "")
+                       : "-",
+                     22);
+        }
+        out << '\n';
+      }
+    }
+    for (const RateResult& r : results) {
+      if (r.lost == 0) continue;
+      out << "! " << r.placement << ' ' << r.kind << ' ' << r.transport << ' '
+          << SizeName(r.payload) << ": the stream ended OK but the client got "
+          << r.lost << " fewer messages than the server wrote (its tail)\n";
+    }
+  }
+  if (!unary_rows.empty()) {
+    out << "\nferry_bench: unary calls per second from one client thread, 64 B requests\n"
+        << Pad("placement", 11) << Pad("case", 13) << Pad("in_flight", 11);
+    for (const std::string& t : present) out << Pad(t, 14);
+    out << '\n';
+    for (const std::string& placement : placements) {
+      for (const Row& row : unary_rows) {
+        out << Pad(placement, 11) << Pad(row.kind, 13)
+            << Pad(row.kind == "async_unary" ? std::to_string(row.in_flight) : "1 (sync)", 11);
+        for (const std::string& t : present) {
+          const RateResult* r =
+              FindRate(results, row.kind, t, placement, row.payload, row.in_flight);
+          out << Pad(r ? Format("%.0f", r->per_s()) : "-", 14);
+        }
+        out << '\n';
+      }
+    }
+  }
+  out << "stream and async bars (informative):\n";
+  for (const std::string& placement : placements) {
+    PrintRateBar(out, placement + ": shm server_stream 64 B msgs_per_s >= 1,000,000",
+                 FindRate(results, "server_stream", "shm", placement, 64, 0), nullptr, false,
+                 1e6, "msgs/s");
+    PrintRateBar(out,
+                 placement + ": unix async_unary (64 in flight) calls_per_s >= 3 x unix "
+                             "sync_unary calls_per_s",
+                 FindRate(results, "async_unary", "unix", placement, 64, 64),
+                 FindRate(results, "sync_unary", "unix", placement, 64, 0), true, 3, "calls/s");
+  }
+  for (const char* zero_copy : {"shm", "tcp_upgraded"}) {
+    uint64_t cases = 0, copying_cases = 0;
+    for (const RateResult& r : results) {
+      if (r.transport != zero_copy || !r.counts_copies || r.payload != (1u << 20)) continue;
+      ++cases;
+      if (r.bytes_copied != 0) ++copying_cases;
+    }
+    if (cases == 0) {
+      out << "  n/a   " << zero_copy << " 1 MiB stream messages bytes_copied_per_msg = 0"
+          << " (no case run)\n";
+    } else {
+      out << (copying_cases == 0 ? "  PASS  " : "  FAIL  ") << zero_copy
+          << " 1 MiB stream messages bytes_copied_per_msg = 0: " << copying_cases << " of "
+          << cases << " cases copied\n";
     }
   }
 }

@@ -22,6 +22,25 @@ struct CaseResult {
   uint64_t bytes_copied = 0;  // payload bytes copied over all `iters` calls
 };
 
+// A throughput case: a stream of messages, or unary calls made back to back or kept in flight.
+struct RateResult {
+  std::string kind;       // "server_stream", "client_stream", "bidi_stream", "sync_unary",
+                          // "async_unary"
+  std::string transport;
+  std::string placement;
+  size_t payload = 0;     // bytes per message (per request for the unary kinds)
+  uint32_t in_flight = 0;  // async_unary: calls kept open at once; else 0 (not printed)
+  uint64_t iters = 0;     // messages (streams) or calls (unary) in the timed part
+  double seconds = 0;     // the timed part
+  bool counts_copies = false;   // streams: bytes_copied is meaningful (printed)
+  uint64_t bytes_copied = 0;    // client's and server's, over all `iters` messages
+  // Streams: messages the server wrote that the client never got, though the stream ended
+  // OK (a runtime fault; the tail of the stream). Not in `iters`.
+  uint64_t lost = 0;
+
+  double per_s() const { return seconds > 0 ? static_cast<double>(iters) / seconds : 0; }
+};
+
 // `times_ns`: the timed part of each call (reordered by this function).
 CaseResult Summarize(std::string transport, std::string placement, size_t payload,
                      std::vector<int64_t>& times_ns, uint64_t bytes_copied);
@@ -30,8 +49,19 @@ CaseResult Summarize(std::string transport, std::string placement, size_t payloa
 //  "calls_per_s":..,"mb_per_s":..,"bytes_copied_per_call":..}
 std::string ToJson(const CaseResult& result);
 
+// Streams: {"case":..,"transport":..,"placement":..,"payload":..,"iters":..,"msgs_per_s":..,
+//           "mb_per_s":..,"bytes_copied_per_msg":..[,"lost_at_end":..]} (lost_at_end: only
+//           when not 0)
+// Unary:   {"case":"sync_unary"|"async_unary","transport":..,"placement":..,"payload":..,
+//           ["in_flight":..,]"iters":..,"calls_per_s":..}
+std::string ToJson(const RateResult& result);
+
 // p50 of every transport per placement and payload, the ratios the bars are about, and one
 // PASS/FAIL line per bar. Informative only.
 void PrintTable(std::ostream& out, const std::vector<CaseResult>& results);
+
+// Messages (calls) per second of every transport per placement, kind and payload (in_flight),
+// bytes copied per stream message, and the PASS/FAIL lines of the stream and async bars.
+void PrintRateTable(std::ostream& out, const std::vector<RateResult>& results);
 
 }  // namespace ferry_bench
