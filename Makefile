@@ -6,8 +6,9 @@
 #   make bench     ferry_bench (Release build), JSON lines on stdout
 #   make sanitize  the test suite under ASan+UBSan, then under TSan (all but the consumer
 #                  tests, which build an uninstrumented project against ferry)
-#   make fuzz      libFuzzer (clang) on the handshake decoders, the segment layout check and
-#                  the socket frame reader and call-frame decoder, FUZZ_SECONDS each (default 60)
+#   make fuzz      libFuzzer (clang) on the handshake decoders, the segment layout check, the
+#                  socket frame reader and call-frame decoder, and the shared-memory link's
+#                  receiving of descriptors, FUZZ_SECONDS each (default 60)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 DEPS := cmake make g++ flatbuffers-compiler flatbuffers-compiler-dev libflatbuffers-dev \
@@ -76,15 +77,20 @@ fuzz:
 	$(call configure,build-fuzz,RelWithDebInfo,-DCMAKE_CXX_COMPILER=clang++ -DFERRY_BUILD_FUZZ=ON \
 	  -DFERRY_BUILD_TESTS=OFF -DFERRY_BUILD_EXAMPLES=OFF -DFERRY_BUILD_BENCH=OFF \
 	  "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link$(comma)address$(comma)undefined -fno-sanitize-recover=all")
-	cmake --build build-fuzz -j$(JOBS) --target handshake_fuzz layout_fuzz frame_fuzz make_seeds
-	mkdir -p build-fuzz/corpus/handshake build-fuzz/corpus/layout build-fuzz/corpus/frame
-	build-fuzz/tests/fuzz/make_seeds build-fuzz/corpus/handshake build-fuzz/corpus/frame
+	cmake --build build-fuzz -j$(JOBS) --target handshake_fuzz layout_fuzz frame_fuzz shm_fuzz \
+	  make_seeds
+	mkdir -p build-fuzz/corpus/handshake build-fuzz/corpus/layout build-fuzz/corpus/frame \
+	  build-fuzz/corpus/shm
+	build-fuzz/tests/fuzz/make_seeds build-fuzz/corpus/handshake build-fuzz/corpus/frame \
+	  build-fuzz/corpus/shm
 	build-fuzz/tests/fuzz/handshake_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 	  -print_final_stats=1 build-fuzz/corpus/handshake
 	build-fuzz/tests/fuzz/layout_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  build-fuzz/corpus/layout
 	build-fuzz/tests/fuzz/frame_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 	  -print_final_stats=1 build-fuzz/corpus/frame
+	build-fuzz/tests/fuzz/shm_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -print_final_stats=1 build-fuzz/corpus/shm
 
 clean:
 	rm -rf $(BUILD) build-release build-asan build-tsan build-fuzz

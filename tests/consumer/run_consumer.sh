@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds a copy of tests/consumer/project against ferry (mode: subdirectory or package) in a
 # scratch dir, checks that editing an included schema regenerates the schema that includes
-# it, then runs the project's server and client as two processes. Used by ctest.
+# it, then runs the project's server and its client (every kind of call, checked) as two
+# processes over shm://, unix:// and unix:// moved to shared memory. Used by ctest.
 set -euo pipefail
 mode=$1 ferry_source=$2 ferry_build=$3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,11 +39,19 @@ fi
 
 export FERRY_RUNTIME_DIR=$scratch/run
 mkfifo "$scratch/in" "$scratch/out"
-"$scratch/build/shop_server" shm://shop <"$scratch/in" >"$scratch/out" &
+socket=unix://$scratch/shop.sock
+"$scratch/build/shop_server" shm://shop "$socket" <"$scratch/in" >"$scratch/out" &
 server_pid=$!
 exec 3>"$scratch/in" 4<"$scratch/out"
-read -r -t 10 line <&4 && [[ $line == ready ]]
-"$scratch/build/shop_client" shm://shop
+if ! read -r -t 30 line <&4 || [[ $line != ready ]]; then
+  echo "consumer ($mode): shop_server did not start" >&2
+  exit 1
+fi
+# Every kind of call, checked by the client, over shared memory, over the socket alone, and
+# over a socket connection that moves to shared memory.
+timeout 120 "$scratch/build/shop_client" shm://shop shm
+timeout 120 "$scratch/build/shop_client" "$socket" unix --no-shm
+timeout 120 "$scratch/build/shop_client" "$socket" shm
 exec 3>&-            # closing the server's stdin shuts it down
 wait "$server_pid"; server_pid=
 echo "consumer ($mode): built against ferry and called across two processes"

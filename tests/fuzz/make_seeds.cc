@@ -1,6 +1,8 @@
-// Writes one valid frame of each handshake message into <handshake dir>, and call frames as
-// a socket carries them into <frame dir>, as seeds for handshake_fuzz and frame_fuzz
-// (random bytes rarely get past the FlatBuffers verifier on their own).
+// Writes one valid frame of each handshake message into <handshake dir>, call frames as a
+// socket carries them into <frame dir>, and scripts of shared-memory descriptors into
+// <shm dir>, as seeds for handshake_fuzz, frame_fuzz and shm_fuzz (random bytes rarely get
+// past the FlatBuffers verifier, or make a 64-byte descriptor, on their own).
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -9,6 +11,7 @@
 
 #include "call/call_frame.h"
 #include "ferry/protocol_generated.h"
+#include "shm/layout.h"
 
 namespace pb = ferry::protocol;
 
@@ -25,11 +28,77 @@ void Write(const std::string& path, flatbuffers::FlatBufferBuilder& fbb, bool fr
   out.write(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
 }
 
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// shm_fuzz's operations.
+std::string PushAndReceive(const ferry::shm::Descriptor& d) {
+  std::string op(1, '\0');
+  op.append(reinterpret_cast<const char*>(&d), sizeof(d));
+  return op;
+}
+std::string TakeSlot(uint8_t sixteenths) {
+  return std::string{'\1', static_cast<char>(sixteenths)};
+}
+
+ferry::shm::Descriptor Frame(ferry::internal::FrameType type, uint32_t slot = ferry::shm::kNoIndex,
+                             uint32_t offset = 0, uint32_t length = 0) {
+  ferry::shm::Descriptor d{};
+  d.call_id = 7;
+  d.type = static_cast<uint8_t>(type);
+  d.slot = slot;
+  d.offset = offset;
+  d.length = length;
+  d.sender_cpu = 0xffff;
+  return d;
+}
+
+void WriteShmSeeds(const std::string& dir) {
+  using ferry::internal::FrameType;
+  using ferry::shm::MakeSlotId;
+  const std::string server(1, '\0'), client(1, '\1');
+  ferry::shm::Descriptor request = Frame(FrameType::kRequest, MakeSlotId(0, 1), 0, 64);
+  request.method_id = 0x1234abcd;
+  request.deadline_us = 5000;
+  request.kind = 3;
+  request.window_messages = 64;
+  request.window_bytes = 4 << 20;
+  ferry::shm::Descriptor window = Frame(FrameType::kWindow);
+  window.window_messages = 64;
+  window.window_bytes = 4 << 20;
+  window.acked_messages = 32;
+  window.acked_bytes = 1024;
+  const std::string to_server =
+      PushAndReceive(request) +
+      PushAndReceive(Frame(FrameType::kMessage, MakeSlotId(1, 0), 64, 4000)) +
+      PushAndReceive(window) + PushAndReceive(Frame(FrameType::kHalfClose)) +
+      PushAndReceive(Frame(FrameType::kCancel));
+  WriteBytes(dir + "/to-server", server + to_server);
+  ferry::shm::Descriptor error_reply = Frame(FrameType::kReply, MakeSlotId(0, 2), 0, 9);
+  error_reply.status_code = 5;  // its slot holds the status message
+  const std::string to_client =
+      PushAndReceive(Frame(FrameType::kReply, MakeSlotId(0, 3), 8, 48)) +
+      PushAndReceive(error_reply) +
+      PushAndReceive(Frame(FrameType::kMessage, MakeSlotId(1, 1), 0, 16)) + PushAndReceive(window);
+  WriteBytes(dir + "/to-client", client + to_client);
+  // A slot this side is building in, named by the peer; memory outside a slot; a slot id of
+  // no class; a type this side does not know (which ends the link).
+  WriteBytes(
+      dir + "/held-slot",
+      server + TakeSlot(1) + PushAndReceive(Frame(FrameType::kMessage, MakeSlotId(0, 0), 0, 8)));
+  WriteBytes(dir + "/outside-slot",
+             server + PushAndReceive(Frame(FrameType::kMessage, MakeSlotId(0, 1), 200, 100)) +
+                 PushAndReceive(Frame(FrameType::kMessage, MakeSlotId(7, 0), 0, 8)));
+  WriteBytes(dir + "/unknown-type", client + PushAndReceive(Frame(FrameType{6})));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: make_seeds <handshake dir> <frame dir>\n");
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: make_seeds <handshake dir> <frame dir> [<shm dir>]\n");
     return 2;
   }
   const std::string dir = argv[1];
@@ -64,8 +133,10 @@ int main(int argc, char** argv) {
             .Union()));
     Write(dir + "/queue-welcome" + suffix, queue_welcome, framed);
   }
-  // Call frames: a request with a small payload, a reply with a status, a cancel.
+  // Call frames, one of each type as a socket carries them, and the whole conversation of a
+  // bidi stream in one file (the link reads frame after frame).
   const std::string frames = argv[2];
+  std::string conversation;
   const auto write_call = [&](const std::string& name, const ferry::internal::CallHeader& fields,
                               size_t payload) {
     const ferry::internal::EncodedHeader header(fields);
@@ -75,24 +146,54 @@ int main(int argc, char** argv) {
     const uint32_t n = static_cast<uint32_t>(body.size());
     const char length[4] = {static_cast<char>(n), static_cast<char>(n >> 8),
                             static_cast<char>(n >> 16), static_cast<char>(n >> 24)};
-    std::ofstream out(frames + "/" + name, std::ios::binary);
-    out.write(length, 4);
-    out.write(body.data(), static_cast<std::streamsize>(body.size()));
+    const std::string frame = std::string(length, 4) + body;
+    WriteBytes(frames + "/" + name, frame);
+    conversation += frame;
   };
+  using ferry::internal::FrameType;
   ferry::internal::CallHeader request;
   request.call_id = 7;
   request.method_id = 0x1234abcd;
   request.deadline_us = 5000;
   write_call("request", request, 16);
+  ferry::internal::CallHeader stream = request;
+  stream.kind = 3;  // bidi streaming, with the client's receive window
+  stream.window_messages = 64;
+  stream.window_bytes = 4 << 20;
+  write_call("request-stream", stream, 0);
+  ferry::internal::CallHeader message;
+  message.type = FrameType::kMessage;
+  message.call_id = 7;
+  write_call("message", message, 32);
+  ferry::internal::CallHeader window;
+  window.type = FrameType::kWindow;
+  window.call_id = 7;
+  window.window_messages = 64;
+  window.window_bytes = 4 << 20;
+  window.acked_messages = 32;
+  window.acked_bytes = 1024;
+  write_call("window", window, 0);
+  ferry::internal::CallHeader half_close;
+  half_close.type = FrameType::kHalfClose;
+  half_close.call_id = 7;
+  write_call("half-close", half_close, 0);
+  ferry::internal::CallHeader cancel;
+  cancel.type = FrameType::kCancel;
+  cancel.call_id = 7;
+  write_call("cancel", cancel, 0);
+  ferry::internal::CallHeader reply_ok;
+  reply_ok.type = FrameType::kReply;
+  reply_ok.call_id = 7;
+  write_call("reply-ok", reply_ok, 24);
   ferry::internal::CallHeader reply;
-  reply.type = ferry::internal::FrameType::kReply;
+  reply.type = FrameType::kReply;
   reply.call_id = 7;
   reply.status_code = 5;
   reply.status_message = "not found";
   write_call("reply", reply, 0);
-  ferry::internal::CallHeader cancel;
-  cancel.type = ferry::internal::FrameType::kCancel;
-  cancel.call_id = 7;
-  write_call("cancel", cancel, 0);
+  WriteBytes(frames + "/conversation", conversation);
+
+  // shm_fuzz scripts (see shm_fuzz.cc): descriptors of each type, well placed or not.
+  if (argc == 4) WriteShmSeeds(argv[3]);
   return 0;
 }

@@ -14,6 +14,14 @@ namespace {
 // asynchronous call's deadline, is noticed without a message arriving.
 constexpr auto kReadSlice = std::chrono::milliseconds(50);
 
+// Set by ~ClientEngine when it runs on the engine's own completion thread (the last reference
+// dropped in a callback): the loop must then return without touching the engine again.
+thread_local const void* engine_destroyed_here = nullptr;
+
+// How long a call ended here waits for the server's Reply before its id is forgotten anyway
+// (a server that never answers must not keep the channel's connection alive).
+constexpr auto kZombieGrace = std::chrono::seconds(10);
+
 bool ServerWrites(MethodKind kind) {
   return kind == MethodKind::kServerStreaming || kind == MethodKind::kBidiStreaming;
 }
@@ -43,6 +51,7 @@ ClientEngine::~ClientEngine() {
   if (completion_thread_.joinable()) {
     // The last reference may go in a callback, on the completion thread itself.
     if (completion_thread_.get_id() == std::this_thread::get_id()) {
+      engine_destroyed_here = this;
       completion_thread_.detach();
     } else {
       completion_thread_.join();
@@ -125,17 +134,15 @@ Result<IncomingMessage> ClientEngine::Call(uint32_t method_id, MethodKind kind,
   Status sent = SendFor(call, header, &request);
   std::unique_lock lock(mutex_);
   if (!sent.ok()) {
-    if (!oneway) std::shared_ptr<ClientCall> none = EndLocked(call, sent);
+    if (!oneway) std::shared_ptr<ClientCall> none = EndLocked(call, sent, EndKind::kUnsent);
     return sent;
   }
   if (oneway) return IncomingMessage();
   const bool ended = Await(call.changed, [&] { return call.ended; }, call.deadline, lock);
   if (!ended) {
-    std::shared_ptr<ClientCall> none = EndLocked(
-        call, Status::DeadlineExceeded("no reply from " + endpoint_ + " before the deadline"));
-    lock.unlock();
-    SendCancel(call.id);
-    return call.status;
+    return GiveUp(call,
+                  Status::DeadlineExceeded("no reply from " + endpoint_ + " before the deadline"),
+                  lock);
   }
   if (!call.status.ok()) return call.status;
   return std::move(call.reply);
@@ -181,7 +188,7 @@ std::shared_ptr<ClientCall> ClientEngine::Open(uint32_t method_id, MethodKind ki
   Status sent = SendFor(*call, header, request);
   if (!sent.ok()) {
     std::unique_lock lock(mutex_);
-    std::shared_ptr<ClientCall> self = EndLocked(*call, sent);
+    std::shared_ptr<ClientCall> self = EndLocked(*call, sent, EndKind::kUnsent);
     lock.unlock();
   } else {
     completion_wake_.notify_one();  // someone must read for it
@@ -240,13 +247,17 @@ bool ClientEngine::Route(InboundMessage message) {
   const auto found = calls_.find(header.call_id);
   if (found == calls_.end()) return true;  // a call that has ended here: dropped
   ClientCall& call = *found->second;
+  if (call.zombie) {  // ended here; only the server's Reply is awaited
+    if (header.type == FrameType::kReply) ForgetZombieLocked(call);
+    return true;
+  }
   switch (header.type) {
     case FrameType::kReply: {
       Status status = StatusFromWire(header.status_code, header.status_message);
       if (status.ok() && !message.payload_status.ok()) status = message.payload_status;
       if (status.ok()) call.reply = std::move(message.payload);
       // Messages that came before the Reply are still the caller's to read.
-      std::shared_ptr<ClientCall> self = EndLocked(call, std::move(status), /*keep_unread=*/true);
+      std::shared_ptr<ClientCall> self = EndLocked(call, std::move(status), EndKind::kByServer);
       // A heap call's last reference may be the engine's: it goes after the lock (the caller
       // drops `self` at the end of ReadOnce's scope, with the lock held, so keep it alive).
       if (self) completions_.push_back([self] {});
@@ -255,8 +266,9 @@ bool ClientEngine::Route(InboundMessage message) {
     case FrameType::kMessage: {
       if (!ServerWrites(call.kind)) return false;
       if (!message.payload_status.ok()) {
-        std::shared_ptr<ClientCall> self = EndLocked(call, message.payload_status);
+        std::shared_ptr<ClientCall> self = EndLocked(call, message.payload_status, EndKind::kHere);
         if (self) completions_.push_back([self] {});
+        completions_.push_back([this, id = call.id] { SendCancel(id); });
         return true;
       }
       const uint64_t size = message.payload.size();
@@ -287,31 +299,54 @@ bool ClientEngine::Route(InboundMessage message) {
   }
 }
 
-std::shared_ptr<ClientCall> ClientEngine::EndLocked(ClientCall& call, Status status,
-                                                   bool keep_unread) {
+std::shared_ptr<ClientCall> ClientEngine::EndLocked(ClientCall& call, Status status, EndKind kind) {
   if (call.ended) return nullptr;
   call.ended = true;
   call.status = std::move(status);
-  if (!keep_unread) {
+  if (kind != EndKind::kByServer) {
     call.inbound.clear();  // their memory goes back now
     call.inbound_bytes = 0;
   }
-  if (calls_.erase(call.id) != 0) {
+  const bool registered = calls_.count(call.id) != 0;
+  if (registered) {
     --open_calls_;
     capacity_.notify_one();
   }
-  if (call.is_async) --async_calls_;
+  std::shared_ptr<ClientCall> self;
+  if (registered && kind == EndKind::kHere && call.is_async) {
+    // The server may still be sending for it: the id stays known (and the completion thread
+    // reading) until the server's Reply, so those messages are dropped as they come instead
+    // of filling the transport (a queue link's capacity is smaller than a stream window).
+    call.zombie = true;
+    call.deadline = Clock::now() + kZombieGrace;
+  } else {
+    calls_.erase(call.id);
+    if (call.is_async) --async_calls_;
+    self = std::exchange(call.self, nullptr);
+  }
   call.changed.notify_all();
   if (call.then) completions_.push_back(std::exchange(call.then, nullptr));
   if (!completions_.empty()) completion_wake_.notify_one();
-  return std::exchange(call.self, nullptr);
+  return self;
+}
+
+void ClientEngine::ForgetZombieLocked(ClientCall& call) {
+  calls_.erase(call.id);
+  --async_calls_;
+  if (call.self) completions_.push_back([self = std::exchange(call.self, nullptr)] {});
+  completion_wake_.notify_one();
 }
 
 void ClientEngine::FailAllLocked(const Status& why) {
   closed_status_ = why;
   closed_.store(true, std::memory_order_release);
   while (!calls_.empty()) {
-    std::shared_ptr<ClientCall> self = EndLocked(*calls_.begin()->second, why);
+    ClientCall& call = *calls_.begin()->second;
+    if (call.zombie) {
+      ForgetZombieLocked(call);
+      continue;
+    }
+    std::shared_ptr<ClientCall> self = EndLocked(call, why, EndKind::kByServer);
     if (self) completions_.push_back([self] {});
   }
   capacity_.notify_all();
@@ -327,6 +362,14 @@ void ClientEngine::SendWindow(ClientCall& call, uint32_t messages, uint64_t byte
   header.acked_messages = messages;
   header.acked_bytes = bytes;
   (void)link_->Send(header, nullptr, call.deadline);  // a failure ends the link: readers see it
+}
+
+Status ClientEngine::GiveUp(ClientCall& call, Status why, std::unique_lock<std::mutex>& lock) {
+  std::shared_ptr<ClientCall> self = EndLocked(call, std::move(why), EndKind::kHere);
+  Status status = call.status;
+  lock.unlock();
+  SendCancel(call.id);
+  return status;
 }
 
 void ClientEngine::SendCancel(uint64_t id) {
@@ -356,12 +399,10 @@ Status ClientEngine::Write(ClientCall& call, OutgoingMessage message) {
       call.deadline, lock);
   if (call.ended) return call.status.ok() ? Status::FailedPrecondition("the call has ended") : call.status;
   if (!room) {
-    std::shared_ptr<ClientCall> self = EndLocked(
-        call, Status::DeadlineExceeded("the server at " + endpoint_ +
-                                       " did not read the stream before the deadline"));
-    lock.unlock();
-    SendCancel(call.id);
-    return call.status;
+    return GiveUp(call,
+                  Status::DeadlineExceeded("the server at " + endpoint_ +
+                                           " did not read the stream before the deadline"),
+                  lock);
   }
   ++call.unacked_messages;
   call.unacked_bytes += size;
@@ -378,7 +419,7 @@ Status ClientEngine::Write(ClientCall& call, OutgoingMessage message) {
       call.unacked_bytes -= size;
       return sent;
     }
-    std::shared_ptr<ClientCall> self = EndLocked(call, sent);
+    std::shared_ptr<ClientCall> self = EndLocked(call, sent, EndKind::kHere);
     lock.unlock();
     SendCancel(call.id);
   }
@@ -404,11 +445,10 @@ std::optional<IncomingMessage> ClientEngine::Read(ClientCall& call) {
   const bool got =
       Await(call.changed, [&] { return call.ended || !call.inbound.empty(); }, call.deadline, lock);
   if (!got) {
-    std::shared_ptr<ClientCall> self = EndLocked(
-        call, Status::DeadlineExceeded("the stream from " + endpoint_ +
-                                       " did not end before the deadline"));
-    lock.unlock();
-    SendCancel(call.id);
+    (void)GiveUp(call,
+                 Status::DeadlineExceeded("the stream from " + endpoint_ +
+                                          " did not end before the deadline"),
+                 lock);
     return std::nullopt;
   }
   if (call.inbound.empty()) return std::nullopt;  // ended
@@ -431,11 +471,9 @@ std::optional<IncomingMessage> ClientEngine::Read(ClientCall& call) {
 Result<IncomingMessage> ClientEngine::Finish(ClientCall& call) {
   std::unique_lock lock(mutex_);
   if (!Await(call.changed, [&] { return call.ended; }, call.deadline, lock)) {
-    std::shared_ptr<ClientCall> self = EndLocked(
-        call, Status::DeadlineExceeded("no reply from " + endpoint_ + " before the deadline"));
-    lock.unlock();
-    SendCancel(call.id);
-    return call.status;
+    return GiveUp(call,
+                  Status::DeadlineExceeded("no reply from " + endpoint_ + " before the deadline"),
+                  lock);
   }
   if (!call.status.ok()) return call.status;
   if (std::exchange(call.reply_taken, true)) {
@@ -462,7 +500,7 @@ void ClientEngine::Then(ClientCall& call, std::function<void()> on_end) {
 void ClientEngine::End(ClientCall& call, Status why) {
   std::unique_lock lock(mutex_);
   const bool was_open = !call.ended;
-  std::shared_ptr<ClientCall> self = EndLocked(call, std::move(why));
+  std::shared_ptr<ClientCall> self = EndLocked(call, std::move(why), EndKind::kHere);
   lock.unlock();
   if (was_open) SendCancel(call.id);
 }
@@ -486,6 +524,7 @@ void ClientEngine::CompletionLoop() {
       lock.unlock();
       run();
       run = nullptr;  // a call's last reference goes here, outside the lock
+      if (engine_destroyed_here == this) return;  // and with it the engine's: `this` is gone
       lock.lock();
       continue;
     }
@@ -497,20 +536,28 @@ void ClientEngine::CompletionLoop() {
     const auto now = Clock::now();
     std::vector<std::shared_ptr<ClientCall>> expired;
     std::vector<uint64_t> cancel;
+    std::vector<ClientCall*> forgotten;
     for (auto& [id, call] : calls_) {
       if (call->is_async && call->deadline <= now) {
-        cancel.push_back(id);
+        if (call->zombie) {
+          forgotten.push_back(call);
+        } else {
+          cancel.push_back(id);
+        }
       }
     }
+    for (ClientCall* call : forgotten) ForgetZombieLocked(*call);
     for (uint64_t id : cancel) {
-      expired.push_back(EndLocked(*calls_.at(id), Status::DeadlineExceeded(
-                                                      "no reply from " + endpoint_ +
-                                                      " before the deadline")));
+      expired.push_back(EndLocked(
+          *calls_.at(id),
+          Status::DeadlineExceeded("no reply from " + endpoint_ + " before the deadline"),
+          EndKind::kHere));
     }
     if (!cancel.empty()) {
       lock.unlock();
       for (uint64_t id : cancel) SendCancel(id);
       expired.clear();
+      if (engine_destroyed_here == this) return;
       lock.lock();
       continue;
     }

@@ -62,6 +62,10 @@ class ClientCall {
   uint32_t unacked_messages = 0;
   uint64_t unacked_bytes = 0;
 
+  // Ended here (Cancel, deadline) while the server may still send for it: its id stays known
+  // until the server's Reply, and what arrives for it meanwhile is dropped.
+  bool zombie = false;
+
   std::condition_variable changed;
   std::function<void()> then;
   std::shared_ptr<ClientCall> self;  // keeps a heap call alive while the engine knows it
@@ -123,11 +127,20 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   // Applies one inbound message to its call. With mutex_ held; false when the server broke the
   // protocol.
   bool Route(InboundMessage message);
-  // Marks `call` ended with `status` and forgets it; its unread stream messages go too, unless
-  // `keep_unread` (the server ended it: what it sent before is still to be read). With mutex_
-  // held; the returned reference (the call's self) must be dropped after unlocking.
-  std::shared_ptr<ClientCall> EndLocked(ClientCall& call, Status status, bool keep_unread = false);
+  enum class EndKind {
+    kByServer,  // its Reply came: what the server sent before it is still to be read
+    kHere,      // the client gave up (Cancel, deadline, a bad message): unread messages go
+    kUnsent,    // the server never had it
+  };
+  // Marks `call` ended with `status`. With mutex_ held; the returned reference (the call's
+  // self) must be dropped after unlocking.
+  std::shared_ptr<ClientCall> EndLocked(ClientCall& call, Status status, EndKind kind);
+  // The server's Reply to a call ended here has come: the id is forgotten. With mutex_ held.
+  void ForgetZombieLocked(ClientCall& call);
   void FailAllLocked(const Status& why);
+  // Ends `call` here with `why` (its deadline passed), unlocks, tells the server; returns the
+  // call's status.
+  Status GiveUp(ClientCall& call, Status why, std::unique_lock<std::mutex>& lock);
   void SendWindow(ClientCall& call, uint32_t messages, uint64_t bytes);
   void SendCancel(uint64_t id);
   void CompletionLoop();
