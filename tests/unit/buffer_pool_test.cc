@@ -142,28 +142,28 @@ TEST(BufferPool, APoolThatGoesAwayFreesItsIdleBuffersAtOnce) {
 }
 
 TEST(MemoryBudget, ReceivedFramesAndIdleBuffersAreChargedBuffersBeingBuiltAreNot) {
-  MemoryBudget budget(64 * kMiB);
-  auto pool = BufferPool::Create(64 * kMiB, &budget);
+  auto budget = std::make_shared<MemoryBudget>(64 * kMiB);
+  auto pool = BufferPool::Create(64 * kMiB, budget);
   {
     Result<PooledBuffer> frame = pool->TakeCharged(kMiB, Clock::time_point::max(), nullptr);
     ASSERT_TRUE(frame.ok()) << frame.status();
     EXPECT_TRUE(frame->charged());
-    EXPECT_EQ(budget.used(), kMiB);
+    EXPECT_EQ(budget->used(), kMiB);
   }
-  EXPECT_EQ(budget.used(), kMiB);  // idle now, still charged
+  EXPECT_EQ(budget->used(), kMiB);  // idle now, still charged
   {
     PooledBuffer reply = pool->Take(kMiB);  // reuses the idle buffer, uncharged while built
     EXPECT_FALSE(reply.charged());
-    EXPECT_EQ(budget.used(), 0U);
+    EXPECT_EQ(budget->used(), 0U);
   }
-  EXPECT_EQ(budget.used(), kMiB);  // idle again
+  EXPECT_EQ(budget->used(), kMiB);  // idle again
   pool->DropIdle();
-  EXPECT_EQ(budget.used(), 0U);
+  EXPECT_EQ(budget->used(), 0U);
 }
 
 TEST(MemoryBudget, AFrameThatDoesNotFitWaitsForMemoryAndGetsItWhenFreed) {
-  MemoryBudget budget(16 * kMiB);  // 14 MiB for large frames
-  auto pool = BufferPool::Create(64 * kMiB, &budget);
+  auto budget = std::make_shared<MemoryBudget>(16 * kMiB);  // 14 MiB for large frames
+  auto pool = BufferPool::Create(64 * kMiB, budget);
   Result<PooledBuffer> first = pool->TakeCharged(10 * kMiB, Clock::time_point::max(), nullptr);
   ASSERT_TRUE(first.ok());
   // Bounded: no memory by the deadline is RESOURCE_EXHAUSTED.
@@ -177,19 +177,19 @@ TEST(MemoryBudget, AFrameThatDoesNotFitWaitsForMemoryAndGetsItWhenFreed) {
   std::thread waiter([&] {
     second = pool->TakeCharged(8 * kMiB, Clock::now() + std::chrono::seconds(30), nullptr);
   });
-  ASSERT_TRUE(Eventually([&] { return budget.contended(); }));
+  ASSERT_TRUE(Eventually([&] { return budget->contended(); }));
   EXPECT_EQ(pool->idle_bytes(), 0U);
   *first = PooledBuffer();  // freed, not kept idle: a frame waits for the memory
   waiter.join();
   ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_LE(budget.used(), budget.limit());
+  EXPECT_LE(budget->used(), budget->limit());
   EXPECT_EQ(pool->idle_bytes(), 0U);
 }
 
 TEST(MemoryBudget, IdleBuffersOfOtherPoolsAreGivenUpForAFrame) {
-  MemoryBudget budget(16 * kMiB);
-  auto idle_pool = BufferPool::Create(64 * kMiB, &budget);
-  auto pool = BufferPool::Create(64 * kMiB, &budget);
+  auto budget = std::make_shared<MemoryBudget>(16 * kMiB);
+  auto idle_pool = BufferPool::Create(64 * kMiB, budget);
+  auto pool = BufferPool::Create(64 * kMiB, budget);
   {
     Result<PooledBuffer> frame =
         idle_pool->TakeCharged(12 * kMiB, Clock::time_point::max(), nullptr);
@@ -199,45 +199,45 @@ TEST(MemoryBudget, IdleBuffersOfOtherPoolsAreGivenUpForAFrame) {
       pool->TakeCharged(8 * kMiB, Clock::now() + std::chrono::seconds(30), nullptr);
   ASSERT_TRUE(frame.ok()) << frame.status();
   EXPECT_EQ(idle_pool->idle_bytes(), 0U);
-  EXPECT_EQ(budget.used(), 8 * kMiB);
+  EXPECT_EQ(budget->used(), 8 * kMiB);
 }
 
 TEST(MemoryBudget, AFrameLargerThanTheBudgetFailsAtOnce) {
-  MemoryBudget budget(16 * kMiB);
-  auto pool = BufferPool::Create(64 * kMiB, &budget);
+  auto budget = std::make_shared<MemoryBudget>(16 * kMiB);
+  auto pool = BufferPool::Create(64 * kMiB, budget);
   const Clock::time_point start = Clock::now();
   Result<PooledBuffer> frame =
       pool->TakeCharged(15 * kMiB, start + std::chrono::seconds(30), nullptr);
   EXPECT_EQ(frame.status().code(), StatusCode::kResourceExhausted);
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
-  EXPECT_EQ(budget.used(), 0U);
+  EXPECT_EQ(budget->used(), 0U);
 }
 
 TEST(MemoryBudget, AWaitEndsWhenItsLinkShutsDown) {
-  MemoryBudget budget(16 * kMiB);
-  auto pool = BufferPool::Create(64 * kMiB, &budget);
+  auto budget = std::make_shared<MemoryBudget>(16 * kMiB);
+  auto pool = BufferPool::Create(64 * kMiB, budget);
   Result<PooledBuffer> first = pool->TakeCharged(12 * kMiB, Clock::time_point::max(), nullptr);
   std::atomic<bool> shut_down{false};
   Result<PooledBuffer> second = Status::Unknown("not yet");
   std::thread waiter(
       [&] { second = pool->TakeCharged(8 * kMiB, Clock::time_point::max(), &shut_down); });
-  ASSERT_TRUE(Eventually([&] { return budget.contended(); }));
+  ASSERT_TRUE(Eventually([&] { return budget->contended(); }));
   shut_down = true;
   pool->WakeWaiters();
   waiter.join();
   EXPECT_EQ(second.status().code(), StatusCode::kUnavailable) << second.status();
-  EXPECT_EQ(budget.used(), 12 * kMiB);
+  EXPECT_EQ(budget->used(), 12 * kMiB);
 }
 
 TEST(MemoryBudget, ABufferBuiltWhileAFrameWaitsIsFreedNotKeptIdle) {
-  MemoryBudget budget(16 * kMiB);
-  auto pool = BufferPool::Create(64 * kMiB, &budget);
+  auto budget = std::make_shared<MemoryBudget>(16 * kMiB);
+  auto pool = BufferPool::Create(64 * kMiB, budget);
   Result<PooledBuffer> first = pool->TakeCharged(12 * kMiB, Clock::time_point::max(), nullptr);
   PooledBuffer reply = pool->Take(kMiB);
   std::atomic<bool> shut_down{false};
   std::thread waiter(
       [&] { (void)pool->TakeCharged(8 * kMiB, Clock::time_point::max(), &shut_down); });
-  ASSERT_TRUE(Eventually([&] { return budget.contended(); }));
+  ASSERT_TRUE(Eventually([&] { return budget->contended(); }));
   reply = PooledBuffer();
   EXPECT_EQ(pool->idle_bytes(), 0U);
   shut_down = true;

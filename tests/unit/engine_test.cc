@@ -208,12 +208,15 @@ TEST_F(EngineTest, RefusalsNameTheProblem) {
             StatusCode::kUnimplemented);
   EXPECT_EQ(client_->Call(kDouble, MethodKind::kServerStreaming, Request(1), {}).status().code(),
             StatusCode::kFailedPrecondition);
-  OutgoingMessage garbage = client_->NewMessage(0);
-  garbage.fbb().PushBytes(reinterpret_cast<const uint8_t*>("not a flatbuffer"), 16);
-  garbage.MarkFinished();
+  MessageBuilder<Number> corrupt = NumberIn(client_->NewMessage(0), 1);
+  uint8_t* root = corrupt.fbb().GetBufferPointer();  // the root offset, now far outside
+  root[0] = root[1] = root[2] = 0xff;
+  root[3] = 0x7f;
+  OutgoingMessage garbage = std::move(corrupt).TakeMessage();
   Result<IncomingMessage> bad = client_->Call(kDouble, MethodKind::kUnary, std::move(garbage), {});
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("t.Engine.Double"), std::string::npos) << bad.status();
+  EXPECT_TRUE(client_->Call(kDouble, MethodKind::kUnary, Request(1), {}).ok());
 }
 
 TEST_F(EngineTest, StatusMessagesAreCutTo4KiB) {

@@ -88,7 +88,8 @@ class ShmLinkTest : public ::testing::Test {
                             .options = &server_options_,
                             .on_finished = {},
                             .upgrade_path = {},
-                            .log = &log_};
+                            .log = &log_,
+                            .budget = nullptr};
     std::optional<Result<std::shared_ptr<MessageLink>>> server;
     std::thread handshake([&] { server.emplace(OpenShmServerLink(server_socket_.get(), env)); });
     Result<std::unique_ptr<MessageLink>> client =

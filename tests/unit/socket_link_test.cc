@@ -50,7 +50,8 @@ struct Pair {
   std::unique_ptr<SocketLink> link;
 };
 
-SocketLinkOptions ServerSide(std::chrono::milliseconds frame_timeout, MemoryBudget* budget) {
+SocketLinkOptions ServerSide(std::chrono::milliseconds frame_timeout,
+                             std::shared_ptr<MemoryBudget> budget) {
   SocketLinkOptions options;
   options.max_frame_bytes = 64 * kMiB;
   options.pool = BufferPool::Create(64 * kMiB, budget);
@@ -115,8 +116,8 @@ TEST(SocketLink, OnTheServerReceivesDeadlineBoundsOnlyTheWaitForAFrameToBegin) {
 }
 
 TEST(SocketLink, AFrameWaitsForBudgetThenIsRead) {
-  MemoryBudget budget(16 * kMiB);
-  Pair pair(ServerSide(10s, &budget));
+  auto budget = std::make_shared<MemoryBudget>(16 * kMiB);
+  Pair pair(ServerSide(10s, budget));
   Result<PooledBuffer> held =
       pair.link->pool()->TakeCharged(10 * kMiB, Clock::time_point::max(), nullptr);
   ASSERT_TRUE(held.ok());
@@ -125,8 +126,8 @@ TEST(SocketLink, AFrameWaitsForBudgetThenIsRead) {
   std::thread receiver([&] { frame = pair.link->Receive(Clock::time_point::max()); });
   pair.WriteLength(static_cast<uint32_t>(payload.size()));
   const Clock::time_point until = Clock::now() + 10s;
-  while (!budget.contended() && Clock::now() < until) std::this_thread::yield();
-  ASSERT_TRUE(budget.contended());
+  while (!budget->contended() && Clock::now() < until) std::this_thread::yield();
+  ASSERT_TRUE(budget->contended());
   *held = PooledBuffer();
   pair.Write(payload.data(), payload.size());
   receiver.join();
@@ -136,8 +137,8 @@ TEST(SocketLink, AFrameWaitsForBudgetThenIsRead) {
 }
 
 TEST(SocketLink, APeerThatHangsUpWhileItsFrameWaitsForBudgetIsLetGo) {
-  MemoryBudget budget(16 * kMiB);
-  Pair pair(ServerSide(10s, &budget));
+  auto budget = std::make_shared<MemoryBudget>(16 * kMiB);
+  Pair pair(ServerSide(10s, budget));
   Result<PooledBuffer> held =
       pair.link->pool()->TakeCharged(10 * kMiB, Clock::time_point::max(), nullptr);
   ASSERT_TRUE(held.ok());
@@ -145,7 +146,7 @@ TEST(SocketLink, APeerThatHangsUpWhileItsFrameWaitsForBudgetIsLetGo) {
   pair.Write("xyz", 3);
   std::thread closer([&] {
     const Clock::time_point until = Clock::now() + 10s;
-    while (!budget.contended() && Clock::now() < until) std::this_thread::yield();
+    while (!budget->contended() && Clock::now() < until) std::this_thread::yield();
     pair.peer.Reset();
   });
   const Clock::time_point start = Clock::now();

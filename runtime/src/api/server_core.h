@@ -64,7 +64,9 @@ class ServerCore {
 
   const ServerOptions options_;
   // Lent to every connection: declared before connections_ so that it outlives them.
-  MemoryBudget memory_budget_{options_.memory_budget_bytes};
+  // Shared with the connections' pools, which may outlive the server.
+  const std::shared_ptr<MemoryBudget> memory_budget_ =
+      std::make_shared<MemoryBudget>(options_.memory_budget_bytes);
   std::vector<std::unique_ptr<ServiceBinding>> services_;
   MethodTable methods_;
 

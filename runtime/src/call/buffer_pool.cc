@@ -77,7 +77,8 @@ IncomingMessage PooledBuffer::ToMessage(size_t offset, size_t length) && {
   return IncomingMessage(data, length, std::move(pool), reinterpret_cast<uint64_t>(owned));
 }
 
-std::shared_ptr<BufferPool> BufferPool::Create(size_t max_idle_bytes, MemoryBudget* budget) {
+std::shared_ptr<BufferPool> BufferPool::Create(size_t max_idle_bytes,
+                                               std::shared_ptr<MemoryBudget> budget) {
   std::shared_ptr<BufferPool> pool(new BufferPool(max_idle_bytes, budget));
   if (budget != nullptr) budget->AddReclaimable(pool.get());
   return pool;

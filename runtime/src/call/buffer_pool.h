@@ -71,7 +71,7 @@ class BufferPool final : public MessageOwner,
 
   // `budget`, when given, must outlive the pool.
   static std::shared_ptr<BufferPool> Create(size_t max_idle_bytes = 64 * 1024 * 1024,
-                                            MemoryBudget* budget = nullptr);
+                                            std::shared_ptr<MemoryBudget> budget = nullptr);
   ~BufferPool();
 
   // A buffer of at least `size` bytes (its size() set to `size`) for building a message: not
@@ -96,7 +96,7 @@ class BufferPool final : public MessageOwner,
 
   // Idle bytes held for reuse.
   size_t idle_bytes() const;
-  MemoryBudget* budget() const { return budget_; }
+  MemoryBudget* budget() const { return budget_.get(); }
 
   void ReleaseMessage(uint64_t token) override;
 
@@ -109,8 +109,8 @@ class BufferPool final : public MessageOwner,
     Clock::time_point since;
   };
 
-  BufferPool(size_t max_idle_bytes, MemoryBudget* budget)
-      : max_idle_bytes_(max_idle_bytes), budget_(budget) {}
+  BufferPool(size_t max_idle_bytes, std::shared_ptr<MemoryBudget> budget)
+      : max_idle_bytes_(max_idle_bytes), budget_(std::move(budget)) {}
   // An idle buffer that fits `size` (removed from the idle list), if any. With mutex_ held.
   bool ReuseLocked(size_t size, Idle* out);
   // Frees buffers idle too long, then takes an idle one of `size` bytes or more if there is.
@@ -124,7 +124,8 @@ class BufferPool final : public MessageOwner,
   void Give(uint8_t* data, size_t capacity, bool charged);
 
   const size_t max_idle_bytes_;
-  MemoryBudget* const budget_;
+  // Shared: a pool (in a message a user still holds) may outlive the server.
+  const std::shared_ptr<MemoryBudget> budget_;
   mutable std::mutex mutex_;  // before the budget's
   std::vector<Idle> idle_;    // most recently given last
   size_t idle_bytes_ = 0;

@@ -87,8 +87,12 @@ void LinkServerConnection::Serve() {
     WorkLoop(0);
     for (std::thread& worker : workers_) worker.join();
     // Streaming handlers were told (cancelled) when the connection closed.
-    std::unique_lock lock(mutex_);
-    streams_done_.wait(lock, [&] { return streams_ == 0; });
+    std::list<StreamThread> streams;
+    {
+      std::lock_guard lock(mutex_);
+      streams.swap(streams_);
+    }
+    for (StreamThread& stream : streams) stream.thread.join();
   }
   if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);
   finished_.store(true, std::memory_order_release);
@@ -293,13 +297,12 @@ std::shared_ptr<ServerCall> LinkServerConnection::Open(InboundMessage& message) 
       if (!oneway) active_.emplace(call->id(), call);
       ++calls_running_;
       return call;
-    } else if (streams_ >= std::max(1U, env_.options->max_streams_per_connection)) {
+    } else if (RunningStreamsLocked() >= std::max(1U, env_.options->max_streams_per_connection)) {
       refusal = Status::ResourceExhausted(
-          std::to_string(streams_) +
+          std::to_string(RunningStreamsLocked()) +
           " streams are open on this connection (ServerOptions::max_streams_per_connection)");
     } else {
       active_.emplace(call->id(), call);
-      ++streams_;
       ++calls_running_;
     }
   }
@@ -312,24 +315,38 @@ std::shared_ptr<ServerCall> LinkServerConnection::Open(InboundMessage& message) 
   return nullptr;
 }
 
+size_t LinkServerConnection::RunningStreamsLocked() const {
+  size_t running = 0;
+  for (const StreamThread& stream : streams_) running += stream.done ? 0 : 1;
+  return running;
+}
+
 void LinkServerConnection::StartStream(std::shared_ptr<ServerCall> call) {
+  std::list<StreamThread> finished;
+  std::unique_lock lock(mutex_);
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    auto next = std::next(it);
+    if (it->done) finished.splice(finished.end(), streams_, it);
+    it = next;
+  }
   try {
-    std::thread([self = shared_from_this(), call] { self->RunStream(call); }).detach();
+    StreamThread& stream = streams_.emplace_back();
+    stream.thread = std::thread([this, call, &stream] { RunStream(call, stream); });
+    lock.unlock();
   } catch (const std::system_error& e) {
-    {
-      std::lock_guard lock(mutex_);
-      active_.erase(call->id());
-      --streams_;
-      streams_done_.notify_all();
-    }
+    streams_.pop_back();
+    active_.erase(call->id());
+    lock.unlock();
     SendReply(*call,
               Status::ResourceExhausted(std::string("cannot start a stream's thread: ") + e.what()),
               nullptr);
     CallEnded();
   }
+  for (StreamThread& stream : finished) stream.thread.join();
 }
 
-void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call) {
+void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call,
+                                     StreamThread& self) {
   MarkHandlerThreadOf(*env_.methods);
   Status status;
   OutgoingMessage reply = link_->NewMessage(0);
@@ -356,9 +373,10 @@ void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call) {
     active_.erase(call->id());
   }
   SendReply(*call, status, status.ok() && replies ? &reply : nullptr);
+  reply = OutgoingMessage();
   CallEnded();
   std::lock_guard lock(mutex_);
-  if (--streams_ == 0) streams_done_.notify_all();
+  self.done = true;  // the last touch of this object: the thread is joined after it
 }
 
 void LinkServerConnection::CallEnded() {

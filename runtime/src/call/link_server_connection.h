@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -67,7 +68,9 @@ class LinkServerConnection final : public ServerConnection,
   // A Request: resolves it; returns the call when it is to run inline (unary, oneway).
   std::shared_ptr<ServerCall> Open(InboundMessage& message);
   void StartStream(std::shared_ptr<ServerCall> call);
-  void RunStream(const std::shared_ptr<ServerCall>& call);
+  struct StreamThread;
+  void RunStream(const std::shared_ptr<ServerCall>& call, StreamThread& self);
+  size_t RunningStreamsLocked() const;
   // Runs a unary or oneway handler, calls `ran` (before anything is sent), then replies
   // (unless the handler deferred its reply: FinishDeferred sends it).
   void Handle(const std::shared_ptr<ServerCall>& call, const std::function<void()>& ran);
@@ -97,8 +100,13 @@ class LinkServerConnection final : public ServerConnection,
   std::shared_ptr<MessageLink> link_;  // set once the handshake is done
   // Open calls, for the messages that follow their Request.
   std::unordered_map<uint64_t, std::shared_ptr<ServerCall>> active_;
-  uint32_t streams_ = 0;                  // streaming handlers running
-  std::condition_variable streams_done_;  // streams_ fell to 0
+  // Streaming handlers' threads; those that have finished are joined when the next stream
+  // starts, the rest when the connection ends (never after: they use this object).
+  struct StreamThread {
+    std::thread thread;
+    bool done = false;
+  };
+  std::list<StreamThread> streams_;
   bool draining_ = false;                 // new calls are refused
   uint32_t calls_running_ = 0;            // admitted calls whose reply has not gone out
   std::condition_variable drained_;       // calls_running_ fell to 0, or the reader ended

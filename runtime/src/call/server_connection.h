@@ -34,7 +34,7 @@ struct ConnectionEnv {
   // peers costs a few lines a second).
   LogLimiter* log;
   // The server's memory budget for socket connections (see ServerOptions).
-  MemoryBudget* budget = nullptr;
+  std::shared_ptr<MemoryBudget> budget;
 };
 
 class ServerConnection {
