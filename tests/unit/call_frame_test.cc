@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace ferry::internal {
@@ -66,6 +69,34 @@ TEST(CallFrame, UnknownFrameTypeIsDataLoss) {
   CallHeader fields;
   fields.type = static_cast<FrameType>(7);
   EXPECT_EQ(DecodeCallFrame(Frame(fields, 0)).status().code(), StatusCode::kDataLoss);
+}
+
+TEST(CallHeaderEncoding, DeadlinesTravelAsMicrosecondsLeft) {
+  using Clock = std::chrono::steady_clock;
+  EXPECT_EQ(DeadlineToWire(Clock::time_point::max()), 0U);
+  EXPECT_EQ(DeadlineFromWire(0), Clock::time_point::max());
+  EXPECT_EQ(DeadlineToWire(Clock::now() - std::chrono::seconds(1)), 1U);  // due: not "none"
+  const uint64_t left = DeadlineToWire(Clock::now() + std::chrono::seconds(2));
+  EXPECT_GT(left, 1'900'000U);
+  EXPECT_LE(left, 2'000'000U);
+  const auto deadline = DeadlineFromWire(left);
+  EXPECT_GT(deadline, Clock::now() + std::chrono::seconds(1));
+  // Past what a clock can count: no deadline, never "already expired".
+  EXPECT_EQ(DeadlineFromWire(UINT64_MAX), Clock::time_point::max());
+  EXPECT_EQ(DeadlineFromWire(uint64_t{1} << 63), Clock::time_point::max());
+}
+
+TEST(CallHeaderEncoding, StatusesFromTheWireAreBoundedAndUnknownCodesNamed) {
+  EXPECT_EQ(StatusFromWire(5, "gone"), Status(StatusCode::kNotFound, "gone"));
+  EXPECT_EQ(StatusFromWire(0, ""), Status::Ok());
+  const Status unknown = StatusFromWire(99, "x");
+  EXPECT_EQ(unknown.code(), StatusCode::kUnknown);
+  EXPECT_NE(unknown.message().find("99"), std::string::npos);
+  EXPECT_EQ(StatusFromWire(13, std::string(10000, 'y')).message().size(), kMaxStatusMessageBytes);
+  // A cut never splits a UTF-8 sequence.
+  std::string text(kMaxStatusMessageBytes - 1, 'a');
+  text += "\xc3\xa9";  // a two-byte character straddling the bound
+  EXPECT_EQ(StatusFromWire(13, text).message().size(), kMaxStatusMessageBytes - 1);
 }
 
 }  // namespace

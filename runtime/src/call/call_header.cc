@@ -13,8 +13,10 @@ uint64_t DeadlineToWire(Clock::time_point deadline) {
 }
 
 Clock::time_point DeadlineFromWire(uint64_t deadline_us) {
-  if (deadline_us == 0) return Clock::time_point::max();
-  return DeadlineAfter(std::chrono::microseconds(deadline_us));
+  // Zero, or more than any clock can add (the signed count would wrap): no deadline.
+  constexpr uint64_t kNever = static_cast<uint64_t>(std::chrono::microseconds::max().count());
+  if (deadline_us == 0 || deadline_us > kNever) return Clock::time_point::max();
+  return DeadlineAfter(std::chrono::microseconds(static_cast<int64_t>(deadline_us)));
 }
 
 namespace {
