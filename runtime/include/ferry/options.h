@@ -83,8 +83,8 @@ struct ConnectOptions {
   std::chrono::milliseconds frame_timeout{10000};
   uint64_t min_frame_bytes_per_second = 1024 * 1024;
   // Calls (unary, async, streams) open at once on the channel; see
-  // CallOptions::wait_for_capacity. Shared memory also bounds it by the server's
-  // ShmOptions::max_calls_in_flight.
+  // CallOptions::wait_for_capacity. (On shared memory a full ring also makes a sender wait:
+  // ShmOptions::max_calls_in_flight.)
   uint32_t max_calls_in_flight = 4096;
   // How far the server may write ahead of this client's reading, per stream.
   StreamWindow stream_window;
