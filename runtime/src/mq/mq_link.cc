@@ -845,7 +845,17 @@ Status MqLink::Send(std::span<const Part> parts, Clock::time_point deadline) {
   s.job_done = false;
   s.job_active = true;
   s.writer_cv.notify_one();
+  // The writer pushes a frame's last message outside the lock: a peer that takes it and exits
+  // at once can be seen gone before the writer reports the frame sent. It is given this many
+  // short waits to report before the send is called failed.
+  int report_grace = 20;
   while (!s.job_done) {
+    if (!s.shutdown && s.job_header_sent && s.job_left == 0 && report_grace > 0 &&
+        !s.CheckPeerLocked(Clock::now())) {
+      --report_grace;
+      s.sender_cv.wait_for(lock, std::chrono::milliseconds(5));
+      continue;
+    }
     if (s.shutdown || !s.CheckPeerLocked(Clock::now())) {
       // Give up: the writer reads the parts only under `mutex`, and never again after this.
       s.job_active = false;
