@@ -157,6 +157,44 @@ TEST(DescriptorRing, WaitForPushReturnsAtOnceWhenSignalMovedOn) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+TEST(DescriptorRing, OnlyTheFirstPushAfterAConsumerSleptPaysForTheWakeUp) {
+  LocalRing local(8);
+  RingHeader* header = local.header();
+  // A consumer that finds the ring empty raises `waiters` before it sleeps (a zero timeout
+  // returns at once, as a wake-up would).
+  local.ring().WaitForPush(local.ring().Signal(), std::chrono::nanoseconds(0));
+  EXPECT_EQ(header->waiters.load(), 1U);
+  ASSERT_EQ(local.ring().TryPush(WithId(1)), kPushed);
+  EXPECT_EQ(header->waiters.load(), 0U) << "the first push wakes the consumer and says so";
+  const uint32_t signal = header->signal.load();
+  ASSERT_EQ(local.ring().TryPush(WithId(2)), kPushed);
+  EXPECT_EQ(header->waiters.load(), 0U);
+  EXPECT_EQ(header->signal.load(), signal + 1) << "later pushes still move the signal";
+  Descriptor out;
+  ASSERT_TRUE(local.ring().Pop(out));
+  EXPECT_EQ(out.call_id, 1U);
+  ASSERT_TRUE(local.ring().Pop(out));
+  EXPECT_EQ(out.call_id, 2U);
+}
+
+TEST(DescriptorRing, ASleepingConsumerIsWokenByAPush) {
+  LocalRing local(8);
+  std::atomic<bool> popped{false};
+  std::thread consumer([&] {
+    Descriptor out{};
+    for (int i = 0; i < 1000 && !local.ring().Pop(out); ++i) {
+      local.ring().WaitForPush(local.ring().Signal(), std::chrono::minutes(1));
+    }
+    popped = out.call_id == 7;
+  });
+  // Whether the push comes before or after the consumer sleeps, it must not sleep a minute.
+  const auto start = Clock::now();
+  ASSERT_EQ(local.ring().TryPush(WithId(7)), kPushed);
+  consumer.join();
+  EXPECT_TRUE(popped.load());
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
+}
+
 TEST(DescriptorRing, CorruptSequenceMakesPushAndPopFailInsteadOfLooping) {
   LocalRing local(4);
   auto* cell = reinterpret_cast<RingCell*>(local.header() + 1);

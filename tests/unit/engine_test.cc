@@ -151,6 +151,7 @@ class EngineTest : public ::testing::Test {
     for (const auto& method : binding_->methods()) methods_.emplace(method.id, &method);
     auto [client_end, server_end] = FakeLink::Pair();
     client_end_ = client_end;
+    server_link_ = server_end;
     next_server_end = server_end;
     int fds[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
@@ -185,6 +186,7 @@ class EngineTest : public ::testing::Test {
   LogLimiter log_;
   Fd peer_socket_;
   std::shared_ptr<FakeLink> client_end_;
+  std::shared_ptr<FakeLink> server_link_;
   std::shared_ptr<LinkServerConnection> server_;
   std::shared_ptr<ClientEngine> client_;
 };
@@ -308,6 +310,26 @@ TEST_F(EngineTest, AStalledStreamHoldsItsWriterButNotOtherCalls) {
   for (auto& number : reader) EXPECT_EQ(number->value(), count++);
   EXPECT_EQ(count, 10);
   EXPECT_TRUE(reader.Finish().ok());
+}
+
+TEST_F(EngineTest, TheServerReaderMaySpinOnlyWhileNoCallIsInProgress) {
+  ConnectOptions client_options;
+  client_options.stream_window.messages = 2;
+  Start({}, client_options);
+  std::shared_ptr<FakeLink> server_end = server_link_;
+  // Between calls the next message is likely a caller's next request: spinning may pay.
+  ASSERT_TRUE(client_->Call(kDouble, MethodKind::kUnary, Request(1), {}).ok());
+  EXPECT_TRUE(server_end->SpinningBecomes(true));
+  // A stream's writer runs (held at its window): the reader must leave it the CPU.
+  ClientReader<Number> reader(Open(kCount, MethodKind::kServerStreaming, 10));
+  ASSERT_TRUE(seen_.WaitFor([&] { return seen_.written == 2; }));
+  EXPECT_TRUE(server_end->SpinningBecomes(false));
+  int count = 0;
+  for (auto& number : reader) EXPECT_EQ(number->value(), count++);
+  ASSERT_TRUE(reader.Finish().ok());
+  // The stream is over: after the next call the reader may spin again.
+  ASSERT_TRUE(client_->Call(kDouble, MethodKind::kUnary, Request(2), {}).ok());
+  EXPECT_TRUE(server_end->SpinningBecomes(true));
 }
 
 TEST_F(EngineTest, CancelEndsTheCallOnBothSidesAndReleasesItsMessages) {

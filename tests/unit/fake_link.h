@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -102,6 +103,18 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
   uint64_t bytes_copied() const override { return 0; }
   uint64_t max_message_bytes() const override { return 1 << 20; }
 
+  void AllowSpinning(bool allowed) override {
+    std::lock_guard lock(spin_mutex_);
+    spinning_allowed_ = allowed;
+    spin_changed_.notify_all();
+  }
+  // Whether the engine's last word (AllowSpinning) was `allowed`, waiting up to a minute.
+  bool SpinningBecomes(bool allowed) {
+    std::unique_lock lock(spin_mutex_);
+    return spin_changed_.wait_for(lock, std::chrono::minutes(1),
+                                  [&] { return spinning_allowed_ == allowed; });
+  }
+
   // Frames sent by this side and not yet received by the other.
   size_t queued_out() {
     std::lock_guard lock(out_->mutex);
@@ -132,6 +145,9 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
 
   std::shared_ptr<Pipe> out_;
   std::shared_ptr<Pipe> in_;
+  std::mutex spin_mutex_;
+  std::condition_variable spin_changed_;
+  std::optional<bool> spinning_allowed_;
   std::shared_ptr<std::atomic<int>> released_;
 };
 

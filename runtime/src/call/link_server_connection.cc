@@ -184,6 +184,10 @@ std::shared_ptr<ServerCall> LinkServerConnection::ReadCall() {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return nullptr;
+      // Spinning for the next message pays when it is a caller's next request; while a call
+      // is in progress (a stream's writer, a slow or deferred handler) our own threads need
+      // the CPU more, and what arrives then (windows, stream messages) is not that urgent.
+      link_->AllowSpinning(calls_running_ == 0);
       // Only a client with no call in flight is idle: one waiting for a slow handler is not.
       if (idle_timeout.count() > 0 && active_.empty()) deadline = DeadlineAfter(idle_timeout);
     }

@@ -50,6 +50,11 @@ class MessageLink {
   // UNAVAILABLE when the peer is gone or Shutdown() was called; DATA_LOSS when the peer broke
   // the protocol (the link is then unusable: the engine shuts it down).
   virtual Result<InboundMessage> Receive(std::chrono::steady_clock::time_point deadline) = 0;
+  // Whether Receive may spin a little before it sleeps (links that never spin ignore this).
+  // The engine says no while its own threads need the CPU (a handler or a stream's writer
+  // runs) or nothing is expected soon; yes (the default) when the next message is what starts
+  // work, such as a caller's next request.
+  virtual void AllowSpinning(bool allowed) { (void)allowed; }
   // Ends the link: Send and Receive fail with UNAVAILABLE from now on, in every thread.
   // Idempotent, thread-safe.
   virtual void Shutdown() = 0;

@@ -71,7 +71,7 @@ class DescriptorRing {
       }
     }
     header_->signal.fetch_add(1, std::memory_order_seq_cst);
-    if (header_->waiters.load(std::memory_order_seq_cst) != 0) FutexWake(header_->signal, 1);
+    WakeConsumers();
     return PushResult::kPushed;
   }
 
@@ -146,9 +146,10 @@ class DescriptorRing {
 
   // Sleeps until a push or Nudge after `signal` was read, at most `timeout`.
   void WaitForPush(uint32_t signal, std::chrono::nanoseconds timeout) {
-    header_->waiters.fetch_add(1, std::memory_order_seq_cst);
+    // Raised before the last look at the ring; the first push after it clears it and wakes us
+    // (see WakeConsumers). Left raised after a timeout: that costs one needless wake-up later.
+    header_->waiters.store(1, std::memory_order_seq_cst);
     if (Empty()) FutexWait(header_->signal, signal, timeout);
-    header_->waiters.fetch_sub(1, std::memory_order_seq_cst);
   }
 
   // A producer starts building a message; with `wake_consumer` a sleeping consumer is woken
@@ -157,7 +158,7 @@ class DescriptorRing {
     header_->building.fetch_add(1, std::memory_order_seq_cst);
     if (wake_consumer && header_->waiters.load(std::memory_order_seq_cst) != 0) {
       header_->signal.fetch_add(1, std::memory_order_seq_cst);
-      FutexWake(header_->signal, 1);
+      WakeConsumers();
     }
   }
   void EndBuilding() { header_->building.fetch_sub(1, std::memory_order_seq_cst); }
@@ -176,6 +177,16 @@ class DescriptorRing {
 
  private:
   static constexpr std::chrono::milliseconds kStalledSlice{50};
+
+  // Wakes the consumers sleeping in WaitForPush, if any. Only the first producer to find
+  // `waiters` raised pays for the system call: a burst of pushes to a sleeping consumer costs
+  // one wake-up, not one per push.
+  void WakeConsumers() {
+    if (header_->waiters.load(std::memory_order_seq_cst) != 0 &&
+        header_->waiters.exchange(0, std::memory_order_seq_cst) != 0) {
+      FutexWake(header_->signal, 1 << 30);
+    }
+  }
 
   // Whether the cell a producer would fill next is still held by a consumer.
   bool NextCellClaimed() const {

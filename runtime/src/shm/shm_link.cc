@@ -31,23 +31,34 @@ constexpr auto kStatusSlotWait = 10ms;
 constexpr uint16_t kUnknownCpu = 0xffff;
 
 // Such a reply's slot holds its status message, not a payload.
-bool IsErrorReply(uint8_t type, uint32_t status_code) {
-  return type == static_cast<uint8_t>(FrameType::kReply) && status_code != 0;
+bool IsErrorReply(const shm::Descriptor& d) {
+  return d.type == static_cast<uint8_t>(FrameType::kReply) &&
+         d.method_status_or_acked_messages != 0;
 }
 
 shm::Descriptor DescriptorOf(const CallHeader& h) {
   shm::Descriptor d{};
   d.call_id = h.call_id;
-  d.deadline_us = h.deadline_us;
   d.window_bytes = h.window_bytes;
-  d.acked_bytes = h.acked_bytes;
-  d.method_id = h.method_id;
-  d.slot = shm::kNoIndex;
-  d.status_code = h.status_code;
   d.window_messages = h.window_messages;
-  d.acked_messages = h.acked_messages;
+  d.slot = shm::kNoIndex;
   d.type = static_cast<uint8_t>(h.type);
   d.kind = h.kind;
+  switch (h.type) {
+    case FrameType::kRequest:
+      d.deadline_us_or_acked_bytes = h.deadline_us;
+      d.method_status_or_acked_messages = h.method_id;
+      break;
+    case FrameType::kReply:
+      d.method_status_or_acked_messages = h.status_code;
+      break;
+    case FrameType::kWindow:
+      d.deadline_us_or_acked_bytes = h.acked_bytes;
+      d.method_status_or_acked_messages = h.acked_messages;
+      break;
+    default:
+      break;
+  }
   const int cpu = shm::CurrentCpu();
   d.sender_cpu = cpu >= 0 && cpu < kUnknownCpu ? static_cast<uint16_t>(cpu) : kUnknownCpu;
   return d;
@@ -57,14 +68,24 @@ CallHeader HeaderOf(const shm::Descriptor& d) {
   CallHeader h;
   h.type = static_cast<FrameType>(d.type);
   h.call_id = d.call_id;
-  h.method_id = d.method_id;
   h.kind = d.kind;
-  h.deadline_us = d.deadline_us;
-  h.status_code = d.status_code;
   h.window_messages = d.window_messages;
   h.window_bytes = d.window_bytes;
-  h.acked_messages = d.acked_messages;
-  h.acked_bytes = d.acked_bytes;
+  switch (h.type) {
+    case FrameType::kRequest:
+      h.deadline_us = d.deadline_us_or_acked_bytes;
+      h.method_id = d.method_status_or_acked_messages;
+      break;
+    case FrameType::kReply:
+      h.status_code = d.method_status_or_acked_messages;
+      break;
+    case FrameType::kWindow:
+      h.acked_bytes = d.deadline_us_or_acked_bytes;
+      h.acked_messages = d.method_status_or_acked_messages;
+      break;
+    default:
+      break;
+  }
   return h;
 }
 
@@ -185,7 +206,7 @@ Status ShmLink::Send(const CallHeader& header, OutgoingMessage* payload,
                      Clock::time_point deadline) {
   if (!connected()) return Gone();
   shm::Descriptor d = DescriptorOf(header);
-  const bool error_reply = IsErrorReply(d.type, d.status_code);
+  const bool error_reply = IsErrorReply(d);
   if (payload != nullptr) {
     if (error_reply) {
       return Status::InvalidArgument("a reply with an error status carries no payload");
@@ -269,8 +290,9 @@ Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline) {
   while (!shut_down_.load(std::memory_order_acquire)) {
     // The last message says where the peer ran: no use spinning on its very CPU.
     const int peer_cpu = peer_cpu_.load(std::memory_order_relaxed);
-    if (spinner_.Spin(pop, peer_cpu) ||
-        (role_ == Role::kServer && AwaitMessageBeingBuilt(pop, peer_cpu, deadline))) {
+    const bool may_spin = spinning_allowed_.load(std::memory_order_relaxed);
+    if ((may_spin && spinner_.Spin(pop, peer_cpu)) ||
+        (may_spin && role_ == Role::kServer && AwaitMessageBeingBuilt(pop, peer_cpu, deadline))) {
       building_spin_until_.reset();
       return Status::Ok();
     }
@@ -331,7 +353,7 @@ Result<InboundMessage> ShmLink::Accept(const shm::Descriptor& d) {
     inbound.payload_status = Status::DataLoss("the message names memory outside its slot");
     return inbound;
   }
-  if (IsErrorReply(d.type, d.status_code)) {
+  if (IsErrorReply(d)) {
     inbound.header.status_message.assign(reinterpret_cast<const char*>(bytes),
                                          std::min<size_t>(d.length, kMaxStatusMessageBytes));
     segment_.ReleaseSlot(d.slot);

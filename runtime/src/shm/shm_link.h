@@ -48,6 +48,9 @@ class ShmLink final : public MessageLink {
   Status Send(const CallHeader& header, OutgoingMessage* payload,
               Clock::time_point deadline) override;
   Result<InboundMessage> Receive(Clock::time_point deadline) override;
+  void AllowSpinning(bool allowed) override {
+    spinning_allowed_.store(allowed, std::memory_order_relaxed);
+  }
   void Shutdown() override;
   bool connected() const override;
   uint64_t bytes_copied() const override;
@@ -96,6 +99,7 @@ class ShmLink final : public MessageLink {
   LogLimiter* const log_;  // server only
   std::atomic<bool> shut_down_{false};
   std::atomic<int> peer_cpu_{-1};  // where the peer last sent from: a spinning hint
+  std::atomic<bool> spinning_allowed_{true};  // see AllowSpinning
   // Receive's, which runs in one thread at a time.
   shm::AdaptiveSpinner spinner_;
   // Set when Receive starts spinning for a message being built: the spin ends there
