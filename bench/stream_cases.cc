@@ -66,10 +66,10 @@ void ExpectOk(const ferry::Status& status, const std::string& what) {
 }
 
 // The messages of a stream that ended OK after `read` of `written`: the reader checks each
-// message's number as it comes, so any shortfall is the stream's tail. The runtime drops it
-// when the server's end-of-call arrives before the client has read the messages queued ahead
-// of it (ClientEngine::EndLocked clears the call's inbound queue). Counted and reported
-// rather than fatal, so one such stream does not end the whole run.
+// message's number as it comes, so any shortfall is the stream's tail, lost although the
+// stream ended OK. The runtime must never do that (a stream's messages stay readable after
+// its status arrives); counted and reported rather than fatal, so one such stream does not
+// end the whole run, and printed in the table.
 uint64_t LostAtEnd(const char* what, uint64_t read, uint64_t written) {
   if (read > written) Expect(what, read, written);
   return written - read;

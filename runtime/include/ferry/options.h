@@ -19,10 +19,12 @@ struct CallOptions {
   bool wait_for_capacity = true;
 };
 
-// Flow control of one stream direction: how far a writer may run ahead of its reader.
+// Flow control of one stream direction: how far a writer may run ahead of its reader. The
+// reader acknowledges what it consumed at half a window; each acknowledgement wakes the
+// writer's side, so a window much smaller than the default slows streams of small messages.
 struct StreamWindow {
-  // Messages written and not yet read.
-  uint32_t messages = 64;
+  // Messages written and not yet read (each holds a shared-memory slot on shm).
+  uint32_t messages = 256;
   // Their payload bytes; a single larger message is still let through when nothing else is
   // outstanding.
   uint64_t bytes = 4 * 1024 * 1024;
