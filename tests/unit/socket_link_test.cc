@@ -1,6 +1,7 @@
-// SocketLink's server-side bounds: a frame that has begun must arrive within its time, a
-// frame waits for memory from the pool's budget, and idle buffers age out while the link
-// waits for the next frame.
+// SocketLink's framing and server-side bounds: frames come out whole however the bytes
+// arrive (several per read, a length split across reads, frames longer than the read-ahead),
+// a frame that has begun must arrive within its time, a frame waits for memory from the
+// pool's budget, and idle buffers age out while the link waits for the next frame.
 #include "socket/socket_link.h"
 
 #include <gtest/gtest.h>
@@ -58,6 +59,67 @@ SocketLinkOptions ServerSide(std::chrono::milliseconds frame_timeout,
   options.frame_timeout = frame_timeout;
   options.min_frame_bytes_per_second = kMiB;
   return options;
+}
+
+// A frame of `size` bytes, each byte derived from `seed` and its position.
+std::vector<uint8_t> FrameBytes(uint32_t size, uint8_t seed) {
+  std::vector<uint8_t> bytes(size + 4);
+  for (int i = 0; i < 4; ++i) bytes[i] = static_cast<uint8_t>(size >> (8 * i));
+  for (uint32_t i = 0; i < size; ++i) bytes[4 + i] = static_cast<uint8_t>(seed + i * 7);
+  return bytes;
+}
+
+void ExpectFrame(Result<PooledBuffer> got, uint32_t size, uint8_t seed) {
+  ASSERT_TRUE(got.ok()) << got.status();
+  std::vector<uint8_t> expected = FrameBytes(size, seed);
+  ASSERT_EQ(got->size(), size);
+  EXPECT_TRUE(std::equal(got->data(), got->data() + size, expected.begin() + 4))
+      << "frame of " << size << " bytes, seed " << int{seed};
+}
+
+TEST(SocketLink, FramesThatArriveTogetherComeOutOneByOneAndWhole) {
+  Pair pair(ServerSide(0ms, nullptr));
+  // Small frames in one write (read together), then a frame longer than the read-ahead
+  // whose start arrives with them, then small ones again.
+  const uint32_t sizes[] = {1, 64, 300, 5, 100'000, 9, 64};
+  std::vector<uint8_t> all;
+  for (size_t i = 0; i < std::size(sizes); ++i) {
+    std::vector<uint8_t> frame = FrameBytes(sizes[i], static_cast<uint8_t>(i));
+    all.insert(all.end(), frame.begin(), frame.end());
+  }
+  std::thread writer([&] { pair.Write(all.data(), all.size()); });
+  for (size_t i = 0; i < std::size(sizes); ++i) {
+    ExpectFrame(pair.link->Receive(Clock::now() + 60s), sizes[i], static_cast<uint8_t>(i));
+  }
+  writer.join();
+  // Every byte came through the kernel once; the frames' bytes that were read ahead were
+  // copied once more into their buffers (at most the whole stream).
+  EXPECT_GE(pair.link->bytes_copied(), all.size());
+  EXPECT_LE(pair.link->bytes_copied(), 2 * all.size());
+}
+
+TEST(SocketLink, ALengthSplitAcrossReadsIsPutTogether) {
+  Pair pair(ServerSide(0ms, nullptr));
+  std::vector<uint8_t> first = FrameBytes(10, 1), second = FrameBytes(20, 2);
+  // The first frame and half of the second one's length, then the rest.
+  std::vector<uint8_t> part(first);
+  part.insert(part.end(), second.begin(), second.begin() + 2);
+  pair.Write(part.data(), part.size());
+  ExpectFrame(pair.link->Receive(Clock::now() + 60s), 10, 1);
+  std::thread writer([&] { pair.Write(second.data() + 2, second.size() - 2); });
+  ExpectFrame(pair.link->Receive(Clock::now() + 60s), 20, 2);
+  writer.join();
+}
+
+TEST(SocketLink, APeerThatClosesAfterItsFramesLeavesThemReadableFirst) {
+  Pair pair(ServerSide(0ms, nullptr));
+  std::vector<uint8_t> a = FrameBytes(3, 1), b = FrameBytes(4, 2);
+  a.insert(a.end(), b.begin(), b.end());
+  pair.Write(a.data(), a.size());
+  pair.peer = Fd();
+  ExpectFrame(pair.link->Receive(Clock::now() + 60s), 3, 1);
+  ExpectFrame(pair.link->Receive(Clock::now() + 60s), 4, 2);
+  EXPECT_EQ(pair.link->Receive(Clock::now() + 60s).status().code(), StatusCode::kUnavailable);
 }
 
 TEST(SocketLink, AFrameThatTricklesIsCutOffAfterItsTime) {

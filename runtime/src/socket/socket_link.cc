@@ -259,27 +259,26 @@ Result<PooledBuffer> SocketLink::TakeFrameBuffer(uint32_t size, Clock::time_poin
 
 Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
   const int fd = socket_.native_handle();
-  uint8_t length[4];
-  size_t got = 0;
-  Io io;
-  // Waiting for a frame to begin: the pool's large idle buffers age out meanwhile (a blocking
-  // read when there are none, the fastest path).
-  for (;;) {
-    const Clock::time_point trim = pool_->next_trim();
-    // The whole length where it has arrived (one system call), but no more than begun: the
-    // rest of a frame has its own time.
-    io = ReadAll(fd, length, sizeof(length), std::min(deadline, trim), &got, /*some=*/true);
-    if (io != Io::kDeadline || Clock::now() >= deadline) break;
-    pool_->Trim();
+  if (ahead_.empty()) ahead_.resize(kReadAheadBytes);
+  if (ahead_begin_ == ahead_end_) {
+    ahead_begin_ = ahead_end_ = 0;
+    // Waiting for a frame to begin: the pool's large idle buffers age out meanwhile (a blocking
+    // read when there are none, the fastest path).
+    Io io;
+    for (;;) {
+      const Clock::time_point trim = pool_->next_trim();
+      io = ReadAll(fd, ahead_.data(), ahead_.size(), std::min(deadline, trim), &ahead_end_,
+                   /*some=*/true);
+      if (io != Io::kDeadline || Clock::now() >= deadline) break;
+      pool_->Trim();
+    }
+    bytes_copied_.fetch_add(ahead_end_, std::memory_order_relaxed);
+    if (io == Io::kDeadline) return Status::DeadlineExceeded("no frame before the deadline");
+    if (io != Io::kDone) return Status::Unavailable("peer closed the connection");
   }
   // `deadline` bounds only the wait for a frame to begin (a caller's deadline, the server's
   // idle timeout): cutting a frame short would end every other call on the link. The frame
   // itself then has its own time (frame_timeout), if any.
-  Clock::time_point frame_deadline = Clock::time_point::max();
-  if (io == Io::kDone) {
-    frame_deadline = FrameDeadline(sizeof(length));
-    io = ReadAll(fd, length, sizeof(length), frame_deadline, &got);
-  }
   const auto too_slow = [&](uint64_t size, size_t arrived) {
     Shutdown();
     return Status::DataLoss("a frame of " + std::to_string(size) + " bytes was not whole in " +
@@ -287,14 +286,24 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
                             std::to_string(options_.min_frame_bytes_per_second) +
                             " bytes/s (" + std::to_string(arrived) + " arrived); link closed");
   };
-  if (io != Io::kDone) {
-    if (got == 0) {
-      if (io == Io::kDeadline) return Status::DeadlineExceeded("no frame before the deadline");
-      return Status::Unavailable("peer closed the connection");
+  constexpr size_t kLengthBytes = 4;
+  if (ahead_end_ - ahead_begin_ < kLengthBytes) {
+    // Part of the length came with the last read: the few bytes move to the front, and the
+    // rest is read after them.
+    std::memmove(ahead_.data(), ahead_.data() + ahead_begin_, ahead_end_ - ahead_begin_);
+    ahead_end_ -= ahead_begin_;
+    ahead_begin_ = 0;
+    const Clock::time_point frame_deadline = FrameDeadline(kLengthBytes);
+    while (ahead_end_ < kLengthBytes) {
+      const size_t before = ahead_end_;
+      const Io io = ReadAll(fd, ahead_.data(), ahead_.size(), frame_deadline, &ahead_end_,
+                            /*some=*/true);
+      bytes_copied_.fetch_add(ahead_end_ - before, std::memory_order_relaxed);
+      if (io == Io::kDeadline) return too_slow(kLengthBytes, ahead_end_);
+      if (io != Io::kDone) return Status::DataLoss("truncated frame length");
     }
-    if (io == Io::kDeadline) return too_slow(sizeof(length), got);
-    return Status::DataLoss("truncated frame length");
   }
+  const uint8_t* length = ahead_.data() + ahead_begin_;
   const uint32_t n = static_cast<uint32_t>(length[0]) | static_cast<uint32_t>(length[1]) << 8 |
                      static_cast<uint32_t>(length[2]) << 16 |
                      static_cast<uint32_t>(length[3]) << 24;
@@ -302,21 +311,28 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
     return Status::DataLoss("frame of " + std::to_string(n) + " bytes (the limit is " +
                             std::to_string(options_.max_frame_bytes) + ")");
   }
+  ahead_begin_ += kLengthBytes;
   Result<PooledBuffer> frame = TakeFrameBuffer(n, FrameDeadline(n));
   if (!frame.ok()) {
     Shutdown();  // the length is consumed: the stream cannot go on without this frame
     return frame.status();
   }
-  // The peer's clock starts once the server is ready to read: waiting for memory is not its
-  // fault.
-  frame_deadline = FrameDeadline(n);
-  size_t read = 0;
-  io = ReadAll(fd, frame->data(), n, frame_deadline, &read);
-  bytes_copied_.fetch_add(sizeof(length) + read, std::memory_order_relaxed);
-  if (io == Io::kDeadline) return too_slow(n, read);
-  if (io != Io::kDone) {
-    return Status::DataLoss("truncated frame: " + std::to_string(read) + " of " +
-                            std::to_string(n) + " bytes");
+  // What arrived with earlier reads is copied; the rest of a long frame is read in place.
+  size_t read = std::min<size_t>(n, ahead_end_ - ahead_begin_);
+  std::memcpy(frame->data(), ahead_.data() + ahead_begin_, read);
+  ahead_begin_ += read;
+  bytes_copied_.fetch_add(read, std::memory_order_relaxed);
+  if (read < n) {
+    // The peer's clock starts once the server is ready to read: waiting for memory is not
+    // its fault.
+    const size_t before = read;
+    const Io io = ReadAll(fd, frame->data(), n, FrameDeadline(n), &read);
+    bytes_copied_.fetch_add(read - before, std::memory_order_relaxed);
+    if (io == Io::kDeadline) return too_slow(n, read);
+    if (io != Io::kDone) {
+      return Status::DataLoss("truncated frame: " + std::to_string(read) + " of " +
+                              std::to_string(n) + " bytes");
+    }
   }
   return frame;
 }

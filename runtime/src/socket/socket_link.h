@@ -1,6 +1,6 @@
 // A FrameLink over a connected Unix or TCP stream socket (held by Boost.Asio): each frame is
 // a u32 little-endian length followed by that many bytes, written with one gathered write and
-// read into a pooled buffer.
+// read into a pooled buffer (small frames through a read-ahead buffer, several per recv).
 #pragma once
 
 #include <sys/uio.h>
@@ -11,6 +11,7 @@
 #include <span>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
@@ -83,6 +84,13 @@ class SocketLink final : public FrameLink {
   std::thread finisher_;
   std::atomic<bool> shut_down_{false};
   std::atomic<uint64_t> bytes_copied_{0};
+  // Receive's: bytes read from the socket ahead of the frame being taken apart, so that a
+  // burst of small frames (pipelined calls, their replies) costs one recv instead of two per
+  // frame. The unread part is [ahead_begin_, ahead_end_).
+  static constexpr size_t kReadAheadBytes = 16 * 1024;
+  std::vector<uint8_t> ahead_;
+  size_t ahead_begin_ = 0;
+  size_t ahead_end_ = 0;
 };
 
 }  // namespace ferry::internal
