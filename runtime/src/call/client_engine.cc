@@ -173,6 +173,7 @@ std::shared_ptr<ClientCall> ClientEngine::Open(uint32_t method_id, MethodKind ki
     call->engine = shared_from_this();
     call->self = call;
     ++async_calls_;
+    AccountLocked(*call);
     EnsureCompletionThread();
   }
   CallHeader header;
@@ -212,20 +213,31 @@ bool ClientEngine::Await(std::condition_variable& cv, Done done, Clock::time_poi
       break;
     }
     if (reading_) {
+      // Whoever reads wakes us when our call moves (the slice only bounds a lost wake-up).
       cv.wait_until(lock, std::min(deadline, Clock::now() + kReadSlice));
       continue;
     }
-    ReadOnce(deadline, lock);
+    ReadOnce(deadline, /*spin=*/true, lock);
   }
   waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &cv));
-  // We may leave with nobody reading: hand the role to another waiter.
-  if (!reading_ && !waiting_.empty()) waiting_.front()->notify_all();
+  // We may leave with nobody reading.
+  if (!reading_) PassReadingRoleLocked();
   return result;
 }
 
-void ClientEngine::ReadOnce(Clock::time_point deadline, std::unique_lock<std::mutex>& lock) {
+void ClientEngine::PassReadingRoleLocked() {
+  if (!waiting_.empty()) {
+    waiting_.front()->notify_all();
+  } else if (async_calls_ > 0) {
+    completion_wake_.notify_one();
+  }
+}
+
+void ClientEngine::ReadOnce(Clock::time_point deadline, bool spin,
+                            std::unique_lock<std::mutex>& lock) {
   reading_ = true;
   lock.unlock();
+  link_->AllowSpinning(spin);
   Result<InboundMessage> inbound = link_->Receive(std::min(deadline, Clock::now() + kReadSlice));
   lock.lock();
   reading_ = false;
@@ -239,7 +251,8 @@ void ClientEngine::ReadOnce(Clock::time_point deadline, std::unique_lock<std::mu
     FailAllLocked(Status::Unavailable("the server at " + endpoint_ + " went away (" +
                                       inbound.status().message() + ")"));
   }
-  for (std::condition_variable* other : waiting_) other->notify_all();
+  // Only the calls the message moved were woken (Route): a caller whose call did not move
+  // sleeps on, instead of waking for every message read on its behalf.
 }
 
 bool ClientEngine::Route(InboundMessage message) {
@@ -313,12 +326,14 @@ std::shared_ptr<ClientCall> ClientEngine::EndLocked(ClientCall& call, Status sta
     capacity_.notify_one();
   }
   std::shared_ptr<ClientCall> self;
+  if (registered && call.is_async) UnaccountLocked(call);
   if (registered && kind == EndKind::kHere && call.is_async) {
     // The server may still be sending for it: the id stays known (and the completion thread
     // reading) until the server's Reply, so those messages are dropped as they come instead
     // of filling the transport (a queue link's capacity is smaller than a stream window).
     call.zombie = true;
     call.deadline = Clock::now() + kZombieGrace;
+    AccountLocked(call);
   } else {
     calls_.erase(call.id);
     if (call.is_async) --async_calls_;
@@ -330,7 +345,20 @@ std::shared_ptr<ClientCall> ClientEngine::EndLocked(ClientCall& call, Status sta
   return self;
 }
 
+void ClientEngine::UnaccountLocked(const ClientCall& call) {
+  if (call.zombie || call.kind == MethodKind::kUnary) --owed_replies_;
+}
+
+void ClientEngine::AccountLocked(const ClientCall& call) {
+  if (call.zombie || call.kind == MethodKind::kUnary) ++owed_replies_;
+  if (call.deadline < next_expiry_) {
+    next_expiry_ = call.deadline;
+    completion_wake_.notify_one();  // its read may be bounded by a later time
+  }
+}
+
 void ClientEngine::ForgetZombieLocked(ClientCall& call) {
+  UnaccountLocked(call);
   calls_.erase(call.id);
   --async_calls_;
   if (call.self) completions_.push_back([self = std::exchange(call.self, nullptr)] {});
@@ -351,6 +379,7 @@ void ClientEngine::FailAllLocked(const Status& why) {
   }
   capacity_.notify_all();
   completion_wake_.notify_all();
+  for (std::condition_variable* waiter : waiting_) waiter->notify_all();
 }
 
 void ClientEngine::SendWindow(ClientCall& call, uint32_t messages, uint64_t bytes) {
@@ -529,17 +558,22 @@ void ClientEngine::CompletionLoop() {
       continue;
     }
     if (async_calls_ == 0) {
+      if (!reading_) PassReadingRoleLocked();  // a caller waiting for a synchronous call
       completion_wake_.wait(lock);
       continue;
     }
-    // Expire asynchronous calls nobody waits for.
+    // Expire asynchronous calls nobody waits for (a scan only once the earliest is due).
     const auto now = Clock::now();
     std::vector<std::shared_ptr<ClientCall>> expired;
     std::vector<uint64_t> cancel;
     std::vector<ClientCall*> forgotten;
-    for (auto& [id, call] : calls_) {
-      if (call->is_async && call->deadline <= now) {
-        if (call->zombie) {
+    if (now >= next_expiry_) {
+      next_expiry_ = Clock::time_point::max();
+      for (auto& [id, call] : calls_) {
+        if (!call->is_async) continue;
+        if (call->deadline > now) {
+          next_expiry_ = std::min(next_expiry_, call->deadline);
+        } else if (call->zombie) {
           forgotten.push_back(call);
         } else {
           cancel.push_back(id);
@@ -561,15 +595,18 @@ void ClientEngine::CompletionLoop() {
       lock.lock();
       continue;
     }
-    // Callers waiting on their own calls read for themselves (without a hand-off); this
-    // thread reads only when nobody else would.
-    if (reading_ || !waiting_.empty() || closed_.load(std::memory_order_relaxed)) {
-      completion_wake_.wait_for(lock, kReadSlice);
+    // Replies owed to asynchronous unary calls are read here whoever waits (a caller that
+    // took the role first keeps it and passes it back when it leaves), so that they never
+    // pile up unread in the transport, and a caller waiting meanwhile is woken only when its
+    // own call moves. With only streams open, a caller waiting on one reads for itself.
+    if (reading_ || closed_.load(std::memory_order_relaxed) ||
+        (owed_replies_ == 0 && !waiting_.empty())) {
+      if (!reading_) PassReadingRoleLocked();
+      completion_wake_.wait_until(lock, std::min(next_expiry_, Clock::now() + kReadSlice));
       continue;
     }
-    waiting_.push_back(&completion_wake_);
-    ReadOnce(Clock::time_point::max(), lock);
-    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &completion_wake_));
+    // Without spinning: the caller's own threads may need this CPU.
+    ReadOnce(next_expiry_, /*spin=*/false, lock);
   }
 }
 

@@ -3,8 +3,9 @@
 // use: a waiting caller takes the receiving role, reads messages and hands other calls theirs
 // until its own arrives, then passes the role on (a lone caller reads its own reply, with no
 // thread hand-off). Asynchronous calls get a completion thread, started on first use, which
-// reads while they are open and nobody else does, expires their deadlines and runs their
-// callbacks.
+// reads while they are open (without spinning: the caller's threads may need the CPU),
+// expires their deadlines and runs their callbacks; callers waiting meanwhile are woken only
+// when their own call moves.
 #pragma once
 
 #include <atomic>
@@ -122,8 +123,12 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   template <class Done>
   bool Await(std::condition_variable& cv, Done done, Clock::time_point deadline,
              std::unique_lock<std::mutex>& lock);
-  // Holds the receiving role for one Receive (bounded by `deadline` and a short slice).
-  void ReadOnce(Clock::time_point deadline, std::unique_lock<std::mutex>& lock);
+  // Holds the receiving role for one Receive (bounded by `deadline` and a short slice); `spin`:
+  // whether the link may spin for it (a caller waiting for its own call: yes).
+  void ReadOnce(Clock::time_point deadline, bool spin, std::unique_lock<std::mutex>& lock);
+  // With mutex_ held and nobody reading: wakes whoever should read next (the first waiting
+  // caller, else the completion thread while asynchronous calls are open).
+  void PassReadingRoleLocked();
   // Applies one inbound message to its call. With mutex_ held; false when the server broke the
   // protocol.
   bool Route(InboundMessage message);
@@ -137,6 +142,9 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   std::shared_ptr<ClientCall> EndLocked(ClientCall& call, Status status, EndKind kind);
   // The server's Reply to a call ended here has come: the id is forgotten. With mutex_ held.
   void ForgetZombieLocked(ClientCall& call);
+  // Keeps owed_replies_ and next_expiry_ right around a change of `call`'s state.
+  void UnaccountLocked(const ClientCall& call);
+  void AccountLocked(const ClientCall& call);
   void FailAllLocked(const Status& why);
   // Ends `call` here with `why` (its deadline passed), unlocks, tells the server; returns the
   // call's status.
@@ -155,9 +163,14 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   uint64_t next_call_id_ = 1;
   uint32_t open_calls_ = 0;  // registered calls (oneway excluded)
   uint32_t async_calls_ = 0;
+  // Open calls whose Reply nobody may be waiting for: asynchronous unary calls (a caller may
+  // never call Get) and zombies. While there are any, the completion thread reads.
+  uint32_t owed_replies_ = 0;
+  // No asynchronous call's deadline passes before this (the completion thread's next scan).
+  Clock::time_point next_expiry_ = Clock::time_point::max();
   std::condition_variable capacity_;
   bool reading_ = false;
-  std::vector<std::condition_variable*> waiting_;  // threads that may take the receiving role
+  std::vector<std::condition_variable*> waiting_;  // callers that may take the receiving role
   std::unordered_map<uint64_t, ClientCall*> calls_;
   Status closed_status_;
 
