@@ -79,6 +79,13 @@ class BenchService final : public fb::Bench::Service {
     return ferry::Status::Ok();
   }
 
+  // This process's CPU time, every runtime thread included, for the paced cases.
+  ferry::Status ServerCpu(ferry::CallContext&, const fb::Empty&,
+                          ferry::Reply<fb::CpuTime>& reply) override {
+    reply.Finish(fb::CreateCpuTime(reply.fbb(), ProcessCpuNs()));
+    return ferry::Status::Ok();
+  }
+
  private:
   const ferry::Server& server_;
 };

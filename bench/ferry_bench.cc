@@ -1,11 +1,12 @@
 // ferry_bench: unary round trips over ferry's transports at 64 B, 4 KiB, 1 MiB and 16 MiB,
 // with the client and the server on different CPUs and on one CPU, next to baselines measured
 // in the same run (raw_spin and raw_futex over a shared mapping; raw_uds and raw_tcp socket
-// ping-pongs); then streams of each kind at 64 B and 1 MiB per message, and 64 B unary calls
-// per second made back to back and kept in flight. One JSON line per case on stdout, tables
-// with the bars on stderr.
+// ping-pongs); then streams of each kind at 64 B and 1 MiB per message, 64 B unary calls
+// per second made back to back and kept in flight, and 64 B calls paced at 100 Hz and 1 kHz
+// with each process's CPU time per call (shm next to raw_futex paced the same way). One JSON
+// line per case on stdout, tables with the bars on stderr.
 //
-//   ferry_bench [--transport shm|unix|tcp|mq|all]... [--cases unary|streams|async|all]...
+//   ferry_bench [--transport shm|unix|tcp|mq|all]... [--cases unary|streams|async|paced|all]...
 //               [--quick] [--iters-scale F] [--placement P]
 //
 // The same binary is the server process of the ferry cases (--serve, started by itself).
@@ -22,6 +23,7 @@
 #include "bench_server.h"
 #include "ferry_cases.h"
 #include "bench_support.h"
+#include "paced_cases.h"
 #include "raw_baselines.h"
 #include "raw_sockets.h"
 #include "stats.h"
@@ -30,7 +32,8 @@ namespace ferry_bench {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: ferry_bench [--transport shm|unix|tcp|mq|all]... [--cases unary|streams|async|all]...\n"
+    "usage: ferry_bench [--transport shm|unix|tcp|mq|all]...\n"
+    "                   [--cases unary|streams|async|paced|all]...\n"
     "                   [--quick] [--iters-scale F] [--placement cross_cpu|same_cpu|all]\n"
     "\n"
     "Measures unary round trips over ferry's transports (payloads 64 B, 4 KiB, 1 MiB, 16 MiB\n"
@@ -41,12 +44,15 @@ constexpr const char* kUsage =
     "mq (two Boost.Interprocess message queues) has no raw floor of its own.\n"
     "Then, over each ferry transport: server_stream, client_stream and bidi_stream at 64 B and\n"
     "1 MiB per message (messages per second), and 64 B unary calls per second from one thread,\n"
-    "back to back (sync_unary) and with 1, 8 or 64 in flight (async_unary).\n"
+    "back to back (sync_unary) and with 1, 8 or 64 in flight (async_unary). Then 64 B calls\n"
+    "paced at 100 Hz and 1 kHz for about 2 s each (paced), over shm and over raw_futex,\n"
+    "with the CPU time per call of the server and of the client, each from its own process\n"
+    "CPU clock.\n"
     "One JSON line per case on stdout, summary tables on stderr.\n"
     "\n"
     "  --transport T      a transport to measure (repeatable, or comma-separated); default all\n"
-    "  --cases C          unary (round trips and their raw baselines), streams or async\n"
-    "                     (repeatable, or comma-separated); default all\n"
+    "  --cases C          unary (round trips and their raw baselines), streams, async or\n"
+    "                     paced (repeatable, or comma-separated); default all\n"
     "  --quick            10x fewer calls and shorter time budgets (a smoke test)\n"
     "  --iters-scale F    multiply every call count and time budget by F (> 0)\n"
     "  --placement P      cross_cpu (client and server on different CPUs), same_cpu (both\n"
@@ -116,7 +122,7 @@ void AddTransports(const std::string& text, Options& options) {
 
 // "unary,streams" -> those groups only (added to earlier --cases); "all" -> every group.
 void AddCaseGroups(const std::string& text, Options& options) {
-  if (!options.cases_given) options.groups = {false, false, false};
+  if (!options.cases_given) options.groups = {false, false, false, false};
   options.cases_given = true;
   size_t start = 0;
   while (start <= text.size()) {
@@ -130,8 +136,10 @@ void AddCaseGroups(const std::string& text, Options& options) {
       options.groups.streams = true;
     } else if (name == "async") {
       options.groups.async = true;
+    } else if (name == "paced") {
+      options.groups.paced = true;
     } else {
-      UsageError("unknown cases '" + name + "' (unary, streams, async or all)");
+      UsageError("unknown cases '" + name + "' (unary, streams, async, paced or all)");
     }
     start = comma + 1;
   }
@@ -169,6 +177,11 @@ int RunBenchmarks(const Options& options) {
     std::cout << ToJson(result) << std::endl;
     rate_results.push_back(result);
   };
+  std::vector<PacedResult> paced_results;
+  auto report_paced = [&paced_results](const PacedResult& result) {
+    std::cout << ToJson(result) << std::endl;
+    paced_results.push_back(result);
+  };
   const bool raw = options.groups.unary;  // the raw baselines are floors of the round trips
   for (const Placement& placement : placements) {
     std::cerr << "ferry_bench: " << placement.name << ": client on CPU " << placement.client_cpu
@@ -180,6 +193,9 @@ int RunBenchmarks(const Options& options) {
                   report);
       RunRawCases(RawKind::kFutex, placement.name, same, placement.server_cpu, options.scale,
                   report);
+    }
+    if (options.groups.paced && Wanted(options, "shm")) {
+      RunRawPacedCases(placement.name, placement.server_cpu, options.scale, report_paced);
     }
     if (raw && Wanted(options, "unix")) {
       RunRawSocketCases(RawSocketKind::kUds, placement.name, placement.server_cpu, options.scale,
@@ -193,8 +209,22 @@ int RunBenchmarks(const Options& options) {
       // tcp_upgraded belongs to tcp: it is what a tcp:// user on the same host gets.
       const std::string family = transport.label == "tcp_upgraded" ? "tcp" : transport.label;
       if (!Wanted(options, family)) continue;
-      RunFerryCases("/proc/self/exe", transport, runtime_dir.path(), placement.name,
-                    placement.server_cpu, options.scale, options.groups, report, report_rate);
+      FerryCaseGroups groups = options.groups;
+      groups.paced = false;
+      if (groups.any()) {
+        RunFerryCases("/proc/self/exe", transport, runtime_dir.path(), placement.name,
+                      placement.server_cpu, options.scale, groups, report, report_rate,
+                      report_paced);
+      }
+      // paced: shm only (next to raw_futex), with a server of its own. A server that has
+      // run the streams or async calls spends several times the CPU on each paced call, and
+      // the case would then depend on which groups ran before it.
+      if (options.groups.paced && transport.label == "shm") {
+        const FerryCaseGroups paced_only{false, false, false, true};
+        RunFerryCases("/proc/self/exe", transport, runtime_dir.path(), placement.name,
+                      placement.server_cpu, options.scale, paced_only, report, report_rate,
+                      report_paced);
+      }
     }
   }
   if (const std::vector<std::string> left = FilesIn(runtime_dir.path()); !left.empty()) {
@@ -203,8 +233,10 @@ int RunBenchmarks(const Options& options) {
 
   if (!results.empty()) PrintTable(std::cerr, results);
   PrintRateTable(std::cerr, rate_results);
+  PrintPacedTable(std::cerr, paced_results);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-  std::cerr << "ferry_bench: " << results.size() + rate_results.size() << " cases in "
+  std::cerr << "ferry_bench: " << results.size() + rate_results.size() + paced_results.size()
+            << " cases in "
             << took.count() << " s\n";
   return 0;
 }

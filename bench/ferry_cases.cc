@@ -14,6 +14,7 @@
 #include "ferry/ferry.h"
 #include "measure.h"
 #include "bench_support.h"
+#include "paced_cases.h"
 #include "stream_cases.h"
 
 namespace ferry_bench {
@@ -105,7 +106,8 @@ void RunFerryCases(const std::string& self_exe, const FerryTransport& transport,
                    const std::string& runtime_dir, const std::string& placement, int server_cpu,
                    double scale, const FerryCaseGroups& groups,
                    const std::function<void(const CaseResult&)>& report,
-                   const std::function<void(const RateResult&)>& report_rate) {
+                   const std::function<void(const RateResult&)>& report_rate,
+                   const std::function<void(const PacedResult&)>& report_paced) {
   std::string listen = transport.listen;
   if (const size_t at = listen.find("{dir}"); at != std::string::npos) {
     listen.replace(at, 5, runtime_dir);
@@ -146,6 +148,9 @@ void RunFerryCases(const std::string& self_exe, const FerryTransport& transport,
     }
     if (groups.async) {
       RunUnaryRateCases(*channel, transport.label, placement, scale, report_rate);
+    }
+    if (groups.paced) {
+      RunPacedFerryCases(*channel, transport.label, placement, scale, report_paced);
     }
   }
   StopServer(server);

@@ -1,5 +1,6 @@
 // The ferry cases: ferry.bench.Bench calls from this process to a server process, over one
-// transport each: unary Send round trips here, the throughput cases in stream_cases.h.
+// transport each: unary Send round trips here, the throughput cases in stream_cases.h, the
+// paced ones in paced_cases.h.
 #pragma once
 
 #include <functional>
@@ -25,17 +26,22 @@ struct FerryCaseGroups {
   bool unary = true;    // Send round trips at every payload size (CaseResult)
   bool streams = true;  // server_stream, client_stream, bidi_stream (RateResult)
   bool async = true;    // sync_unary and async_unary calls per second (RateResult)
+  bool paced = true;    // 64 B Send at 100 Hz and 1 kHz, CPU per call (PacedResult)
+
+  bool any() const { return unary || streams || async || paced; }
 };
 
 // Starts `self_exe --serve <listen> --cpu <server_cpu>`, connects to the endpoint it reports
 // from this process (already pinned by the caller), measures the unary round trips at every
-// payload size, then the streams, then the calls per second (as `groups` says), on one
-// connection; then stops the server and checks it left nothing in /dev/shm. Each result is
-// passed to `report` or `report_rate` as soon as its case is done.
+// payload size, then the streams, then the calls per second, then the paced calls (as
+// `groups` says), on one connection; then stops the server and checks it left nothing in
+// /dev/shm. Each result is passed to `report`, `report_rate` or `report_paced` as soon as its
+// case is done.
 void RunFerryCases(const std::string& self_exe, const FerryTransport& transport,
                    const std::string& runtime_dir, const std::string& placement, int server_cpu,
                    double scale, const FerryCaseGroups& groups,
                    const std::function<void(const CaseResult&)>& report,
-                   const std::function<void(const RateResult&)>& report_rate);
+                   const std::function<void(const RateResult&)>& report_rate,
+                   const std::function<void(const PacedResult&)>& report_paced);
 
 }  // namespace ferry_bench

@@ -23,4 +23,10 @@ const char* RawTransportName(RawKind kind);
 void RunRawCases(RawKind kind, const std::string& placement, bool same_cpu, int peer_cpu,
                  double scale, const std::function<void(const CaseResult&)>& report);
 
+// raw_futex paced as the ferry cases are (RunPacedCases: 64 B at 100 Hz and 1 kHz), against
+// a forked peer pinned to `peer_cpu` that reads its own CPU clock into the shared mapping
+// when asked, between the paced calls.
+void RunRawPacedCases(const std::string& placement, int peer_cpu, double scale,
+                      const std::function<void(const PacedResult&)>& report);
+
 }  // namespace ferry_bench

@@ -48,17 +48,24 @@ const CaseResult* Find(const std::vector<CaseResult>& results, const std::string
   return nullptr;
 }
 
-// "PASS  <what>: a <= factor x b (ratio r)", or "n/a" when a case is missing.
-void PrintBar(std::ostream& out, const std::string& what, const CaseResult* a,
-              const CaseResult* b, double factor) {
+// "PASS  <what>: a us vs b us, ratio r (bar: <= factor)", or "n/a" when a case is missing
+// (a null value).
+void PrintAtMostBar(std::ostream& out, const std::string& what, const double* a,
+                    const double* b, double factor) {
   if (a == nullptr || b == nullptr) {
     out << "  n/a   " << what << " (case not run)\n";
     return;
   }
-  const double ratio = b->p50_us > 0 ? a->p50_us / b->p50_us : INFINITY;
-  out << (ratio <= factor ? "  PASS  " : "  FAIL  ") << what << ": "
-      << Format("%.2f", a->p50_us) << " us vs " << Format("%.2f", b->p50_us)
-      << " us, ratio " << Format("%.2f", ratio) << " (bar: <= " << Format("%g", factor) << ")\n";
+  const double ratio = *b > 0 ? *a / *b : INFINITY;
+  out << (ratio <= factor ? "  PASS  " : "  FAIL  ") << what << ": " << Format("%.2f", *a)
+      << " us vs " << Format("%.2f", *b) << " us, ratio " << Format("%.2f", ratio)
+      << " (bar: <= " << Format("%g", factor) << ")\n";
+}
+
+// The same for two cases' p50.
+void PrintBar(std::ostream& out, const std::string& what, const CaseResult* a,
+              const CaseResult* b, double factor) {
+  PrintAtMostBar(out, what, a ? &a->p50_us : nullptr, b ? &b->p50_us : nullptr, factor);
 }
 
 const RateResult* FindRate(const std::vector<RateResult>& results, const std::string& kind,
@@ -328,6 +335,95 @@ void PrintRateTable(std::ostream& out, const std::vector<RateResult>& results) {
           << " 1 MiB stream messages bytes_copied_per_msg = 0: " << copying_cases << " of "
           << cases << " cases copied\n";
     }
+  }
+}
+
+}  // namespace ferry_bench
+
+namespace ferry_bench {
+namespace {
+
+const PacedResult* FindPaced(const std::vector<PacedResult>& results,
+                             const std::string& transport, const std::string& placement,
+                             uint32_t rate_hz) {
+  for (const PacedResult& r : results) {
+    if (r.transport == transport && r.placement == placement && r.rate_hz == rate_hz) return &r;
+  }
+  return nullptr;
+}
+
+std::string RateName(uint32_t hz) {
+  return hz >= 1000 && hz % 1000 == 0 ? std::to_string(hz / 1000) + " kHz"
+                                      : std::to_string(hz) + " Hz";
+}
+
+}  // namespace
+
+std::string ToJson(const PacedResult& r) {
+  std::string json = "{\"case\":\"paced\",\"transport\":\"" + r.transport +
+                     "\",\"placement\":\"" + r.placement +
+                     "\",\"payload\":" + std::to_string(r.payload) +
+                     ",\"rate_hz\":" + std::to_string(r.rate_hz) +
+                     ",\"iters\":" + std::to_string(r.iters) +
+                     ",\"seconds\":" + Format("%.3f", r.seconds) +
+                     ",\"p50_us\":" + Format("%.2f", r.p50_us) +
+                     ",\"p99_us\":" + Format("%.2f", r.p99_us) +
+                     ",\"server_cpu_us_per_call\":" + Format("%.2f", r.server_cpu_us_per_call) +
+                     ",\"client_cpu_us_per_call\":" + Format("%.2f", r.client_cpu_us_per_call);
+  if (r.skipped > 0) json += ",\"skipped_slots\":" + std::to_string(r.skipped);
+  return json + "}";
+}
+
+void PrintPacedTable(std::ostream& out, const std::vector<PacedResult>& results) {
+  if (results.empty()) return;
+  std::vector<std::string> placements;
+  std::vector<uint32_t> rates;
+  for (const PacedResult& r : results) {
+    if (std::find(placements.begin(), placements.end(), r.placement) == placements.end()) {
+      placements.push_back(r.placement);
+    }
+    if (std::find(rates.begin(), rates.end(), r.rate_hz) == rates.end()) {
+      rates.push_back(r.rate_hz);
+    }
+  }
+  const char* const transports[] = {"shm", "raw_futex"};
+  out << "\nferry_bench: paced 64 B calls, CPU per call in us (server / client)\n"
+      << Pad("placement", 11) << Pad("rate", 8);
+  for (const char* t : transports) out << Pad(t, 22);
+  out << "p50 us (shm raw_futex)\n";
+  for (const std::string& placement : placements) {
+    for (const uint32_t rate : rates) {
+      out << Pad(placement, 11) << Pad(RateName(rate), 8);
+      for (const char* t : transports) {
+        const PacedResult* r = FindPaced(results, t, placement, rate);
+        out << Pad(r ? Format("%.2f", r->server_cpu_us_per_call) + " / " +
+                           Format("%.2f", r->client_cpu_us_per_call) + (r->skipped > 0 ? " !" : "")
+                     : "-",
+                   22);
+      }
+      for (const char* t : transports) {
+        const PacedResult* r = FindPaced(results, t, placement, rate);
+        out << (r ? Format("%.2f", r->p50_us) : "-") << ' ';
+      }
+      out << '\n';
+    }
+  }
+  for (const PacedResult& r : results) {
+    if (r.skipped == 0) continue;
+    out << "! " << r.placement << ' ' << RateName(r.rate_hz) << ' ' << r.transport << ": "
+        << r.skipped << " of " << r.iters + r.skipped
+        << " slots skipped (the call before ended after they were over)\n";
+  }
+  out << "paced bars (informative):\n";
+  for (const std::string& placement : placements) {
+    const PacedResult* shm = FindPaced(results, "shm", placement, 1000);
+    const PacedResult* futex = FindPaced(results, "raw_futex", placement, 1000);
+    PrintAtMostBar(out, placement + ": paced 1 kHz: shm server CPU per call <= 2 x raw_futex",
+                   shm ? &shm->server_cpu_us_per_call : nullptr,
+                   futex ? &futex->server_cpu_us_per_call : nullptr, 2);
+    PrintAtMostBar(out, placement + ": paced 1 kHz: shm client CPU per call <= 2 x raw_futex",
+                   shm ? &shm->client_cpu_us_per_call : nullptr,
+                   futex ? &futex->client_cpu_us_per_call : nullptr, 2);
   }
 }
 

@@ -41,6 +41,23 @@ struct RateResult {
   double per_s() const { return seconds > 0 ? static_cast<double>(iters) / seconds : 0; }
 };
 
+// A paced case: 64 B unary calls made at a fixed rate, and the CPU time each process spent.
+struct PacedResult {
+  std::string transport;  // "shm", "raw_futex"
+  std::string placement;
+  size_t payload = 0;     // bytes per request
+  uint32_t rate_hz = 0;   // slots per second
+  uint64_t iters = 0;     // calls made in the measured window
+  uint64_t skipped = 0;   // slots passed over: the call before ended after they were over
+  double seconds = 0;     // the measured window: every slot's period, the last one's included
+  double p50_us = 0;      // of the calls' timed parts
+  double p99_us = 0;
+  // Each process's CPU time over the window (CLOCK_PROCESS_CPUTIME_ID, every thread, read by
+  // that process itself) over `iters`.
+  double server_cpu_us_per_call = 0;
+  double client_cpu_us_per_call = 0;
+};
+
 // `times_ns`: the timed part of each call (reordered by this function).
 CaseResult Summarize(std::string transport, std::string placement, size_t payload,
                      std::vector<int64_t>& times_ns, uint64_t bytes_copied);
@@ -56,6 +73,11 @@ std::string ToJson(const CaseResult& result);
 //           ["in_flight":..,]"iters":..,"calls_per_s":..}
 std::string ToJson(const RateResult& result);
 
+// {"case":"paced","transport":..,"placement":..,"payload":..,"rate_hz":..,"iters":..,
+//  "seconds":..,"p50_us":..,"p99_us":..,"server_cpu_us_per_call":..,
+//  "client_cpu_us_per_call":..[,"skipped_slots":..]} (skipped_slots: only when not 0)
+std::string ToJson(const PacedResult& result);
+
 // p50 of every transport per placement and payload, the ratios the bars are about, and one
 // PASS/FAIL line per bar. Informative only.
 void PrintTable(std::ostream& out, const std::vector<CaseResult>& results);
@@ -63,5 +85,9 @@ void PrintTable(std::ostream& out, const std::vector<CaseResult>& results);
 // Messages (calls) per second of every transport per placement, kind and payload (in_flight),
 // bytes copied per stream message, and the PASS/FAIL lines of the stream and async bars.
 void PrintRateTable(std::ostream& out, const std::vector<RateResult>& results);
+
+// Server and client CPU per paced call, per placement and rate, shm next to raw_futex, and
+// the PASS/FAIL lines of the paced bars (at 1 kHz). Prints nothing when no case ran.
+void PrintPacedTable(std::ostream& out, const std::vector<PacedResult>& results);
 
 }  // namespace ferry_bench
