@@ -102,9 +102,11 @@ class Failures {
 
 class Contention : public ::testing::Test {
  protected:
-  void StartServer(const std::string& listen) {
-    server_ = std::make_unique<ChildProcess>(
-        ChildProcess::Exec({HelperPath("ferry_test_server"), listen}));
+  void StartServer(const std::string& listen, std::vector<std::string> flags = {}) {
+    std::vector<std::string> argv{HelperPath("ferry_test_server")};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.push_back(listen);
+    server_ = std::make_unique<ChildProcess>(ChildProcess::Exec(argv));
     std::optional<std::string> line = server_->ReadLine(10s);
     ASSERT_TRUE(line && line->rfind("ready ", 0) == 0) << "server did not start";
     endpoint_ = line->substr(6);
@@ -122,8 +124,8 @@ class Contention : public ::testing::Test {
 
   // `threads` callers share one channel, each making `calls` calls of `call(client, i)`.
   template <class Call>
-  void Hammer(size_t threads, size_t calls, Call call) {
-    Result<Channel> channel = Connect(endpoint_);
+  void Hammer(size_t threads, size_t calls, Call call, const ConnectOptions& options = {}) {
+    Result<Channel> channel = Connect(endpoint_, options);
     ASSERT_TRUE(channel.ok()) << channel.status();
     ASSERT_EQ(channel->transport(), "shm");
     ft::TestService::Client client(*channel);
@@ -174,6 +176,33 @@ INSTANTIATE_TEST_SUITE_P(
     Squeezed, SmallCalls,
     ::testing::Values(Squeeze{1, 4}, Squeeze{1, 16}, Squeeze{1, 64}, Squeeze{2, 4},
                       Squeeze{2, 16}, Squeeze{2, 64}),
+    [](const ::testing::TestParamInfo<Squeeze>& info) {
+      return std::to_string(info.param.cpus) + "Cpu" + std::to_string(info.param.threads) +
+             "Threads";
+    });
+
+class BusyPoll : public Contention, public ::testing::WithParamInterface<Squeeze> {};
+
+TEST_P(BusyPoll, BothSidesPollingServeEveryCallAndAnIdleGapBetweenThem) {
+  ScopedCpus cpus(GetParam().cpus);
+  if (cpus.count() < GetParam().cpus) GTEST_SKIP() << "needs " << GetParam().cpus << " CPUs";
+  StartServer("shm://busy-poll", {"--busy-poll"});
+  ConnectOptions options;
+  options.busy_poll = true;
+  // Bursts with gaps: a poller must find the next call after waiting through a gap, and on
+  // one CPU (where polling cannot help) it must sleep instead, or the caller would starve.
+  Hammer(
+      GetParam().threads, 300,
+      [](ft::TestService::Client& client, size_t i) {
+        if (i % 100 == 99) std::this_thread::sleep_for(2ms);  // the gap under test
+        return AddAndCheck(client, i);
+      },
+      options);
+  EXPECT_EQ(failures_.total(), 0U) << failures_.Describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cpus, BusyPoll, ::testing::Values(Squeeze{1, 4}, Squeeze{2, 4}),
     [](const ::testing::TestParamInfo<Squeeze>& info) {
       return std::to_string(info.param.cpus) + "Cpu" + std::to_string(info.param.threads) +
              "Threads";

@@ -1,6 +1,7 @@
-// ferry_test_server [--no-shm] [--memory-budget=<bytes>] [--drain-ms=<n>] <endpoint>: serves
-// TestService; prints "ready <endpoint>" once listening and exits 0 on SIGTERM or SIGINT after
-// a clean shutdown. --no-shm: offer socket clients no move to shared memory. --memory-budget:
+// ferry_test_server [--no-shm] [--busy-poll] [--memory-budget=<bytes>] [--drain-ms=<n>]
+// <endpoint>: serves TestService; prints "ready <endpoint>" once listening and exits 0 on
+// SIGTERM or SIGINT after a clean shutdown. --no-shm: offer socket clients no move to shared
+// memory. --busy-poll: ServerOptions::busy_poll. --memory-budget:
 // sets ServerOptions::memory_budget_bytes. --drain-ms: calls in flight at the signal may finish
 // for that long (Server::Shutdown(deadline)).
 #include <atomic>
@@ -247,6 +248,8 @@ int main(int argc, char** argv) {
     const std::string flag = argv[1];
     if (flag == "--no-shm") {
       options.allow_shm = false;
+    } else if (flag == "--busy-poll") {
+      options.busy_poll = true;
     } else if (flag.rfind(kBudgetFlag, 0) == 0) {
       options.memory_budget_bytes = std::stoull(flag.substr(kBudgetFlag.size()));
     } else if (flag.rfind(kDrainFlag, 0) == 0) {
@@ -256,8 +259,8 @@ int main(int argc, char** argv) {
     }
   }
   if (argc != 2) {
-    std::cerr << "usage: ferry_test_server [--no-shm] [--memory-budget=<bytes>] [--drain-ms=<n>] "
-                 "<endpoint>\n";
+    std::cerr << "usage: ferry_test_server [--no-shm] [--busy-poll] [--memory-budget=<bytes>] "
+                 "[--drain-ms=<n>] <endpoint>\n";
     return 2;
   }
   const sigset_t stop = ferry::testing::BlockStopSignals();

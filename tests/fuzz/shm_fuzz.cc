@@ -98,9 +98,11 @@ struct Fixture {
     fixture->peer = Fd(pair[1]);
     auto link =
         server ? ferry::internal::ShmLink::ForServer(fixture->segment, fixture->ours.get(),
-                                                     std::chrono::milliseconds(0), nullptr)
+                                                     std::chrono::milliseconds(0),
+                                                     /*busy_poll=*/false, nullptr)
                : ferry::internal::ShmLink::ForClient(fixture->segment, std::move(fixture->ours),
-                                                     "the server", std::chrono::milliseconds(0));
+                                                     "the server", std::chrono::milliseconds(0),
+                                                     /*busy_poll=*/false);
     if (!link.ok()) return nullptr;
     fixture->link = std::move(*link);
     return fixture;

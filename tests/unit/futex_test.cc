@@ -52,12 +52,5 @@ TEST(FutexWait, WakesWhenAnotherThreadChangesTheWordAndWakes) {
   EXPECT_EQ(word.load(), 1U);
 }
 
-TEST(AdaptiveSpinner, ReturnsTrueAsSoonAsReady) {
-  AdaptiveSpinner spinner;
-  int calls = 0;
-  EXPECT_TRUE(spinner.Spin([&] { return ++calls == 3; }, -1));
-  EXPECT_EQ(calls, 3);
-}
-
 }  // namespace
 }  // namespace ferry::shm

@@ -70,6 +70,11 @@ struct ConnectOptions {
   // slot while its deadline allows waiting; only a message larger than the largest slot fails
   // (RESOURCE_EXHAUSTED).
   std::chrono::milliseconds slot_wait{10};
+  // Shared memory: a caller waiting for its reply (or stream message) spins for as long as it
+  // waits instead of sleeping, for the lowest latency at the cost of a CPU per waiting thread.
+  // By default a waiter spins briefly (about 20 us) only while replies have been coming that
+  // soon, and otherwise sleeps (see docs/design-notes.md, "Spinning").
+  bool busy_poll = false;
   // unix:// and tcp://: move to shared memory when the server is on the same host (same boot
   // id and network namespace) and the same user, and offers it. False stays on the socket.
   bool allow_shm = true;
@@ -125,6 +130,10 @@ struct ServerOptions {
   // How long building a reply may wait for a free slot before it is built in private memory
   // and copied into a slot when sent (see ConnectOptions::slot_wait).
   std::chrono::milliseconds slot_wait{10};
+  // Shared memory: a connection's reader spins for the next request for as long as it waits,
+  // instead of sleeping when requests stop coming back to back (ConnectOptions::busy_poll).
+  // It still leaves the CPU to the connection's own handlers while a call runs.
+  bool busy_poll = false;
   // unix:// and tcp://: offer shared memory to clients on the same host and of the same user
   // (through a hidden rendezvous socket in the runtime dir).
   bool allow_shm = true;

@@ -72,6 +72,9 @@ struct Descriptor {
   uint8_t type;              // FrameType; a receiver ends the link on a value it does not know
   uint8_t kind;              // kRequest: ferry::MethodKind
   uint16_t sender_cpu;       // where the sender ran (a spinning hint), 0xffff unknown
+  // When it was pushed (steady clock, ns; both processes share the host's clock): tells the
+  // receiver how soon messages come after it starts waiting (a spinning hint).
+  uint64_t pushed_ns;
 };
 
 struct alignas(kCacheLine) RingCell {
@@ -111,7 +114,7 @@ struct alignas(kCacheLine) SegmentHeader {
   SlotClassHeader classes[kMaxSlotClasses];
 };
 
-static_assert(sizeof(Descriptor) == 48);
+static_assert(sizeof(Descriptor) == 56);
 static_assert(offsetof(SegmentHeader, classes) == 48);
 
 }  // namespace ferry::shm

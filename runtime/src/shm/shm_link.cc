@@ -22,8 +22,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Waits are cut into slices so that a missed wake-up costs at most this much.
-constexpr auto kWaitSlice = 50ms;
+// Sleeps are cut into slices so that a missed wake-up costs at most this much. A peer that
+// dies closes the link (which wakes every sleeper), so only a broken peer can make one be
+// missed; an idle link wakes this rarely, which costs nothing measurable.
+constexpr auto kWaitSlice = 1s;
+// How long one stretch of busy polling lasts before the link's state is looked at again.
+constexpr auto kBusyPollSlice = 1ms;
 // How long the server stays awake for a message the client is building.
 constexpr auto kBuildingSpinLimit = 20ms;
 // How long an error reply waits for a slot for its status message before going without it.
@@ -101,7 +105,8 @@ struct ShmLink::Shared final : MessageOwner {
 };
 
 ShmLink::ShmLink(Role role, std::shared_ptr<shm::Segment> segment, Fd owned_socket, int socket,
-                 std::string peer, std::chrono::milliseconds slot_wait, LogLimiter* log)
+                 std::string peer, std::chrono::milliseconds slot_wait, bool busy_poll,
+                 LogLimiter* log)
     : role_(role),
       shared_(std::make_shared<Shared>(std::move(segment))),
       segment_(*shared_->segment),
@@ -111,22 +116,25 @@ ShmLink::ShmLink(Role role, std::shared_ptr<shm::Segment> segment, Fd owned_sock
       socket_(socket),
       peer_(std::move(peer)),
       slot_wait_(slot_wait),
+      busy_poll_(busy_poll),
       log_(log) {}
 
 Result<std::unique_ptr<ShmLink>> ShmLink::ForClient(std::shared_ptr<shm::Segment> segment,
                                                     Fd socket, std::string peer,
-                                                    std::chrono::milliseconds slot_wait) {
+                                                    std::chrono::milliseconds slot_wait,
+                                                    bool busy_poll) {
   const int fd = socket.get();
-  return Start(
-      std::unique_ptr<ShmLink>(new ShmLink(Role::kClient, std::move(segment), std::move(socket), fd,
-                                           std::move(peer), slot_wait, nullptr)));
+  return Start(std::unique_ptr<ShmLink>(new ShmLink(Role::kClient, std::move(segment),
+                                                    std::move(socket), fd, std::move(peer),
+                                                    slot_wait, busy_poll, nullptr)));
 }
 
 Result<std::unique_ptr<ShmLink>> ShmLink::ForServer(std::shared_ptr<shm::Segment> segment,
                                                     int socket, std::chrono::milliseconds slot_wait,
-                                                    LogLimiter* log) {
-  return Start(std::unique_ptr<ShmLink>(
-      new ShmLink(Role::kServer, std::move(segment), Fd(), socket, "the client", slot_wait, log)));
+                                                    bool busy_poll, LogLimiter* log) {
+  return Start(std::unique_ptr<ShmLink>(new ShmLink(Role::kServer, std::move(segment), Fd(),
+                                                    socket, "the client", slot_wait, busy_poll,
+                                                    log)));
 }
 
 Result<std::unique_ptr<ShmLink>> ShmLink::Start(std::unique_ptr<ShmLink> link) {
@@ -215,6 +223,9 @@ Status ShmLink::Send(const CallHeader& header, OutgoingMessage* payload,
   } else if (error_reply && !header.status_message.empty()) {
     PlaceStatusMessage(header.status_message, d);
   }
+  d.pushed_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+          .count());
   const shm::DescriptorRing::PushResult pushed =
       outbound_.Push<Clock>(d, deadline, [this] { return !connected(); });
   if (pushed == shm::DescriptorRing::PushResult::kPushed) {
@@ -280,19 +291,47 @@ void ShmLink::PlaceStatusMessage(const std::string& text, shm::Descriptor& d) {
 Result<InboundMessage> ShmLink::Receive(Clock::time_point deadline) {
   shm::Descriptor d{};
   auto pop = [&] { return inbound_.Pop(d); };
-  if (Status s = AwaitDescriptor(pop, deadline); !s.ok()) return s;
+  if (pop()) {
+    spinner_.Learn(Clock::duration::zero());  // already there
+  } else {
+    const Clock::time_point start = Clock::now();
+    if (Status s = AwaitDescriptor(pop, deadline); !s.ok()) return s;
+    const Clock::time_point pushed{std::chrono::duration_cast<Clock::duration>(
+        std::chrono::nanoseconds(static_cast<int64_t>(d.pushed_ns)))};
+    spinner_.Learn(pushed - start);
+  }
   return Accept(d);
 }
 
 template <class Pop>
 Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline) {
+  bool spun = false;
   // Messages a departed peer left are still delivered; after Shutdown() nothing is.
   while (!shut_down_.load(std::memory_order_acquire)) {
     // The last message says where the peer ran: no use spinning on its very CPU.
     const int peer_cpu = peer_cpu_.load(std::memory_order_relaxed);
-    const bool may_spin = spinning_allowed_.load(std::memory_order_relaxed);
-    if ((may_spin && spinner_.Spin(pop, peer_cpu)) ||
-        (may_spin && role_ == Role::kServer && AwaitMessageBeingBuilt(pop, peer_cpu, deadline))) {
+    const bool may_spin =
+        spinning_allowed_.load(std::memory_order_relaxed) && shm::SpinningCanHelp(peer_cpu);
+    if (may_spin && busy_poll_) {
+      if (shm::LearnedSpinner::Spin(pop, std::min(deadline, Clock::now() + kBusyPollSlice))) {
+        return Status::Ok();
+      }
+      if (!connected()) return Gone();
+      if (Clock::now() >= deadline) {
+        return Status::DeadlineExceeded("nothing arrived from " + peer_ + " before the deadline");
+      }
+      continue;
+    }
+    // One spin per wait, while messages have been coming soon after waits began.
+    const std::chrono::nanoseconds spin = spinner_.spin_limit();
+    if (may_spin && !spun && spin > std::chrono::nanoseconds::zero()) {
+      spun = true;
+      if (shm::LearnedSpinner::Spin(pop, std::min(deadline, Clock::now() + spin))) {
+        building_spin_until_.reset();
+        return Status::Ok();
+      }
+    }
+    if (may_spin && role_ == Role::kServer && AwaitMessageBeingBuilt(pop, deadline)) {
       building_spin_until_.reset();
       return Status::Ok();
     }
@@ -314,10 +353,10 @@ Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline) {
 }
 
 template <class Pop>
-bool ShmLink::AwaitMessageBeingBuilt(Pop& pop, int client_cpu, Clock::time_point deadline) {
+bool ShmLink::AwaitMessageBeingBuilt(Pop& pop, Clock::time_point deadline) {
   // A client is writing a message (a large one takes milliseconds): stay awake for it, so it
   // does not pay a futex wake-up at the end. Bounded, for builders that are never sent.
-  if (!inbound_.SomeoneBuilding() || !shm::SpinningCanHelp(client_cpu)) return false;
+  if (!inbound_.SomeoneBuilding()) return false;
   if (!building_spin_until_) building_spin_until_ = Clock::now() + kBuildingSpinLimit;
   const Clock::time_point stop = std::min(*building_spin_until_, deadline);
   for (uint32_t i = 1; inbound_.SomeoneBuilding() && connected(); ++i) {
@@ -403,7 +442,8 @@ Result<std::unique_ptr<MessageLink>> OpenShmClientLink(Fd socket, const std::str
   if (Status s = SendMapped(socket.get()); !s.ok()) return s;
   Result<std::unique_ptr<ShmLink>> link =
       ShmLink::ForClient(std::move(*segment), std::move(socket),
-                         "the server at " + std::string(endpoint_text), options.slot_wait);
+                         "the server at " + std::string(endpoint_text), options.slot_wait,
+                         options.busy_poll);
   if (!link.ok()) return link.status();
   return std::unique_ptr<MessageLink>(std::move(*link));
 }
@@ -425,7 +465,8 @@ Result<std::shared_ptr<MessageLink>> OpenShmServerLink(int socket, const Connect
   (*segment)->CloseDescriptor();  // both sides have it mapped (or the handshake failed)
   if (!s.ok()) return s;
   Result<std::unique_ptr<ShmLink>> link =
-      ShmLink::ForServer(std::move(*segment), socket, options.slot_wait, env.log);
+      ShmLink::ForServer(std::move(*segment), socket, options.slot_wait, options.busy_poll,
+                         env.log);
   if (!link.ok()) return link.status();
   return std::shared_ptr<MessageLink>(std::move(*link));
 }

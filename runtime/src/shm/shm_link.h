@@ -20,6 +20,7 @@
 #include "os/unix_socket.h"
 #include "shm/futex.h"
 #include "shm/segment.h"
+#include "shm/spinner.h"
 
 namespace ferry::internal {
 
@@ -29,14 +30,17 @@ class ShmLink final : public MessageLink {
 
   // Over a segment both sides have mapped, once the handshake on `socket` is done. The client
   // owns its socket; `peer` names the server in errors ("the server at shm://x").
+  // `busy_poll`: Receive spins for as long as it waits (where spinning can help at all)
+  // instead of sleeping; the default learns when spinning pays.
   static Result<std::unique_ptr<ShmLink>> ForClient(std::shared_ptr<shm::Segment> segment,
                                                     Fd socket, std::string peer,
-                                                    std::chrono::milliseconds slot_wait);
+                                                    std::chrono::milliseconds slot_wait,
+                                                    bool busy_poll);
   // The server borrows `socket`, which must outlive the link. `log` (which must outlive the
   // link too) gets one line per misbehaviour of the client.
   static Result<std::unique_ptr<ShmLink>> ForServer(std::shared_ptr<shm::Segment> segment,
                                                     int socket, std::chrono::milliseconds slot_wait,
-                                                    LogLimiter* log);
+                                                    bool busy_poll, LogLimiter* log);
   // Shuts the link down (the peer notices) and joins the liveness thread. Messages still
   // alive keep the segment mapped.
   ~ShmLink() override;
@@ -65,7 +69,8 @@ class ShmLink final : public MessageLink {
   struct Shared;
 
   ShmLink(Role role, std::shared_ptr<shm::Segment> segment, Fd owned_socket, int socket,
-          std::string peer, std::chrono::milliseconds slot_wait, LogLimiter* log);
+          std::string peer, std::chrono::milliseconds slot_wait, bool busy_poll,
+          LogLimiter* log);
   static Result<std::unique_ptr<ShmLink>> Start(std::unique_ptr<ShmLink> link);
 
   // Blocks on the socket until the peer goes away (or Shutdown), then closes the link.
@@ -77,13 +82,14 @@ class ShmLink final : public MessageLink {
   Status Place(OutgoingMessage& payload, Clock::time_point deadline, shm::Descriptor& d);
   // Puts a status message in a slot, if one frees up soon; kNoIndex otherwise.
   void PlaceStatusMessage(const std::string& text, shm::Descriptor& d);
-  // Until `pop` succeeds: spins, then sleeps on the inbound ring.
+  // Until `pop` succeeds: spins (if it pays, see LearnedSpinner), then sleeps on the inbound
+  // ring.
   template <class Pop>
   Status AwaitDescriptor(Pop& pop, Clock::time_point deadline);
-  // Server: spins while the client is building a message (bounded by kBuildingSpinLimit).
-  // True when `pop` succeeded meanwhile.
+  // Server, where spinning can help: spins while the client is building a message (bounded
+  // by kBuildingSpinLimit). True when `pop` succeeded meanwhile.
   template <class Pop>
-  bool AwaitMessageBeingBuilt(Pop& pop, int client_cpu, Clock::time_point deadline);
+  bool AwaitMessageBeingBuilt(Pop& pop, Clock::time_point deadline);
   Result<InboundMessage> Accept(const shm::Descriptor& d);
   void LogPeer(std::string_view line);
 
@@ -96,12 +102,13 @@ class ShmLink final : public MessageLink {
   const int socket_;  // the rendezvous socket, owned or borrowed
   const std::string peer_;
   const std::chrono::milliseconds slot_wait_;
+  const bool busy_poll_;
   LogLimiter* const log_;  // server only
   std::atomic<bool> shut_down_{false};
   std::atomic<int> peer_cpu_{-1};  // where the peer last sent from: a spinning hint
   std::atomic<bool> spinning_allowed_{true};  // see AllowSpinning
   // Receive's, which runs in one thread at a time.
-  shm::AdaptiveSpinner spinner_;
+  shm::LearnedSpinner spinner_;
   // Set when Receive starts spinning for a message being built: the spin ends there
   // (kBuildingSpinLimit later) and resumes only once the ring's signal moves (a push, or a new
   // message announced).
