@@ -92,15 +92,20 @@ class BenchService final : public fb::Bench::Service {
 
 }  // namespace
 
-int Serve(const std::string& endpoint, int cpu) {
+int Serve(const std::string& endpoint, int cpu, uint32_t max_connections) {
   // Before any thread exists: the stop signals go to the waiting thread only, and every
   // runtime thread inherits the CPU.
   const sigset_t stop = ferry::testing::BlockStopSignals();
-  if (!TryPinToCpu(cpu)) {
+  if (cpu >= 0 && !TryPinToCpu(cpu)) {
     std::cerr << "ferry_bench --serve: cannot pin to CPU " << cpu << '\n';
     return 1;
   }
-  ferry::Server server;
+  ferry::ServerOptions options;
+  if (max_connections > 0) {
+    options.max_connections = max_connections;
+    RaiseOpenFileLimit();
+  }
+  ferry::Server server(options);
   if (ferry::Status s = server.Add(std::make_shared<BenchService>(server)); !s.ok()) {
     std::cerr << "ferry_bench --serve: " << s << '\n';
     return 1;

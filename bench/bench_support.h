@@ -1,7 +1,10 @@
 // What ferry_bench shares with the tests (processes, pinning, leftover checks), under the
-// bench's own names, plus the bench's error type.
+// bench's own names, plus the bench's error type and its descriptor limit.
 #pragma once
 
+#include <sys/resource.h>
+
+#include <cstdint>
 #include <stdexcept>
 
 #include "support/process.h"
@@ -14,6 +17,18 @@ class BenchError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// Raises this process's RLIMIT_NOFILE soft limit to its hard limit (children inherit it);
+// returns the soft limit now in force.
+inline uint64_t RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return static_cast<uint64_t>(limit.rlim_cur);
+}
 
 using ferry::testing::AllowedCpus;
 using ferry::testing::ChildProcess;

@@ -3,26 +3,40 @@
 // in the same run (raw_spin and raw_futex over a shared mapping; raw_uds and raw_tcp socket
 // ping-pongs); then streams of each kind at 64 B and 1 MiB per message, 64 B unary calls
 // per second made back to back and kept in flight, and 64 B calls paced at 100 Hz and 1 kHz
-// with each process's CPU time per call (shm next to raw_futex paced the same way). One JSON
-// line per case on stdout, tables with the bars on stderr.
+// with each process's CPU time per call (shm next to raw_futex paced the same way). Then,
+// with nothing pinned: 64 B calls from 1 to 64 callers at once, threads sharing a channel or
+// processes with one each (shm, unix, raw_uds), and 1 to 1,000 idle shm clients on one
+// server, with what they cost it and whether each is still answered. One JSON line per case
+// on stdout, tables with the bars on stderr.
 //
-//   ferry_bench [--transport shm|unix|tcp|mq|all]... [--cases unary|streams|async|paced|all]...
+//   ferry_bench [--transport shm|unix|tcp|mq|all]...
+//               [--cases unary|streams|async|paced|concurrency|connections|all]...
 //               [--quick] [--iters-scale F] [--placement P]
 //
-// The same binary is the server process of the ferry cases (--serve, started by itself).
+// The same binary is every other process of the cases, started by itself: the server of the
+// ferry cases (--serve), and the hidden roles --concurrency-client, --raw-uds-serve and
+// --connections-client.
+#include <sched.h>
+#include <sys/types.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "bench_server.h"
-#include "ferry_cases.h"
 #include "bench_support.h"
+#include "concurrency_cases.h"
+#include "connections_cases.h"
+#include "ferry_cases.h"
 #include "paced_cases.h"
 #include "raw_baselines.h"
 #include "raw_sockets.h"
@@ -33,7 +47,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: ferry_bench [--transport shm|unix|tcp|mq|all]...\n"
-    "                   [--cases unary|streams|async|paced|all]...\n"
+    "                   [--cases unary|streams|async|paced|concurrency|connections|all]...\n"
     "                   [--quick] [--iters-scale F] [--placement cross_cpu|same_cpu|all]\n"
     "\n"
     "Measures unary round trips over ferry's transports (payloads 64 B, 4 KiB, 1 MiB, 16 MiB\n"
@@ -48,20 +62,30 @@ constexpr const char* kUsage =
     "paced at 100 Hz and 1 kHz for about 2 s each (paced), over shm and over raw_futex,\n"
     "with the CPU time per call of the server and of the client, each from its own process\n"
     "CPU clock.\n"
+    "Then, with no process pinned (placement any): concurrency, 64 B calls back to back from\n"
+    "1, 4, 16 and 64 callers at once for about 1 s each, as threads sharing one channel and\n"
+    "as processes with a channel each, over shm, unix and raw_uds (calls per second over all\n"
+    "callers, p50 and p99, failed calls); and connections, 1, 100 and 1,000 shm clients on\n"
+    "one server, idle for 5 s, then one call from each (the server's threads, RSS and idle\n"
+    "CPU, the calls answered).\n"
     "One JSON line per case on stdout, summary tables on stderr.\n"
     "\n"
     "  --transport T      a transport to measure (repeatable, or comma-separated); default all\n"
-    "  --cases C          unary (round trips and their raw baselines), streams, async or\n"
-    "                     paced (repeatable, or comma-separated); default all\n"
+    "  --cases C          unary (round trips and their raw baselines), streams, async,\n"
+    "                     paced, concurrency or connections (repeatable, or comma-separated);\n"
+    "                     default all\n"
     "  --quick            10x fewer calls and shorter time budgets (a smoke test)\n"
     "  --iters-scale F    multiply every call count and time budget by F (> 0)\n"
     "  --placement P      cross_cpu (client and server on different CPUs), same_cpu (both\n"
-    "                     on one CPU) or all (default)\n";
+    "                     on one CPU) or all (default); concurrency and connections pin\n"
+    "                     nothing and run once whatever it says\n";
 
 struct Options {
   std::vector<std::string> transports;  // empty: all
   bool cases_given = false;             // false: every group of cases
   FerryCaseGroups groups;
+  bool concurrency = true;
+  bool connections = true;
   double scale = 1.0;
   bool cross_cpu = true;
   bool same_cpu = true;
@@ -69,8 +93,13 @@ struct Options {
 
 struct ServeOptions {
   std::string endpoint;
-  int cpu = -1;
+  bool cpu_given = false;
+  int cpu = -1;  // -1: "any", not pinned
+  uint32_t max_connections = 0;  // 0: the runtime's default
 };
+
+// The hidden roles (see concurrency_cases.h and connections_cases.h).
+enum class Role { kBench, kServe, kConcurrencyClient, kRawUdsServe, kConnectionsClient };
 
 // Exit status 2 with a message: a usage error.
 [[noreturn]] void UsageError(const std::string& message) {
@@ -88,12 +117,35 @@ double ParseScale(const std::string& text) {
 }
 
 int ParseCpu(const std::string& text) {
+  if (text == "any") return -1;
   char* end = nullptr;
   const long value = std::strtol(text.c_str(), &end, 10);
   if (end == text.c_str() || *end != '\0' || value < 0 || value >= CPU_SETSIZE) {
-    UsageError("--cpu wants a CPU number, not '" + text + "'");
+    UsageError("--cpu wants a CPU number or any, not '" + text + "'");
   }
   return static_cast<int>(value);
+}
+
+// A positive whole number of at most `most`, for the hidden roles' arguments.
+uint64_t ParseCount(const std::string& what, const std::string& text, uint64_t most) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
+  if (end == text.c_str() || *end != '\0' || errno != 0 || value == 0 || value > most ||
+      text[0] == '-') {
+    UsageError(what + " wants a positive number, not '" + text + "'");
+  }
+  return value;
+}
+
+// Lets this thread, and every thread and process it starts from now on, run on any of `cpus`.
+void AllowCpus(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (const int cpu : cpus) CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+    throw BenchError("cannot unpin: sched_setaffinity: " + std::string(std::strerror(errno)));
+  }
 }
 
 bool Wanted(const Options& options, const std::string& transport) {
@@ -122,7 +174,11 @@ void AddTransports(const std::string& text, Options& options) {
 
 // "unary,streams" -> those groups only (added to earlier --cases); "all" -> every group.
 void AddCaseGroups(const std::string& text, Options& options) {
-  if (!options.cases_given) options.groups = {false, false, false, false};
+  if (!options.cases_given) {
+    options.groups = {false, false, false, false};
+    options.concurrency = false;
+    options.connections = false;
+  }
   options.cases_given = true;
   size_t start = 0;
   while (start <= text.size()) {
@@ -130,6 +186,8 @@ void AddCaseGroups(const std::string& text, Options& options) {
     const std::string name = text.substr(start, comma - start);
     if (name == "all") {
       options.groups = {};
+      options.concurrency = true;
+      options.connections = true;
     } else if (name == "unary") {
       options.groups.unary = true;
     } else if (name == "streams") {
@@ -138,8 +196,13 @@ void AddCaseGroups(const std::string& text, Options& options) {
       options.groups.async = true;
     } else if (name == "paced") {
       options.groups.paced = true;
+    } else if (name == "concurrency") {
+      options.concurrency = true;
+    } else if (name == "connections") {
+      options.connections = true;
     } else {
-      UsageError("unknown cases '" + name + "' (unary, streams, async, paced or all)");
+      UsageError("unknown cases '" + name +
+                 "' (unary, streams, async, paced, concurrency, connections or all)");
     }
     start = comma + 1;
   }
@@ -154,17 +217,20 @@ int RunBenchmarks(const Options& options) {
     int client_cpu;
     int server_cpu;
   };
+  // The pinned groups' placements (concurrency and connections pin nothing).
   std::vector<Placement> placements;
-  if (options.cross_cpu) {
-    if (cpus.size() >= 2) {
-      placements.push_back({"cross_cpu", cpus[0], cpus[1]});
-    } else {
-      std::cerr << "ferry_bench: note: only CPU " << cpus[0]
-                << " is available; skipping cross_cpu\n";
+  if (options.groups.any()) {
+    if (options.cross_cpu) {
+      if (cpus.size() >= 2) {
+        placements.push_back({"cross_cpu", cpus[0], cpus[1]});
+      } else {
+        std::cerr << "ferry_bench: note: only CPU " << cpus[0]
+                  << " is available; skipping cross_cpu\n";
+      }
     }
+    if (options.same_cpu) placements.push_back({"same_cpu", cpus[0], cpus[0]});
+    if (placements.empty()) throw BenchError("no placement can run on this machine");
   }
-  if (options.same_cpu) placements.push_back({"same_cpu", cpus[0], cpus[0]});
-  if (placements.empty()) throw BenchError("no placement can run on this machine");
 
   ScopedRuntimeDir runtime_dir;
   std::vector<CaseResult> results;
@@ -181,6 +247,16 @@ int RunBenchmarks(const Options& options) {
   auto report_paced = [&paced_results](const PacedResult& result) {
     std::cout << ToJson(result) << std::endl;
     paced_results.push_back(result);
+  };
+  std::vector<ConcurrencyResult> concurrency_results;
+  auto report_concurrency = [&concurrency_results](const ConcurrencyResult& result) {
+    std::cout << ToJson(result) << std::endl;
+    concurrency_results.push_back(result);
+  };
+  std::vector<ConnectionsResult> connections_results;
+  auto report_connections = [&connections_results](const ConnectionsResult& result) {
+    std::cout << ToJson(result) << std::endl;
+    connections_results.push_back(result);
   };
   const bool raw = options.groups.unary;  // the raw baselines are floors of the round trips
   for (const Placement& placement : placements) {
@@ -227,6 +303,36 @@ int RunBenchmarks(const Options& options) {
       }
     }
   }
+  // Callers outnumber the CPUs here on purpose: every process and thread may run anywhere
+  // (the client and server processes started from now on inherit this thread's CPUs).
+  const bool concurrency =
+      options.concurrency && (Wanted(options, "shm") || Wanted(options, "unix"));
+  const bool connections = options.connections && Wanted(options, "shm");
+  if (concurrency || connections) {
+    AllowCpus(cpus);
+    std::cerr << "ferry_bench: placement any: nothing pinned (CPUs";
+    for (const int cpu : cpus) std::cerr << ' ' << cpu;
+    std::cerr << ")\n";
+  }
+  if (concurrency) {
+    const auto group_started = std::chrono::steady_clock::now();
+    RunConcurrencyCases("/proc/self/exe", runtime_dir.path(),
+                        {Wanted(options, "shm"), Wanted(options, "unix")}, options.scale,
+                        report_concurrency);
+    std::cerr << "ferry_bench: concurrency took "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - group_started)
+                     .count()
+              << " s\n";
+  }
+  if (connections) {
+    const auto group_started = std::chrono::steady_clock::now();
+    RunConnectionsCases("/proc/self/exe", static_cast<int>(cpus.size()), options.scale,
+                        report_connections);
+    std::cerr << "ferry_bench: connections took "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - group_started)
+                     .count()
+              << " s\n";
+  }
   if (const std::vector<std::string> left = FilesIn(runtime_dir.path()); !left.empty()) {
     throw BenchError("ferry left " + runtime_dir.path() + "/" + left.front() + " behind");
   }
@@ -234,10 +340,13 @@ int RunBenchmarks(const Options& options) {
   if (!results.empty()) PrintTable(std::cerr, results);
   PrintRateTable(std::cerr, rate_results);
   PrintPacedTable(std::cerr, paced_results);
+  PrintConcurrencyTable(std::cerr, concurrency_results);
+  PrintConnectionsTable(std::cerr, connections_results);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-  std::cerr << "ferry_bench: " << results.size() + rate_results.size() + paced_results.size()
-            << " cases in "
-            << took.count() << " s\n";
+  std::cerr << "ferry_bench: "
+            << results.size() + rate_results.size() + paced_results.size() +
+                   concurrency_results.size() + connections_results.size()
+            << " cases in " << took.count() << " s\n";
   return 0;
 }
 
@@ -245,7 +354,8 @@ int Main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   Options options;
   ServeOptions serve;
-  bool serving = false;
+  Role role = Role::kBench;
+  std::vector<std::string> role_args;  // the hidden roles' values, in order
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     auto value = [&]() -> const std::string& {
@@ -273,19 +383,50 @@ int Main(int argc, char** argv) {
         UsageError("unknown placement '" + placement + "'");
       }
     } else if (arg == "--serve") {
-      serving = true;
+      role = Role::kServe;
       serve.endpoint = value();
     } else if (arg == "--cpu") {
+      serve.cpu_given = true;
       serve.cpu = ParseCpu(value());
+    } else if (arg == "--max-connections") {
+      serve.max_connections =
+          static_cast<uint32_t>(ParseCount(arg, value(), std::numeric_limits<uint32_t>::max()));
+    } else if (arg == "--concurrency-client") {
+      role = Role::kConcurrencyClient;
+      for (int n = 0; n < 3; ++n) role_args.push_back(value());  // transport endpoint budget_ns
+    } else if (arg == "--raw-uds-serve") {
+      role = Role::kRawUdsServe;
+      role_args.push_back(value());  // socket path
+    } else if (arg == "--connections-client") {
+      role = Role::kConnectionsClient;
+      for (int n = 0; n < 4; ++n) role_args.push_back(value());  // endpoint clients pid idle_ns
     } else {
       UsageError("unknown argument '" + arg + "'");
     }
   }
-  if (serving) {
-    if (serve.cpu < 0) UsageError("--serve wants --cpu");
-    return Serve(serve.endpoint, serve.cpu);
+  switch (role) {
+    case Role::kBench:
+      return RunBenchmarks(options);
+    case Role::kServe:
+      if (!serve.cpu_given) UsageError("--serve wants --cpu");
+      return Serve(serve.endpoint, serve.cpu, serve.max_connections);
+    case Role::kConcurrencyClient:
+      return RunConcurrencyClient(
+          role_args[0], role_args[1],
+          std::chrono::nanoseconds(ParseCount("--concurrency-client", role_args[2],
+                                              std::numeric_limits<int64_t>::max())));
+    case Role::kRawUdsServe:
+      return ServeRawUds(role_args[0]);
+    case Role::kConnectionsClient:
+      return RunConnectionsClient(
+          role_args[0],
+          static_cast<uint32_t>(ParseCount("--connections-client", role_args[1], 1'000'000)),
+          static_cast<pid_t>(ParseCount("--connections-client", role_args[2],
+                                        std::numeric_limits<pid_t>::max())),
+          std::chrono::nanoseconds(ParseCount("--connections-client", role_args[3],
+                                              std::numeric_limits<int64_t>::max())));
   }
-  return RunBenchmarks(options);
+  return 2;
 }
 
 }  // namespace

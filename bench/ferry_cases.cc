@@ -24,31 +24,6 @@ namespace fb = ferry::bench;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// The server process and the endpoint it reports it listens on.
-ChildProcess StartServer(const std::string& self_exe, const std::string& listen, int cpu,
-                         std::string* endpoint) {
-  ChildProcess server =
-      ChildProcess::Exec({self_exe, "--serve", listen, "--cpu", std::to_string(cpu)});
-  const std::optional<std::string> line = server.ReadLine(10s);
-  if (!line || line->rfind("ready ", 0) != 0) {
-    throw BenchError("the bench server did not start (expected \"ready <endpoint>\", got " +
-                     (line ? "\"" + *line + "\"" : std::string("nothing")) + ")");
-  }
-  *endpoint = line->substr(6);
-  return server;
-}
-
-void StopServer(ChildProcess& server) {
-  server.Signal(SIGTERM);
-  const std::optional<int> status = server.Wait(10s);
-  if (!status) throw BenchError("the bench server did not exit within 10 s of SIGTERM");
-  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
-    throw BenchError("the bench server " + DescribeWaitStatus(*status));
-  }
-  const std::vector<std::string> left = FerryFilesInDevShm({server.pid()});
-  if (!left.empty()) throw BenchError("ferry left /dev/shm/" + left.front() + " behind");
-}
-
 // Untimed: builds call n's request in transport memory (a slot, on shared memory) with its
 // payload written in place. Timed: the call. Checked: the server read the byte written last.
 class SendCase {
@@ -91,6 +66,33 @@ class SendCase {
 
 }  // namespace
 
+ChildProcess StartBenchServer(const std::string& self_exe, const std::string& listen,
+                              const std::string& cpu, const std::vector<std::string>& extra,
+                              std::string* endpoint) {
+  std::vector<std::string> argv = {self_exe, "--serve", listen, "--cpu", cpu};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  ChildProcess server = ChildProcess::Exec(argv);
+  const std::optional<std::string> line = server.ReadLine(10s);
+  if (!line || line->rfind("ready ", 0) != 0) {
+    throw BenchError("the bench server did not start (expected \"ready <endpoint>\", got " +
+                     (line ? "\"" + *line + "\"" : std::string("nothing")) + ")");
+  }
+  *endpoint = line->substr(6);
+  return server;
+}
+
+void StopBenchServer(ChildProcess& server) {
+  const pid_t pid = server.pid();  // Wait() forgets it once the child is reaped
+  server.Signal(SIGTERM);
+  const std::optional<int> status = server.Wait(10s);
+  if (!status) throw BenchError("the bench server did not exit within 10 s of SIGTERM");
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    throw BenchError("the bench server " + DescribeWaitStatus(*status));
+  }
+  const std::vector<std::string> left = FerryFilesInDevShm({pid});
+  if (!left.empty()) throw BenchError("ferry left /dev/shm/" + left.front() + " behind");
+}
+
 const std::vector<FerryTransport>& FerryTransports() {
   static const std::vector<FerryTransport> transports = {
       {"shm", "shm://bench", true, "shm"},
@@ -113,7 +115,8 @@ void RunFerryCases(const std::string& self_exe, const FerryTransport& transport,
     listen.replace(at, 5, runtime_dir);
   }
   std::string endpoint;
-  ChildProcess server = StartServer(self_exe, listen, server_cpu, &endpoint);
+  ChildProcess server =
+      StartBenchServer(self_exe, listen, std::to_string(server_cpu), {}, &endpoint);
   {
     ferry::ConnectOptions options;
     options.allow_shm = transport.allow_shm;
@@ -153,7 +156,7 @@ void RunFerryCases(const std::string& self_exe, const FerryTransport& transport,
       RunPacedFerryCases(*channel, transport.label, placement, scale, report_paced);
     }
   }
-  StopServer(server);
+  StopBenchServer(server);
 }
 
 }  // namespace ferry_bench

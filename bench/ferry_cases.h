@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "stats.h"
 
 namespace ferry_bench {
@@ -30,6 +31,16 @@ struct FerryCaseGroups {
 
   bool any() const { return unary || streams || async || paced; }
 };
+
+// Starts the bench server, `self_exe --serve <listen> --cpu <cpu> <extra...>` (cpu: a CPU
+// number, or "any" to leave it unpinned), and waits up to 10 s for the endpoint it reports.
+ChildProcess StartBenchServer(const std::string& self_exe, const std::string& listen,
+                              const std::string& cpu, const std::vector<std::string>& extra,
+                              std::string* endpoint);
+
+// SIGTERM, then up to 10 s for a clean exit, and nothing of its left in /dev/shm; else throws
+// BenchError.
+void StopBenchServer(ChildProcess& server);
 
 // Starts `self_exe --serve <listen> --cpu <server_cpu>`, connects to the endpoint it reports
 // from this process (already pinned by the caller), measures the unary round trips at every

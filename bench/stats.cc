@@ -428,3 +428,208 @@ void PrintPacedTable(std::ostream& out, const std::vector<PacedResult>& results)
 }
 
 }  // namespace ferry_bench
+
+namespace ferry_bench {
+namespace {
+
+constexpr uint32_t kBarCallers[] = {4, 16, 64};
+
+const ConcurrencyResult* FindConcurrency(const std::vector<ConcurrencyResult>& results,
+                                         const std::string& transport, const std::string& mode,
+                                         uint32_t callers) {
+  for (const ConcurrencyResult& r : results) {
+    if (r.transport == transport && r.mode == mode && r.callers == callers) return &r;
+  }
+  return nullptr;
+}
+
+const ConnectionsResult* FindConnections(const std::vector<ConnectionsResult>& results,
+                                         uint32_t clients) {
+  for (const ConnectionsResult& r : results) {
+    if (r.clients == clients) return &r;
+  }
+  return nullptr;
+}
+
+// A figure that may be missing (negative): "-" in the table, null in the JSON.
+std::string Known(int64_t value, const char* missing) {
+  return value < 0 ? missing : std::to_string(value);
+}
+
+std::string Known(double value, const char* format, const char* missing) {
+  return value < 0 ? missing : Format(format, value);
+}
+
+}  // namespace
+
+std::string ToJson(const ConcurrencyResult& r) {
+  return "{\"case\":\"concurrency\",\"transport\":\"" + r.transport +
+         "\",\"placement\":\"any\",\"mode\":\"" + r.mode +
+         "\",\"callers\":" + std::to_string(r.callers) +
+         ",\"payload\":" + std::to_string(r.payload) + ",\"iters\":" + std::to_string(r.iters) +
+         ",\"calls_per_s\":" + Format("%.1f", r.calls_per_s) +
+         ",\"p50_us\":" + Format("%.2f", r.p50_us) + ",\"p99_us\":" + Format("%.2f", r.p99_us) +
+         ",\"failed\":" + std::to_string(r.failed) + "}";
+}
+
+std::string ToJson(const ConnectionsResult& r) {
+  return "{\"case\":\"connections\",\"transport\":\"" + r.transport +
+         "\",\"placement\":\"any\",\"clients\":" + std::to_string(r.clients) +
+         ",\"connected\":" + std::to_string(r.connected) +
+         ",\"idle_s\":" + Format("%.3f", r.idle_seconds) +
+         ",\"server_threads\":" + Known(r.server_threads, "null") +
+         ",\"server_rss_kb\":" + Known(r.server_rss_kb, "null") +
+         ",\"server_idle_cpu_pct\":" + Known(r.server_idle_cpu_pct, "%.3f", "null") +
+         ",\"answered\":" + std::to_string(r.answered) + "}";
+}
+
+void PrintConcurrencyTable(std::ostream& out, const std::vector<ConcurrencyResult>& results) {
+  if (results.empty()) return;
+  std::vector<std::string> modes;
+  std::vector<uint32_t> counts;
+  for (const ConcurrencyResult& r : results) {
+    if (std::find(modes.begin(), modes.end(), r.mode) == modes.end()) modes.push_back(r.mode);
+    if (std::find(counts.begin(), counts.end(), r.callers) == counts.end()) {
+      counts.push_back(r.callers);
+    }
+  }
+  const char* const transports[] = {"shm", "unix", "raw_uds"};
+  out << "\nferry_bench: concurrency: 64 B calls back to back from every caller at once, calls "
+         "per second over all of them (p50 / p99 us); no CPU pinned\n"
+      << Pad("mode", 11) << Pad("callers", 9);
+  for (const char* t : transports) out << Pad(t, 28);
+  out << Pad("shm/unix", 10) << "failed (shm unix raw_uds)\n";
+  for (const std::string& mode : modes) {
+    for (const uint32_t callers : counts) {
+      out << Pad(mode, 11) << Pad(std::to_string(callers), 9);
+      for (const char* t : transports) {
+        const ConcurrencyResult* r = FindConcurrency(results, t, mode, callers);
+        out << Pad(r ? Format("%.0f", r->calls_per_s) + " (" + Format("%.1f", r->p50_us) +
+                           " / " + Format("%.1f", r->p99_us) + ")" + (r->failed > 0 ? " !" : "")
+                     : "-",
+                   28);
+      }
+      const ConcurrencyResult* shm = FindConcurrency(results, "shm", mode, callers);
+      const ConcurrencyResult* on_unix = FindConcurrency(results, "unix", mode, callers);
+      out << Pad(shm && on_unix && on_unix->calls_per_s > 0
+                     ? Format("%.2f", shm->calls_per_s / on_unix->calls_per_s)
+                     : "-",
+                 10);
+      for (const char* t : transports) {
+        const ConcurrencyResult* r = FindConcurrency(results, t, mode, callers);
+        out << (r ? std::to_string(r->failed) : "-") << ' ';
+      }
+      out << '\n';
+    }
+  }
+  for (const ConcurrencyResult& r : results) {
+    if (r.failed == 0) continue;
+    out << "! " << r.mode << ' ' << r.callers << " callers " << r.transport << ": " << r.failed
+        << " failed calls; the first: " << (r.first_error.empty() ? "?" : r.first_error) << '\n';
+  }
+  out << "concurrency bars (informative):\n";
+  for (const std::string& mode : modes) {
+    for (const uint32_t callers : kBarCallers) {
+      const ConcurrencyResult* shm = FindConcurrency(results, "shm", mode, callers);
+      const ConcurrencyResult* on_unix = FindConcurrency(results, "unix", mode, callers);
+      const std::string what = mode + ": shm calls_per_s at " + std::to_string(callers) +
+                               " callers >= 3 x unix at " + std::to_string(callers);
+      if (shm == nullptr || on_unix == nullptr) {
+        out << "  n/a   " << what << " (case not run)\n";
+        continue;
+      }
+      const double ratio =
+          on_unix->calls_per_s > 0 ? shm->calls_per_s / on_unix->calls_per_s : INFINITY;
+      out << (ratio >= 3 ? "  PASS  " : "  FAIL  ") << what << ": "
+          << Format("%.0f", shm->calls_per_s) << " vs " << Format("%.0f", on_unix->calls_per_s)
+          << " calls/s, ratio " << Format("%.2f", ratio) << " (bar: >= 3)\n";
+    }
+    // shm's best over the whole sweep (every caller count run), against 4, 16 and 64.
+    const ConcurrencyResult* best = nullptr;
+    for (const ConcurrencyResult& r : results) {
+      if (r.transport == "shm" && r.mode == mode && (!best || r.calls_per_s > best->calls_per_s)) {
+        best = &r;
+      }
+    }
+    const std::string what =
+        mode + ": shm calls_per_s at 4, 16 and 64 callers >= 0.5 x shm's best in the sweep";
+    std::string figures;
+    bool all_run = best != nullptr, pass = true;
+    for (const uint32_t callers : kBarCallers) {
+      const ConcurrencyResult* r = FindConcurrency(results, "shm", mode, callers);
+      if (r == nullptr) {
+        all_run = false;
+        continue;
+      }
+      pass = pass && r->calls_per_s >= 0.5 * best->calls_per_s;
+      figures += (figures.empty() ? "" : ", ") + std::to_string(callers) + ": " +
+                 Format("%.0f", r->calls_per_s) + " (" +
+                 Format("%.2f", best->calls_per_s > 0 ? r->calls_per_s / best->calls_per_s : 0) +
+                 ")";
+    }
+    if (!all_run) {
+      out << "  n/a   " << what << " (case not run)\n";
+    } else {
+      out << (pass ? "  PASS  " : "  FAIL  ") << what << " (" << Format("%.0f", best->calls_per_s)
+          << " calls/s at " << best->callers << "): " << figures << '\n';
+    }
+  }
+  uint64_t failing_cases = 0, failed = 0;
+  for (const ConcurrencyResult& r : results) {
+    failed += r.failed;
+    if (r.failed > 0) ++failing_cases;
+  }
+  out << (failing_cases == 0 ? "  PASS  " : "  FAIL  ")
+      << "zero failed calls in every concurrency case: " << failing_cases << " of "
+      << results.size() << " cases had failed calls (" << failed << " calls)\n";
+}
+
+void PrintConnectionsTable(std::ostream& out, const std::vector<ConnectionsResult>& results) {
+  if (results.empty()) return;
+  out << "\nferry_bench: connections: shm clients on one server, idle, then one call each "
+         "(server figures from /proc after the idle window)\n"
+      << Pad("clients", 9) << Pad("connected", 11) << Pad("connect_s", 11) << Pad("idle_s", 8)
+      << Pad("server_threads", 16) << Pad("server_rss_kb", 15) << Pad("server_fds", 12)
+      << Pad("idle_cpu_%", 12) << Pad("answered", 10) << Pad("client_threads", 16)
+      << "close_s\n";
+  for (const ConnectionsResult& r : results) {
+    out << Pad(std::to_string(r.clients), 9) << Pad(std::to_string(r.connected), 11)
+        << Pad(Format("%.2f", r.connect_seconds), 11) << Pad(Format("%.1f", r.idle_seconds), 8)
+        << Pad(Known(r.server_threads, "-"), 16) << Pad(Known(r.server_rss_kb, "-"), 15)
+        << Pad(Known(r.server_fds, "-"), 12) << Pad(Known(r.server_idle_cpu_pct, "%.3f", "-"), 12)
+        << Pad(std::to_string(r.answered), 10) << Pad(Known(r.client_threads, "-"), 16)
+        << Known(r.close_seconds, "%.2f", "-") << '\n';
+  }
+  for (const ConnectionsResult& r : results) {
+    if (r.note.empty()) continue;
+    out << "! " << r.clients << " clients: " << r.note << '\n';
+  }
+  out << "connections bars (informative):\n";
+  if (const ConnectionsResult* r = FindConnections(results, 1000); r == nullptr) {
+    out << "  n/a   1,000 clients on one server, each answering a call afterwards, with server "
+           "threads <= 4 x cores + 8 (case not run)\n";
+  } else {
+    const int64_t most = 4 * int64_t{r->cores} + 8;
+    const bool pass = r->answered == r->clients && r->server_threads >= 0 &&
+                      r->server_threads <= most;
+    out << (pass ? "  PASS  " : "  FAIL  ")
+        << "1,000 clients on one server, each answering a call afterwards, with server threads "
+           "<= 4 x cores + 8: "
+        << r->answered << " of " << r->clients << " answered (" << r->connected
+        << " connected), " << Known(r->server_threads, "?") << " server threads (bar: <= " << most
+        << " on " << r->cores << " cores)\n";
+  }
+  if (const ConnectionsResult* r = FindConnections(results, 100); r == nullptr) {
+    out << "  n/a   100 idle connected clients cost the server < 1% of a core (case not run)\n";
+  } else {
+    const bool pass = r->connected == r->clients && r->server_idle_cpu_pct >= 0 &&
+                      r->server_idle_cpu_pct < 1;
+    out << (pass ? "  PASS  " : "  FAIL  ")
+        << "100 idle connected clients cost the server < 1% of a core: "
+        << Known(r->server_idle_cpu_pct, "%.3f%%", "not measured") << " over "
+        << Format("%.1f", r->idle_seconds) << " s, " << r->connected << " of " << r->clients
+        << " connected (bar: < 1%)\n";
+  }
+}
+
+}  // namespace ferry_bench

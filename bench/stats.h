@@ -58,6 +58,49 @@ struct PacedResult {
   double client_cpu_us_per_call = 0;
 };
 
+// A concurrency case: `callers` callers making 64 B unary calls back to back at the same
+// time, for a fixed window; no CPU pinned ("placement":"any").
+struct ConcurrencyResult {
+  std::string transport;  // "shm", "unix", "raw_uds"
+  std::string mode;       // "threads" (one channel shared), "processes" (a channel each)
+  uint32_t callers = 0;
+  size_t payload = 0;     // bytes per request
+  uint64_t iters = 0;     // calls answered correctly, over every caller
+  // The sum over callers of each one's answered calls over its own window (from its start
+  // to the end of its last call).
+  double calls_per_s = 0;
+  double p50_us = 0;      // of the answered calls' timed parts, every caller's together
+  double p99_us = 0;
+  // Calls that failed (not OK, or a wrong reply), warm-up included, plus one for each caller
+  // that never got to make its calls (could not connect, or never reported).
+  uint64_t failed = 0;
+  std::string first_error;  // why, for the table's notes (not in the JSON)
+};
+
+// A connections case: `clients` connections over shm to one fresh server, idle for a while,
+// then one call on each.
+struct ConnectionsResult {
+  std::string transport;  // "shm"
+  uint32_t clients = 0;   // connections attempted
+  uint32_t connected = 0;
+  // Of the server process, read from /proc after the idle window; -1: could not be read
+  // (null in the JSON).
+  int64_t server_threads = -1;
+  int64_t server_rss_kb = -1;
+  int64_t server_fds = -1;  // table only
+  // The server's CPU time over the idle window (its own process clock, every thread) over
+  // the window's wall time, in percent of one CPU; negative: not measured (no connection).
+  double server_idle_cpu_pct = -1;
+  double idle_seconds = 0;
+  uint32_t answered = 0;    // connections whose one call after the window was answered
+  // The client process holding every connection (table only).
+  int64_t client_threads = -1;
+  double connect_seconds = 0;  // connecting them all, one after another (table only)
+  double close_seconds = -1;   // closing them all (table only; negative: not known)
+  int cores = 0;               // CPUs the run may use, for the threads bar (not in the JSON)
+  std::string note;            // the first failure, for the table's notes (not in the JSON)
+};
+
 // `times_ns`: the timed part of each call (reordered by this function).
 CaseResult Summarize(std::string transport, std::string placement, size_t payload,
                      std::vector<int64_t>& times_ns, uint64_t bytes_copied);
@@ -78,6 +121,15 @@ std::string ToJson(const RateResult& result);
 //  "client_cpu_us_per_call":..[,"skipped_slots":..]} (skipped_slots: only when not 0)
 std::string ToJson(const PacedResult& result);
 
+// {"case":"concurrency","transport":..,"placement":"any","mode":..,"callers":..,
+//  "payload":..,"iters":..,"calls_per_s":..,"p50_us":..,"p99_us":..,"failed":..}
+std::string ToJson(const ConcurrencyResult& result);
+
+// {"case":"connections","transport":"shm","placement":"any","clients":..,"connected":..,
+//  "idle_s":..,"server_threads":..,"server_rss_kb":..,"server_idle_cpu_pct":..,
+//  "answered":..} (a figure that could not be measured is null)
+std::string ToJson(const ConnectionsResult& result);
+
 // p50 of every transport per placement and payload, the ratios the bars are about, and one
 // PASS/FAIL line per bar. Informative only.
 void PrintTable(std::ostream& out, const std::vector<CaseResult>& results);
@@ -89,5 +141,15 @@ void PrintRateTable(std::ostream& out, const std::vector<RateResult>& results);
 // Server and client CPU per paced call, per placement and rate, shm next to raw_futex, and
 // the PASS/FAIL lines of the paced bars (at 1 kHz). Prints nothing when no case ran.
 void PrintPacedTable(std::ostream& out, const std::vector<PacedResult>& results);
+
+// Calls per second (p50 / p99) per mode and caller count, shm, unix and raw_uds side by side,
+// the failed calls, and the PASS/FAIL lines of the concurrency bars. Prints nothing when no
+// case ran.
+void PrintConcurrencyTable(std::ostream& out, const std::vector<ConcurrencyResult>& results);
+
+// One row per client count (connected, the server's threads, RSS, descriptors and idle CPU,
+// answered calls) and the PASS/FAIL lines of the connections bars. Prints nothing when no
+// case ran.
+void PrintConnectionsTable(std::ostream& out, const std::vector<ConnectionsResult>& results);
 
 }  // namespace ferry_bench
