@@ -46,8 +46,9 @@ class DescriptorRing {
     kCorrupt,  // the shared positions contradict each other (a broken peer): give up
   };
 
-  // One attempt, never waits.
-  PushResult TryPush(const Descriptor& descriptor) {
+  // One attempt, never waits. `woke` (optional): whether the push had to wake a sleeping
+  // consumer.
+  PushResult TryPush(const Descriptor& descriptor, bool* woke = nullptr) {
     AnnounceRelease();
     const uint64_t mask = depth_ - 1;
     uint64_t pos = header_->enqueue_pos.load(std::memory_order_relaxed);
@@ -71,7 +72,8 @@ class DescriptorRing {
       }
     }
     header_->signal.fetch_add(1, std::memory_order_seq_cst);
-    WakeConsumers();
+    const bool woke_now = WakeConsumers();
+    if (woke != nullptr) *woke = woke_now;
     return PushResult::kPushed;
   }
 
@@ -80,10 +82,11 @@ class DescriptorRing {
   // passes or `stop()` turns true; sleeps are cut into slices so that a wake-up lost to a dying
   // peer costs little.
   template <class Clock, class Stop>
-  PushResult Push(const Descriptor& descriptor, typename Clock::time_point deadline, Stop stop) {
+  PushResult Push(const Descriptor& descriptor, typename Clock::time_point deadline, Stop stop,
+                  bool* woke = nullptr) {
     for (;;) {
       const uint32_t released = header_->released.load(std::memory_order_seq_cst);
-      const PushResult result = TryPush(descriptor);
+      const PushResult result = TryPush(descriptor, woke);
       if (result != PushResult::kBusy) return result;
       const auto now = Clock::now();
       if (now >= deadline || stop()) return PushResult::kBusy;
@@ -181,11 +184,14 @@ class DescriptorRing {
   // Wakes the consumers sleeping in WaitForPush, if any. Only the first producer to find
   // `waiters` raised pays for the system call: a burst of pushes to a sleeping consumer costs
   // one wake-up, not one per push.
-  void WakeConsumers() {
+  // True when it woke someone.
+  bool WakeConsumers() {
     if (header_->waiters.load(std::memory_order_seq_cst) != 0 &&
         header_->waiters.exchange(0, std::memory_order_seq_cst) != 0) {
       FutexWake(header_->signal, 1 << 30);
+      return true;
     }
+    return false;
   }
 
   // Whether the cell a producer would fill next is still held by a consumer.

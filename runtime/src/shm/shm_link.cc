@@ -225,10 +225,13 @@ Status ShmLink::Send(const CallHeader& header, OutgoingMessage* payload,
   }
   d.pushed_ns = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-          .count());
+          .count() -
+      wake_delay_ns_.exchange(0, std::memory_order_relaxed));
+  bool woke = false;
   const shm::DescriptorRing::PushResult pushed =
-      outbound_.Push<Clock>(d, deadline, [this] { return !connected(); });
+      outbound_.Push<Clock>(d, deadline, [this] { return !connected(); }, &woke);
   if (pushed == shm::DescriptorRing::PushResult::kPushed) {
+    if (woke && role_ == Role::kClient) woke_peer_.store(true, std::memory_order_relaxed);
     if (payload != nullptr) *payload = OutgoingMessage();  // ends its "being built"
     return Status::Ok();
   }
@@ -295,16 +298,23 @@ Result<InboundMessage> ShmLink::Receive(Clock::time_point deadline) {
     spinner_.Learn(Clock::duration::zero());  // already there
   } else {
     const Clock::time_point start = Clock::now();
-    if (Status s = AwaitDescriptor(pop, deadline); !s.ok()) return s;
+    bool slept = false;
+    if (Status s = AwaitDescriptor(pop, deadline, &slept); !s.ok()) return s;
     const Clock::time_point pushed{std::chrono::duration_cast<Clock::duration>(
         std::chrono::nanoseconds(static_cast<int64_t>(d.pushed_ns)))};
     spinner_.Learn(pushed - start);
+    if (slept) {
+      const auto late = Clock::now() - std::max(pushed, start);
+      wake_delay_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(late).count(),
+                           std::memory_order_relaxed);
+    }
   }
+  woke_peer_.store(false, std::memory_order_relaxed);
   return Accept(d);
 }
 
 template <class Pop>
-Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline) {
+Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline, bool* slept) {
   bool spun = false;
   // Messages a departed peer left are still delivered; after Shutdown() nothing is.
   while (!shut_down_.load(std::memory_order_acquire)) {
@@ -322,9 +332,11 @@ Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline) {
       }
       continue;
     }
-    // One spin per wait, while messages have been coming soon after waits began.
+    // One spin per wait, while messages have been coming soon after waits began, unless the
+    // answer we wait for must first wake the peer.
     const std::chrono::nanoseconds spin = spinner_.spin_limit();
-    if (may_spin && !spun && spin > std::chrono::nanoseconds::zero()) {
+    if (may_spin && !spun && spin > std::chrono::nanoseconds::zero() &&
+        !woke_peer_.load(std::memory_order_relaxed)) {
       spun = true;
       if (shm::LearnedSpinner::Spin(pop, std::min(deadline, Clock::now() + spin))) {
         building_spin_until_.reset();
@@ -346,6 +358,7 @@ Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline) {
       return Status::DeadlineExceeded("nothing arrived from " + peer_ + " before the deadline");
     }
     // Closing nudges the ring, so the slice only bounds what a lost wake-up costs.
+    *slept = true;
     inbound_.WaitForPush(signal, std::min<Clock::duration>(deadline - now, kWaitSlice));
     if (inbound_.Signal() != signal) building_spin_until_.reset();
   }

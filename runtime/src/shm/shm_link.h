@@ -83,9 +83,9 @@ class ShmLink final : public MessageLink {
   // Puts a status message in a slot, if one frees up soon; kNoIndex otherwise.
   void PlaceStatusMessage(const std::string& text, shm::Descriptor& d);
   // Until `pop` succeeds: spins (if it pays, see LearnedSpinner), then sleeps on the inbound
-  // ring.
+  // ring. `*slept`: whether it slept.
   template <class Pop>
-  Status AwaitDescriptor(Pop& pop, Clock::time_point deadline);
+  Status AwaitDescriptor(Pop& pop, Clock::time_point deadline, bool* slept);
   // Server, where spinning can help: spins while the client is building a message (bounded
   // by kBuildingSpinLimit). True when `pop` succeeded meanwhile.
   template <class Pop>
@@ -109,6 +109,14 @@ class ShmLink final : public MessageLink {
   std::atomic<bool> spinning_allowed_{true};  // see AllowSpinning
   // Receive's, which runs in one thread at a time.
   shm::LearnedSpinner spinner_;
+  // How late (ns) this side noticed the last message it slept for: the next message it sends
+  // is stamped that much earlier, so that the peer learns how soon an answer comes when this
+  // side is awake, not how long this side takes to wake up. (Without it, two sides that
+  // once both slept would each see the other's wake-up latency and never spin again.)
+  std::atomic<int64_t> wake_delay_ns_{0};
+  // Client: our last message had to wake the server, and nothing has come back since: its
+  // answer will take at least a wake-up, which a spin would not bridge.
+  std::atomic<bool> woke_peer_{false};
   // Set when Receive starts spinning for a message being built: the spin ends there
   // (kBuildingSpinLimit later) and resumes only once the ring's signal moves (a push, or a new
   // message announced).
