@@ -60,16 +60,16 @@ void WriteShmSeeds(const std::string& dir) {
   using ferry::shm::MakeSlotId;
   const std::string server(1, '\0'), client(1, '\1');
   ferry::shm::Descriptor request = Frame(FrameType::kRequest, MakeSlotId(0, 1), 0, 64);
-  request.method_id = 0x1234abcd;
-  request.deadline_us = 5000;
+  request.method_status_or_acked_messages = 0x1234abcd;  // the method id
+  request.deadline_us_or_acked_bytes = 5000;            // the deadline
   request.kind = 3;
-  request.window_messages = 64;
+  request.window_messages = 256;
   request.window_bytes = 4 << 20;
   ferry::shm::Descriptor window = Frame(FrameType::kWindow);
-  window.window_messages = 64;
+  window.window_messages = 256;
   window.window_bytes = 4 << 20;
-  window.acked_messages = 32;
-  window.acked_bytes = 1024;
+  window.method_status_or_acked_messages = 32;  // messages acknowledged
+  window.deadline_us_or_acked_bytes = 1024;     // bytes acknowledged
   const std::string to_server =
       PushAndReceive(request) +
       PushAndReceive(Frame(FrameType::kMessage, MakeSlotId(1, 0), 64, 4000)) +
@@ -77,7 +77,7 @@ void WriteShmSeeds(const std::string& dir) {
       PushAndReceive(Frame(FrameType::kCancel));
   WriteBytes(dir + "/to-server", server + to_server);
   ferry::shm::Descriptor error_reply = Frame(FrameType::kReply, MakeSlotId(0, 2), 0, 9);
-  error_reply.status_code = 5;  // its slot holds the status message
+  error_reply.method_status_or_acked_messages = 5;  // a status code: its slot holds the text
   const std::string to_client =
       PushAndReceive(Frame(FrameType::kReply, MakeSlotId(0, 3), 8, 48)) +
       PushAndReceive(error_reply) +
@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
   ferry::internal::CallHeader window;
   window.type = FrameType::kWindow;
   window.call_id = 7;
-  window.window_messages = 64;
+  window.window_messages = 256;
   window.window_bytes = 4 << 20;
   window.acked_messages = 32;
   window.acked_bytes = 1024;

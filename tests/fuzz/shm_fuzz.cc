@@ -178,10 +178,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       CHECK(static_cast<uint8_t>(h.type) <= ferry::internal::kMaxFrameType);
       CHECK(h.status_message.size() <= ferry::internal::kMaxStatusMessageBytes);
       if (!scribbled) {
-        CHECK(h.call_id == d.call_id && h.method_id == d.method_id && h.kind == d.kind &&
-              h.deadline_us == d.deadline_us && h.status_code == d.status_code &&
-              h.window_messages == d.window_messages && h.window_bytes == d.window_bytes &&
-              h.acked_messages == d.acked_messages && h.acked_bytes == d.acked_bytes);
+        CHECK(h.call_id == d.call_id && h.kind == d.kind &&
+              h.window_messages == d.window_messages && h.window_bytes == d.window_bytes);
+        // Two descriptor fields serve the frame types that need them; the rest stay zero.
+        const uint64_t wide = d.deadline_us_or_acked_bytes;
+        const uint32_t narrow = d.method_status_or_acked_messages;
+        switch (h.type) {
+          case FrameType::kRequest:
+            CHECK(h.deadline_us == wide && h.method_id == narrow && h.status_code == 0 &&
+                  h.acked_messages == 0 && h.acked_bytes == 0);
+            break;
+          case FrameType::kReply:
+            CHECK(h.status_code == narrow && h.deadline_us == 0 && h.method_id == 0 &&
+                  h.acked_messages == 0 && h.acked_bytes == 0);
+            break;
+          case FrameType::kWindow:
+            CHECK(h.acked_bytes == wide && h.acked_messages == narrow && h.deadline_us == 0 &&
+                  h.method_id == 0 && h.status_code == 0);
+            break;
+          default:
+            CHECK(h.deadline_us == 0 && h.method_id == 0 && h.status_code == 0 &&
+                  h.acked_messages == 0 && h.acked_bytes == 0);
+            break;
+        }
       }
       ferry::internal::IncomingMessage& payload = got->payload;
       if (payload.data() != nullptr) {
