@@ -1,9 +1,12 @@
 // What ferry_bench shares with the tests (processes, pinning, leftover checks), under the
-// bench's own names, plus the bench's error type and its descriptor limit.
+// bench's own names, plus the bench's error type, its descriptor limit and whole reads.
 #pragma once
 
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 
@@ -17,6 +20,19 @@ class BenchError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// Reads exactly `size` bytes from a blocking descriptor; false at end of file or on an error.
+inline bool ReadFull(int fd, void* out, size_t size) {
+  auto* bytes = static_cast<uint8_t*>(out);
+  while (size > 0) {
+    const ssize_t n = read(fd, bytes, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
 
 // Raises this process's RLIMIT_NOFILE soft limit to its hard limit (children inherit it);
 // returns the soft limit now in force.

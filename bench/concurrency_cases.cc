@@ -203,17 +203,6 @@ class FerryCaller {
   uint64_t calls_ = 0;
 };
 
-bool ReadFull(int fd, uint8_t* bytes, size_t size) {
-  while (size > 0) {
-    const ssize_t n = read(fd, bytes, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    bytes += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 // MSG_NOSIGNAL: a peer that went away is a failed call, not SIGPIPE.
 bool WriteFull(int fd, const uint8_t* bytes, size_t size) {
   while (size > 0) {

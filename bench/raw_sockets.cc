@@ -36,18 +36,6 @@ struct OwnedFd {
   }
 };
 
-bool ReadAll(int fd, void* out, size_t size) {
-  auto* bytes = static_cast<uint8_t*>(out);
-  while (size > 0) {
-    const ssize_t n = read(fd, bytes, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    bytes += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 bool WriteAll(int fd, iovec* parts, int count) {
   while (count > 0) {
     ssize_t n = writev(fd, parts, count);
@@ -79,9 +67,9 @@ int PeerLoop(int fd, uint8_t* buffer, int cpu) {
   if (!WriteAll(fd, &hello, 1) || state != kPeerPinned) return 3;
   for (;;) {
     uint32_t size;
-    if (!ReadAll(fd, &size, sizeof(size))) return 4;
+    if (!ReadFull(fd, &size, sizeof(size))) return 4;
     if (size == kStop) return 0;
-    if (size > kMaxPayload || !ReadAll(fd, buffer, size)) return 5;
+    if (size > kMaxPayload || !ReadFull(fd, buffer, size)) return 5;
     uint8_t reply[8] = {size == 0 ? uint8_t{0} : buffer[size - 1]};
     iovec part{reply, sizeof(reply)};
     if (!WriteAll(fd, &part, 1)) return 6;
@@ -132,7 +120,7 @@ void RunRawSocketCases(RawSocketKind kind, const std::string& placement, int pee
   ChildProcess peer = ChildProcess::Fork(
       [fd = server.fd, buffer = peer_buffer.get(), peer_cpu] { return PeerLoop(fd, buffer, peer_cpu); });
   uint8_t state = 0;
-  if (!ReadAll(client.fd, &state, 1) || state != kPeerPinned) {
+  if (!ReadFull(client.fd, &state, 1) || state != kPeerPinned) {
     throw BenchError(name + " peer could not pin itself to CPU " + std::to_string(peer_cpu));
   }
 
@@ -145,7 +133,7 @@ void RunRawSocketCases(RawSocketKind kind, const std::string& placement, int pee
       iovec parts[2] = {{&length, sizeof(length)}, {payload.get(), size}};
       uint8_t reply[8];
       const Clock::time_point t0 = Clock::now();
-      if (!WriteAll(client.fd, parts, 2) || !ReadAll(client.fd, reply, sizeof(reply))) {
+      if (!WriteAll(client.fd, parts, 2) || !ReadFull(client.fd, reply, sizeof(reply))) {
         throw BenchError(name + " peer went away");
       }
       const Clock::time_point t1 = Clock::now();
