@@ -359,6 +359,24 @@ TEST_F(EngineTest, HandlerIsToldOfACancelWithoutPolling) {
   EXPECT_TRUE(seen_.WaitFor([&] { return seen_.cancel_seen && seen_.on_cancel_ran; }));
 }
 
+TEST_F(EngineTest, ASlowHandlerAmongSparseCallsIsStillTakenOverSoOtherCallsGoOn) {
+  Start();
+  // Calls further apart than half the handler grace disarm the standby's alarm after each
+  // handler that ends in time; one that does not end must still be taken over.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client_->Call(kDouble, MethodKind::kUnary, Request(i), {}).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the gap under test
+  }
+  AsyncReply<Number> blocked(Open(kBlock, MethodKind::kUnary, 1));
+  CallOptions soon;  // the take-over comes after a millisecond's grace: 10 s is generous
+  soon.deadline = std::chrono::seconds(10);
+  Result<IncomingMessage> other = client_->Call(kDouble, MethodKind::kUnary, Request(4), soon);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(ValueOf(*other), 8);
+  blocked.Cancel();
+  EXPECT_EQ(blocked.Get().status().code(), StatusCode::kCancelled);
+}
+
 TEST_F(EngineTest, AsyncDeadlineExpiresWithoutAWaiter) {
   Start();
   CallOptions options;

@@ -95,6 +95,7 @@ class LinkServerConnection final : public ServerConnection,
   bool standby_ = false;    // a worker sleeps on alarm_
   bool alarm_armed_ = false;
   std::chrono::steady_clock::time_point handler_started_;  // while role_ is kHandling
+  std::chrono::steady_clock::time_point last_handler_end_;  // of the last inline handler
   std::condition_variable idle_;  // the other workers sleep here
   std::optional<StandbyAlarm> alarm_;
   std::shared_ptr<MessageLink> link_;  // set once the handshake is done

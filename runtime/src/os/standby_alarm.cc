@@ -29,6 +29,11 @@ void StandbyAlarm::Arm(std::chrono::microseconds after) {
   timerfd_settime(timer_.get(), 0, &spec, nullptr);  // also clears a stale expiry
 }
 
+void StandbyAlarm::Disarm() {
+  const itimerspec none{};
+  timerfd_settime(timer_.get(), 0, &none, nullptr);
+}
+
 bool StandbyAlarm::Wait() {
   pollfd fds[2] = {{timer_.get(), POLLIN, 0}, {nudge_.get(), POLLIN, 0}};
   while (poll(fds, 2, -1) < 0 && errno == EINTR) {

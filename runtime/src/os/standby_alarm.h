@@ -16,6 +16,8 @@ class StandbyAlarm {
   static Result<StandbyAlarm> Create();
 
   void Arm(std::chrono::microseconds after);
+  // Cancels an armed alarm (and one that went off and was not waited for yet).
+  void Disarm();
   // Blocks until the alarm goes off (true) or Nudge() is called (false); clears both.
   bool Wait();
   // Wakes a Wait() in progress, or the next one.
