@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <system_error>
 #include <utility>
 
@@ -301,13 +302,16 @@ Result<InboundMessage> ShmLink::Receive(Clock::time_point deadline) {
     const Clock::time_point start = Clock::now();
     bool slept = false;
     if (Status s = AwaitDescriptor(pop, deadline, &slept); !s.ok()) return s;
+    // The peer's word, a hint only: bounded so that no arithmetic on it can overflow.
     const Clock::time_point pushed{std::chrono::duration_cast<Clock::duration>(
-        std::chrono::nanoseconds(static_cast<int64_t>(d.pushed_ns)))};
+        std::chrono::nanoseconds(static_cast<int64_t>(
+            std::min<uint64_t>(d.pushed_ns, std::numeric_limits<int64_t>::max() / 4))))};
     spinner_.Learn(pushed - start);
     if (slept) {
       const auto late = Clock::now() - std::max(pushed, start);
-      wake_delay_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(late).count(),
-                           std::memory_order_relaxed);
+      wake_delay_ns_.store(
+          std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(late).count()),
+          std::memory_order_relaxed);
     }
   }
   woke_peer_.store(false, std::memory_order_relaxed);
