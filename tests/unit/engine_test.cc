@@ -327,7 +327,9 @@ TEST_F(EngineTest, TheServerReaderMaySpinOnlyWhileNoCallIsInProgress) {
   int count = 0;
   for (auto& number : reader) EXPECT_EQ(number->value(), count++);
   ASSERT_TRUE(reader.Finish().ok());
-  // The stream is over: after the next call the reader may spin again.
+  // The stream's thread counts it ended just after its reply went out: wait for that, then
+  // after the next call the reader may spin again.
+  ASSERT_TRUE(server_->WaitDrained(CallContext::Clock::now() + kGenerous));
   ASSERT_TRUE(client_->Call(kDouble, MethodKind::kUnary, Request(2), {}).ok());
   EXPECT_TRUE(server_end->SpinningBecomes(true));
 }

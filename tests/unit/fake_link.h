@@ -108,10 +108,10 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
     spinning_allowed_ = allowed;
     spin_changed_.notify_all();
   }
-  // Whether the engine's last word (AllowSpinning) was `allowed`, waiting up to a minute.
+  // Whether the engine's last word (AllowSpinning) was `allowed`, waiting up to 10 s.
   bool SpinningBecomes(bool allowed) {
     std::unique_lock lock(spin_mutex_);
-    return spin_changed_.wait_for(lock, std::chrono::minutes(1),
+    return spin_changed_.wait_for(lock, std::chrono::seconds(10),
                                   [&] { return spinning_allowed_ == allowed; });
   }
 
