@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -384,6 +385,12 @@ TEST_P(EndToEnd, DeadlinesEndHandlersEvenWhenEveryWorkerIsBusy) {
 }
 
 TEST_P(EndToEnd, ALargeRequestToABusyServerEndsAtItsDeadline) {
+  // Two threads for handlers, whichever serve this transport: the two blocked calls below
+  // hold them all.
+  server_->Signal(SIGTERM);
+  ASSERT_TRUE(server_->Wait(10s).has_value());
+  server_ = StartServer({"--workers=2"});
+  ASSERT_NE(server_, nullptr);
   Channel channel = Connected();
   ft::TestService::Client client(channel);
   auto first = std::async(std::launch::async, [&] {
@@ -412,6 +419,32 @@ TEST_P(EndToEnd, ALargeRequestToABusyServerEndsAtItsDeadline) {
   auto sum = client.Add(3, 4, {.deadline = 10s});
   ASSERT_TRUE(sum.ok()) << sum.status();
   EXPECT_EQ((*sum)->sum(), 7);
+}
+
+TEST_P(EndToEnd, SharedMemoryClientsShareTheServersWorkersInsteadOfAddingThreads) {
+  if (!shm()) GTEST_SKIP() << "socket and queue connections have threads of their own";
+  constexpr int kClients = 100;
+  std::vector<Channel> channels;
+  for (int i = 0; i < kClients; ++i) {
+    channels.push_back(Connected());
+    ft::TestService::Client client(channels.back());
+    auto sum = client.Add(i, 1, {.deadline = 10s});
+    ASSERT_TRUE(sum.ok()) << "client " << i << ": " << sum.status();
+    EXPECT_EQ((*sum)->sum(), i + 1);
+  }
+  // ServerOptions' defaults: a worker per CPU, up to 4 per CPU while handlers block, plus the
+  // accept and main threads and the odd handshake still ending.
+  const long cpus = static_cast<long>(std::max(1U, std::thread::hardware_concurrency()));
+  const long threads = testing::UsageOf(server_->pid()).threads;
+  EXPECT_GT(threads, 0);
+  EXPECT_LE(threads, 4 * cpus + 8) << "server threads with " << kClients << " clients";
+  // And every one of them is still served.
+  for (int i = 0; i < kClients; ++i) {
+    ft::TestService::Client client(channels[static_cast<size_t>(i)]);
+    auto sum = client.Add(i, 2, {.deadline = 10s});
+    ASSERT_TRUE(sum.ok()) << "client " << i << ": " << sum.status();
+    EXPECT_EQ((*sum)->sum(), i + 2);
+  }
 }
 
 TEST_P(EndToEnd, KilledServerFailsTheCallInFlightWithUnavailablePromptly) {

@@ -302,22 +302,8 @@ TEST(MqFaults, ThousandQuickConnectCallDisconnectCyclesAreNeverRefused) {
   EXPECT_TRUE(testing::FilesIn(dir.path()).empty());
 }
 
-struct ProcessUsage {
-  long threads = 0;
-  long rss_kib = 0;
-};
-
-ProcessUsage UsageOf(pid_t pid) {
-  ProcessUsage usage;
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "Threads:") status >> usage.threads;
-    if (key == "VmRSS:") status >> usage.rss_kib;
-    status.ignore(1 << 20, '\n');
-  }
-  return usage;
-}
+using testing::ProcessUsage;
+using testing::UsageOf;
 
 // Not a test of its own: with FERRY_MQ_FAULTS_CLIENT=<endpoint> it is the client that the
 // next test SIGKILLs mid-call (this binary, run again).

@@ -1,9 +1,10 @@
 // ferry_test_server [--no-shm] [--busy-poll] [--memory-budget=<bytes>] [--drain-ms=<n>]
-// <endpoint>: serves TestService; prints "ready <endpoint>" once listening and exits 0 on
-// SIGTERM or SIGINT after a clean shutdown. --no-shm: offer socket clients no move to shared
-// memory. --busy-poll: ServerOptions::busy_poll. --memory-budget:
+// [--workers=<n>] <endpoint>: serves TestService; prints "ready <endpoint>" once listening and
+// exits 0 on SIGTERM or SIGINT after a clean shutdown. --no-shm: offer socket clients no move
+// to shared memory. --busy-poll: ServerOptions::busy_poll. --memory-budget:
 // sets ServerOptions::memory_budget_bytes. --drain-ms: calls in flight at the signal may finish
-// for that long (Server::Shutdown(deadline)).
+// for that long (Server::Shutdown(deadline)). --workers: at most that many threads run
+// handlers (worker_threads, max_worker_threads and workers_per_connection).
 #include <atomic>
 #include <cstring>
 #include <iostream>
@@ -243,6 +244,7 @@ int main(int argc, char** argv) {
   ferry::ServerOptions options;
   const std::string kBudgetFlag = "--memory-budget=";
   const std::string kDrainFlag = "--drain-ms=";
+  const std::string kWorkersFlag = "--workers=";
   std::chrono::milliseconds drain{0};
   for (; argc > 2; --argc, ++argv) {
     const std::string flag = argv[1];
@@ -252,6 +254,10 @@ int main(int argc, char** argv) {
       options.busy_poll = true;
     } else if (flag.rfind(kBudgetFlag, 0) == 0) {
       options.memory_budget_bytes = std::stoull(flag.substr(kBudgetFlag.size()));
+    } else if (flag.rfind(kWorkersFlag, 0) == 0) {
+      const auto workers = static_cast<uint32_t>(std::stoul(flag.substr(kWorkersFlag.size())));
+      options.worker_threads = options.max_worker_threads = workers;
+      options.workers_per_connection = workers;
     } else if (flag.rfind(kDrainFlag, 0) == 0) {
       drain = std::chrono::milliseconds(std::stoll(flag.substr(kDrainFlag.size())));
     } else {
@@ -260,7 +266,7 @@ int main(int argc, char** argv) {
   }
   if (argc != 2) {
     std::cerr << "usage: ferry_test_server [--no-shm] [--busy-poll] [--memory-budget=<bytes>] "
-                 "[--drain-ms=<n>] <endpoint>\n";
+                 "[--drain-ms=<n>] [--workers=<n>] <endpoint>\n";
     return 2;
   }
   const sigset_t stop = ferry::testing::BlockStopSignals();

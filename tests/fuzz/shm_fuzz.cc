@@ -98,10 +98,12 @@ struct Fixture {
     fixture->peer = Fd(pair[1]);
     auto link =
         server ? ferry::internal::ShmLink::ForServer(fixture->segment, fixture->ours.get(),
+                                                     ferry::internal::Fd(),
                                                      std::chrono::milliseconds(0),
-                                                     /*busy_poll=*/false, nullptr)
+                                                     /*busy_poll=*/false, nullptr,
+                                                     /*polled=*/false)
                : ferry::internal::ShmLink::ForClient(fixture->segment, std::move(fixture->ours),
-                                                     "the server", std::chrono::milliseconds(0),
+                                                     ferry::internal::Fd(), "the server", std::chrono::milliseconds(0),
                                                      /*busy_poll=*/false);
     if (!link.ok()) return nullptr;
     fixture->link = std::move(*link);

@@ -1,6 +1,7 @@
 // fork/exec, reaping and CPU pinning for tests and ferry_bench.
 #include "support/process.h"
 
+#include <fstream>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -178,6 +180,18 @@ std::string DescribeWaitStatus(int status) {
 std::string HelperPath(const std::string& name) {
   if (const char* dir = std::getenv("FERRY_TEST_BIN_DIR")) return std::string(dir) + "/" + name;
   return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / name).string();
+}
+
+ProcessUsage UsageOf(pid_t pid) {
+  ProcessUsage usage;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "Threads:") status >> usage.threads;
+    if (key == "VmRSS:") status >> usage.rss_kib;
+    status.ignore(1 << 20, '\n');
+  }
+  return usage;
 }
 
 }  // namespace ferry::testing

@@ -20,6 +20,13 @@ std::vector<int> AllowedCpus();
 void PinToCpu(int cpu);
 bool TryPinToCpu(int cpu) noexcept;
 
+// What /proc/<pid>/status says of a process's size (zeros when it cannot be read).
+struct ProcessUsage {
+  long threads = 0;
+  long rss_kib = 0;
+};
+ProcessUsage UsageOf(pid_t pid);
+
 // A child process that is killed (SIGKILL) and reaped if it is still around when the object
 // goes away, so no error path leaves one behind. Children also die with the parent
 // (PR_SET_PDEATHSIG), should the parent itself be killed.

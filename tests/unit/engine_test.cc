@@ -156,7 +156,7 @@ class EngineTest : public ::testing::Test {
     int fds[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
     peer_socket_ = Fd(fds[1]);
-    ConnectionEnv env{&methods_, &server_options_, [] {}, "", &log_, nullptr};
+    ConnectionEnv env{&methods_, &server_options_, [] {}, "", &log_, nullptr, nullptr};
     server_ = std::make_shared<LinkServerConnection>(Fd(fds[0]), &OpenFake, env);
     ASSERT_TRUE(server_->Start());
     client_ = ClientEngine::Start(client_end, "fake://engine", client_options);

@@ -4,7 +4,9 @@
 #include "shm/shm_link.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "call/handshake.h"
+#include "call/server_loop.h"
 #include "ferry/protocol_generated.h"
 
 namespace ferry::internal {
@@ -89,7 +93,8 @@ class ShmLinkTest : public ::testing::Test {
                             .on_finished = {},
                             .upgrade_path = {},
                             .log = &log_,
-                            .budget = nullptr};
+                            .budget = nullptr,
+                            .loop = loop_};
     std::optional<Result<std::shared_ptr<MessageLink>>> server;
     std::thread handshake([&] { server.emplace(OpenShmServerLink(server_socket_.get(), env)); });
     Result<std::unique_ptr<MessageLink>> client =
@@ -106,6 +111,9 @@ class ShmLinkTest : public ::testing::Test {
 
   ServerOptions server_options_;
   LogLimiter log_;
+  // Set before SetUp: the server link is polled (served by a worker pool) instead of waiting
+  // in Receive with a thread watching the peer.
+  std::shared_ptr<ServerLoop> loop_;
   Fd server_socket_;  // outlives the server link, which borrows it
   std::unique_ptr<MessageLink> client_;
   std::shared_ptr<MessageLink> server_;
@@ -416,6 +424,104 @@ TEST_F(ShmLinkTest, ConcurrentSendersGetEveryMessageAcrossOnceWhileSlotsAreReuse
   server.join();
   EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), static_cast<ptrdiff_t>(kCalls));
   EXPECT_EQ(FreeSlots(Shm(client_).segment()), kSlots);
+}
+
+bool Readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, 0) == 1;
+}
+
+void Drain(int fd) {
+  uint64_t count;
+  while (read(fd, &count, sizeof(count)) > 0) {
+  }
+}
+
+class PolledShmLinkTest : public ShmLinkTest {
+ protected:
+  void SetUp() override {
+    Result<std::shared_ptr<ServerLoop>> loop = ServerLoop::Create(1, 1, nullptr);
+    ASSERT_TRUE(loop.ok()) << loop.status();
+    loop_ = *loop;
+    ShmLinkTest::SetUp();
+  }
+};
+
+TEST_F(PolledShmLinkTest, TheDoorbellRingsForAParkedLinkOnlyAndPollNeverSleeps) {
+  const MessageLink::Doorbells doorbells = server_->doorbells();
+  ASSERT_GE(doorbells.inbound, 0);
+  ASSERT_GE(doorbells.liveness, 0);
+  Drain(doorbells.inbound);
+  server_->AllowSpinning(false);
+  Result<InboundMessage> none = server_->Poll();
+  EXPECT_EQ(none.status().code(), StatusCode::kDeadlineExceeded);
+
+  // Read again (unparked): a message is taken without a ring.
+  ASSERT_TRUE(client_->Send(Header(FrameType::kCancel, 1), nullptr, Soon()).ok());
+  EXPECT_FALSE(Readable(doorbells.inbound));
+  Result<InboundMessage> first = server_->Poll();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->header.call_id, 1U);
+
+  // Parked: the next message rings, once for a burst.
+  ASSERT_TRUE(server_->Park());
+  ASSERT_TRUE(client_->Send(Header(FrameType::kCancel, 2), nullptr, Soon()).ok());
+  ASSERT_TRUE(client_->Send(Header(FrameType::kCancel, 3), nullptr, Soon()).ok());
+  EXPECT_TRUE(Readable(doorbells.inbound));
+  uint64_t rings = 0;
+  ASSERT_EQ(read(doorbells.inbound, &rings, sizeof(rings)), static_cast<ssize_t>(sizeof(rings)));
+  EXPECT_EQ(rings, 1U);
+  // Parking with a message waiting says so, instead of leaving it to a ring that won't come.
+  EXPECT_FALSE(server_->Park());
+  for (uint64_t id : {2, 3}) {
+    Result<InboundMessage> got = server_->Poll();
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->header.call_id, id);
+  }
+  // Unparked, a message rings no more.
+  server_->Unpark();
+  ASSERT_TRUE(client_->Send(Header(FrameType::kCancel, 4), nullptr, Soon()).ok());
+  EXPECT_FALSE(Readable(doorbells.inbound));
+  ASSERT_TRUE(server_->Poll().ok());
+}
+
+TEST_F(PolledShmLinkTest, ThePeerLeavingIsFoundThroughTheLivenessDoorbell) {
+  const MessageLink::Doorbells doorbells = server_->doorbells();
+  EXPECT_FALSE(Readable(doorbells.liveness));
+  server_->CheckPeer();  // nothing to see: the link stays
+  EXPECT_TRUE(server_->connected());
+  client_.reset();
+  EXPECT_TRUE(Readable(doorbells.liveness));
+  server_->CheckPeer();
+  EXPECT_FALSE(server_->connected());
+  EXPECT_EQ(server_->Poll().status().code(), StatusCode::kUnavailable);
+}
+
+TEST(ShmHandshake, AClientWhoseMappedCarriesNoEventfdIsRefused) {
+  ServerOptions options;
+  options.shm.slot_classes = {{4096, 8}};
+  options.shm.max_calls_in_flight = 4;
+  LogLimiter log;
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  Fd server_socket(fds[0]);
+  Fd client_socket(fds[1]);
+  const ConnectionEnv env{.methods = nullptr, .options = &options, .on_finished = {},
+                          .upgrade_path = {}, .log = &log, .budget = nullptr, .loop = nullptr};
+  std::optional<Result<std::shared_ptr<MessageLink>>> server;
+  std::thread handshake([&] { server.emplace(OpenShmServerLink(server_socket.get(), env)); });
+  ASSERT_TRUE(SendHello(client_socket.get()).ok());
+  Result<WelcomeInfo> welcome = ReceiveWelcome(client_socket.get(), Soon());
+  ASSERT_TRUE(welcome.ok()) << welcome.status();
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  Fd pipe_read(pipe_fds[0]);
+  Fd pipe_write(pipe_fds[1]);
+  ASSERT_TRUE(SendMapped(client_socket.get(), pipe_read.get()).ok());  // not an eventfd
+  handshake.join();
+  ASSERT_FALSE(server->ok());
+  EXPECT_EQ(server->status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(server->status().message().find("eventfd"), std::string::npos) << server->status();
 }
 
 }  // namespace

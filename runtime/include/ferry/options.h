@@ -100,22 +100,30 @@ struct ConnectOptions {
 // For ferry::Server.
 struct ServerOptions {
   ShmOptions shm;
-  // Threads that run handlers for each connection: calls from one client run concurrently
-  // up to this many. On unix://, tcp:// and mq:// these threads also take turns reading the
-  // connection, so while all of them run handlers the server reads nothing more from that
-  // client (which pushes back on it).
+  // shm:// connections (and clients moved to shared memory) are served by one pool of worker
+  // threads for the whole server, whatever the number of connections: a worker reads a
+  // connection, runs its unary handlers inline and replies, and serves another connection
+  // when this one has nothing more. While every worker runs a handler, one more thread joins
+  // (up to max_worker_threads), so handlers that block do not stop the others; threads beyond
+  // worker_threads leave after 5 s without work. 0: one per CPU (at least 2); 4 per CPU.
+  uint32_t worker_threads = 0;
+  uint32_t max_worker_threads = 0;
+  // unix://, tcp:// and mq://: threads that run handlers for each connection: calls from one
+  // client run concurrently up to this many. They also take turns reading the connection, so
+  // while all of them run handlers the server reads nothing more from that client (which
+  // pushes back on it).
   uint32_t workers_per_connection = 2;
   // Connections the server holds at once, established or still in their handshake. A client
   // that connects while the server is full is refused with RESOURCE_EXHAUSTED, unless a
   // connection has been in its handshake for over 100 ms: the oldest such one is then dropped
   // to make room (so peers that connect and say nothing cannot keep clients out).
-  // Why 256: an idle connection, measured with the default options (200 clients), costs the
-  // server 3 threads, 1 descriptor and 70 KiB RSS on shm; 2 threads, 7 descriptors and 30 KiB
-  // on unix and tcp; 4 threads, 5 descriptors and 264 KiB on mq. 256 connections are thus at
-  // most about 1,000 threads and 70 MiB; over unix, tcp or mq they need about 1,800
-  // descriptors: raise RLIMIT_NOFILE past the common 1024 (past it accept fails and clients
-  // wait in the backlog).
-  uint32_t max_connections = 256;
+  // Why 1024: an idle connection, measured with the default options, costs the server no
+  // thread, 2 descriptors and about 63 KiB RSS on shm (1,000 clients: 67 MB, 5 threads);
+  // 2 threads, 7 descriptors and 30 KiB on unix and tcp; 4 threads, 5 descriptors and 264 KiB
+  // on mq. 1024 shm connections thus need about 2,100 descriptors, and over unix or tcp about
+  // 2,000 threads and 7,200 descriptors: raise RLIMIT_NOFILE past the common 1024 (past it
+  // accept fails and clients wait in the backlog).
+  uint32_t max_connections = 1024;
   // Connections still in their handshake (connected, not yet established). When a client
   // connects while this many are pending, the oldest pending one is dropped to make room.
   uint32_t max_pending_handshakes = 64;

@@ -76,6 +76,17 @@ Status ServerCore::Listen(std::string_view text) {
   if (!wake_.valid()) return Status::Unavailable("eventfd: " + std::string(std::strerror(errno)));
   std::lock_guard lock(mutex_);
   if (stopping_) return Status::FailedPrecondition("server is shut down");
+  if (!loop_) {
+    const unsigned cpus = std::max(1U, std::thread::hardware_concurrency());
+    const unsigned workers = options_.worker_threads > 0 ? options_.worker_threads
+                                                         : std::max(2U, cpus);
+    const unsigned most = options_.max_worker_threads > 0 ? options_.max_worker_threads
+                                                          : std::max(workers, 4 * cpus);
+    Result<std::shared_ptr<ServerLoop>> loop =
+        ServerLoop::Create(workers, most, [this] { MarkHandlerThreadOf(methods_); });
+    if (!loop.ok()) return loop.status();
+    loop_ = std::move(*loop);
+  }
   Result<std::unique_ptr<Listener>> listener = ListenTransport(*endpoint);
   if (!listener.ok()) return listener.status();
   if (endpoint->scheme == Scheme::kUnix || endpoint->scheme == Scheme::kTcp) {
@@ -170,6 +181,8 @@ void ServerCore::ShutdownAndWait(Clock::time_point drain_until) {
     }
     for (auto& admitted : connections_) admitted.connection->Stop();
     for (auto& admitted : connections_) admitted.connection->Join();
+    // No connection is served any more (replies deferred by handlers go out on their own).
+    if (loop_) loop_->Stop();
     {
       std::lock_guard lock(mutex_);
       for (const auto& admitted : connections_) {
@@ -257,7 +270,7 @@ void ServerCore::Accept(Listener& listener, LogLimiter& log) {
   std::shared_ptr<ServerConnection> connection = listener.NewConnection(
       std::move(client),
       ConnectionEnv{&methods_, &options_, [this] { Wake(); }, upgrade_path_, &log,
-                    memory_budget_});
+                    memory_budget_, loop_});
   if (connection->Start()) connections_.push_back({std::move(connection), Clock::now(), uid});
 }
 

@@ -68,6 +68,8 @@ class ServerCore {
   const std::shared_ptr<MemoryBudget> memory_budget_ =
       std::make_shared<MemoryBudget>(options_.memory_budget_bytes);
   std::vector<std::unique_ptr<ServiceBinding>> services_;
+  // Serves the polled connections; made by the first Listen(), stopped once they are gone.
+  std::shared_ptr<ServerLoop> loop_;
   MethodTable methods_;
 
   mutable std::mutex mutex_;

@@ -98,9 +98,9 @@ Status SendRefusal(int fd, const Status& why) {
   return Send(fd, fbb, pb::HandshakeBody::Refusal, body.Union());
 }
 
-Status SendMapped(int fd) {
+Status SendMapped(int fd, int pass_fd) {
   flatbuffers::FlatBufferBuilder fbb(64);
-  return Send(fd, fbb, pb::HandshakeBody::Mapped, pb::CreateMapped(fbb).Union());
+  return Send(fd, fbb, pb::HandshakeBody::Mapped, pb::CreateMapped(fbb).Union(), pass_fd);
 }
 
 Result<HelloInfo> ParseHello(std::span<const uint8_t> bytes) {
@@ -171,8 +171,8 @@ Status RefuseOtherUsers(int fd, std::string_view what) {
   return refused;
 }
 
-Status ReceiveMapped(int fd, Deadline deadline) {
-  Result<std::vector<uint8_t>> frame = ReceiveFrame(fd, deadline);
+Status ReceiveMapped(int fd, Deadline deadline, Fd* passed) {
+  Result<std::vector<uint8_t>> frame = ReceiveFrame(fd, deadline, passed);
   return frame.ok() ? ParseMapped(*frame) : frame.status();
 }
 

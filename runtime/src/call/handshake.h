@@ -47,7 +47,8 @@ Status SendQueueWelcome(int fd, const QueueWelcomeInfo& welcome);
 // Sends `segment_fd` along with the Welcome.
 Status SendWelcome(int fd, uint64_t segment_bytes, uint32_t layout_version, int segment_fd);
 Status SendRefusal(int fd, const Status& why);
-Status SendMapped(int fd);
+// With `pass_fd` >= 0 that descriptor travels along (shared memory: the client's doorbell).
+Status SendMapped(int fd, int pass_fd = -1);
 
 // Decoding a received frame's bytes (also what the fuzzer drives). DATA_LOSS for anything
 // that is not a verified frame of the expected type; ParseHello adds FAILED_PRECONDITION for
@@ -65,7 +66,8 @@ Result<HelloInfo> ReceiveHello(int fd, Deadline deadline);
 // PERMISSION_DENIED (after sending the client a Refusal: "<what> processes of the same user
 // only") when the peer runs as another user.
 Status RefuseOtherUsers(int fd, std::string_view what);
-Status ReceiveMapped(int fd, Deadline deadline);
+// A descriptor passed with the frame lands in `passed` (when given).
+Status ReceiveMapped(int fd, Deadline deadline, Fd* passed = nullptr);
 // Client side: the Welcome with its descriptor, or the server's Refusal as a status.
 Result<WelcomeInfo> ReceiveWelcome(int fd, Deadline deadline);
 Result<SocketWelcomeInfo> ReceiveSocketWelcome(int fd, Deadline deadline);

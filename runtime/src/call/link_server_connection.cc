@@ -23,7 +23,8 @@ constexpr std::chrono::microseconds kHandlerGrace{1000};
 LinkServerConnection::LinkServerConnection(Fd socket, OpenLink open_link, ConnectionEnv env)
     : socket_(std::move(socket)),
       open_link_(std::move(open_link)),
-      env_(std::move(env)) {}
+      env_(std::move(env)),
+      loop_(env_.loop) {}
 
 LinkServerConnection::~LinkServerConnection() {
   Stop();
@@ -46,13 +47,20 @@ bool LinkServerConnection::Start() {
 }
 
 void LinkServerConnection::Stop() {
-  std::lock_guard lock(mutex_);
-  if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);  // ends a handshake in progress
-  CloseLocked();
+  bool finish;
+  {
+    std::lock_guard lock(mutex_);
+    if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);  // ends a handshake in progress
+    CloseLocked();
+    finish = ReadyToFinishLocked();
+  }
+  if (finish) Finish();
 }
 
 void LinkServerConnection::Join() {
   if (thread_.joinable()) thread_.join();
+  std::unique_lock lock(mutex_);
+  finished_cv_.wait(lock, [&] { return finished_.load(std::memory_order_acquire); });
 }
 
 void LinkServerConnection::Serve() {
@@ -61,6 +69,35 @@ void LinkServerConnection::Serve() {
     env_.log->Log("handshake failed: " + link.status().ToString());
   } else {
     MarkEstablished();
+    const MessageLink::Doorbells doorbells = (*link)->doorbells();
+    if (loop_ && doorbells.inbound >= 0) {
+      // The worker pool serves it from now on; this thread's work is done.
+      bool finish;
+      {
+        std::lock_guard lock(mutex_);
+        link_ = std::move(*link);
+        polled_ = true;
+        for (auto [fd, tag] : {std::pair{doorbells.inbound, kInbound},
+                               std::pair{doorbells.liveness, kLiveness}}) {
+          if (fd < 0) continue;
+          Result<uint64_t> token = loop_->Watch(fd, tag, weak_from_this());
+          if (!token.ok()) {
+            LogLine("cannot serve a connection: " + token.status().ToString());
+            CloseLocked();
+            break;
+          }
+          watches_.emplace_back(fd, *token);
+        }
+        if (stopping_) link_->Shutdown();
+        finish = ReadyToFinishLocked();
+      }
+      if (finish) {
+        Finish();
+      } else {
+        (void)loop_->Post(weak_from_this(), kInbound);  // what came before the watch
+      }
+      return;
+    }
     uint32_t extra = std::max(1U, env_.options->workers_per_connection) - 1;
     {
       std::lock_guard lock(mutex_);
@@ -79,7 +116,7 @@ void LinkServerConnection::Serve() {
     // This thread is one of the workers.
     try {
       for (uint32_t i = 1; i <= extra; ++i) {
-        workers_.emplace_back([this, i] { WorkLoop(static_cast<int>(i)); });
+        workers_.emplace_back([this, i] { WorkLoop(i); });
       }
     } catch (const std::system_error& e) {
       LogLine(std::string("cannot start handler threads: ") + e.what());
@@ -95,7 +132,117 @@ void LinkServerConnection::Serve() {
     for (StreamThread& stream : streams) stream.thread.join();
   }
   if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);
-  finished_.store(true, std::memory_order_release);
+  {
+    std::lock_guard lock(mutex_);
+    finished_.store(true, std::memory_order_release);
+  }
+  finished_cv_.notify_all();
+  env_.on_finished();
+}
+
+void LinkServerConnection::OnReady(uint32_t tag) {
+  if (tag == kFinish) {
+    Finish();
+    return;
+  }
+  uint64_t me;
+  {
+    std::lock_guard lock(mutex_);
+    if (finishing_ || !link_) return;
+    if (tag == kLiveness) link_->CheckPeer();  // a gone peer ends the link: the reader sees it
+    if (role_ == Role::kReading) {
+      rang_ = true;  // the holder looks again before it lets the role go
+      return;
+    }
+    // Free, or held by a handler: the link is parked, so this is new; its handler's worker
+    // finds the role taken when it is done.
+    role_ = Role::kReading;
+    me = ++turns_;
+    role_owner_ = me;
+    rang_ = false;
+    ++inside_;
+  }
+  ServeTurn(me);
+}
+
+void LinkServerConnection::ServeTurn(uint64_t me) {
+  std::unique_lock lock(mutex_, std::defer_lock);
+  for (;;) {
+    bool would_wait = false;
+    std::shared_ptr<ServerCall> call = ReadCall(&would_wait);
+    if (!call) {
+      // Busy polling (ServerOptions::busy_poll) goes on for as long as another worker is free
+      // to serve the other connections.
+      if (would_wait && env_.options->busy_poll && loop_->HasIdleWorker()) continue;
+      if (would_wait && !link_->Park()) continue;  // something came meanwhile
+      lock.lock();
+      if (!would_wait) {
+        CloseLocked();
+        break;
+      }
+      if (rang_) {  // a ring while we held the role: what it announced is read now
+        rang_ = false;
+        lock.unlock();
+        continue;
+      }
+      break;
+    }
+    // The link stays parked while the handler runs: what the client sends meanwhile rings,
+    // and another worker takes the role over.
+    const bool parked = link_->Park();
+    lock.lock();
+    role_ = Role::kHandling;
+    lock.unlock();
+    if (!parked) (void)loop_->Post(weak_from_this(), kInbound);  // already there: read it now
+    loop_->EnterHandler();
+    bool kept = false;
+    Handle(call, [&] {
+      std::lock_guard relock(mutex_);
+      kept = role_ == Role::kHandling && role_owner_ == me;
+      if (kept) role_ = Role::kReading;
+    });
+    loop_->LeaveHandler();
+    if (!kept) {  // taken over: this worker goes back to the pool
+      lock.lock();
+      --inside_;
+      const bool finish = ReadyToFinishLocked();
+      lock.unlock();
+      if (finish) Finish();
+      return;
+    }
+    link_->Unpark();
+  }
+  role_ = Role::kFree;
+  --inside_;
+  const bool finish = ReadyToFinishLocked();
+  lock.unlock();
+  if (finish) Finish();
+}
+
+bool LinkServerConnection::ReadyToFinishLocked() {
+  if (!polled_ || finishing_ || !stopping_ || inside_ > 0 || RunningStreamsLocked() > 0) {
+    return false;
+  }
+  finishing_ = true;
+  return true;
+}
+
+void LinkServerConnection::Finish() {
+  std::list<StreamThread> streams;
+  std::vector<std::pair<int, uint64_t>> watches;
+  {
+    std::lock_guard lock(mutex_);
+    streams.swap(streams_);
+    watches.swap(watches_);
+  }
+  for (auto [fd, token] : watches) loop_->Unwatch(fd, token);
+  for (StreamThread& stream : streams) stream.thread.join();  // each past its last touch
+  if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);
+  {
+    std::lock_guard lock(mutex_);
+    finished_.store(true, std::memory_order_release);
+  }
+  finished_cv_.notify_all();
   env_.on_finished();
 }
 
@@ -111,7 +258,7 @@ void LinkServerConnection::CloseLocked() {
   idle_.notify_all();
 }
 
-void LinkServerConnection::WorkLoop(int me) {
+void LinkServerConnection::WorkLoop(uint64_t me) {
   MarkHandlerThreadOf(*env_.methods);
   std::unique_lock lock(mutex_);
   for (;;) {
@@ -182,7 +329,7 @@ void LinkServerConnection::WorkLoop(int me) {
   }
 }
 
-std::shared_ptr<ServerCall> LinkServerConnection::ReadCall() {
+std::shared_ptr<ServerCall> LinkServerConnection::ReadCall(bool* would_wait) {
   const auto give_up = [this](const std::string& why) {
     log_.Log("closing a " + std::string(link_->name()) + " connection: " + why);
     return nullptr;
@@ -199,13 +346,19 @@ std::shared_ptr<ServerCall> LinkServerConnection::ReadCall() {
       // Spinning for the next message pays when it is a caller's next request; while a call
       // is in progress (a stream's writer, a slow or deferred handler) our own threads need
       // the CPU more, and what arrives then (windows, stream messages) is not that urgent.
-      link_->AllowSpinning(calls_running_ == 0);
+      // A pool worker spins only while another one is free for the other connections.
+      link_->AllowSpinning(calls_running_ == 0 && (!polled_ || loop_->HasIdleWorker()));
       // Only a client with no call in flight is idle: one waiting for a slow handler is not.
       if (idle_timeout.count() > 0 && active_.empty()) deadline = DeadlineAfter(idle_timeout);
     }
-    Result<InboundMessage> inbound = link_->Receive(deadline);
+    Result<InboundMessage> inbound =
+        would_wait != nullptr ? link_->Poll() : link_->Receive(deadline);
     if (!inbound.ok()) {
       if (inbound.status().code() == StatusCode::kUnavailable) return nullptr;  // client left
+      if (would_wait != nullptr && inbound.status().code() == StatusCode::kDeadlineExceeded) {
+        *would_wait = true;
+        return nullptr;
+      }
       if (inbound.status().code() == StatusCode::kDeadlineExceeded) {
         return give_up("idle for " + std::to_string(idle_timeout.count()) + " ms");
       }
@@ -393,6 +546,8 @@ void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call,
   CallEnded();
   std::lock_guard lock(mutex_);
   self.done = true;  // the last touch of this object: the thread is joined after it
+  // A thread cannot join itself: a worker finishes the connection.
+  if (ReadyToFinishLocked()) (void)loop_->Post(weak_from_this(), kFinish);
 }
 
 void LinkServerConnection::CallEnded() {

@@ -1,13 +1,20 @@
 // The server's half of the call engine, for one connection on any transport: the transport's
-// handshake on the accepted socket (OpenLink), then `workers_per_connection` threads that share
-// one "reading role". The thread holding it reads a request, runs a unary or oneway handler
-// itself and sends the reply, then reads on: a call costs no hand-off between threads. A
-// handler that outlasts a short grace wakes a standby worker (StandbyAlarm), which takes the
-// role over so the connection keeps being read (further calls, stream messages, Cancel
-// frames); the alarm is checked once per grace period, not armed per call. When every worker
-// is in a handler nobody reads, which pushes back on the client. A streaming call runs its
-// handler on a thread of its own (bounded by max_streams_per_connection), so a stream that
-// waits for its peer never holds the reading role.
+// handshake on the accepted socket (OpenLink, on a short-lived thread of its own), then one
+// "reading role" that threads take turns holding. The thread holding it reads a request, runs
+// a unary or oneway handler itself and sends the reply, then reads on: a call costs no
+// hand-off between threads. A streaming call runs its handler on a thread of its own (bounded
+// by max_streams_per_connection), so a stream that waits for its peer never holds the role.
+//
+// Which threads take turns depends on the link:
+// - Polled links (shared memory: MessageLink::doorbells()) are served by the server's worker
+//   pool (ServerLoop): a worker holds the role until the link would make it wait, then parks
+//   the link and serves other connections. While it runs a handler the link stays parked, so
+//   whatever the client sends meanwhile (a pipelined call, a Cancel, a stream's window) rings
+//   the doorbell and another worker takes the role over: no timer, no thread per connection.
+// - Other links get `workers_per_connection` threads of their own. A handler that outlasts a
+//   short grace wakes a standby worker (StandbyAlarm), which takes the role over; the alarm is
+//   checked once per grace period, not armed per call. When every worker is in a handler
+//   nobody reads, which pushes back on the client.
 #pragma once
 
 #include <atomic>
@@ -33,6 +40,7 @@
 namespace ferry::internal {
 
 class LinkServerConnection final : public ServerConnection,
+                                   public ServerLoop::Source,
                                    public std::enable_shared_from_this<LinkServerConnection> {
  public:
   // Runs the transport's handshake on the accepted socket (on the connection's thread, bounded
@@ -51,16 +59,29 @@ class LinkServerConnection final : public ServerConnection,
   void Drain() override;
   bool WaitDrained(std::chrono::steady_clock::time_point until) override;
   void Linger(std::chrono::steady_clock::time_point until) override;
+  // A doorbell rang (or work was posted): on a worker of the server's loop.
+  void OnReady(uint32_t tag) override;
 
  private:
   enum class Role { kFree, kReading, kHandling };
+  // What OnReady's tag says.
+  enum Tag : uint32_t { kInbound, kLiveness, kFinish };
 
   void Serve();
-  void WorkLoop(int me);
+  // Threads of its own: one of them.
+  void WorkLoop(uint64_t me);
+  // Polled: a worker's turn with the reading role `me`, until the link would make it wait.
+  void ServeTurn(uint64_t me);
+  // Polled: whether the connection is over and nobody is inside it any more; then it is to be
+  // finished (once). With mutex_ held.
+  bool ReadyToFinishLocked();
+  // Polled: unwatches the link, joins the stream threads, reports the connection finished.
+  void Finish();
   // Reads messages until one opens a unary or oneway call (stream messages, cancels and
   // windows are applied on the way, streams started). Null when the connection is over: the
-  // client left, broke the protocol, or Stop() was called.
-  std::shared_ptr<ServerCall> ReadCall();
+  // client left, broke the protocol, or Stop() was called; or, with `would_wait` given (a
+  // polled link), when nothing more is there (*would_wait is set then).
+  std::shared_ptr<ServerCall> ReadCall(bool* would_wait = nullptr);
   // Applies one message that is not a Request to its call. With mutex_ held; false when the
   // client broke the protocol (`why` says how).
   bool Route(InboundMessage& message, std::string& why,
@@ -91,7 +112,7 @@ class LinkServerConnection final : public ServerConnection,
   mutable std::mutex mutex_;  // guards the fields below
   bool stopping_ = false;
   Role role_ = Role::kFree;
-  int role_owner_ = -1;     // the worker holding the role
+  uint64_t role_owner_ = 0;  // the turn holding the role (threads of its own: the worker)
   bool standby_ = false;    // a worker sleeps on alarm_
   bool alarm_armed_ = false;
   std::chrono::steady_clock::time_point handler_started_;  // while role_ is kHandling
@@ -112,8 +133,18 @@ class LinkServerConnection final : public ServerConnection,
   uint32_t calls_running_ = 0;            // admitted calls whose reply has not gone out
   std::condition_variable drained_;       // calls_running_ fell to 0, or the reader ended
 
+  // Polled: served by the server's worker pool.
+  const std::shared_ptr<ServerLoop> loop_;
+  bool polled_ = false;
+  std::vector<std::pair<int, uint64_t>> watches_;  // descriptor and token, in loop_
+  uint64_t turns_ = 0;      // turns taken (each gets the next number as role_owner_)
+  bool rang_ = false;       // a doorbell rang while the role was held: look again
+  uint32_t inside_ = 0;     // workers in a turn (reading, or in a handler)
+  bool finishing_ = false;  // Finish() is under way or done
+  std::condition_variable finished_cv_;
+
   std::vector<std::thread> workers_;
-  std::thread thread_;
+  std::thread thread_;  // the handshake, then (threads of its own) the first worker
 };
 
 }  // namespace ferry::internal

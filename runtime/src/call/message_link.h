@@ -55,6 +55,24 @@ class MessageLink {
   // runs) or nothing is expected soon; yes (the default) when the next message is what starts
   // work, such as a caller's next request.
   virtual void AllowSpinning(bool allowed) { (void)allowed; }
+  // Serving without a thread of its own (a server's links that support it: shared memory).
+  // A server's worker reads with Poll() until it says DEADLINE_EXCEEDED, Park()s the link,
+  // and waits in epoll for a doorbell to turn readable (edge-triggered) before it reads on.
+  struct Doorbells {
+    int inbound = -1;   // rings when a message arrives for a parked link; -1: not pollable
+    int liveness = -1;  // turns readable when the peer may be gone: then call CheckPeer()
+  };
+  virtual Doorbells doorbells() const { return {}; }
+  // Receive without sleeping: the next message if one is there or comes while the link spins
+  // (see AllowSpinning); DEADLINE_EXCEEDED when it would have to sleep.
+  virtual Result<InboundMessage> Poll() { return Receive(std::chrono::steady_clock::now()); }
+  // Arranges that the next inbound message rings the inbound doorbell. False when a message is
+  // already waiting (then read on: no ring may come for it).
+  virtual bool Park() { return true; }
+  // Undoes Park() once a worker reads the link again, so messages stop ringing for nothing.
+  virtual void Unpark() {}
+  // The liveness doorbell turned readable: ends the link if the peer is gone.
+  virtual void CheckPeer() {}
   // Ends the link: Send and Receive fail with UNAVAILABLE from now on, in every thread.
   // Idempotent, thread-safe.
   virtual void Shutdown() = 0;

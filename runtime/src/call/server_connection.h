@@ -11,6 +11,7 @@
 #include "call/dispatch.h"
 #include "os/log.h"
 #include "call/memory_budget.h"
+#include "call/server_loop.h"
 #include "ferry/options.h"
 
 namespace ferry::internal {
@@ -35,6 +36,9 @@ struct ConnectionEnv {
   LogLimiter* log;
   // The server's memory budget for socket connections (see ServerOptions).
   std::shared_ptr<MemoryBudget> budget;
+  // The server's worker pool, which serves connections whose link can be polled; null: every
+  // connection runs threads of its own.
+  std::shared_ptr<ServerLoop> loop;
 };
 
 class ServerConnection {

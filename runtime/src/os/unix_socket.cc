@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <string_view>
 
 namespace ferry::internal {
 namespace {
@@ -414,6 +416,14 @@ std::optional<uid_t> LocalPeerUid(int fd) {
 bool PeerHungUp(int fd) {
   pollfd p{fd, POLLRDHUP, 0};
   return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+bool IsEventFd(int fd) {
+  if (fd < 0) return false;
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  char target[64];
+  const ssize_t n = readlink(path.c_str(), target, sizeof(target));
+  return n > 0 && std::string_view(target, static_cast<size_t>(n)) == "anon_inode:[eventfd]";
 }
 
 }  // namespace ferry::internal

@@ -89,5 +89,7 @@ std::optional<uid_t> LocalPeerUid(int fd);
 // Whether the peer of stream socket `fd` (Unix or TCP) has hung up or it failed, without
 // waiting or reading anything.
 bool PeerHungUp(int fd);
+// Whether `fd` is an eventfd (a descriptor a peer passed us, checked before we poll it).
+bool IsEventFd(int fd);
 
 }  // namespace ferry::internal

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include <unistd.h>
+
 #include "shm/futex.h"
 #include "shm/layout.h"
 #include "shm/peer_sync.h"
@@ -155,6 +157,20 @@ class DescriptorRing {
     if (Empty()) FutexWait(header_->signal, signal, timeout);
   }
 
+  // Producer side: wake the consumer by writing 1 to eventfd `fd` instead of a futex wake-up
+  // (a consumer that waits in epoll, with other rings, cannot wait on a futex). Process-local.
+  void SetDoorbell(int fd) { doorbell_ = fd; }
+
+  // Consumer side, before it waits elsewhere than WaitForPush (on the doorbell): the first
+  // push from now on wakes it. False when the ring is not empty (read on instead).
+  bool PrepareToWait() {
+    header_->waiters.store(1, std::memory_order_seq_cst);
+    return Empty();
+  }
+  // Consumer side: reading again, pushes need not wake it. (A push that raced with this may
+  // still wake it once, for nothing.)
+  void CancelWait() { header_->waiters.store(0, std::memory_order_relaxed); }
+
   // A producer starts building a message; with `wake_consumer` a sleeping consumer is woken
   // now, so that its wake-up overlaps with the building rather than following the push.
   void BeginBuilding(bool wake_consumer) {
@@ -188,7 +204,12 @@ class DescriptorRing {
   bool WakeConsumers() {
     if (header_->waiters.load(std::memory_order_seq_cst) != 0 &&
         header_->waiters.exchange(0, std::memory_order_seq_cst) != 0) {
-      FutexWake(header_->signal, 1 << 30);
+      if (doorbell_ >= 0) {
+        const uint64_t one = 1;
+        [[maybe_unused]] ssize_t n = write(doorbell_, &one, sizeof(one));
+      } else {
+        FutexWake(header_->signal, 1 << 30);
+      }
       return true;
     }
     return false;
@@ -204,6 +225,7 @@ class DescriptorRing {
   RingHeader* header_;
   RingCell* cells_;
   uint32_t depth_;
+  int doorbell_ = -1;  // see SetDoorbell
 };
 
 }  // namespace ferry::shm

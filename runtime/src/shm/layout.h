@@ -14,7 +14,7 @@ namespace ferry::shm {
 
 inline constexpr uint64_t kMagic = 0x3130595252454646ULL;  // "FFERRY01"
 // Bump on every incompatible change: a field's width, order or meaning, a new region.
-inline constexpr uint32_t kLayoutVersion = 4;
+inline constexpr uint32_t kLayoutVersion = 5;
 inline constexpr uint32_t kMaxSlotClasses = 8;
 inline constexpr uint32_t kNoIndex = 0xffffffffU;
 inline constexpr size_t kCacheLine = 64;

@@ -3,6 +3,8 @@
 // handshakes.
 #include "shm/shm_link.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -107,8 +109,8 @@ struct ShmLink::Shared final : MessageOwner {
 };
 
 ShmLink::ShmLink(Role role, std::shared_ptr<shm::Segment> segment, Fd owned_socket, int socket,
-                 std::string peer, std::chrono::milliseconds slot_wait, bool busy_poll,
-                 LogLimiter* log)
+                 Fd doorbell, std::string peer, std::chrono::milliseconds slot_wait,
+                 bool busy_poll, LogLimiter* log)
     : role_(role),
       shared_(std::make_shared<Shared>(std::move(segment))),
       segment_(*shared_->segment),
@@ -116,27 +118,37 @@ ShmLink::ShmLink(Role role, std::shared_ptr<shm::Segment> segment, Fd owned_sock
       inbound_(role == Role::kClient ? segment_.to_client_ring() : segment_.to_server_ring()),
       owned_socket_(std::move(owned_socket)),
       socket_(socket),
+      doorbell_(std::move(doorbell)),
       peer_(std::move(peer)),
       slot_wait_(slot_wait),
       busy_poll_(busy_poll),
-      log_(log) {}
+      log_(log) {
+  if (role_ == Role::kClient && doorbell_.valid()) outbound_.SetDoorbell(doorbell_.get());
+}
 
 Result<std::unique_ptr<ShmLink>> ShmLink::ForClient(std::shared_ptr<shm::Segment> segment,
-                                                    Fd socket, std::string peer,
+                                                    Fd socket, Fd doorbell, std::string peer,
                                                     std::chrono::milliseconds slot_wait,
                                                     bool busy_poll) {
   const int fd = socket.get();
   return Start(std::unique_ptr<ShmLink>(new ShmLink(Role::kClient, std::move(segment),
-                                                    std::move(socket), fd, std::move(peer),
-                                                    slot_wait, busy_poll, nullptr)));
+                                                    std::move(socket), fd, std::move(doorbell),
+                                                    std::move(peer), slot_wait, busy_poll,
+                                                    nullptr)));
 }
 
 Result<std::unique_ptr<ShmLink>> ShmLink::ForServer(std::shared_ptr<shm::Segment> segment,
-                                                    int socket, std::chrono::milliseconds slot_wait,
-                                                    bool busy_poll, LogLimiter* log) {
-  return Start(std::unique_ptr<ShmLink>(new ShmLink(Role::kServer, std::move(segment), Fd(),
-                                                    socket, "the client", slot_wait, busy_poll,
-                                                    log)));
+                                                    int socket, Fd doorbell,
+                                                    std::chrono::milliseconds slot_wait,
+                                                    bool busy_poll, LogLimiter* log, bool polled) {
+  if (polled && !doorbell.valid()) {
+    return Status::InvalidArgument("a polled shared-memory link needs a doorbell");
+  }
+  std::unique_ptr<ShmLink> link(new ShmLink(Role::kServer, std::move(segment), Fd(), socket,
+                                            std::move(doorbell), "the client", slot_wait,
+                                            busy_poll, log));
+  if (polled) return link;
+  return Start(std::move(link));
 }
 
 Result<std::unique_ptr<ShmLink>> ShmLink::Start(std::unique_ptr<ShmLink> link) {
@@ -166,12 +178,50 @@ void ShmLink::WatchPeer() {
   Close();
 }
 
+void ShmLink::CheckPeer() {
+  char byte;
+  const ssize_t n = recv(socket_, &byte, 1, MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n > 0) LogPeer("client wrote on the liveness socket; disconnecting it");
+  Close();
+}
+
 void ShmLink::Close() {
   shared_->closed.store(true, std::memory_order_seq_cst);
   shutdown(socket_, SHUT_RDWR);  // the peer notices at once
   // Before any sleeper's next check: each re-reads `closed` after waking.
   inbound_.Nudge();
   outbound_.Nudge();
+  if (role_ == Role::kServer && doorbell_.valid()) {  // our reader sleeps on it, not the futex
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(doorbell_.get(), &one, sizeof(one));
+  }
+}
+
+MessageLink::Doorbells ShmLink::doorbells() const {
+  if (role_ != Role::kServer || watcher_.joinable() || !doorbell_.valid()) return {};
+  return Doorbells{doorbell_.get(), socket_};
+}
+
+bool ShmLink::Park() {
+  if (!inbound_.PrepareToWait()) return false;
+  if (!parked_since_) parked_since_ = Clock::now();
+  return true;
+}
+
+void ShmLink::Unpark() {
+  inbound_.CancelWait();
+  parked_since_.reset();
+}
+
+void ShmLink::WaitForDoorbell(Clock::duration timeout) {
+  if (!inbound_.PrepareToWait()) return;
+  pollfd ring{doorbell_.get(), POLLIN, 0};
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
+  if (poll(&ring, 1, static_cast<int>(std::min<int64_t>(ms, 1 << 30))) > 0) {
+    uint64_t count;
+    [[maybe_unused]] ssize_t n = read(doorbell_.get(), &count, sizeof(count));
+  }
 }
 
 void ShmLink::Shutdown() {
@@ -294,14 +344,30 @@ void ShmLink::PlaceStatusMessage(const std::string& text, shm::Descriptor& d) {
 }
 
 Result<InboundMessage> ShmLink::Receive(Clock::time_point deadline) {
+  return Take(deadline, /*may_sleep=*/true);
+}
+
+Result<InboundMessage> ShmLink::Poll() { return Take(Clock::time_point::max(), false); }
+
+Result<InboundMessage> ShmLink::Take(Clock::time_point deadline, bool may_sleep) {
   shm::Descriptor d{};
   auto pop = [&] { return inbound_.Pop(d); };
-  if (pop()) {
+  // A polled link that was parked waited (in epoll) since it parked.
+  const std::optional<Clock::time_point> parked = std::exchange(parked_since_, std::nullopt);
+  // Parked, we are here because the doorbell rang (a push, or a message begun): as after a
+  // sleep, a message being built may be spun for again.
+  if (parked) building_spin_until_.reset();
+  if (!parked && pop()) {
     spinner_.Learn(Clock::duration::zero());  // already there
   } else {
-    const Clock::time_point start = Clock::now();
-    bool slept = false;
-    if (Status s = AwaitDescriptor(pop, deadline, &slept); !s.ok()) return s;
+    const Clock::time_point start = parked.value_or(Clock::now());
+    bool slept = parked.has_value();
+    if (!(parked && pop())) {
+      if (Status s = AwaitDescriptor(pop, deadline, may_sleep, &slept); !s.ok()) {
+        parked_since_ = parked;  // still waiting since then
+        return s;
+      }
+    }
     // The peer's word, a hint only: bounded so that no arithmetic on it can overflow.
     const Clock::time_point pushed{std::chrono::duration_cast<Clock::duration>(
         std::chrono::nanoseconds(static_cast<int64_t>(
@@ -315,11 +381,13 @@ Result<InboundMessage> ShmLink::Receive(Clock::time_point deadline) {
     }
   }
   woke_peer_.store(false, std::memory_order_relaxed);
+  building_spin_until_.reset();
   return Accept(d);
 }
 
 template <class Pop>
-Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline, bool* slept) {
+Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline, bool may_sleep,
+                                bool* slept) {
   bool spun = false;
   // Messages a departed peer left are still delivered; after Shutdown() nothing is.
   while (!shut_down_.load(std::memory_order_acquire)) {
@@ -332,7 +400,7 @@ Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline, bool* slep
         return Status::Ok();
       }
       if (!connected()) return Gone();
-      if (Clock::now() >= deadline) {
+      if (Clock::now() >= deadline || !may_sleep) {
         return Status::DeadlineExceeded("nothing arrived from " + peer_ + " before the deadline");
       }
       continue;
@@ -359,12 +427,17 @@ Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline, bool* slep
     }
     if (!connected()) return Gone();
     const auto now = Clock::now();
-    if (now >= deadline) {
+    if (now >= deadline || !may_sleep) {
       return Status::DeadlineExceeded("nothing arrived from " + peer_ + " before the deadline");
     }
     // Closing nudges the ring, so the slice only bounds what a lost wake-up costs.
     *slept = true;
-    inbound_.WaitForPush(signal, std::min<Clock::duration>(deadline - now, kWaitSlice));
+    const Clock::duration slice = std::min<Clock::duration>(deadline - now, kWaitSlice);
+    if (role_ == Role::kServer && doorbell_.valid()) {
+      WaitForDoorbell(slice);
+    } else {
+      inbound_.WaitForPush(signal, slice);
+    }
     if (inbound_.Signal() != signal) building_spin_until_.reset();
   }
   return Gone();
@@ -457,9 +530,14 @@ Result<std::unique_ptr<MessageLink>> OpenShmClientLink(Fd socket, const std::str
   Result<std::shared_ptr<shm::Segment>> segment =
       shm::Segment::Open(welcome->segment.Release(), welcome->segment_bytes);
   if (!segment.ok()) return segment.status();
-  if (Status s = SendMapped(socket.get()); !s.ok()) return s;
+  // The server waits for our requests on this (in epoll, with its other clients' doorbells).
+  Fd doorbell(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!doorbell.valid()) {
+    return Status::ResourceExhausted(std::string("eventfd: ") + std::strerror(errno));
+  }
+  if (Status s = SendMapped(socket.get(), doorbell.get()); !s.ok()) return s;
   Result<std::unique_ptr<ShmLink>> link =
-      ShmLink::ForClient(std::move(*segment), std::move(socket),
+      ShmLink::ForClient(std::move(*segment), std::move(socket), std::move(doorbell),
                          "the server at " + std::string(endpoint_text), options.slot_wait,
                          options.busy_poll);
   if (!link.ok()) return link.status();
@@ -479,12 +557,16 @@ Result<std::shared_ptr<MessageLink>> OpenShmServerLink(int socket, const Connect
     return segment.status();
   }
   Status s = SendWelcome(socket, (*segment)->size(), shm::kLayoutVersion, (*segment)->descriptor());
-  if (s.ok()) s = ReceiveMapped(socket, deadline);
+  Fd doorbell;
+  if (s.ok()) s = ReceiveMapped(socket, deadline, &doorbell);
   (*segment)->CloseDescriptor();  // both sides have it mapped (or the handshake failed)
   if (!s.ok()) return s;
+  if (!IsEventFd(doorbell.get())) {
+    return Status::DataLoss("the client's Mapped did not carry an eventfd (its doorbell)");
+  }
   Result<std::unique_ptr<ShmLink>> link =
-      ShmLink::ForServer(std::move(*segment), socket, options.slot_wait, options.busy_poll,
-                         env.log);
+      ShmLink::ForServer(std::move(*segment), socket, std::move(doorbell), options.slot_wait,
+                         options.busy_poll, env.log, /*polled=*/env.loop != nullptr);
   if (!link.ok()) return link.status();
   return std::shared_ptr<MessageLink>(std::move(*link));
 }

@@ -32,15 +32,20 @@ class ShmLink final : public MessageLink {
   // owns its socket; `peer` names the server in errors ("the server at shm://x").
   // `busy_poll`: Receive spins for as long as it waits (where spinning can help at all)
   // instead of sleeping; the default learns when spinning pays.
+  // `doorbell` (an eventfd shared with the server, or none): how the client wakes a server
+  // that waits for requests.
   static Result<std::unique_ptr<ShmLink>> ForClient(std::shared_ptr<shm::Segment> segment,
-                                                    Fd socket, std::string peer,
+                                                    Fd socket, Fd doorbell, std::string peer,
                                                     std::chrono::milliseconds slot_wait,
                                                     bool busy_poll);
   // The server borrows `socket`, which must outlive the link. `log` (which must outlive the
-  // link too) gets one line per misbehaviour of the client.
+  // link too) gets one line per misbehaviour of the client. With a `doorbell` the server waits
+  // for requests on it rather than on the ring's futex. `polled`: no thread watches the peer;
+  // the owner waits on doorbells() and calls CheckPeer() (needs a doorbell).
   static Result<std::unique_ptr<ShmLink>> ForServer(std::shared_ptr<shm::Segment> segment,
-                                                    int socket, std::chrono::milliseconds slot_wait,
-                                                    bool busy_poll, LogLimiter* log);
+                                                    int socket, Fd doorbell,
+                                                    std::chrono::milliseconds slot_wait,
+                                                    bool busy_poll, LogLimiter* log, bool polled);
   // Shuts the link down (the peer notices) and joins the liveness thread. Messages still
   // alive keep the segment mapped.
   ~ShmLink() override;
@@ -55,6 +60,11 @@ class ShmLink final : public MessageLink {
   void AllowSpinning(bool allowed) override {
     spinning_allowed_.store(allowed, std::memory_order_relaxed);
   }
+  Doorbells doorbells() const override;
+  Result<InboundMessage> Poll() override;
+  bool Park() override;
+  void Unpark() override;
+  void CheckPeer() override;
   void Shutdown() override;
   bool connected() const override;
   uint64_t bytes_copied() const override;
@@ -69,9 +79,13 @@ class ShmLink final : public MessageLink {
   struct Shared;
 
   ShmLink(Role role, std::shared_ptr<shm::Segment> segment, Fd owned_socket, int socket,
-          std::string peer, std::chrono::milliseconds slot_wait, bool busy_poll,
+          Fd doorbell, std::string peer, std::chrono::milliseconds slot_wait, bool busy_poll,
           LogLimiter* log);
   static Result<std::unique_ptr<ShmLink>> Start(std::unique_ptr<ShmLink> link);
+  // Receive and Poll: the next message, sleeping for it only if `may_sleep`.
+  Result<InboundMessage> Take(Clock::time_point deadline, bool may_sleep);
+  // Server with a doorbell: sleeps on it until a push, at most `timeout`.
+  void WaitForDoorbell(Clock::duration timeout);
 
   // Blocks on the socket until the peer goes away (or Shutdown), then closes the link.
   void WatchPeer();
@@ -85,7 +99,7 @@ class ShmLink final : public MessageLink {
   // Until `pop` succeeds: spins (if it pays, see LearnedSpinner), then sleeps on the inbound
   // ring. `*slept`: whether it slept.
   template <class Pop>
-  Status AwaitDescriptor(Pop& pop, Clock::time_point deadline, bool* slept);
+  Status AwaitDescriptor(Pop& pop, Clock::time_point deadline, bool may_sleep, bool* slept);
   // Server, where spinning can help: spins while the client is building a message (bounded
   // by kBuildingSpinLimit). True when `pop` succeeded meanwhile.
   template <class Pop>
@@ -100,6 +114,8 @@ class ShmLink final : public MessageLink {
   shm::DescriptorRing& inbound_;
   Fd owned_socket_;   // the client's socket
   const int socket_;  // the rendezvous socket, owned or borrowed
+  // The eventfd the client rings for a server waiting for requests (both sides hold it).
+  const Fd doorbell_;
   const std::string peer_;
   const std::chrono::milliseconds slot_wait_;
   const bool busy_poll_;
@@ -121,7 +137,10 @@ class ShmLink final : public MessageLink {
   // (kBuildingSpinLimit later) and resumes only once the ring's signal moves (a push, or a new
   // message announced).
   std::optional<Clock::time_point> building_spin_until_;
-  std::thread watcher_;
+  // When a polled server last parked the link and nothing has come since: the wait that the
+  // next message ends began then.
+  std::optional<Clock::time_point> parked_since_;
+  std::thread watcher_;  // none when polled
 };
 
 // Client: connects to the rendezvous at `socket_path` (of "shm://name", or a socket server's
