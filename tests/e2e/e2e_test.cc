@@ -590,6 +590,25 @@ TEST_P(EndToEnd, AsyncCallCancelledEndsOnBothSides) {
   EXPECT_TRUE(client.Add(1, 2).ok());
 }
 
+TEST_P(EndToEnd, ACallQueuedBehindABlockedHandlerIsStillAnswered) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto request = client.NewBlockRequest();
+  request.Finish(ft::CreateEmpty(request.fbb()));
+  // Sent back to back, so the second is usually queued before the server reads the first:
+  // the blocked handler's connection must still be read by someone.
+  AsyncReply<ft::Empty> blocked = client.BlockAsync(std::move(request));
+  AsyncReply<ft::AddReply> sum = client.AddAsync(20, 22);
+  ASSERT_TRUE(sum.Wait(std::chrono::steady_clock::now() + 10s)) << "the queued call waited";
+  Result<ReplyView<ft::AddReply>> got = sum.Get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ((*got)->sum(), 42);
+  ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+  blocked.Cancel();
+  EXPECT_EQ(blocked.Get().status().code(), StatusCode::kCancelled);
+  EXPECT_EQ(server_->ReadLine(kStartTimeout), "unblocked");
+}
+
 TEST_P(EndToEnd, ServerStreamDeliversEveryMessageInOrder) {
   Channel channel = Connected();
   ft::TestService::Client client(channel);

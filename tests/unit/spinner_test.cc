@@ -72,5 +72,29 @@ TEST(LearnedSpinner, SpinReturnsAsSoonAsReadyAndGivesUpAtItsTime) {
   EXPECT_LT(Clock::now() - start, 10s);
 }
 
+TEST(LearnedSpinner, APreemptedSpinStopsSpinningForAWhile) {
+  LearnedSpinner spinner;
+  for (int i = 0; i < 100; ++i) spinner.Learn(2us);
+  ASSERT_TRUE(Spins(spinner));
+  // The clock jumps between two looks, as when the scheduler took the CPU mid-spin (here the
+  // check itself takes that long, once).
+  int looks = 0;
+  auto ready = [&] {
+    if (++looks == 1) {
+      const Clock::time_point until = Clock::now() + 2 * LearnedSpinner::kPreempted;
+      while (Clock::now() < until) {
+      }
+    }
+    return false;
+  };
+  EXPECT_FALSE(spinner.SpinOnce(ready, Clock::now() + 4 * LearnedSpinner::kPreempted));
+  EXPECT_FALSE(Spins(spinner)) << "runnable threads outnumber CPUs: no spinning";
+  for (uint32_t i = 0; i < LearnedSpinner::kQuietWaits; ++i) {
+    ASSERT_FALSE(Spins(spinner)) << "wait " << i;
+    spinner.Learn(2us);
+  }
+  EXPECT_TRUE(Spins(spinner)) << "and it spins again afterwards";
+}
+
 }  // namespace
 }  // namespace ferry::shm

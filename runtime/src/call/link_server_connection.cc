@@ -149,6 +149,16 @@ void LinkServerConnection::OnReady(uint32_t tag) {
   {
     std::lock_guard lock(mutex_);
     if (finishing_ || !link_) return;
+    if (tag == kTakeover) {
+      takeover_armed_ = false;
+      if (role_ != Role::kHandling || stopping_) return;  // the handler is done: it reads on
+      const Clock::time_point due = handler_started_ + kHandlerGrace;
+      if (Clock::now() < due) {  // a newer handler: look again when its grace is over
+        takeover_armed_ = true;
+        loop_->PostAt(weak_from_this(), kTakeover, due);
+        return;
+      }
+    }
     if (tag == kLiveness) link_->CheckPeer();  // a gone peer ends the link: the reader sees it
     if (role_ == Role::kReading) {
       rang_ = true;  // the holder looks again before it lets the role go
@@ -188,12 +198,17 @@ void LinkServerConnection::ServeTurn(uint64_t me) {
       break;
     }
     // The link stays parked while the handler runs: what the client sends meanwhile rings,
-    // and another worker takes the role over.
+    // and another worker takes the role over. With messages already queued (pipelined calls)
+    // it is not: the timer lets a worker take over if the handler outlasts its grace.
     const bool parked = link_->Park();
+    if (!parked) link_->Unpark();
     lock.lock();
     role_ = Role::kHandling;
+    handler_started_ = Clock::now();
+    const bool arm = !parked && !takeover_armed_;
+    if (arm) takeover_armed_ = true;
     lock.unlock();
-    if (!parked) (void)loop_->Post(weak_from_this(), kInbound);  // already there: read it now
+    if (arm) loop_->PostAt(weak_from_this(), kTakeover, handler_started_ + kHandlerGrace);
     loop_->EnterHandler();
     bool kept = false;
     Handle(call, [&] {

@@ -11,6 +11,9 @@
 //   the link and serves other connections. While it runs a handler the link stays parked, so
 //   whatever the client sends meanwhile (a pipelined call, a Cancel, a stream's window) rings
 //   the doorbell and another worker takes the role over: no timer, no thread per connection.
+//   A handler that starts with messages already queued behind it (pipelined calls) is left to
+//   the loop's one timer instead: past a short grace, a worker takes the role over (so fast
+//   pipelined calls do not hand the role between workers for every call).
 // - Other links get `workers_per_connection` threads of their own. A handler that outlasts a
 //   short grace wakes a standby worker (StandbyAlarm), which takes the role over; the alarm is
 //   checked once per grace period, not armed per call. When every worker is in a handler
@@ -65,7 +68,7 @@ class LinkServerConnection final : public ServerConnection,
  private:
   enum class Role { kFree, kReading, kHandling };
   // What OnReady's tag says.
-  enum Tag : uint32_t { kInbound, kLiveness, kFinish };
+  enum Tag : uint32_t { kInbound, kLiveness, kFinish, kTakeover };
 
   void Serve();
   // Threads of its own: one of them.
@@ -141,6 +144,7 @@ class LinkServerConnection final : public ServerConnection,
   bool rang_ = false;       // a doorbell rang while the role was held: look again
   uint32_t inside_ = 0;     // workers in a turn (reading, or in a handler)
   bool finishing_ = false;  // Finish() is under way or done
+  bool takeover_armed_ = false;  // a kTakeover is due (see ServeTurn)
   std::condition_variable finished_cv_;
 
   std::vector<std::thread> workers_;

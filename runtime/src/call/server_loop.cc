@@ -43,9 +43,19 @@ Result<std::shared_ptr<ServerLoop>> ServerLoop::Create(unsigned workers, unsigne
                                                   std::max(workers, max_workers),
                                                   std::move(on_worker_start)));
   std::lock_guard lock(loop->mutex_);
+  try {
+    loop->timer_ = std::thread([raw = loop.get()] { raw->RunTimer(); });
+  } catch (const std::system_error& e) {
+    return Status::ResourceExhausted(std::string("cannot start the server's timer thread: ") +
+                                     e.what());
+  }
   for (unsigned i = 0; i < workers; ++i) {
     if (!loop->SpawnLocked()) {
-      if (i == 0) return Status::ResourceExhausted("cannot start the server's worker threads");
+      if (i == 0) {
+        loop->stopping_ = true;  // the timer thread ends (Stop() joins it)
+        loop->timer_cv_.notify_all();
+        return Status::ResourceExhausted("cannot start the server's worker threads");
+      }
       break;  // fewer workers than asked: slower, still correct
     }
   }
@@ -168,6 +178,34 @@ bool ServerLoop::Post(std::weak_ptr<Source> source, uint32_t tag) {
   return true;
 }
 
+void ServerLoop::PostAt(std::weak_ptr<Source> source, uint32_t tag,
+                        std::chrono::steady_clock::time_point when) {
+  std::lock_guard lock(mutex_);
+  if (stopping_) return;
+  const bool earliest = timed_.empty() || when < timed_.begin()->first;
+  timed_.emplace(when, Watched{std::move(source), tag});
+  if (earliest) timer_cv_.notify_one();
+}
+
+void ServerLoop::RunTimer() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (timed_.empty()) {
+      timer_cv_.wait(lock);
+      continue;
+    }
+    const auto due = timed_.begin()->first;
+    if (std::chrono::steady_clock::now() < due) {
+      timer_cv_.wait_until(lock, due);
+      continue;
+    }
+    Watched target = std::move(timed_.begin()->second);
+    timed_.erase(timed_.begin());
+    posted_.push_back(std::move(target));
+    RingWake();
+  }
+}
+
 void ServerLoop::EnterHandler() {
   const int busy = in_handlers_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (busy < alive_.load(std::memory_order_relaxed)) return;
@@ -185,10 +223,12 @@ void ServerLoop::LeaveHandler() { in_handlers_.fetch_sub(1, std::memory_order_re
 void ServerLoop::Stop() {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ && workers_.empty()) return;
     stopping_ = true;
     posted_.clear();
+    timed_.clear();
   }
+  timer_cv_.notify_all();
+  if (timer_.joinable()) timer_.join();
   RingWake();
   // Workers that are still running use the list's nodes until they leave: join before taking
   // the list apart.

@@ -14,10 +14,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -53,6 +55,9 @@ class ServerLoop {
   void Unwatch(int fd, uint64_t token);
   // Runs source->OnReady(tag) on a worker soon (or never, once stopped: false then).
   bool Post(std::weak_ptr<Source> source, uint32_t tag);
+  // Post()s at `when`, from the loop's one timer thread (which sleeps while nothing is due).
+  void PostAt(std::weak_ptr<Source> source, uint32_t tag,
+              std::chrono::steady_clock::time_point when);
 
   // Around a handler run on a worker: keeps a worker free for the other connections.
   void EnterHandler();
@@ -81,6 +86,7 @@ class ServerLoop {
   // With mutex_ held.
   bool SpawnLocked();
   void Run(Worker& self, bool extra);
+  void RunTimer();
   void RingWake();
 
   const Fd epoll_;
@@ -99,6 +105,9 @@ class ServerLoop {
   std::unordered_map<uint64_t, Watched> watched_;
   std::deque<Watched> posted_;
   std::list<Worker> workers_;
+  std::multimap<std::chrono::steady_clock::time_point, Watched> timed_;
+  std::condition_variable timer_cv_;
+  std::thread timer_;
 };
 
 }  // namespace ferry::internal

@@ -411,7 +411,7 @@ Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline, bool may_s
     if (may_spin && !spun && spin > std::chrono::nanoseconds::zero() &&
         !woke_peer_.load(std::memory_order_relaxed)) {
       spun = true;
-      if (shm::LearnedSpinner::Spin(pop, std::min(deadline, Clock::now() + spin))) {
+      if (spinner_.SpinOnce(pop, std::min(deadline, Clock::now() + spin))) {
         building_spin_until_.reset();
         return Status::Ok();
       }

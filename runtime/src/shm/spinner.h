@@ -5,7 +5,9 @@
 // and stops when they do not (a caller calling a few hundred times a second), where sleeping
 // costs less. When nearly all come that soon, a wait spins up to kLongLimit: the rare longer
 // gap (a stream's writer reading an acknowledgement) then costs a little spinning instead of
-// a wake-up that would drain the pipeline.
+// a wake-up that would drain the pipeline. No wait spins for a while after a spin was
+// preempted: runnable threads then outnumber CPUs (many callers, a busy server), and a
+// spinning thread holds a CPU that another one needs.
 #pragma once
 
 #include <chrono>
@@ -22,10 +24,15 @@ class LearnedSpinner {
   // microseconds of wake-up latency on a VM).
   static constexpr std::chrono::nanoseconds kLimit = std::chrono::microseconds(20);
   static constexpr std::chrono::nanoseconds kLongLimit = std::chrono::microseconds(250);
+  // A spin that saw its clock jump this far was preempted (its checks come a microsecond or
+  // two apart); spinning then stops for the next kQuietWaits waits.
+  static constexpr std::chrono::nanoseconds kPreempted = std::chrono::microseconds(50);
+  static constexpr uint32_t kQuietWaits = 64;
 
   // How long the next wait should spin: zero unless most recent messages came within kLimit
   // of their wait; kLongLimit when three in four or more did.
   std::chrono::nanoseconds spin_limit() const {
+    if (quiet_ > 0) return std::chrono::nanoseconds::zero();
     if (score_ >= kScale * 3 / 4) return kLongLimit;
     return score_ >= kScale / 2 ? kLimit : std::chrono::nanoseconds::zero();
   }
@@ -36,21 +43,38 @@ class LearnedSpinner {
     const bool soon = came_after <= kLimit;
     // A moving average over the last eight or so waits, in fixed point.
     score_ = score_ - score_ / 8 + (soon ? kScale / 8 : 0);
+    if (quiet_ > 0) --quiet_;
+  }
+
+  // Spin (below) for a wait of this reader, learning whether it was preempted meanwhile.
+  template <class Ready>
+  bool SpinOnce(Ready& ready, Clock::time_point until) {
+    bool preempted = false;
+    const bool got = Spin(ready, until, &preempted);
+    if (preempted) quiet_ = kQuietWaits;
+    return got;
   }
 
   // Spins on `ready` until it returns true (then true) or `until` passes (then false).
+  // `preempted` (optional): set when the clock jumped by kPreempted between two looks.
   template <class Ready>
-  static bool Spin(Ready& ready, Clock::time_point until) {
+  static bool Spin(Ready& ready, Clock::time_point until, bool* preempted = nullptr) {
+    Clock::time_point last = Clock::now();
     for (uint32_t i = 1;; ++i) {
       if (ready()) return true;
       __builtin_ia32_pause();
-      if (i % 16 == 0 && Clock::now() >= until) return ready();
+      if (i % 16 != 0) continue;
+      const Clock::time_point now = Clock::now();
+      if (preempted != nullptr && now - last > kPreempted) *preempted = true;
+      if (now >= until) return ready();
+      last = now;
     }
   }
 
  private:
   static constexpr uint32_t kScale = 1024;
   uint32_t score_ = kScale;  // spin at first: a new connection is usually busy
+  uint32_t quiet_ = 0;       // waits left without spinning (see LearnWake)
 };
 
 }  // namespace ferry::shm
