@@ -173,12 +173,14 @@ class DescriptorRing {
 
   // A producer starts building a message; with `wake_consumer` a sleeping consumer is woken
   // now, so that its wake-up overlaps with the building rather than following the push.
-  void BeginBuilding(bool wake_consumer) {
+  // True when it woke one.
+  bool BeginBuilding(bool wake_consumer) {
     header_->building.fetch_add(1, std::memory_order_seq_cst);
     if (wake_consumer && header_->waiters.load(std::memory_order_seq_cst) != 0) {
       header_->signal.fetch_add(1, std::memory_order_seq_cst);
-      WakeConsumers();
+      return WakeConsumers();
     }
+    return false;
   }
   void EndBuilding() { header_->building.fetch_sub(1, std::memory_order_seq_cst); }
   bool SomeoneBuilding() const { return header_->building.load(std::memory_order_relaxed) != 0; }

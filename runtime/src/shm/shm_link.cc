@@ -256,8 +256,10 @@ OutgoingMessage ShmLink::NewMessage(size_t size_hint) {
       shared_, segment_, slot_wait_, shared_->bytes_copied, shared_->closed, building);
   // Announce the message so that an idle server wakes (and spins) while we build it; the
   // allocator ends the announcement when the message is sent or dropped.
-  if (building != nullptr) {
-    building->BeginBuilding(shm::SpinningCanHelp(peer_cpu_.load(std::memory_order_relaxed)));
+  // Waking it means that the answer will take a wake-up: not worth spinning for (woke_peer_).
+  if (building != nullptr &&
+      building->BeginBuilding(shm::SpinningCanHelp(peer_cpu_.load(std::memory_order_relaxed)))) {
+    woke_peer_.store(true, std::memory_order_relaxed);
   }
   return OutgoingMessage(std::move(allocator), size_hint);
 }
