@@ -198,6 +198,32 @@ TEST_F(EngineTest, UnaryCallRoundTrips) {
   EXPECT_EQ(ValueOf(*reply), 42);
 }
 
+TEST_F(EngineTest, MoreSynchronousCallersThanCpusAllGetTheirOwnReplies) {
+  // Past one waiting caller per CPU the completion thread reads for all of them; the role
+  // moves between it and the callers as the crowd grows and shrinks.
+  Start();
+  const int threads = 4 * static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  constexpr int kCallsEach = 200;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < threads; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < kCallsEach; ++i) {
+        const int64_t value = t * 1000 + i;
+        Result<IncomingMessage> reply =
+            client_->Call(kDouble, MethodKind::kUnary, Request(value), {});
+        if (!reply.ok() || ValueOf(*reply) != 2 * value) ++wrong;
+      }
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(wrong.load(), 0);
+  // And a lone caller afterwards reads for itself again.
+  Result<IncomingMessage> reply = client_->Call(kDouble, MethodKind::kUnary, Request(5), {});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(ValueOf(*reply), 10);
+}
+
 TEST_F(EngineTest, OnewayRunsItsHandlerAndGetsNoReply) {
   Start();
   ASSERT_TRUE(client_->Call(kRecord, MethodKind::kOneway, Request(7), {}).ok());

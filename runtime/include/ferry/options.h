@@ -118,7 +118,7 @@ struct ServerOptions {
   // connection has been in its handshake for over 100 ms: the oldest such one is then dropped
   // to make room (so peers that connect and say nothing cannot keep clients out).
   // Why 1024: an idle connection, measured with the default options, costs the server no
-  // thread, 2 descriptors and about 63 KiB RSS on shm (1,000 clients: 67 MB, 5 threads);
+  // thread, 2 descriptors and about 63 KiB RSS on shm (1,000 clients: 67 MB, 6 threads);
   // 2 threads, 7 descriptors and 30 KiB on unix and tcp; 4 threads, 5 descriptors and 264 KiB
   // on mq. 1024 shm connections thus need about 2,100 descriptors, and over unix or tcp about
   // 2,000 threads and 7,200 descriptors: raise RLIMIT_NOFILE past the common 1024 (past it

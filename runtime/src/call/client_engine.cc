@@ -10,6 +10,12 @@
 namespace ferry::internal {
 namespace {
 
+// The CPUs of this machine, at least 1.
+size_t Cpus() {
+  static const size_t cpus = std::max(1U, std::thread::hardware_concurrency());
+  return cpus;
+}
+
 // A reader wakes at least this often, so that a call cancelled from another thread, or an
 // asynchronous call's deadline, is noticed without a message arriving.
 constexpr auto kReadSlice = std::chrono::milliseconds(50);
@@ -212,7 +218,11 @@ bool ClientEngine::Await(std::condition_variable& cv, Done done, Clock::time_poi
       result = done();
       break;
     }
-    if (reading_) {
+    if (!reading_ && CrowdedLocked()) {
+      EnsureCompletionThread();
+      if (completion_thread_.joinable()) completion_wake_.notify_one();  // it reads for us
+    }
+    if (reading_ || (CrowdedLocked() && completion_thread_.joinable())) {
       // Whoever reads wakes us when our call moves (the slice only bounds a lost wake-up).
       cv.wait_until(lock, std::min(deadline, Clock::now() + kReadSlice));
       continue;
@@ -225,8 +235,12 @@ bool ClientEngine::Await(std::condition_variable& cv, Done done, Clock::time_poi
   return result;
 }
 
+bool ClientEngine::CrowdedLocked() const { return waiting_.size() > Cpus(); }
+
 void ClientEngine::PassReadingRoleLocked() {
-  if (!waiting_.empty()) {
+  if (CrowdedLocked() && completion_thread_.joinable()) {
+    completion_wake_.notify_one();
+  } else if (!waiting_.empty()) {
     waiting_.front()->notify_all();
   } else if (async_calls_ > 0) {
     completion_wake_.notify_one();
@@ -557,7 +571,7 @@ void ClientEngine::CompletionLoop() {
       lock.lock();
       continue;
     }
-    if (async_calls_ == 0) {
+    if (async_calls_ == 0 && !CrowdedLocked()) {
       if (!reading_) PassReadingRoleLocked();  // a caller waiting for a synchronous call
       completion_wake_.wait(lock);
       continue;
@@ -600,7 +614,7 @@ void ClientEngine::CompletionLoop() {
     // pile up unread in the transport, and a caller waiting meanwhile is woken only when its
     // own call moves. With only streams open, a caller waiting on one reads for itself.
     if (reading_ || closed_.load(std::memory_order_relaxed) ||
-        (owed_replies_ == 0 && !waiting_.empty())) {
+        (owed_replies_ == 0 && !waiting_.empty() && !CrowdedLocked())) {
       if (!reading_) PassReadingRoleLocked();
       completion_wake_.wait_until(lock, std::min(next_expiry_, Clock::now() + kReadSlice));
       continue;
