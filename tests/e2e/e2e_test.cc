@@ -117,6 +117,13 @@ class EndToEnd : public ::testing::TestWithParam<Transport> {
     return *channel;
   }
 
+  // Starts a Block call, which holds its handler until the call is cancelled.
+  static AsyncReply<ft::Empty> BlockAsync(ft::TestService::Client& client) {
+    auto request = client.NewBlockRequest();
+    request.Finish(ft::CreateEmpty(request.fbb()));
+    return client.BlockAsync(std::move(request));
+  }
+
   // Polls the server's stats until `done` holds (bounded): for effects that arrive
   // asynchronously, such as a oneway call or a connection's teardown.
   template <class Done>
@@ -581,9 +588,7 @@ TEST_P(EndToEnd, AsyncUnaryCallsCompleteThroughGetAndThen) {
 TEST_P(EndToEnd, AsyncCallCancelledEndsOnBothSides) {
   Channel channel = Connected();
   ft::TestService::Client client(channel);
-  auto request = client.NewBlockRequest();
-  request.Finish(ft::CreateEmpty(request.fbb()));
-  AsyncReply<ft::Empty> blocked = client.BlockAsync(std::move(request));
+  AsyncReply<ft::Empty> blocked = BlockAsync(client);
   ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
   EXPECT_FALSE(blocked.Wait(std::chrono::steady_clock::now()));
   blocked.Cancel();
@@ -595,11 +600,9 @@ TEST_P(EndToEnd, AsyncCallCancelledEndsOnBothSides) {
 TEST_P(EndToEnd, ACallQueuedBehindABlockedHandlerIsStillAnswered) {
   Channel channel = Connected();
   ft::TestService::Client client(channel);
-  auto request = client.NewBlockRequest();
-  request.Finish(ft::CreateEmpty(request.fbb()));
   // Sent back to back, so the second is usually queued before the server reads the first:
   // the blocked handler's connection must still be read by someone.
-  AsyncReply<ft::Empty> blocked = client.BlockAsync(std::move(request));
+  AsyncReply<ft::Empty> blocked = BlockAsync(client);
   AsyncReply<ft::AddReply> sum = client.AddAsync(20, 22);
   ASSERT_TRUE(sum.Wait(std::chrono::steady_clock::now() + 10s)) << "the queued call waited";
   Result<ReplyView<ft::AddReply>> got = sum.Get();
