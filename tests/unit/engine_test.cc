@@ -199,7 +199,7 @@ TEST_F(EngineTest, UnaryCallRoundTrips) {
 }
 
 TEST_F(EngineTest, MoreSynchronousCallersThanCpusAllGetTheirOwnReplies) {
-  // Past one waiting caller per CPU the completion thread reads for all of them; the role
+  // Past two waiting callers per CPU the completion thread reads for all of them; the role
   // moves between it and the callers as the crowd grows and shrinks.
   Start();
   const int threads = 4 * static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));

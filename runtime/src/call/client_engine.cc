@@ -235,7 +235,7 @@ bool ClientEngine::Await(std::condition_variable& cv, Done done, Clock::time_poi
   return result;
 }
 
-bool ClientEngine::CrowdedLocked() const { return waiting_.size() > Cpus(); }
+bool ClientEngine::CrowdedLocked() const { return waiting_.size() > 2 * Cpus(); }
 
 void ClientEngine::PassReadingRoleLocked() {
   if (CrowdedLocked() && completion_thread_.joinable()) {

@@ -129,7 +129,7 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   // With mutex_ held and nobody reading: wakes whoever should read next (the first waiting
   // caller, else the completion thread while asynchronous calls are open).
   void PassReadingRoleLocked();
-  // More callers wait than there are CPUs: the completion thread reads for them all, rather
+  // More callers wait than twice the CPUs: the completion thread reads for them all, rather
   // than the role passing from caller to caller (each pass wakes a thread that then waits
   // for a CPU while replies pile up). With mutex_ held.
   bool CrowdedLocked() const;
