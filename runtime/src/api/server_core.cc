@@ -137,10 +137,7 @@ void ServerCore::Run() {
   stopped_cv_.wait(lock, [this] { return stopped_; });
 }
 
-void ServerCore::Wake() {
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof(one));
-}
+void ServerCore::Wake() { RingEventFd(wake_.get()); }
 
 void ServerCore::Shutdown(Clock::time_point drain_until) {
   if (!OnHandlerThreadOf(methods_)) {
@@ -224,8 +221,7 @@ void ServerCore::AcceptLoop() {
       return;
     }
     if (fds[0].revents != 0) {
-      uint64_t count;
-      [[maybe_unused]] ssize_t n = read(wake_.get(), &count, sizeof(count));
+      DrainEventFd(wake_.get());
       Reap();
     }
     for (size_t i = 1; i < fds.size(); ++i) {

@@ -96,10 +96,7 @@ bool ServerLoop::SpawnLocked() {
   }
 }
 
-void ServerLoop::RingWake() {
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof(one));
-}
+void ServerLoop::RingWake() { RingEventFd(wake_.get()); }
 
 void ServerLoop::Run(Worker& self, bool extra) {
   if (on_worker_start_) on_worker_start_();
@@ -123,8 +120,7 @@ void ServerLoop::Run(Worker& self, bool extra) {
         continue;
       }
       if (event.data.u64 == kWakeToken) {
-        uint64_t count;
-        [[maybe_unused]] ssize_t r = read(wake_.get(), &count, sizeof(count));
+        DrainEventFd(wake_.get());
         if (stopping_) {
           RingWake();  // passed on to the next worker
           break;

@@ -38,18 +38,15 @@ bool StandbyAlarm::Wait() {
   pollfd fds[2] = {{timer_.get(), POLLIN, 0}, {nudge_.get(), POLLIN, 0}};
   while (poll(fds, 2, -1) < 0 && errno == EINTR) {
   }
-  uint64_t count = 0;
   if (fds[1].revents != 0) {
-    [[maybe_unused]] ssize_t n = read(nudge_.get(), &count, sizeof(count));
+    DrainEventFd(nudge_.get());
     return false;
   }
+  uint64_t count = 0;
   // A re-arm between poll and read leaves nothing to read: not an alarm after all.
   return read(timer_.get(), &count, sizeof(count)) == sizeof(count);
 }
 
-void StandbyAlarm::Nudge() {
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(nudge_.get(), &one, sizeof(one));
-}
+void StandbyAlarm::Nudge() { RingEventFd(nudge_.get()); }
 
 }  // namespace ferry::internal

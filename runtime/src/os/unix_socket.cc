@@ -418,6 +418,16 @@ bool PeerHungUp(int fd) {
   return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+void RingEventFd(int fd) {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(fd, &one, sizeof(one));
+}
+
+void DrainEventFd(int fd) {
+  uint64_t count;
+  [[maybe_unused]] ssize_t n = read(fd, &count, sizeof(count));
+}
+
 bool IsEventFd(int fd) {
   if (fd < 0) return false;
   const std::string path = "/proc/self/fd/" + std::to_string(fd);

@@ -91,5 +91,9 @@ std::optional<uid_t> LocalPeerUid(int fd);
 bool PeerHungUp(int fd);
 // Whether `fd` is an eventfd (a descriptor a peer passed us, checked before we poll it).
 bool IsEventFd(int fd);
+// Adds 1 to eventfd `fd`'s counter, waking whoever polls it (a full counter is left as is).
+void RingEventFd(int fd);
+// Reads eventfd `fd`'s counter back to zero (non-blocking descriptors: never waits).
+void DrainEventFd(int fd);
 
 }  // namespace ferry::internal

@@ -7,8 +7,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include <unistd.h>
-
+#include "os/unix_socket.h"
 #include "shm/futex.h"
 #include "shm/layout.h"
 #include "shm/peer_sync.h"
@@ -207,8 +206,7 @@ class DescriptorRing {
     if (header_->waiters.load(std::memory_order_seq_cst) != 0 &&
         header_->waiters.exchange(0, std::memory_order_seq_cst) != 0) {
       if (doorbell_ >= 0) {
-        const uint64_t one = 1;
-        [[maybe_unused]] ssize_t n = write(doorbell_, &one, sizeof(one));
+        internal::RingEventFd(doorbell_);
       } else {
         FutexWake(header_->signal, 1 << 30);
       }

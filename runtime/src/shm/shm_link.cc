@@ -192,10 +192,8 @@ void ShmLink::Close() {
   // Before any sleeper's next check: each re-reads `closed` after waking.
   inbound_.Nudge();
   outbound_.Nudge();
-  if (role_ == Role::kServer && doorbell_.valid()) {  // our reader sleeps on it, not the futex
-    const uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = write(doorbell_.get(), &one, sizeof(one));
-  }
+  // Our reader sleeps on it, not on the futex.
+  if (role_ == Role::kServer && doorbell_.valid()) RingEventFd(doorbell_.get());
 }
 
 MessageLink::Doorbells ShmLink::doorbells() const {
@@ -219,8 +217,7 @@ void ShmLink::WaitForDoorbell(Clock::duration timeout) {
   pollfd ring{doorbell_.get(), POLLIN, 0};
   const auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
   if (poll(&ring, 1, static_cast<int>(std::min<int64_t>(ms, 1 << 30))) > 0) {
-    uint64_t count;
-    [[maybe_unused]] ssize_t n = read(doorbell_.get(), &count, sizeof(count));
+    DrainEventFd(doorbell_.get());
   }
 }
 
