@@ -131,6 +131,10 @@ void LinkServerConnection::Serve() {
     }
     for (StreamThread& stream : streams) stream.thread.join();
   }
+  ReportFinished();
+}
+
+void LinkServerConnection::ReportFinished() {
   if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);
   {
     std::lock_guard lock(mutex_);
@@ -177,6 +181,7 @@ void LinkServerConnection::OnReady(uint32_t tag) {
 
 void LinkServerConnection::ServeTurn(uint64_t me) {
   std::unique_lock lock(mutex_, std::defer_lock);
+  bool kept = true;  // the role; false once another worker took it over during a handler
   for (;;) {
     bool would_wait = false;
     std::shared_ptr<ServerCall> call = ReadCall(&would_wait);
@@ -210,7 +215,6 @@ void LinkServerConnection::ServeTurn(uint64_t me) {
     lock.unlock();
     if (arm) loop_->PostAt(weak_from_this(), kTakeover, handler_started_ + kHandlerGrace);
     loop_->EnterHandler();
-    bool kept = false;
     Handle(call, [&] {
       std::lock_guard relock(mutex_);
       kept = role_ == Role::kHandling && role_owner_ == me;
@@ -219,15 +223,11 @@ void LinkServerConnection::ServeTurn(uint64_t me) {
     loop_->LeaveHandler();
     if (!kept) {  // taken over: this worker goes back to the pool
       lock.lock();
-      --inside_;
-      const bool finish = ReadyToFinishLocked();
-      lock.unlock();
-      if (finish) Finish();
-      return;
+      break;
     }
     link_->Unpark();
   }
-  role_ = Role::kFree;
+  if (kept) role_ = Role::kFree;
   --inside_;
   const bool finish = ReadyToFinishLocked();
   lock.unlock();
@@ -252,13 +252,7 @@ void LinkServerConnection::Finish() {
   }
   for (auto [fd, token] : watches) loop_->Unwatch(fd, token);
   for (StreamThread& stream : streams) stream.thread.join();  // each past its last touch
-  if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);
-  {
-    std::lock_guard lock(mutex_);
-    finished_.store(true, std::memory_order_release);
-  }
-  finished_cv_.notify_all();
-  env_.on_finished();
+  ReportFinished();
 }
 
 void LinkServerConnection::CloseLocked() {

@@ -80,6 +80,9 @@ class LinkServerConnection final : public ServerConnection,
   bool ReadyToFinishLocked();
   // Polled: unwatches the link, joins the stream threads, reports the connection finished.
   void Finish();
+  // The connection's last step, whoever serves it: disconnects the client, marks it finished
+  // (Join returns) and tells the server.
+  void ReportFinished();
   // Reads messages until one opens a unary or oneway call (stream messages, cancels and
   // windows are applied on the way, streams started). Null when the connection is over: the
   // client left, broke the protocol, or Stop() was called; or, with `would_wait` given (a
