@@ -410,20 +410,13 @@ Status ShmLink::AwaitDescriptor(Pop& pop, Clock::time_point deadline, bool may_s
     if (may_spin && !spun && spin > std::chrono::nanoseconds::zero() &&
         !woke_peer_.load(std::memory_order_relaxed)) {
       spun = true;
-      if (spinner_.SpinOnce(pop, std::min(deadline, Clock::now() + spin))) {
-        building_spin_until_.reset();
-        return Status::Ok();
-      }
+      if (spinner_.SpinOnce(pop, std::min(deadline, Clock::now() + spin))) return Status::Ok();
     }
     if (may_spin && role_ == Role::kServer && AwaitMessageBeingBuilt(pop, deadline)) {
-      building_spin_until_.reset();
       return Status::Ok();
     }
     const uint32_t signal = inbound_.Signal();
-    if (pop()) {
-      building_spin_until_.reset();
-      return Status::Ok();
-    }
+    if (pop()) return Status::Ok();
     if (!connected()) return Gone();
     const auto now = Clock::now();
     if (now >= deadline || !may_sleep) {

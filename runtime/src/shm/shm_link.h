@@ -135,7 +135,7 @@ class ShmLink final : public MessageLink {
   std::atomic<bool> woke_peer_{false};
   // Set when Receive starts spinning for a message being built: the spin ends there
   // (kBuildingSpinLimit later) and resumes only once the ring's signal moves (a push, or a new
-  // message announced).
+  // message announced) or a message is taken (Take resets it then).
   std::optional<Clock::time_point> building_spin_until_;
   // When a polled server last parked the link and nothing has come since: the wait that the
   // next message ends began then.
