@@ -614,6 +614,41 @@ TEST_P(EndToEnd, ACallQueuedBehindABlockedHandlerIsStillAnswered) {
   EXPECT_EQ(server_->ReadLine(kStartTimeout), "unblocked");
 }
 
+TEST_P(EndToEnd, AReplyIsNotHeldBackBehindTheNextCallsBlockedHandler) {
+  // Sent back to back: over sockets the server often reads both at once, and holds the sum's
+  // reply back to batch it with the next one. That must end when the next handler blocks:
+  // through the standby worker (the default), or, with one worker per connection, before the
+  // handler starts.
+  for (const bool one_worker : {false, true}) {
+    SCOPED_TRACE(one_worker ? "one worker per connection" : "default workers");
+    if (one_worker) {
+      server_->Signal(SIGTERM);
+      ASSERT_TRUE(server_->Wait(10s).has_value());
+      server_ = StartServer({"--workers=1"});
+      ASSERT_NE(server_, nullptr);
+    }
+    Channel channel = Connected();
+    ft::TestService::Client client(channel);
+    AsyncReply<ft::AddReply> sum = client.AddAsync(20, 22);
+    auto request = client.NewBlockRequest();
+    request.Finish(ft::CreateEmpty(request.fbb()));
+    // With one worker, the one in the handler, nobody reads a Cancel: the deadline ends it.
+    AsyncReply<ft::Empty> blocked =
+        client.BlockAsync(std::move(request), {.deadline = one_worker ? 2s : 60s});
+    ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+    ASSERT_TRUE(sum.Wait(std::chrono::steady_clock::now() + 10s)) << "the reply was held back";
+    ASSERT_FALSE(blocked.Wait(std::chrono::steady_clock::now()))
+        << "the reply came only once the blocked handler was done";
+    Result<ReplyView<ft::AddReply>> got = sum.Get();
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ((*got)->sum(), 42);
+    if (!one_worker) blocked.Cancel();
+    EXPECT_EQ(blocked.Get().status().code(),
+              one_worker ? StatusCode::kDeadlineExceeded : StatusCode::kCancelled);
+    EXPECT_EQ(server_->ReadLine(kStartTimeout), "unblocked");
+  }
+}
+
 TEST_P(EndToEnd, ServerStreamDeliversEveryMessageInOrder) {
   Channel channel = Connected();
   ft::TestService::Client client(channel);

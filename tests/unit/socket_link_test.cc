@@ -278,3 +278,134 @@ TEST(SocketLinkSend, ADeadlineThatFindsAFramePartlySentLetsTheLinkFinishItAndSta
 
 }  // namespace
 }  // namespace ferry::internal
+
+// SendBatched: small frames wait in a batch until the link's receiver would wait, a Flush, the
+// next frame sent, or the write side's close; in order, and never while a receiver waits.
+namespace ferry::internal {
+namespace {
+
+// Two SocketLinks on a socket pair: `near` batches, `far` reads what it sends.
+struct LinkedPair {
+  LinkedPair() {
+    int fds[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    SocketLinkOptions options;
+    options.max_frame_bytes = 64 * kMiB;
+    auto a = SocketLink::Adopt(Fd(fds[0]), options);
+    auto b = SocketLink::Adopt(Fd(fds[1]), options);
+    EXPECT_TRUE(a.ok() && b.ok());
+    near = std::move(*a);
+    far = std::move(*b);
+  }
+  // Whether `far` has a frame from `near` without waiting.
+  bool FarHasAFrame() {
+    Result<PooledBuffer> got = far->Receive(Clock::now());
+    if (got.ok()) pending.push_back(std::vector<uint8_t>(got->data(), got->data() + got->size()));
+    return got.ok();
+  }
+  // The next frame at `far`, from what FarHasAFrame took first.
+  std::vector<uint8_t> NextAtFar() {
+    if (!pending.empty()) {
+      std::vector<uint8_t> first = std::move(pending.front());
+      pending.erase(pending.begin());
+      return first;
+    }
+    Result<PooledBuffer> got = far->Receive(Clock::now() + 10s);
+    EXPECT_TRUE(got.ok()) << got.status();
+    if (!got.ok()) return {};
+    return std::vector<uint8_t>(got->data(), got->data() + got->size());
+  }
+
+  std::unique_ptr<SocketLink> near;
+  std::unique_ptr<SocketLink> far;
+  std::vector<std::vector<uint8_t>> pending;
+};
+
+Status Batch(FrameLink& link, const std::vector<uint8_t>& bytes) {
+  const FrameLink::Part parts[] = {bytes};
+  return link.SendBatched(parts, Clock::time_point::max());
+}
+
+TEST(SocketLinkBatch, AFrameWaitsForFlushAndFramesKeepTheirOrder) {
+  LinkedPair pair;
+  ASSERT_TRUE(Batch(*pair.near, {1}).ok());
+  ASSERT_TRUE(Batch(*pair.near, {2, 2}).ok());
+  EXPECT_FALSE(pair.FarHasAFrame()) << "a batched frame went out on its own";
+  pair.near->Flush();
+  EXPECT_EQ(pair.NextAtFar(), std::vector<uint8_t>({1}));
+  EXPECT_EQ(pair.NextAtFar(), std::vector<uint8_t>({2, 2}));
+}
+
+TEST(SocketLinkBatch, TheNextFrameSentTakesTheBatchAheadOfIt) {
+  for (const bool bounded : {false, true}) {
+    SCOPED_TRACE(bounded ? "with a deadline" : "without one");
+    LinkedPair pair;
+    ASSERT_TRUE(Batch(*pair.near, {1}).ok());
+    const std::vector<uint8_t> next = {3, 3, 3};
+    const FrameLink::Part parts[] = {next};
+    ASSERT_TRUE(
+        pair.near->Send(parts, bounded ? Clock::now() + 10s : Clock::time_point::max()).ok());
+    EXPECT_EQ(pair.NextAtFar(), std::vector<uint8_t>({1}));
+    EXPECT_EQ(pair.NextAtFar(), next);
+  }
+}
+
+TEST(SocketLinkBatch, AFrameTooLargeToBatchGoesAtOnceAfterTheBatch) {
+  LinkedPair pair;
+  ASSERT_TRUE(Batch(*pair.near, {1}).ok());
+  const std::vector<uint8_t> large(64 * 1024, 9);
+  ASSERT_TRUE(Batch(*pair.near, large).ok());
+  EXPECT_EQ(pair.NextAtFar(), std::vector<uint8_t>({1}));
+  EXPECT_EQ(pair.NextAtFar(), large);
+}
+
+TEST(SocketLinkBatch, ClosingTheWriteSideSendsTheBatchFirst) {
+  LinkedPair pair;
+  ASSERT_TRUE(Batch(*pair.near, {7}).ok());
+  pair.near->CloseWrites();
+  EXPECT_EQ(pair.NextAtFar(), std::vector<uint8_t>({7}));
+  EXPECT_EQ(pair.far->Receive(Clock::now() + 10s).status().code(), StatusCode::kUnavailable);
+}
+
+TEST(SocketLinkBatch, TheBatchWaitsWhileTheReceiverHasFramesReadInAndGoesBeforeItWaits) {
+  LinkedPair pair;
+  // Two frames in one write (one batch): the first Receive reads both in.
+  ASSERT_TRUE(Batch(*pair.far, {'a'}).ok());
+  ASSERT_TRUE(Batch(*pair.far, {'b'}).ok());
+  pair.far->Flush();  // both in one write
+  Result<PooledBuffer> first = pair.near->Receive(Clock::now() + 10s);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(pair.near->FrameReady()) << "the second frame was not read in with the first";
+
+  ASSERT_TRUE(Batch(*pair.near, {5}).ok());  // a reply to the first, say
+  Result<PooledBuffer> second = pair.near->Receive(Clock::now() + 10s);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->data()[0], 'b');
+  EXPECT_FALSE(pair.FarHasAFrame()) << "the batch went while frames were still read in";
+
+  // Nothing more read in: the next Receive would wait, so the batch goes first.
+  EXPECT_EQ(pair.near->Receive(Clock::now()).status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(pair.NextAtFar(), std::vector<uint8_t>({5}));
+}
+
+TEST(SocketLinkBatch, AFrameBatchedWhileAnotherThreadReceivesIsNotLeftWaiting) {
+  // Whether the receiver waits already (the frame goes at once) or has yet to begin (it
+  // flushes first), the frame reaches the far side with no Flush; the far side's answer then
+  // ends the receiver's wait.
+  for (int round = 0; round < 50; ++round) {
+    LinkedPair pair;
+    std::thread receiver([&] {
+      Result<PooledBuffer> answer = pair.near->Receive(Clock::now() + 20s);
+      EXPECT_TRUE(answer.ok()) << answer.status();
+    });
+    ASSERT_TRUE(Batch(*pair.near, {static_cast<uint8_t>(round)}).ok());
+    EXPECT_EQ(pair.NextAtFar(), std::vector<uint8_t>({static_cast<uint8_t>(round)}));
+    const std::vector<uint8_t> answer = {42};
+    const FrameLink::Part parts[] = {answer};
+    EXPECT_TRUE(pair.far->Send(parts, Clock::time_point::max()).ok());
+    receiver.join();
+  }
+}
+
+}  // namespace
+}  // namespace ferry::internal

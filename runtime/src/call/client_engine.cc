@@ -92,8 +92,10 @@ void ClientEngine::Register(ClientCall& call) {
   ++open_calls_;
 }
 
-Status ClientEngine::SendFor(ClientCall& call, const CallHeader& header, OutgoingMessage* payload) {
-  Status sent = link_->Send(header, payload, call.deadline);
+Status ClientEngine::SendFor(ClientCall& call, const CallHeader& header, OutgoingMessage* payload,
+                             bool batch) {
+  Status sent = batch ? link_->SendBatched(header, payload, call.deadline)
+                      : link_->Send(header, payload, call.deadline);
   if (sent.ok()) return sent;
   switch (sent.code()) {
     case StatusCode::kInvalidArgument:
@@ -169,6 +171,7 @@ std::shared_ptr<ClientCall> ClientEngine::Open(uint32_t method_id, MethodKind ki
   if (Clock::now() >= call->deadline) {
     return fail(Status::DeadlineExceeded("the deadline passed before the call"));
   }
+  bool batch;
   {
     std::unique_lock lock(mutex_);
     if (closed_.load(std::memory_order_relaxed)) return fail(closed_status_);
@@ -181,6 +184,10 @@ std::shared_ptr<ClientCall> ClientEngine::Open(uint32_t method_id, MethodKind ki
     ++async_calls_;
     AccountLocked(*call);
     EnsureCompletionThread();
+    // While an asynchronous call is open somebody reads (the completion thread, or a caller
+    // waiting), and flushes the batch before it waits: a burst of asynchronous calls goes out
+    // in one system call, as soon as that reader has taken what it already read in.
+    batch = kind == MethodKind::kUnary && completion_thread_.joinable();
   }
   CallHeader header;
   header.type = FrameType::kRequest;
@@ -192,7 +199,7 @@ std::shared_ptr<ClientCall> ClientEngine::Open(uint32_t method_id, MethodKind ki
     header.window_messages = std::max(1U, options_.stream_window.messages);
     header.window_bytes = options_.stream_window.bytes;
   }
-  Status sent = SendFor(*call, header, request);
+  Status sent = SendFor(*call, header, request, batch);
   if (!sent.ok()) {
     std::unique_lock lock(mutex_);
     std::shared_ptr<ClientCall> self = EndLocked(*call, sent, EndKind::kUnsent);
@@ -565,6 +572,7 @@ void ClientEngine::CompletionLoop() {
       std::function<void()> run = std::move(completions_.front());
       completions_.pop_front();
       lock.unlock();
+      link_->Flush();  // a callback may take long: nothing batched waits for it
       run();
       run = nullptr;  // a call's last reference goes here, outside the lock
       if (engine_destroyed_here == this) return;  // and with it the engine's: `this` is gone

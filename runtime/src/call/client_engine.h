@@ -117,8 +117,10 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
                std::unique_lock<std::mutex>& lock);
   // Registers `call` under a fresh id. With mutex_ held.
   void Register(ClientCall& call);
-  // Sends a frame of `call`, mapping a failure to what the caller should see.
-  Status SendFor(ClientCall& call, const CallHeader& header, OutgoingMessage* payload);
+  // Sends a frame of `call` (`batch`: MessageLink::SendBatched), mapping a failure to what the
+  // caller should see.
+  Status SendFor(ClientCall& call, const CallHeader& header, OutgoingMessage* payload,
+                 bool batch = false);
   // Waits until done() or `deadline`, reading messages while nobody else does. With mutex_.
   template <class Done>
   bool Await(std::condition_variable& cv, Done done, Clock::time_point deadline,

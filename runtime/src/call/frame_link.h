@@ -34,6 +34,23 @@ class FrameLink {
   // time, else it shuts down. UNAVAILABLE once the link is down.
   virtual Status Send(std::span<const Part> parts,
                       std::chrono::steady_clock::time_point deadline) = 0;
+  // Like Send, but the link may hold a small frame back, copied into a batch that goes out
+  // ahead of the next Send, at Flush(), or as soon as Receive would wait: replies to a burst
+  // of pipelined calls (or a burst of asynchronous calls) then cost one system call instead
+  // of one each. Only worth it while a thread is in, or heading for, Receive: the frame waits
+  // for that thread to run out of frames already read in, and goes at once if it waits
+  // already. `deadline` bounds waiting for a turn (and for room, should the frame go now).
+  // The default sends at once.
+  virtual Status SendBatched(std::span<const Part> parts,
+                             std::chrono::steady_clock::time_point deadline) {
+    return Send(parts, deadline);
+  }
+  // Sends what SendBatched held back, unless another thread is sending (then its frame took
+  // the batch along). Blocks while the peer does not drain, as Send does.
+  virtual void Flush() {}
+  // Whether Receive would return a frame without waiting (a whole one was read ahead). For
+  // the receiving thread.
+  virtual bool FrameReady() const { return false; }
   // Blocks for the next whole frame, received into a buffer from the link's pool (its size()
   // is the frame's). One receiving thread at a time. DEADLINE_EXCEEDED when no frame has begun
   // to arrive by `deadline` (time_point::max() waits for ever); a frame that has begun is read

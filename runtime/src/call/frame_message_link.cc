@@ -31,6 +31,21 @@ OutgoingMessage FrameMessageLink::NewMessage(size_t size_hint) {
 
 Status FrameMessageLink::Send(const CallHeader& header, OutgoingMessage* payload,
                               std::chrono::steady_clock::time_point deadline) {
+  return SendFrame(header, payload, [&](std::span<const FrameLink::Part> parts) {
+    return link_->Send(parts, deadline);
+  });
+}
+
+Status FrameMessageLink::SendBatched(const CallHeader& header, OutgoingMessage* payload,
+                                     std::chrono::steady_clock::time_point deadline) {
+  return SendFrame(header, payload, [&](std::span<const FrameLink::Part> parts) {
+    return link_->SendBatched(parts, deadline);
+  });
+}
+
+template <class Sender>
+Status FrameMessageLink::SendFrame(const CallHeader& header, OutgoingMessage* payload,
+                                   Sender send) {
   std::span<const uint8_t> bytes;
   if (payload != nullptr) {
     auto* allocator = dynamic_cast<PoolAllocator*>(payload->allocator());
@@ -49,7 +64,7 @@ Status FrameMessageLink::Send(const CallHeader& header, OutgoingMessage* payload
   }
   const EncodedHeader encoded(header);
   const FrameLink::Part parts[] = {encoded.header(), encoded.padding(), bytes};
-  Status sent = link_->Send(parts, deadline);
+  Status sent = send(parts);
   if (sent.ok() && payload != nullptr) *payload = OutgoingMessage();  // its buffer goes back
   return sent;
 }

@@ -28,6 +28,10 @@ class FrameMessageLink final : public MessageLink,
   OutgoingMessage NewMessage(size_t size_hint) override;
   Status Send(const CallHeader& header, OutgoingMessage* payload,
               std::chrono::steady_clock::time_point deadline) override;
+  Status SendBatched(const CallHeader& header, OutgoingMessage* payload,
+                     std::chrono::steady_clock::time_point deadline) override;
+  void Flush() override { link_->Flush(); }
+  bool InboundReady() const override { return link_->FrameReady(); }
   Result<InboundMessage> Receive(std::chrono::steady_clock::time_point deadline) override;
   void Shutdown() override;
   void CloseWrites() override { link_->CloseWrites(); }
@@ -40,6 +44,10 @@ class FrameMessageLink final : public MessageLink,
  private:
   FrameMessageLink(std::unique_ptr<FrameLink> link, uint64_t max_message_bytes,
                    std::shared_ptr<BufferPool> send_pool);
+
+  // Send and SendBatched: checks `payload` and hands the frame to `send`.
+  template <class Sender>
+  Status SendFrame(const CallHeader& header, OutgoingMessage* payload, Sender send);
 
   std::unique_ptr<FrameLink> link_;
   const uint64_t max_message_bytes_;

@@ -219,6 +219,7 @@ void LinkServerConnection::ServeTurn(uint64_t me) {
       std::lock_guard relock(mutex_);
       kept = role_ == Role::kHandling && role_owner_ == me;
       if (kept) role_ = Role::kReading;
+      return kept;
     });
     loop_->LeaveHandler();
     if (!kept) {  // taken over: this worker goes back to the pool
@@ -317,20 +318,25 @@ void LinkServerConnection::WorkLoop(uint64_t me) {
         alarm_armed_ = true;
         armed_here = true;
       }
+      const bool alone = !standby_;
       lock.unlock();
       bool kept = false;
       // Once the handler has run, the role is ours again unless a standby took it over; the
       // reply is sent after that, so a slow peer cannot make a fast handler look slow.
+      // Replies held back for the calls before this one go out first when no standby could
+      // take over (and send them) should this handler be slow.
+      if (alone) link_->Flush();
       Handle(call, [&] {
         std::lock_guard relock(mutex_);
         kept = role_ == Role::kHandling && role_owner_ == me;
-        if (!kept) return;
+        if (!kept) return false;
         role_ = Role::kReading;
         last_handler_end_ = Clock::now();
         if (sparse && armed_here && alarm_armed_) {
           alarm_->Disarm();
           alarm_armed_ = false;
         }  // otherwise the alarm stays armed: see kHandlerGrace
+        return true;
       });
       lock.lock();
       if (!kept) break;  // taken over meanwhile: back to waiting for the role
@@ -623,7 +629,7 @@ void LinkServerConnection::FinishDeferred(ServerCall& call, Status status, Outgo
 }
 
 void LinkServerConnection::Handle(const std::shared_ptr<ServerCall>& call,
-                                  const std::function<void()>& ran) {
+                                  const std::function<bool()>& ran) {
   OutgoingMessage reply = link_->NewMessage(0);
   Deferral deferral(*this, call);
   Status status;
@@ -635,7 +641,7 @@ void LinkServerConnection::Handle(const std::shared_ptr<ServerCall>& call,
   }
   call->DropRequest();  // the request's memory goes back before the reply is sent
   if (deferral.deferred()) {  // the reply goes out through its sender (FinishDeferred)
-    ran();
+    (void)ran();
     return;
   }
   status = call->Conclude(std::move(status));
@@ -643,16 +649,20 @@ void LinkServerConnection::Handle(const std::shared_ptr<ServerCall>& call,
     std::lock_guard lock(mutex_);
     active_.erase(call->id());
   }
-  ran();
+  // The reading role's holder with the next call already read in sends its reply with the
+  // replies to those calls (one system call for a burst of pipelined calls); it sends them
+  // before it waits for more.
+  const bool batch = ran() && link_->InboundReady();
   if (call->kind() == static_cast<uint8_t>(MethodKind::kOneway)) {
     if (!status.ok()) LogLine("oneway call failed: " + status.ToString());
   } else {
-    SendReply(*call, std::move(status), &reply);
+    SendReply(*call, std::move(status), &reply, batch);
   }
   CallEnded();
 }
 
-void LinkServerConnection::SendReply(ServerCall& call, Status status, OutgoingMessage* reply) {
+void LinkServerConnection::SendReply(ServerCall& call, Status status, OutgoingMessage* reply,
+                                     bool batch) {
   CallHeader header;
   header.type = FrameType::kReply;
   header.call_id = call.id();
@@ -666,7 +676,8 @@ void LinkServerConnection::SendReply(ServerCall& call, Status status, OutgoingMe
     // cut from a copy, and such copies of large replies pile up in a server's heap (the chaos
     // test saw 30 MiB stay). A failed send means the client is gone (or the link broke): the
     // reader sees it.
-    const Status sent = link_->Send(header, payload, Clock::time_point::max());
+    const Status sent = batch ? link_->SendBatched(header, payload, Clock::time_point::max())
+                              : link_->Send(header, payload, Clock::time_point::max());
     if (payload == nullptr || sent.ok()) return;
     if (sent.code() != StatusCode::kResourceExhausted && sent.code() != StatusCode::kInvalidArgument) {
       if (sent.code() != StatusCode::kDeadlineExceeded) return;

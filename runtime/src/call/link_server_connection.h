@@ -98,11 +98,13 @@ class LinkServerConnection final : public ServerConnection,
   struct StreamThread;
   void RunStream(const std::shared_ptr<ServerCall>& call, StreamThread& self);
   size_t RunningStreamsLocked() const;
-  // Runs a unary or oneway handler, calls `ran` (before anything is sent), then replies
-  // (unless the handler deferred its reply: FinishDeferred sends it).
-  void Handle(const std::shared_ptr<ServerCall>& call, const std::function<void()>& ran);
+  // Runs a unary or oneway handler, calls `ran` (before anything is sent; it says whether this
+  // thread still holds the reading role), then replies (unless the handler deferred its
+  // reply: FinishDeferred sends it).
+  void Handle(const std::shared_ptr<ServerCall>& call, const std::function<bool()>& ran);
   void FinishDeferred(ServerCall& call, Status status, OutgoingMessage reply);
-  void SendReply(ServerCall& call, Status status, OutgoingMessage* reply);
+  // `batch`: the link may hold the reply back (MessageLink::SendBatched).
+  void SendReply(ServerCall& call, Status status, OutgoingMessage* reply, bool batch = false);
   // A call admitted by Open() has ended (its reply sent).
   void CallEnded();
   class Deferral;

@@ -46,6 +46,17 @@ class MessageLink {
   // down.
   virtual Status Send(const CallHeader& header, OutgoingMessage* payload,
                       std::chrono::steady_clock::time_point deadline) = 0;
+  // Send that may hold the message back in a batch, until the next Send, Flush(), or the
+  // moment Receive would wait (see FrameLink::SendBatched): only while a thread is in, or
+  // heading for, Receive.
+  virtual Status SendBatched(const CallHeader& header, OutgoingMessage* payload,
+                             std::chrono::steady_clock::time_point deadline) {
+    return Send(header, payload, deadline);
+  }
+  // Sends what SendBatched held back (see FrameLink::Flush).
+  virtual void Flush() {}
+  // Whether Receive would return a message without waiting. For the receiving role's holder.
+  virtual bool InboundReady() const { return false; }
   // The next inbound message. DEADLINE_EXCEEDED when none has begun to arrive by `deadline`;
   // UNAVAILABLE when the peer is gone or Shutdown() was called; DATA_LOSS when the peer broke
   // the protocol (the link is then unusable: the engine shuts it down).

@@ -24,6 +24,13 @@ class SendGate {
     busy_ = true;
     return true;
   }
+  // The turn if it is free now; never waits.
+  bool TryEnter() {
+    std::lock_guard lock(mutex_);
+    if (busy_) return false;
+    busy_ = true;
+    return true;
+  }
   void Leave() {
     {
       std::lock_guard lock(mutex_);

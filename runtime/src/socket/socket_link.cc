@@ -10,6 +10,7 @@
 
 #include <boost/system/system_error.hpp>
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -143,19 +144,33 @@ SocketLink::~SocketLink() {
   if (finisher_.joinable()) finisher_.join();
 }
 
+namespace {
+
+// A frame's 4-byte little-endian length.
+std::array<uint8_t, 4> EncodeLength(uint32_t n) {
+  return {static_cast<uint8_t>(n), static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n >> 16),
+          static_cast<uint8_t>(n >> 24)};
+}
+
+uint32_t DecodeLength(const uint8_t* bytes) {
+  return static_cast<uint32_t>(bytes[0]) | static_cast<uint32_t>(bytes[1]) << 8 |
+         static_cast<uint32_t>(bytes[2]) << 16 | static_cast<uint32_t>(bytes[3]) << 24;
+}
+
+}  // namespace
+
 Status SocketLink::Send(std::span<const Part> parts, Clock::time_point deadline) {
   uint64_t total = 0;
   for (const Part& part : parts) total += part.size();
   if (total > UINT32_MAX) return Status::ResourceExhausted("frame over 4 GiB");
-  const uint32_t n = static_cast<uint32_t>(total);
-  uint8_t length[4] = {static_cast<uint8_t>(n), static_cast<uint8_t>(n >> 8),
-                       static_cast<uint8_t>(n >> 16), static_cast<uint8_t>(n >> 24)};
-  iovec iov[8];
-  int count = 0;
-  iov[count++] = {length, sizeof(length)};
+  std::array<uint8_t, 4> length = EncodeLength(static_cast<uint32_t>(total));
+  // iov[0] is for the batch, if any goes along.
+  iovec iov[9];
+  int count = 1;
+  iov[count++] = {length.data(), length.size()};
   for (const Part& part : parts) {
     if (part.empty()) continue;
-    if (count == 8) return Status::Internal("a frame of more than 7 parts");
+    if (count == 9) return Status::Internal("a frame of more than 7 parts");
     iov[count++] = {const_cast<uint8_t*>(part.data()), part.size()};
   }
   if (!send_gate_.Enter(deadline)) {
@@ -163,10 +178,29 @@ Status SocketLink::Send(std::span<const Part> parts, Clock::time_point deadline)
   }
   SendTurn turn(send_gate_);
   if (shut_down_.load(std::memory_order_acquire)) return Status::Unavailable("link shut down");
+  iovec* remaining = iov + 1;
+  --count;
+  if (!batch_.empty()) {
+    if (deadline != Clock::time_point::max()) {
+      // The batch's frames were accepted already: they must not wait on this frame's
+      // deadline, so they go first, within their own frame time.
+      if (!FlushLocked()) {
+        turn.Leave();
+        Shutdown();
+        return Status::Unavailable("send: the peer did not take the frames before this one");
+      }
+    } else {  // one system call for both
+      iov[0] = {batch_.data(), batch_.size()};
+      remaining = iov;
+      ++count;
+    }
+  }
+  const size_t frame_bytes = total + length.size() + (remaining == iov ? batch_.size() : 0);
   size_t written = 0;
-  iovec* remaining = iov;
   const Io io = WriteAll(socket_.native_handle(), &remaining, &count, deadline, &written);
   bytes_copied_.fetch_add(written, std::memory_order_relaxed);
+  batch_.clear();  // gone along (a bounded send flushed it first)
+  batched_.store(false, std::memory_order_relaxed);
   if (io == Io::kDone) return Status::Ok();
   if (io == Io::kDeadline && written == 0) {
     return Status::DeadlineExceeded("no room to send before the deadline");
@@ -186,7 +220,7 @@ Status SocketLink::Send(std::span<const Part> parts, Clock::time_point deadline)
   if (io == Io::kDeadline) {
     FinishInBackground(std::span(remaining, static_cast<size_t>(count)), turn.Release());
     return Status::DeadlineExceeded("the deadline passed with " + std::to_string(written) +
-                                    " of " + std::to_string(total + sizeof(length)) +
+                                    " of " + std::to_string(frame_bytes) +
                                     " frame bytes sent; the rest goes out without the caller");
   }
   turn.Leave();
@@ -194,6 +228,63 @@ Status SocketLink::Send(std::span<const Part> parts, Clock::time_point deadline)
   return Status::Unavailable(std::string("send: ") + (io == Io::kClosed
                                                           ? "peer closed the connection"
                                                           : std::strerror(errno)));
+}
+
+Status SocketLink::SendBatched(std::span<const Part> parts, Clock::time_point deadline) {
+  uint64_t total = sizeof(uint32_t);
+  for (const Part& part : parts) total += part.size();
+  if (total <= kBatchFrameBytes) {
+    if (!send_gate_.Enter(deadline)) {
+      return Status::DeadlineExceeded("another frame was still being sent at the deadline");
+    }
+    SendTurn turn(send_gate_);
+    if (shut_down_.load(std::memory_order_acquire)) return Status::Unavailable("link shut down");
+    if (batch_.size() + total <= kBatchBytes) {
+      const std::array<uint8_t, 4> length =
+          EncodeLength(static_cast<uint32_t>(total - sizeof(uint32_t)));
+      batch_.insert(batch_.end(), length.begin(), length.end());
+      for (const Part& part : parts) batch_.insert(batch_.end(), part.begin(), part.end());
+      bytes_copied_.fetch_add(total, std::memory_order_relaxed);  // the copy into the batch
+      batched_.store(true, std::memory_order_seq_cst);
+      turn.Leave();
+      // A receiver that waits already (or is about to, and found the turn taken) sends it.
+      if (receiving_.load(std::memory_order_seq_cst)) Flush();
+      return Status::Ok();
+    }
+  }
+  return Send(parts, deadline);  // the batch goes out with it
+}
+
+void SocketLink::Flush() {
+  if (!batched_.load(std::memory_order_seq_cst)) return;
+  // A sender holding the turn took the batch along: frames join the batch only in turn.
+  if (!send_gate_.TryEnter()) return;
+  SendTurn turn(send_gate_);
+  if (shut_down_.load(std::memory_order_acquire) || FlushLocked()) return;
+  turn.Leave();
+  Shutdown();
+}
+
+bool SocketLink::FlushLocked() {
+  if (batch_.empty()) return true;
+  iovec part{batch_.data(), batch_.size()};
+  iovec* parts = &part;
+  int count = 1;
+  size_t written = 0;
+  const Io io =
+      WriteAll(socket_.native_handle(), &parts, &count, FrameDeadline(batch_.size()), &written);
+  bytes_copied_.fetch_add(written, std::memory_order_relaxed);
+  batch_.clear();
+  batched_.store(false, std::memory_order_relaxed);
+  return io == Io::kDone;
+}
+
+bool SocketLink::FrameReady() const {
+  const size_t ahead = ahead_end_ - ahead_begin_;
+  if (ahead < sizeof(uint32_t)) return false;
+  const uint32_t n = DecodeLength(ahead_.data() + ahead_begin_);
+  // A length Receive refuses is an answer without waiting too.
+  return ahead - sizeof(uint32_t) >= n || n == 0 || n > options_.max_frame_bytes;
 }
 
 void SocketLink::FinishInBackground(std::span<const iovec> rest, SendGate* gate) {
@@ -259,6 +350,18 @@ Result<PooledBuffer> SocketLink::TakeFrameBuffer(uint32_t size, Clock::time_poin
 
 Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
   const int fd = socket_.native_handle();
+  // Frames batched before we may wait go now; those batched while we wait go at once.
+  struct Receiving {
+    explicit Receiving(std::atomic<bool>* flag) : flag(flag) {}
+    ~Receiving() {
+      if (flag != nullptr) flag->store(false, std::memory_order_relaxed);
+    }
+    std::atomic<bool>* flag;
+  } receiving(FrameReady() ? nullptr : &receiving_);
+  if (receiving.flag != nullptr) {
+    receiving_.store(true, std::memory_order_seq_cst);
+    Flush();
+  }
   if (ahead_.empty()) ahead_.resize(kReadAheadBytes);
   if (ahead_begin_ == ahead_end_) {
     ahead_begin_ = ahead_end_ = 0;
@@ -303,10 +406,7 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
       if (io != Io::kDone) return Status::DataLoss("truncated frame length");
     }
   }
-  const uint8_t* length = ahead_.data() + ahead_begin_;
-  const uint32_t n = static_cast<uint32_t>(length[0]) | static_cast<uint32_t>(length[1]) << 8 |
-                     static_cast<uint32_t>(length[2]) << 16 |
-                     static_cast<uint32_t>(length[3]) << 24;
+  const uint32_t n = DecodeLength(ahead_.data() + ahead_begin_);
   if (n == 0 || n > options_.max_frame_bytes) {
     return Status::DataLoss("frame of " + std::to_string(n) + " bytes (the limit is " +
                             std::to_string(options_.max_frame_bytes) + ")");
@@ -340,6 +440,7 @@ Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
 void SocketLink::CloseWrites() {
   if (!send_gate_.Enter(std::chrono::steady_clock::time_point::max())) return;
   SendTurn turn(send_gate_);
+  if (!shut_down_.load(std::memory_order_acquire)) (void)FlushLocked();
   ::shutdown(socket_.native_handle(), SHUT_WR);
 }
 

@@ -53,9 +53,15 @@ class SocketLink final : public FrameLink {
 
   std::string_view name() const override { return tcp_ ? "tcp" : "unix"; }
   Status Send(std::span<const Part> parts, std::chrono::steady_clock::time_point deadline) override;
-  // While waiting for a frame to begin, the pool's large idle buffers age out.
+  // Frames of up to kBatchFrameBytes are held back, kBatchBytes at most.
+  Status SendBatched(std::span<const Part> parts,
+                     std::chrono::steady_clock::time_point deadline) override;
+  void Flush() override;
+  bool FrameReady() const override;
+  // While waiting for a frame to begin, the pool's large idle buffers age out. Sends the batch
+  // first if it would wait.
   Result<PooledBuffer> Receive(std::chrono::steady_clock::time_point deadline) override;
-  // Half-closes the socket (after a frame in progress): a server that closed with the client's
+  // Half-closes the socket (after a frame in progress and the batch): a server that closed with the client's
   // frames unread would reset the connection and lose what the client has not read yet.
   void CloseWrites() override;
   void Shutdown() override;
@@ -67,6 +73,9 @@ class SocketLink final : public FrameLink {
              SocketLinkOptions options);
   // How long a frame of `size` bytes may take to arrive (time_point::max() when unbounded).
   std::chrono::steady_clock::time_point FrameDeadline(uint64_t size) const;
+  // Writes the batch out (holding the send turn), within its frame time; false when the
+  // link is to shut down.
+  bool FlushLocked();
   // Sends `rest` of a frame on a thread of the link's own, which then leaves `gate`.
   void FinishInBackground(std::span<const iovec> rest, SendGate* gate);
   // The buffer for a frame of `size` bytes, waiting for budget until `deadline` (or until
@@ -84,6 +93,16 @@ class SocketLink final : public FrameLink {
   std::thread finisher_;
   std::atomic<bool> shut_down_{false};
   std::atomic<uint64_t> bytes_copied_{0};
+  // SendBatched's frames (each with its length), not sent yet: they go out ahead of the next
+  // frame sent. Guarded by the send turn; `batched_` says whether there are any, for Receive
+  // to look without taking the turn. `receiving_` is set while Receive may wait: a frame
+  // batched then goes at once. (Receive sets it, then flushes; SendBatched appends, leaves the
+  // turn, then looks at it: one of them sees the other.)
+  static constexpr size_t kBatchFrameBytes = 4 * 1024;
+  static constexpr size_t kBatchBytes = 16 * 1024;
+  std::vector<uint8_t> batch_;
+  std::atomic<bool> batched_{false};
+  std::atomic<bool> receiving_{false};
   // Receive's: bytes read from the socket ahead of the frame being taken apart, so that a
   // burst of small frames (pipelined calls, their replies) costs one recv instead of two per
   // frame. The unread part is [ahead_begin_, ahead_end_).
