@@ -224,6 +224,29 @@ TEST_F(EngineTest, MoreSynchronousCallersThanCpusAllGetTheirOwnReplies) {
   EXPECT_EQ(ValueOf(*reply), 10);
 }
 
+TEST_F(EngineTest, RepliesThatArriveTogetherWakeEveryWaitingCaller) {
+  // The server's replies are held, then delivered at once (in the order the server answered):
+  // the client's reader routes them in one turn and wakes each synchronous caller once it has
+  // let the engine's mutex go.
+  Start();
+  server_link_->HoldSends();
+  constexpr int kCallers = 8;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kCallers; ++t) {
+    callers.emplace_back([&, t] {
+      Result<IncomingMessage> reply =
+          client_->Call(kDouble, MethodKind::kUnary, Request(t), {.deadline = 30s});
+      if (!reply.ok() || ValueOf(*reply) != 2 * t) ++wrong;
+    });
+  }
+  const bool held = server_link_->WaitHeld(kCallers, 30s);
+  server_link_->ReleaseSends();
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_TRUE(held) << "the server did not answer every call";
+  EXPECT_EQ(wrong.load(), 0);
+}
+
 TEST_F(EngineTest, OnewayRunsItsHandlerAndGetsNoReply) {
   Start();
   ASSERT_TRUE(client_->Call(kRecord, MethodKind::kOneway, Request(7), {}).ok());

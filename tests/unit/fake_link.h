@@ -66,9 +66,32 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
     }
     std::lock_guard lock(out_->mutex);
     if (out_->closed) return Status::Unavailable("fake link closed");
-    out_->frames.push_back(std::move(frame));
+    (holding_ ? held_ : out_->frames).push_back(std::move(frame));
     out_->arrived.notify_all();
     return Status::Ok();
+  }
+
+  // Frames sent from now on wait, in order, until ReleaseSends() delivers them all at once.
+  void HoldSends() {
+    std::lock_guard lock(out_->mutex);
+    holding_ = true;
+  }
+  void ReleaseSends() {
+    std::lock_guard lock(out_->mutex);
+    holding_ = false;
+    for (Frame& frame : held_) out_->frames.push_back(std::move(frame));
+    held_.clear();
+    out_->arrived.notify_all();
+  }
+  // Whether `count` frames are held, waiting up to `timeout`.
+  bool WaitHeld(size_t count, std::chrono::seconds timeout) {
+    std::unique_lock lock(out_->mutex);
+    return out_->arrived.wait_for(lock, timeout, [&] { return held_.size() >= count; });
+  }
+
+  bool InboundReady() const override {
+    std::lock_guard lock(in_->mutex);
+    return !in_->frames.empty();
   }
 
   Result<InboundMessage> Receive(Clock::time_point deadline) override {
@@ -124,6 +147,8 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
   int released() const { return released_->load(); }
 
  private:
+  bool holding_ = false;    // guarded by out_->mutex
+  std::deque<Frame> held_;  // likewise
   struct HeapAllocator final : MessageAllocator {
     explicit HeapAllocator(FakeLink* owner) : link(owner) {}
     uint8_t* allocate(size_t size) override { return new uint8_t[size]; }

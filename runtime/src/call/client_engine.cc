@@ -20,6 +20,9 @@ size_t Cpus() {
 // asynchronous call's deadline, is noticed without a message arriving.
 constexpr auto kReadSlice = std::chrono::milliseconds(50);
 
+// At most this many messages are routed per turn of the reading role (ReadOnce).
+constexpr size_t kBurstMessages = 64;
+
 // Set by ~ClientEngine when it runs on the engine's own completion thread (the last reference
 // dropped in a callback): the loop must then return without touching the engine again.
 thread_local const void* engine_destroyed_here = nullptr;
@@ -116,7 +119,10 @@ Status ClientEngine::SendFor(ClientCall& call, const CallHeader& header, Outgoin
 
 Result<IncomingMessage> ClientEngine::Call(uint32_t method_id, MethodKind kind,
                                            OutgoingMessage request, const CallOptions& options) {
-  ClientCall call;
+  // On the heap, shared: a reader may wake the caller after it has let the engine go (see
+  // ReadOnce), when the caller may already be returning.
+  const auto held = std::make_shared<ClientCall>();
+  ClientCall& call = *held;
   call.kind = kind;
   call.deadline = DeadlineFrom(options.deadline);
   if (Clock::now() >= call.deadline) {
@@ -260,20 +266,59 @@ void ClientEngine::ReadOnce(Clock::time_point deadline, bool spin,
   lock.unlock();
   link_->AllowSpinning(spin);
   Result<InboundMessage> inbound = link_->Receive(std::min(deadline, Clock::now() + kReadSlice));
+  // What has arrived with it is taken too and routed under the same lock: with many callers
+  // the reader takes the engine's mutex once per burst of replies, not once per reply.
+  std::vector<Result<InboundMessage>>& burst = burst_;  // ours while reading_ is set
+  if (inbound.ok()) {
+    while (burst.size() < kBurstMessages && link_->InboundReady()) {
+      burst.push_back(link_->Receive(Clock::now()));
+      if (!burst.back().ok()) break;
+    }
+  }
   lock.lock();
   reading_ = false;
-  if (inbound.ok()) {
-    if (!Route(std::move(*inbound))) {
+  deferring_wakes_ = true;
+  const auto take = [&](Result<InboundMessage>& message) {
+    if (message.ok()) {
+      if (!Route(std::move(*message))) {
+        link_->Shutdown();
+        FailAllLocked(Status::Unavailable("the server at " + endpoint_ + " broke the protocol"));
+        return false;
+      }
+    } else if (message.status().code() != StatusCode::kDeadlineExceeded) {
       link_->Shutdown();
-      FailAllLocked(Status::Unavailable("the server at " + endpoint_ + " broke the protocol"));
+      FailAllLocked(Status::Unavailable("the server at " + endpoint_ + " went away (" +
+                                        message.status().message() + ")"));
+      return false;
     }
-  } else if (inbound.status().code() != StatusCode::kDeadlineExceeded) {
-    link_->Shutdown();
-    FailAllLocked(Status::Unavailable("the server at " + endpoint_ + " went away (" +
-                                      inbound.status().message() + ")"));
+    return true;
+  };
+  if (take(inbound)) {
+    for (Result<InboundMessage>& message : burst) {
+      if (!take(message)) break;
+    }
   }
-  // Only the calls the message moved were woken (Route): a caller whose call did not move
-  // sleeps on, instead of waking for every message read on its behalf.
+  burst.clear();
+  deferring_wakes_ = false;
+  // Only the calls the messages moved are woken (Route): a caller whose call did not move
+  // sleeps on, instead of waking for every message read on its behalf. Synchronous callers
+  // are woken once the mutex is free: woken under it, each would wake only to wait for it.
+  if (!woken_.empty()) {
+    std::vector<std::shared_ptr<ClientCall>> woken;
+    woken.swap(woken_);
+    lock.unlock();
+    for (const std::shared_ptr<ClientCall>& call : woken) call->changed.notify_all();
+    woken.clear();  // a synchronous call holds no engine: letting it go here is harmless
+    lock.lock();
+  }
+}
+
+void ClientEngine::NotifyLocked(ClientCall& call) {
+  if (deferring_wakes_ && !call.is_async) {
+    woken_.push_back(call.shared_from_this());
+  } else {
+    call.changed.notify_all();
+  }
 }
 
 bool ClientEngine::Route(InboundMessage message) {
@@ -315,7 +360,7 @@ bool ClientEngine::Route(InboundMessage message) {
       }
       call.inbound_bytes += size;
       call.inbound.push_back(std::move(message.payload));
-      call.changed.notify_all();
+      NotifyLocked(call);
       return true;
     }
     case FrameType::kWindow: {
@@ -325,7 +370,7 @@ bool ClientEngine::Route(InboundMessage message) {
       call.window_bytes = header.window_bytes;
       call.unacked_messages -= std::min(call.unacked_messages, header.acked_messages);
       call.unacked_bytes -= std::min(call.unacked_bytes, header.acked_bytes);
-      call.changed.notify_all();
+      NotifyLocked(call);
       return true;
     }
     default:
@@ -360,7 +405,7 @@ std::shared_ptr<ClientCall> ClientEngine::EndLocked(ClientCall& call, Status sta
     if (call.is_async) --async_calls_;
     self = std::exchange(call.self, nullptr);
   }
-  call.changed.notify_all();
+  NotifyLocked(call);
   if (call.then) completions_.push_back(std::exchange(call.then, nullptr));
   if (!completions_.empty()) completion_wake_.notify_one();
   return self;

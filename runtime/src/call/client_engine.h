@@ -33,7 +33,7 @@ namespace ferry::internal {
 class ClientEngine;
 
 // The state of one call. Guarded by its engine's mutex.
-class ClientCall {
+class ClientCall : public std::enable_shared_from_this<ClientCall> {
  public:
   using Clock = std::chrono::steady_clock;
 
@@ -138,6 +138,9 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   // Applies one inbound message to its call. With mutex_ held; false when the server broke the
   // protocol.
   bool Route(InboundMessage message);
+  // Wakes whoever waits for `call` to move: at once, or (a synchronous call, while ReadOnce
+  // routes) once ReadOnce has let the mutex go. With mutex_ held.
+  void NotifyLocked(ClientCall& call);
   enum class EndKind {
     kByServer,  // its Reply came: what the server sent before it is still to be read
     kHere,      // the client gave up (Cancel, deadline, a bad message): unread messages go
@@ -176,6 +179,11 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   Clock::time_point next_expiry_ = Clock::time_point::max();
   std::condition_variable capacity_;
   bool reading_ = false;
+  // ReadOnce's: the messages read in with the first, and the synchronous calls to wake once
+  // the mutex is free (while deferring_wakes_).
+  std::vector<Result<InboundMessage>> burst_;
+  bool deferring_wakes_ = false;
+  std::vector<std::shared_ptr<ClientCall>> woken_;
   std::vector<std::condition_variable*> waiting_;  // callers that may take the receiving role
   std::unordered_map<uint64_t, ClientCall*> calls_;
   Status closed_status_;

@@ -62,6 +62,7 @@ class ShmLink final : public MessageLink {
   }
   Doorbells doorbells() const override;
   Result<InboundMessage> Poll() override;
+  bool InboundReady() const override { return !inbound_.Empty(); }
   bool Park() override;
   void Unpark() override;
   void CheckPeer() override;

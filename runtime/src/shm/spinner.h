@@ -10,6 +10,7 @@
 // spinning thread holds a CPU that another one needs.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -28,6 +29,7 @@ class LearnedSpinner {
   // two apart); spinning then stops for the next kQuietWaits waits.
   static constexpr std::chrono::nanoseconds kPreempted = std::chrono::microseconds(50);
   static constexpr uint32_t kQuietWaits = 64;
+  static constexpr uint32_t kMaxQuietWaits = 8192;
 
   // How long the next wait should spin: zero unless most recent messages came within kLimit
   // of their wait; kLongLimit when three in four or more did.
@@ -51,7 +53,14 @@ class LearnedSpinner {
   bool SpinOnce(Ready& ready, Clock::time_point until) {
     bool preempted = false;
     const bool got = Spin(ready, until, &preempted);
-    if (preempted) quiet_ = kQuietWaits;
+    if (preempted) {
+      // Preempted again soon after the last quiet spell: the CPUs stay crowded, so the next
+      // spell is longer (up to kMaxQuietWaits); a spin that runs undisturbed shortens it.
+      quiet_ = quiet_spell_;
+      quiet_spell_ = std::min(quiet_spell_ * 2, kMaxQuietWaits);
+    } else if (quiet_spell_ > kQuietWaits) {
+      quiet_spell_ /= 2;
+    }
     return got;
   }
 
@@ -74,7 +83,8 @@ class LearnedSpinner {
  private:
   static constexpr uint32_t kScale = 1024;
   uint32_t score_ = kScale;  // spin at first: a new connection is usually busy
-  uint32_t quiet_ = 0;       // waits left without spinning (see LearnWake)
+  uint32_t quiet_ = 0;       // waits left without spinning (see SpinOnce)
+  uint32_t quiet_spell_ = kQuietWaits;  // how many the next preempted spin gets
 };
 
 }  // namespace ferry::shm
