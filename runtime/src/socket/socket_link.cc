@@ -152,6 +152,20 @@ std::array<uint8_t, 4> EncodeLength(uint32_t n) {
           static_cast<uint8_t>(n >> 24)};
 }
 
+// Clears a flag when the scope ends (if given one).
+class ClearOnExit {
+ public:
+  explicit ClearOnExit(std::atomic<bool>* flag) : flag_(flag) {}
+  ClearOnExit(const ClearOnExit&) = delete;
+  ClearOnExit& operator=(const ClearOnExit&) = delete;
+  ~ClearOnExit() {
+    if (flag_ != nullptr) flag_->store(false, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<bool>* flag_;
+};
+
 uint32_t DecodeLength(const uint8_t* bytes) {
   return static_cast<uint32_t>(bytes[0]) | static_cast<uint32_t>(bytes[1]) << 8 |
          static_cast<uint32_t>(bytes[2]) << 16 | static_cast<uint32_t>(bytes[3]) << 24;
@@ -351,17 +365,12 @@ Result<PooledBuffer> SocketLink::TakeFrameBuffer(uint32_t size, Clock::time_poin
 Result<PooledBuffer> SocketLink::Receive(Clock::time_point deadline) {
   const int fd = socket_.native_handle();
   // Frames batched before we may wait go now; those batched while we wait go at once.
-  struct Receiving {
-    explicit Receiving(std::atomic<bool>* flag) : flag(flag) {}
-    ~Receiving() {
-      if (flag != nullptr) flag->store(false, std::memory_order_relaxed);
-    }
-    std::atomic<bool>* flag;
-  } receiving(FrameReady() ? nullptr : &receiving_);
-  if (receiving.flag != nullptr) {
+  const bool may_wait = !FrameReady();
+  if (may_wait) {
     receiving_.store(true, std::memory_order_seq_cst);
     Flush();
   }
+  const ClearOnExit receiving(may_wait ? &receiving_ : nullptr);
   if (ahead_.empty()) ahead_.resize(kReadAheadBytes);
   if (ahead_begin_ == ahead_end_) {
     ahead_begin_ = ahead_end_ = 0;
