@@ -7,8 +7,9 @@
 #   make sanitize  the test suite under ASan+UBSan, then under TSan (all but the consumer
 #                  tests, which build an uninstrumented project against ferry)
 #   make fuzz      libFuzzer (clang) on the handshake decoders, the segment layout check, the
-#                  socket frame reader and call-frame decoder, and the shared-memory link's
-#                  receiving of descriptors, FUZZ_SECONDS each (default 60)
+#                  socket frame reader and call-frame decoder, the shared-memory link's
+#                  receiving of descriptors, and the mq link's frame reassembly, FUZZ_SECONDS
+#                  each (default 60)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 DEPS := cmake make g++ flatbuffers-compiler flatbuffers-compiler-dev libflatbuffers-dev \
@@ -78,11 +79,11 @@ fuzz:
 	  -DFERRY_BUILD_TESTS=OFF -DFERRY_BUILD_EXAMPLES=OFF -DFERRY_BUILD_BENCH=OFF \
 	  "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link$(comma)address$(comma)undefined -fno-sanitize-recover=all")
 	cmake --build build-fuzz -j$(JOBS) --target handshake_fuzz layout_fuzz frame_fuzz shm_fuzz \
-	  make_seeds
+	  mq_fuzz make_seeds
 	mkdir -p build-fuzz/corpus/handshake build-fuzz/corpus/layout build-fuzz/corpus/frame \
-	  build-fuzz/corpus/shm
+	  build-fuzz/corpus/shm build-fuzz/corpus/mq
 	build-fuzz/tests/fuzz/make_seeds build-fuzz/corpus/handshake build-fuzz/corpus/frame \
-	  build-fuzz/corpus/shm
+	  build-fuzz/corpus/shm build-fuzz/corpus/mq
 	build-fuzz/tests/fuzz/handshake_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 	  -print_final_stats=1 build-fuzz/corpus/handshake
 	build-fuzz/tests/fuzz/layout_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
@@ -91,6 +92,8 @@ fuzz:
 	  -print_final_stats=1 build-fuzz/corpus/frame
 	build-fuzz/tests/fuzz/shm_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  -print_final_stats=1 build-fuzz/corpus/shm
+	build-fuzz/tests/fuzz/mq_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	  -print_final_stats=1 build-fuzz/corpus/mq
 
 clean:
 	rm -rf $(BUILD) build-release build-asan build-tsan build-fuzz

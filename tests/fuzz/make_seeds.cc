@@ -1,7 +1,8 @@
 // Writes one valid frame of each handshake message into <handshake dir>, call frames as a
 // socket carries them into <frame dir>, and scripts of shared-memory descriptors into
-// <shm dir>, as seeds for handshake_fuzz, frame_fuzz and shm_fuzz (random bytes rarely get
-// past the FlatBuffers verifier, or make a 64-byte descriptor, on their own).
+// <shm dir>, and queue messages into <mq dir>, as seeds for handshake_fuzz, frame_fuzz,
+// shm_fuzz and mq_fuzz (random bytes rarely get past the FlatBuffers verifier, make a 64-byte
+// descriptor, or name a queue message's kind on their own).
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include "call/call_frame.h"
+#include "mq/mq_wire.h"
 #include "ferry/protocol_generated.h"
 #include "shm/layout.h"
 
@@ -96,9 +98,30 @@ void WriteShmSeeds(const std::string& dir) {
 
 }  // namespace
 
+// mq_fuzz's input: messages, each a one-byte length and its bytes (see mq_fuzz.cc).
+std::string MqMessage(const std::string& bytes) {
+  return std::string(1, static_cast<char>(bytes.size())) + bytes;
+}
+std::string MqHeader(ferry::internal::mq_wire::Kind kind, uint64_t value) {
+  const ferry::internal::mq_wire::Header header{static_cast<uint32_t>(kind), 0, value};
+  return std::string(reinterpret_cast<const char*>(&header), sizeof(header));
+}
+
+void WriteMqSeeds(const std::string& dir) {
+  using ferry::internal::mq_wire::Kind;
+  const std::string hello = MqMessage(MqHeader(Kind::kHello, 4242));
+  const std::string frame(40, '\x2a');
+  WriteBytes(dir + "/inline", hello + MqMessage(MqHeader(Kind::kInlineFrame, 40) + frame) +
+                                  MqMessage(MqHeader(Kind::kHeartbeat, 0)));
+  std::string large = hello + MqMessage(MqHeader(Kind::kFrameStart, 600));
+  for (int sent = 0; sent < 600; sent += 200) large += MqMessage(std::string(200, '\x17'));
+  WriteBytes(dir + "/large", large + MqMessage(MqHeader(Kind::kGoodbye, 0)));
+}
+
 int main(int argc, char** argv) {
-  if (argc != 3 && argc != 4) {
-    std::fprintf(stderr, "usage: make_seeds <handshake dir> <frame dir> [<shm dir>]\n");
+  if (argc < 3 || argc > 5) {
+    std::fprintf(stderr,
+                 "usage: make_seeds <handshake dir> <frame dir> [<shm dir> [<mq dir>]]\n");
     return 2;
   }
   const std::string dir = argv[1];
@@ -184,6 +207,8 @@ int main(int argc, char** argv) {
   WriteBytes(frames + "/conversation", conversation);
 
   // shm_fuzz scripts (see shm_fuzz.cc): descriptors of each type, well placed or not.
-  if (argc == 4) WriteShmSeeds(argv[3]);
+  if (argc >= 4) WriteShmSeeds(argv[3]);
+  // mq_fuzz: a hello, an inline frame, and a frame start with its continuations.
+  if (argc == 5) WriteMqSeeds(argv[4]);
   return 0;
 }

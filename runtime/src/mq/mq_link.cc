@@ -36,6 +36,8 @@
 #include <utility>
 #include <vector>
 
+#include "mq/mq_frame_assembler.h"
+#include "mq/mq_wire.h"
 #include "os/log.h"
 #include "os/send_gate.h"
 #include "os/unix_socket.h"
@@ -66,29 +68,9 @@ constexpr size_t kMaxQueuedBytes = 8 * 1024 * 1024;
 constexpr char kNamePrefix[] = "ferry-mq-";
 constexpr char kShmDir[] = "/dev/shm";
 
-// Between frames every queue message starts with this header. A frame that fits after it in
-// one message travels inline; a larger one is announced by a header-only kFrameStart message
-// and follows in raw messages of the queue's full message size (the last one shorter), with
-// nothing else in between: the writer is the only sender into its queue and finishes a frame
-// before it sends a heartbeat. Raw messages can then be received straight into the frame's
-// buffer.
-enum class Kind : uint32_t {
-  kHello = 0x464d0001,        // value: the sender's pid; the first message either side sends
-  kHeartbeat = 0x464d0002,    // value: 0
-  kInlineFrame = 0x464d0003,  // value: frame length; the frame follows in this message
-  kFrameStart = 0x464d0004,   // value: frame length; the frame follows in raw messages
-  kGoodbye = 0x464d0005,      // value: 0; the sender shut its link down (between frames)
-};
-
-struct Header {
-  uint32_t kind;
-  uint32_t reserved;
-  uint64_t value;
-};
-static_assert(sizeof(Header) == 16);
-
-// A queue message must hold a header and some bytes of frame.
-constexpr size_t kMinQueueMessageBytes = 256;
+using mq_wire::Header;
+using mq_wire::Kind;
+using mq_wire::kMinQueueMessageBytes;
 
 Status FromBoost(const bip::interprocess_exception& e, std::string_view what) {
   std::string message = std::string(what) + ": " + e.what();
@@ -545,13 +527,11 @@ struct MqLink::State {
 
   void ReaderLoop() {
     std::vector<uint8_t> staging(receive_message_bytes);
-    PooledBuffer frame;  // the frame being reassembled, if any
-    uint64_t filled = 0;
-    bool in_frame = false;
+    MqFrameAssembler assembler(*pool, max_message_bytes, bytes_copied);
     while (true) {
       {
         std::unique_lock lock(mutex);
-        if (!in_frame && !RoomLocked()) {
+        if (!assembler.in_frame() && !RoomLocked()) {
           reader_stalled = true;
           // Still watching the peer's socket and process meanwhile.
           while (!shutdown && CheckPeerLocked(Clock::now()) && !RoomLocked()) {
@@ -564,16 +544,14 @@ struct MqLink::State {
       }
       // Raw messages of a large frame land in the frame's buffer when a whole queue message
       // fits there (Boost requires room for the largest message); others go through staging.
-      uint8_t* target = staging.data();
-      size_t capacity = staging.size();
-      if (in_frame && frame.capacity() - filled >= receive_message_bytes) {
-        target = frame.data() + filled;
-        capacity = frame.capacity() - filled;
-      }
+      const std::span<uint8_t> target = assembler.Target(staging);
       size_t size = 0;
       unsigned priority = 0;
       try {
-        if (!receive_queue->timed_receive(target, capacity, size, priority, SliceEnd())) continue;
+        if (!receive_queue->timed_receive(target.data(), target.size(), size, priority,
+                                          SliceEnd())) {
+          continue;
+        }
       } catch (const bip::interprocess_exception& e) {
         std::lock_guard lock(mutex);
         MarkBrokenLocked(FromBoost(e, "mq receive"));
@@ -586,33 +564,15 @@ struct MqLink::State {
         if (shutdown || !broken.ok()) break;
         last_heard = Clock::now();
       }
-      if (in_frame) {
-        if (size == 0 || size > frame.size() - filled) {
-          DataLoss("a frame's continuation overruns its announced length");
-          break;
-        }
-        if (target == staging.data()) {
-          std::memcpy(frame.data() + filled, staging.data(), size);
-          bytes_copied.fetch_add(size, std::memory_order_relaxed);
-        }
-        bytes_copied.fetch_add(size, std::memory_order_relaxed);
-        filled += size;
-        if (filled == frame.size()) {
-          in_frame = false;
-          Deliver(std::move(frame));
-          frame = PooledBuffer();
-        }
-        continue;
-      }
-      if (size < sizeof(Header)) {
-        DataLoss("a queue message shorter than its header");
-        break;
-      }
-      Header header;
-      std::memcpy(&header, staging.data(), sizeof(header));
-      const Kind kind = static_cast<Kind>(header.kind);
-      if (kind == Kind::kHello) {
-        const int64_t pid = static_cast<int64_t>(header.value);
+      MqFrameAssembler::Step step = assembler.Take(target, size);
+      using Step = MqFrameAssembler::Step;
+      if (step.kind == Step::Kind::kFrame) {
+        Deliver(std::move(step.frame));
+      } else if (step.kind == Step::Kind::kFrameBegun) {
+        std::lock_guard lock(mutex);
+        frame_in_progress = true;
+      } else if (step.kind == Step::Kind::kHello) {
+        const int64_t pid = static_cast<int64_t>(step.pid);
         std::unique_lock lock(mutex);
         peer_joined = true;
         if (peer_pid == 0) {  // no socket told us already
@@ -625,47 +585,14 @@ struct MqLink::State {
             peer_process = std::move(process);
           }
         }
-        continue;
-      }
-      if (kind == Kind::kHeartbeat) continue;
-      if (kind == Kind::kGoodbye) {
+      } else if (step.kind == Step::Kind::kGoodbye) {
         std::lock_guard lock(mutex);
         MarkBrokenLocked(Status::Unavailable("mq peer closed the connection"));
         break;
-      }
-      if (kind != Kind::kInlineFrame && kind != Kind::kFrameStart) {
-        DataLoss("a queue message of unknown kind " + std::to_string(header.kind));
+      } else if (step.kind == Step::Kind::kDataLoss) {
+        DataLoss(step.why);
         break;
-      }
-      if (header.value > max_message_bytes) {
-        DataLoss("a frame of " + std::to_string(header.value) + " bytes, over the maximum of " +
-                 std::to_string(max_message_bytes));
-        break;
-      }
-      if (kind == Kind::kInlineFrame) {
-        if (header.value != size - sizeof(Header)) {
-          DataLoss("an inline frame whose length does not match its message");
-          break;
-        }
-        PooledBuffer inline_frame = pool->Take(header.value);
-        std::memcpy(inline_frame.data(), staging.data() + sizeof(Header), header.value);
-        bytes_copied.fetch_add(2 * header.value, std::memory_order_relaxed);
-        Deliver(std::move(inline_frame));
-        continue;
-      }
-      if (size != sizeof(Header)) {
-        DataLoss("a frame start message carrying data");
-        break;
-      }
-      frame = pool->Take(header.value);
-      filled = 0;
-      in_frame = header.value > 0;
-      if (!in_frame) {
-        Deliver(std::move(frame));
-        continue;
-      }
-      std::lock_guard lock(mutex);
-      frame_in_progress = true;
+      }  // kMore, kHeartbeat: read on
     }
     std::lock_guard lock(mutex);
     reader_exited = true;
