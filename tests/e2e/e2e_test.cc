@@ -95,6 +95,15 @@ class EndToEnd : public ::testing::TestWithParam<Transport> {
   }
 
   // Starts the server on listen_ and points endpoint_ at where it listens.
+  // Replaces the server with one started with `flags` (call through
+  // ASSERT_NO_FATAL_FAILURE).
+  void RestartServer(std::vector<std::string> flags) {
+    server_->Signal(SIGTERM);
+    ASSERT_TRUE(server_->Wait(10s).has_value()) << "server did not exit on SIGTERM";
+    server_ = StartServer(std::move(flags));
+    ASSERT_NE(server_, nullptr);
+  }
+
   std::unique_ptr<ChildProcess> StartServer(std::vector<std::string> flags = {}) {
     flags.insert(flags.begin(), HelperPath("ferry_test_server"));
     flags.push_back(listen_);
@@ -394,10 +403,7 @@ TEST_P(EndToEnd, DeadlinesEndHandlersEvenWhenEveryWorkerIsBusy) {
 TEST_P(EndToEnd, ALargeRequestToABusyServerEndsAtItsDeadline) {
   // Two threads for handlers, whichever serve this transport: the two blocked calls below
   // hold them all.
-  server_->Signal(SIGTERM);
-  ASSERT_TRUE(server_->Wait(10s).has_value());
-  server_ = StartServer({"--workers=2"});
-  ASSERT_NE(server_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(RestartServer({"--workers=2"}));
   Channel channel = Connected();
   ft::TestService::Client client(channel);
   auto first = std::async(std::launch::async, [&] {
@@ -622,10 +628,7 @@ TEST_P(EndToEnd, AReplyIsNotHeldBackBehindTheNextCallsBlockedHandler) {
   for (const bool one_worker : {false, true}) {
     SCOPED_TRACE(one_worker ? "one worker per connection" : "default workers");
     if (one_worker) {
-      server_->Signal(SIGTERM);
-      ASSERT_TRUE(server_->Wait(10s).has_value());
-      server_ = StartServer({"--workers=1"});
-      ASSERT_NE(server_, nullptr);
+      ASSERT_NO_FATAL_FAILURE(RestartServer({"--workers=1"}));
     }
     Channel channel = Connected();
     ft::TestService::Client client(channel);
@@ -851,10 +854,7 @@ TEST_P(EndToEnd, AReplyDeferredToAnotherThreadArrives) {
 }
 
 TEST_P(EndToEnd, ShutdownWithADeadlineLetsCallsAndStreamsInFlightFinish) {
-  server_->Signal(SIGTERM);
-  ASSERT_TRUE(server_->Wait(10s).has_value());
-  server_ = StartServer({"--drain-ms=10000"});
-  ASSERT_NE(server_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(RestartServer({"--drain-ms=10000"}));
   Channel channel = Connected();
   ft::TestService::Client client(channel);
   auto sleep = client.NewSleepRequest();
