@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -25,7 +26,7 @@ struct Fixture {
   Step Feed(const std::vector<uint8_t>& message) {
     const std::span<uint8_t> target = assembler.Target(staging);
     EXPECT_LE(message.size(), target.size());
-    std::memcpy(target.data(), message.data(), std::min(message.size(), target.size()));
+    std::copy_n(message.begin(), std::min(message.size(), target.size()), target.begin());
     return assembler.Take(target, message.size());
   }
 
