@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -386,6 +387,42 @@ TEST(SocketLinkBatch, TheBatchWaitsWhileTheReceiverHasFramesReadInAndGoesBeforeI
   // Nothing more read in: the next Receive would wait, so the batch goes first.
   EXPECT_EQ(pair.near->Receive(Clock::now()).status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_EQ(pair.NextAtFar(), std::vector<uint8_t>({5}));
+}
+
+TEST(SocketLinkBatch, AFrameWithADeadlineBehindABatchTheSocketCannotTakeEndsAtItsDeadline) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  const Fd raw_near(dup(fds[0]));  // fills the socket behind the link's back
+  SocketLinkOptions options;
+  options.max_frame_bytes = 64 * kMiB;
+  auto near = SocketLink::Adopt(Fd(fds[0]), options);
+  auto far = SocketLink::Adopt(Fd(fds[1]), options);
+  ASSERT_TRUE(near.ok() && far.ok());
+  // Frames of one byte, written whole until the socket takes no more.
+  const uint8_t filler[5] = {1, 0, 0, 0, 0xf1};
+  size_t fillers = 0;
+  while (send(raw_near.get(), filler, sizeof(filler), MSG_DONTWAIT | MSG_NOSIGNAL) ==
+         static_cast<ssize_t>(sizeof(filler))) {
+    ++fillers;
+  }
+  ASSERT_GT(fillers, 0U);
+  ASSERT_TRUE(Batch(**near, {0xa}).ok());
+  const std::vector<uint8_t> late = {0xb};
+  const FrameLink::Part parts[] = {late};
+  const auto start = Clock::now();
+  const Status sent = (*near)->Send(parts, Clock::now() + 100ms);
+  EXPECT_EQ(sent.code(), StatusCode::kDeadlineExceeded) << sent;
+  EXPECT_LT(Clock::now() - start, 10s);
+  // Once the peer reads, the batch is still whole and first.
+  for (size_t i = 0; i < fillers; ++i) {
+    Result<PooledBuffer> got = (*far)->Receive(Clock::now() + 10s);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->data()[0], 0xf1);
+  }
+  (*near)->Flush();
+  Result<PooledBuffer> batched = (*far)->Receive(Clock::now() + 10s);
+  ASSERT_TRUE(batched.ok()) << batched.status();
+  EXPECT_EQ(batched->data()[0], 0xa);
 }
 
 TEST(SocketLinkBatch, AFrameBatchedWhileAnotherThreadReceivesIsNotLeftWaiting) {

@@ -196,13 +196,8 @@ Status SocketLink::Send(std::span<const Part> parts, Clock::time_point deadline)
   --count;
   if (!batch_.empty()) {
     if (deadline != Clock::time_point::max()) {
-      // The batch's frames were accepted already: they must not wait on this frame's
-      // deadline, so they go first, within their own frame time.
-      if (!FlushLocked()) {
-        turn.Leave();
-        Shutdown();
-        return Status::Unavailable("send: the peer did not take the frames before this one");
-      }
+      // The batch goes first, and this frame's deadline bounds the wait for room for it too.
+      if (Status flushed = FlushBy(deadline, turn); !flushed.ok()) return flushed;
     } else {  // one system call for both
       iov[0] = {batch_.data(), batch_.size()};
       remaining = iov;
@@ -291,6 +286,48 @@ bool SocketLink::FlushLocked() {
   batch_.clear();
   batched_.store(false, std::memory_order_relaxed);
   return io == Io::kDone;
+}
+
+Status SocketLink::FlushBy(Clock::time_point deadline, SendTurn& turn) {
+  iovec part{batch_.data(), batch_.size()};
+  iovec* parts = &part;
+  int count = 1;
+  size_t written = 0;
+  const Io io = WriteAll(socket_.native_handle(), &parts, &count, deadline, &written);
+  bytes_copied_.fetch_add(written, std::memory_order_relaxed);
+  if (io == Io::kDeadline && written == 0) {
+    return Status::DeadlineExceeded("no room to send before the deadline");
+  }
+  // What is left of a batch cut short by the deadline must still go, whole frames only: it is
+  // copied out (the batch takes new frames once the turn is free) and finished as a frame is.
+  std::vector<uint8_t> rest;
+  if (io == Io::kDeadline) {
+    rest.assign(batch_.end() - static_cast<ptrdiff_t>(part.iov_len), batch_.end());
+  }
+  batch_.clear();
+  batched_.store(false, std::memory_order_relaxed);
+  if (io == Io::kDone) return Status::Ok();
+  if (io == Io::kDeadline && options_.finish_frames_inline) {
+    iovec left{rest.data(), rest.size()};
+    iovec* lefts = &left;
+    int left_count = 1;
+    size_t more = 0;
+    const Io finished =
+        WriteAll(socket_.native_handle(), &lefts, &left_count, FrameDeadline(rest.size()), &more);
+    bytes_copied_.fetch_add(more, std::memory_order_relaxed);
+    if (finished == Io::kDone) {
+      return Status::DeadlineExceeded("the deadline passed while the frames before this one went");
+    }
+  } else if (io == Io::kDeadline) {
+    const iovec left{rest.data(), rest.size()};
+    FinishInBackground(std::span(&left, 1), turn.Release());
+    return Status::DeadlineExceeded(
+        "the deadline passed while the frames before this one went; they go on without the "
+        "caller");
+  }
+  turn.Leave();
+  Shutdown();  // a frame cut short: the peer could not find the next one
+  return Status::Unavailable("send: the peer did not take the frames before this one");
 }
 
 bool SocketLink::FrameReady() const {

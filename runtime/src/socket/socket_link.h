@@ -76,6 +76,10 @@ class SocketLink final : public FrameLink {
   // Writes the batch out (holding the send turn), within its frame time; false when the
   // link is to shut down.
   bool FlushLocked();
+  // Send's, for a frame with a deadline (holding `turn`): writes the batch ahead of it, waiting
+  // for room no longer than `deadline`. DEADLINE_EXCEEDED when the deadline passed first: the
+  // batch stays (nothing went) or is finished without the caller (part went), as a frame is.
+  Status FlushBy(std::chrono::steady_clock::time_point deadline, SendTurn& turn);
   // Sends `rest` of a frame on a thread of the link's own, which then leaves `gate`.
   void FinishInBackground(std::span<const iovec> rest, SendGate* gate);
   // The buffer for a frame of `size` bytes, waiting for budget until `deadline` (or until
