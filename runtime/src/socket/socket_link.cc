@@ -166,6 +166,24 @@ class ClearOnExit {
   std::atomic<bool>* flag_;
 };
 
+// How writing a batch went: the bytes written and those left when it stopped.
+struct BatchWrite {
+  Io io;
+  size_t written = 0;
+  size_t unsent = 0;
+};
+
+// Writes `batch`, waiting for room no longer than `deadline`.
+BatchWrite WriteBatch(int fd, std::vector<uint8_t>& batch, Clock::time_point deadline) {
+  iovec part{batch.data(), batch.size()};
+  iovec* parts = &part;
+  int count = 1;
+  BatchWrite result{Io::kDone};
+  result.io = WriteAll(fd, &parts, &count, deadline, &result.written);
+  result.unsent = count > 0 ? part.iov_len : 0;
+  return result;
+}
+
 uint32_t DecodeLength(const uint8_t* bytes) {
   return static_cast<uint32_t>(bytes[0]) | static_cast<uint32_t>(bytes[1]) << 8 |
          static_cast<uint32_t>(bytes[2]) << 16 | static_cast<uint32_t>(bytes[3]) << 24;
@@ -276,33 +294,26 @@ void SocketLink::Flush() {
 
 bool SocketLink::FlushLocked() {
   if (batch_.empty()) return true;
-  iovec part{batch_.data(), batch_.size()};
-  iovec* parts = &part;
-  int count = 1;
-  size_t written = 0;
-  const Io io =
-      WriteAll(socket_.native_handle(), &parts, &count, FrameDeadline(batch_.size()), &written);
-  bytes_copied_.fetch_add(written, std::memory_order_relaxed);
+  const BatchWrite wrote =
+      WriteBatch(socket_.native_handle(), batch_, FrameDeadline(batch_.size()));
+  bytes_copied_.fetch_add(wrote.written, std::memory_order_relaxed);
   batch_.clear();
   batched_.store(false, std::memory_order_relaxed);
-  return io == Io::kDone;
+  return wrote.io == Io::kDone;
 }
 
 Status SocketLink::FlushBy(Clock::time_point deadline, SendTurn& turn) {
-  iovec part{batch_.data(), batch_.size()};
-  iovec* parts = &part;
-  int count = 1;
-  size_t written = 0;
-  const Io io = WriteAll(socket_.native_handle(), &parts, &count, deadline, &written);
-  bytes_copied_.fetch_add(written, std::memory_order_relaxed);
-  if (io == Io::kDeadline && written == 0) {
+  const BatchWrite wrote = WriteBatch(socket_.native_handle(), batch_, deadline);
+  const Io io = wrote.io;
+  bytes_copied_.fetch_add(wrote.written, std::memory_order_relaxed);
+  if (io == Io::kDeadline && wrote.written == 0) {
     return Status::DeadlineExceeded("no room to send before the deadline");
   }
   // What is left of a batch cut short by the deadline must still go, whole frames only: it is
   // copied out (the batch takes new frames once the turn is free) and finished as a frame is.
   std::vector<uint8_t> rest;
   if (io == Io::kDeadline) {
-    rest.assign(batch_.end() - static_cast<ptrdiff_t>(part.iov_len), batch_.end());
+    rest.assign(batch_.end() - static_cast<ptrdiff_t>(wrote.unsent), batch_.end());
   }
   batch_.clear();
   batched_.store(false, std::memory_order_relaxed);
