@@ -255,7 +255,7 @@ void ClientEngine::PassReadingRoleLocked() {
     completion_wake_.notify_one();
   } else if (!waiting_.empty()) {
     waiting_.front()->notify_all();
-  } else if (async_calls_ > 0) {
+  } else if (owed_replies_ > 0) {
     completion_wake_.notify_one();
   }
 }
@@ -411,12 +411,24 @@ std::shared_ptr<ClientCall> ClientEngine::EndLocked(ClientCall& call, Status sta
   return self;
 }
 
+namespace {
+
+// Whether the completion thread must read for `call` although nobody may wait for it: an
+// asynchronous unary call (its caller may never call Get), a call with a Then callback, or a
+// zombie (what the server still sends for it is dropped as it comes). A stream's own reader
+// reads for it; a thread in between two of its reads is not a reason for another to read.
+bool OwesReply(const ClientCall& call) {
+  return call.zombie || call.kind == MethodKind::kUnary || call.then != nullptr;
+}
+
+}  // namespace
+
 void ClientEngine::UnaccountLocked(const ClientCall& call) {
-  if (call.zombie || call.kind == MethodKind::kUnary) --owed_replies_;
+  if (OwesReply(call)) --owed_replies_;
 }
 
 void ClientEngine::AccountLocked(const ClientCall& call) {
-  if (call.zombie || call.kind == MethodKind::kUnary) ++owed_replies_;
+  if (OwesReply(call)) ++owed_replies_;
   if (call.deadline < next_expiry_) {
     next_expiry_ = call.deadline;
     completion_wake_.notify_one();  // its read may be bounded by a later time
@@ -585,7 +597,13 @@ bool ClientEngine::Wait(ClientCall& call, Clock::time_point deadline) {
 void ClientEngine::Then(ClientCall& call, std::function<void()> on_end) {
   std::unique_lock lock(mutex_);
   if (!call.ended) {
+    const bool counted = call.is_async && calls_.count(call.id) != 0;
+    if (counted) UnaccountLocked(call);
     call.then = std::move(on_end);
+    if (counted) {
+      AccountLocked(call);
+      completion_wake_.notify_one();  // it reads for the call now
+    }
     return;
   }
   lock.unlock();
@@ -665,9 +683,10 @@ void ClientEngine::CompletionLoop() {
     // Replies owed to asynchronous unary calls are read here whoever waits (a caller that
     // took the role first keeps it and passes it back when it leaves), so that they never
     // pile up unread in the transport, and a caller waiting meanwhile is woken only when its
-    // own call moves. With only streams open, a caller waiting on one reads for itself.
+    // own call moves. Streams are read by their own readers (a reader in between two Reads
+    // is soon back), unless a Then callback waits for one.
     if (reading_ || closed_.load(std::memory_order_relaxed) ||
-        (owed_replies_ == 0 && !waiting_.empty() && !CrowdedLocked())) {
+        (owed_replies_ == 0 && !CrowdedLocked())) {
       if (!reading_) PassReadingRoleLocked();
       completion_wake_.wait_until(lock, std::min(next_expiry_, Clock::now() + kReadSlice));
       continue;

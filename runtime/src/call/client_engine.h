@@ -3,7 +3,8 @@
 // use: a waiting caller takes the receiving role, reads messages and hands other calls theirs
 // until its own arrives, then passes the role on (a lone caller reads its own reply, with no
 // thread hand-off). Asynchronous calls get a completion thread, started on first use, which
-// reads while they are open (without spinning: the caller's threads may need the CPU),
+// reads while replies are owed that nobody may wait for (asynchronous unary calls, Then
+// callbacks, cancelled streams; without spinning: the caller's threads may need the CPU),
 // expires their deadlines and runs their callbacks; callers waiting meanwhile are woken only
 // when their own call moves.
 #pragma once
