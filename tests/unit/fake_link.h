@@ -3,6 +3,9 @@
 // received payload's release is counted, so tests can see that memory goes back.
 #pragma once
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "call/message_link.h"
+#include "os/unix_socket.h"
 
 namespace ferry::internal::testing {
 
@@ -34,6 +38,12 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
     std::condition_variable arrived;
     std::deque<Frame> frames;
     bool closed = false;
+    // A pollable receiving end (MakePollable): its doorbell, whether it is parked, and how
+    // often a send rang it.
+    int doorbell = -1;
+    bool parked = false;
+    bool muted = false;
+    int rings = 0;
   };
 
   static std::pair<std::shared_ptr<FakeLink>, std::shared_ptr<FakeLink>> Pair() {
@@ -68,7 +78,45 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
     if (out_->closed) return Status::Unavailable("fake link closed");
     (holding_ ? held_ : out_->frames).push_back(std::move(frame));
     out_->arrived.notify_all();
+    if (!holding_) RingLocked(*out_);
     return Status::Ok();
+  }
+
+  // Makes this end pollable, as a server's shared-memory link is (MessageLink::doorbells).
+  // Before the link is used.
+  void MakePollable() {
+    std::lock_guard lock(in_->mutex);
+    in_->doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    owns_doorbell_ = true;
+  }
+  ~FakeLink() override {
+    if (owns_doorbell_) close(in_->doorbell);
+  }
+  Doorbells doorbells() const override {
+    std::lock_guard lock(in_->mutex);
+    return Doorbells{in_->doorbell, -1};
+  }
+  bool Park() override {
+    std::lock_guard lock(in_->mutex);
+    if (!in_->frames.empty() || in_->closed) return false;
+    in_->parked = true;
+    return true;
+  }
+  void Unpark() override {
+    std::lock_guard lock(in_->mutex);
+    in_->parked = false;
+  }
+  // While muted, frames sent to this parked end do not ring it: only the server's own looks
+  // (a stream writer's, its timer's) find them. Unmuting rings for what came meanwhile.
+  void MuteDoorbell(bool muted) {
+    std::lock_guard lock(in_->mutex);
+    in_->muted = muted;
+    if (!muted && !in_->frames.empty()) RingLocked(*in_);
+  }
+  // How often frames sent to this end rang its doorbell.
+  int rings() const {
+    std::lock_guard lock(in_->mutex);
+    return in_->rings;
   }
 
   // Frames sent from now on wait, in order, until ReleaseSends() delivers them all at once.
@@ -82,6 +130,7 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
     for (Frame& frame : held_) out_->frames.push_back(std::move(frame));
     held_.clear();
     out_->arrived.notify_all();
+    RingLocked(*out_);
   }
   // Whether `count` frames are held, waiting up to `timeout`.
   bool WaitHeld(size_t count, std::chrono::seconds timeout) {
@@ -117,6 +166,11 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
       std::lock_guard lock(pipe->mutex);
       pipe->closed = true;
       pipe->arrived.notify_all();
+      if (pipe->doorbell >= 0) {  // a parked reader sees the end
+        pipe->parked = true;
+        pipe->muted = false;
+        RingLocked(*pipe);
+      }
     }
   }
   bool connected() const override {
@@ -147,6 +201,15 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
   int released() const { return released_->load(); }
 
  private:
+  // With `pipe`'s mutex held: wakes its parked, pollable reader.
+  static void RingLocked(Pipe& pipe) {
+    if (!pipe.parked || pipe.doorbell < 0 || pipe.muted) return;
+    pipe.parked = false;
+    ++pipe.rings;
+    RingEventFd(pipe.doorbell);
+  }
+
+  bool owns_doorbell_ = false;
   bool holding_ = false;    // guarded by out_->mutex
   std::deque<Frame> held_;  // likewise
   struct HeapAllocator final : MessageAllocator {

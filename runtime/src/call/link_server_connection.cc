@@ -17,6 +17,9 @@ namespace {
 // alarm is armed once per grace period, not per call (arming a timer can cost a VM exit), so
 // under a stream of fast calls the standby wakes at most once per grace period.
 constexpr std::chrono::microseconds kHandlerGrace{1000};
+// How long a link a stream writer left unparked may go without a look before a worker parks
+// it (see ReadOnStreamThread): what a call that arrives while the writer pauses may wait.
+constexpr std::chrono::microseconds kWriterReadGrace{2000};
 
 }  // namespace
 
@@ -163,6 +166,17 @@ void LinkServerConnection::OnReady(uint32_t tag) {
         return;
       }
     }
+    if (tag == kWriterCheck) {
+      writer_check_armed_ = false;
+      if (!writer_unparked_) return;  // parked since: pushes ring again
+      const Clock::time_point due = writer_read_at_ + kWriterReadGrace;
+      if (Clock::now() < due) {  // the writer looked meanwhile: look again when it is due
+        writer_check_armed_ = true;
+        loop_->PostAt(weak_from_this(), kWriterCheck, due);
+        return;
+      }
+      // The writer has paused: a turn reads what came, then parks the link.
+    }
     if (tag == kLiveness) link_->CheckPeer();  // a gone peer ends the link: the reader sees it
     if (role_ == Role::kReading) {
       rang_ = true;  // the holder looks again before it lets the role go
@@ -189,12 +203,24 @@ void LinkServerConnection::ServeTurn(uint64_t me) {
       // Busy polling (ServerOptions::busy_poll) goes on for as long as another worker is free
       // to serve the other connections.
       if (would_wait && env_.options->busy_poll && loop_->HasIdleWorker()) continue;
-      if (would_wait && !link_->Park()) continue;  // something came meanwhile
-      lock.lock();
       if (!would_wait) {
+        lock.lock();
         CloseLocked();
         break;
       }
+      // A stream's writer that looked lately keeps the link unparked (ReadOnStreamThread):
+      // parked here, its client's next window update would ring for a worker again.
+      lock.lock();
+      const bool writer_reads =
+          writer_unparked_ && Clock::now() < writer_read_at_ + kWriterReadGrace;
+      lock.unlock();
+      if (writer_reads) {
+        link_->Unpark();
+      } else if (!link_->Park()) {
+        continue;  // something came meanwhile
+      }
+      lock.lock();
+      if (!writer_reads) writer_unparked_ = false;
       if (rang_) {  // a ring while we held the role: what it announced is read now
         rang_ = false;
         lock.unlock();
@@ -208,6 +234,7 @@ void LinkServerConnection::ServeTurn(uint64_t me) {
     const bool parked = link_->Park();
     if (!parked) link_->Unpark();
     lock.lock();
+    writer_unparked_ = false;  // parked, or a takeover armed below
     role_ = Role::kHandling;
     handler_started_ = Clock::now();
     const bool arm = !parked && !takeover_armed_;
@@ -233,6 +260,61 @@ void LinkServerConnection::ServeTurn(uint64_t me) {
   const bool finish = ReadyToFinishLocked();
   lock.unlock();
   if (finish) Finish();
+}
+
+void LinkServerConnection::ReadOnStreamThread(bool then_wait) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!polled_ || stopping_ || finishing_ || role_ != Role::kFree || handoff_) return;
+    role_ = Role::kReading;
+    role_owner_ = ++turns_;
+    rang_ = false;
+    ++inside_;
+  }
+  std::unique_lock lock(mutex_, std::defer_lock);
+  std::shared_ptr<ServerCall> call;
+  bool would_wait = false;
+  for (;;) {
+    would_wait = false;
+    call = ReadCall(&would_wait);
+    if (call || !would_wait) break;
+    // Nothing more. About to wait for room: park, so that the next window update wakes a
+    // worker. Otherwise unparked: the client's pushes ring nobody while we write on and look
+    // again (a push that raced with this may still ring once).
+    if (then_wait) {
+      if (!link_->Park()) continue;  // something came meanwhile
+    } else {
+      link_->Unpark();
+    }
+    lock.lock();
+    if (!rang_) break;
+    rang_ = false;  // a ring while we held the role: what it announced is read now
+    lock.unlock();
+  }
+  if (!lock.owns_lock()) lock.lock();
+  bool post = false;
+  bool arm = false;
+  if (call) {
+    // A unary or oneway call: it runs on a worker, not inside a stream's Write or Read. That
+    // turn reads on and parks the link.
+    handoff_ = std::move(call);
+    post = true;
+  } else if (!would_wait) {
+    CloseLocked();  // the client left or broke the protocol
+  } else if (then_wait) {
+    writer_unparked_ = false;
+  } else {
+    writer_unparked_ = true;
+    writer_read_at_ = Clock::now();
+    arm = !writer_check_armed_;
+    writer_check_armed_ = true;
+  }
+  role_ = Role::kFree;
+  --inside_;
+  // Not finished here: this writer's own stream is still running (RunStream finishes it).
+  lock.unlock();
+  if (post) (void)loop_->Post(weak_from_this(), kInbound);
+  if (arm) loop_->PostAt(weak_from_this(), kWriterCheck, writer_read_at_ + kWriterReadGrace);
 }
 
 bool LinkServerConnection::ReadyToFinishLocked() {
@@ -358,6 +440,7 @@ std::shared_ptr<ServerCall> LinkServerConnection::ReadCall(bool* would_wait) {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return nullptr;
+      if (handoff_) return std::exchange(handoff_, nullptr);  // read by a stream's writer
       // Spinning for the next message pays when it is a caller's next request; while a call
       // is in progress (a stream's writer, a slow or deferred handler) our own threads need
       // the CPU more, and what arrives then (windows, stream messages) is not that urgent.
@@ -440,6 +523,7 @@ std::shared_ptr<ServerCall> LinkServerConnection::Open(InboundMessage& message) 
   const bool oneway = header.kind == static_cast<uint8_t>(MethodKind::kOneway);
   auto call = std::make_shared<ServerCall>(mutex_, link_, env_.options->stream_window, header,
                                            std::move(message.payload));
+  if (polled_) call->SetStreamThreadReads(this);
   {
     std::lock_guard lock(mutex_);
     if (active_.count(header.call_id) != 0) {
@@ -560,6 +644,12 @@ void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call,
   reply = OutgoingMessage();
   CallEnded();
   std::lock_guard lock(mutex_);
+  // A link this writer left unparked is parked by a worker's turn now, not a grace later
+  // (another stream still writing unparks it again when it next looks).
+  if (writer_unparked_) {
+    writer_read_at_ = Clock::time_point::min();
+    if (role_ == Role::kFree && !stopping_) (void)loop_->Post(weak_from_this(), kInbound);
+  }
   self.done = true;  // the last touch of this object: the thread is joined after it
   // A thread cannot join itself: a worker finishes the connection.
   if (ReadyToFinishLocked()) (void)loop_->Post(weak_from_this(), kFinish);

@@ -14,6 +14,10 @@
 //   A handler that starts with messages already queued behind it (pipelined calls) is left to
 //   the loop's one timer instead: past a short grace, a worker takes the role over (so fast
 //   pipelined calls do not hand the role between workers for every call).
+//   A stream's handler thread takes the free role itself when something has arrived after
+//   its write, or before it waits (ReadOnStreamThread); after a write it leaves the link
+//   unparked, so the client's window updates wake nobody. A call it reads is handed to a
+//   worker; the timer parks the link again once the writer has not looked for a short grace.
 // - Other links get `workers_per_connection` threads of their own. A handler that outlasts a
 //   short grace wakes a standby worker (StandbyAlarm), which takes the role over; the alarm is
 //   checked once per grace period, not armed per call. When every worker is in a handler
@@ -44,6 +48,7 @@ namespace ferry::internal {
 
 class LinkServerConnection final : public ServerConnection,
                                    public ServerLoop::Source,
+                             public StreamThreadReads,
                                    public std::enable_shared_from_this<LinkServerConnection> {
  public:
   // Runs the transport's handshake on the accepted socket (on the connection's thread, bounded
@@ -64,11 +69,13 @@ class LinkServerConnection final : public ServerConnection,
   void Linger(std::chrono::steady_clock::time_point until) override;
   // A doorbell rang (or work was posted): on a worker of the server's loop.
   void OnReady(uint32_t tag) override;
+  // A stream handler's look at the link (polled links only; see the top of this file).
+  void ReadOnStreamThread(bool then_wait) override;
 
  private:
   enum class Role { kFree, kReading, kHandling };
   // What OnReady's tag says.
-  enum Tag : uint32_t { kInbound, kLiveness, kFinish, kTakeover };
+  enum Tag : uint32_t { kInbound, kLiveness, kFinish, kTakeover, kWriterCheck };
 
   void Serve();
   // Threads of its own: one of them.
@@ -150,6 +157,12 @@ class LinkServerConnection final : public ServerConnection,
   uint32_t inside_ = 0;     // workers in a turn (reading, or in a handler)
   bool finishing_ = false;  // Finish() is under way or done
   bool takeover_armed_ = false;  // a kTakeover is due (see ServeTurn)
+  // A call a stream's thread read (ReadOnStreamThread), for the next worker's turn to run.
+  std::shared_ptr<ServerCall> handoff_;
+  // A writer left the link unparked (pushes ring no doorbell) when it last read, then.
+  bool writer_unparked_ = false;
+  std::chrono::steady_clock::time_point writer_read_at_;
+  bool writer_check_armed_ = false;  // a kWriterCheck is due
   std::condition_variable finished_cv_;
 
   std::vector<std::thread> workers_;

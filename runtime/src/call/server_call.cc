@@ -76,6 +76,13 @@ Status ServerCall::Write(OutgoingMessage message) {
              (unacked_messages_ < peer_window_messages_ &&
               (unacked_messages_ == 0 || unacked_bytes_ + size <= peer_window_bytes_));
     };
+    // The client's window update may be in the link already, unread.
+    for (const bool then_wait : {false, true}) {
+      if (room() || stream_reads_ == nullptr) break;
+      lock.unlock();
+      stream_reads_->ReadOnStreamThread(then_wait);
+      lock.lock();
+    }
     if (!changed_.wait_until(lock, deadline_, room)) {
       return Status::DeadlineExceeded("the client did not read the stream before the deadline");
     }
@@ -89,6 +96,9 @@ Status ServerCall::Write(OutgoingMessage message) {
   header.type = FrameType::kMessage;
   header.call_id = id_;
   Status sent = link_->Send(header, &message, deadline_);
+  if (sent.ok() && stream_reads_ != nullptr && link_->InboundReady()) {
+    stream_reads_->ReadOnStreamThread(/*then_wait=*/false);
+  }
   if (!sent.ok()) {
     std::lock_guard lock(mutex_);
     --unacked_messages_;
@@ -103,10 +113,18 @@ Status ServerCall::Write(OutgoingMessage message) {
 std::optional<IncomingMessage> ServerCall::Read() {
   if (!ClientWritesKind(kind_)) return std::nullopt;
   std::unique_lock lock(mutex_);
-  changed_.wait_until(lock, deadline_, [&] {
+  const auto ready = [&] {
     return !inbound_.empty() || half_closed_ || cancelled_.load(std::memory_order_relaxed) ||
            !rejected_.ok();
-  });
+  };
+  // The client's next message may be in the link already, unread.
+  for (const bool then_wait : {false, true}) {
+    if (ready() || stream_reads_ == nullptr) break;
+    lock.unlock();
+    stream_reads_->ReadOnStreamThread(then_wait);
+    lock.lock();
+  }
+  changed_.wait_until(lock, deadline_, ready);
   if (inbound_.empty() || cancelled_.load(std::memory_order_relaxed) || !rejected_.ok()) {
     return std::nullopt;
   }

@@ -24,6 +24,18 @@
 
 namespace ferry::internal {
 
+// A connection whose link a stream's handler thread may read itself (polled links: see
+// LinkServerConnection::ReadOnStreamThread). A fast stream then takes the client's window
+// updates and messages on its own thread, instead of a pool worker being woken for them.
+class StreamThreadReads {
+ public:
+  virtual ~StreamThreadReads() = default;
+  // Reads what has arrived, unless another thread holds the reading role. `then_wait`: the
+  // caller is about to wait (for room, or for a message), so what arrives next must wake a
+  // worker; otherwise the link may be left unparked while the stream writes on.
+  virtual void ReadOnStreamThread(bool then_wait) = 0;
+};
+
 class ServerCall final : public CallContext, public ServerStreamPort {
  public:
   using Clock = std::chrono::steady_clock;
@@ -50,6 +62,8 @@ class ServerCall final : public CallContext, public ServerStreamPort {
   const IncomingMessage& request() const { return request_; }
   void DropRequest() { request_ = IncomingMessage(); }
   void SetMethod(const ServiceBinding::Method* method) { method_ = method; }
+  // `reads` outlives the call's handler (the connection joins its stream threads).
+  void SetStreamThreadReads(StreamThreadReads* reads) { stream_reads_ = reads; }
   // The method Resolve() found (set before any handler runs).
   const ServiceBinding::Method& resolved() const { return *method_; }
   bool client_writes() const;
@@ -80,6 +94,7 @@ class ServerCall final : public CallContext, public ServerStreamPort {
   const Clock::time_point deadline_;
   IncomingMessage request_;
   const ServiceBinding::Method* method_ = nullptr;
+  StreamThreadReads* stream_reads_ = nullptr;
   std::atomic<bool> cancelled_{false};
 
   // Guarded by mutex_.
