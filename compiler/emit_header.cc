@@ -222,10 +222,16 @@ void EmitCallingMethod(CodeWriter& code, const Method& method, const std::string
 
 // `ret name(field..., options) const`: builds the request from its fields and calls
 // `target(request, options)`. Only for requests whose fields all fit (has_field_args).
+// `name`(fields..., options) building the request from its fields and passing it to `target`.
+// With `callback_result` (the async callback form): a `Callback` parameter before the options,
+// constrained to be invocable with that result type, and passed on to `target`.
 void EmitFieldsOverload(CodeWriter& code, const Method& method, const std::string& ret,
-                        const std::string& name, const std::string& target) {
+                        const std::string& name, const std::string& target,
+                        const std::string& callback_result = "") {
   const std::string local = Unique("request", method.request);
   const std::string opts = Unique("options", method.request);
+  const std::string callback = Unique("callback", method.request);
+  const std::string callback_type = Unique("Callback", method.request);
   std::vector<std::string> params;
   std::vector<std::string> create_args = {local + ".fbb()"};
   for (const ArgField& arg : method.request.args) {
@@ -249,13 +255,24 @@ void EmitFieldsOverload(CodeWriter& code, const Method& method, const std::strin
         break;
     }
   }
+  if (!callback_result.empty()) {
+    params.push_back(callback_type + " " + callback);
+    code += "template <class " + callback_type + ">";
+    code += WrapCall(code.indent(), "  requires ::std::invocable<",
+                     {callback_type + "&", callback_result}, ">");
+  }
   params.push_back("const ::ferry::CallOptions& " + opts + " = {}");
   code += WrapDeclaration(code.indent(), ret, name + "(", params, ") const {");
   code.Indent();
   code += "auto " + local + " = this->New" + method.name + "Request();";
   code += WrapCall(code.indent(), local + ".Finish(" + emit::CreateRef(method.request.type) + "(",
                    create_args, "));");
-  code += "return this->" + target + "(::std::move(" + local + "), " + opts + ");";
+  if (callback_result.empty()) {
+    code += "return this->" + target + "(::std::move(" + local + "), " + opts + ");";
+  } else {
+    code += WrapCall(code.indent(), "this->" + target + "(",
+                     {"::std::move(" + local + ")", "::std::move(" + callback + ")", opts}, ");");
+  }
   code.Outdent();
   code += "}";
 }
@@ -350,16 +367,19 @@ void EmitClientMethod(CodeWriter& code, const Service& service, const Method& me
   const std::string async_ret = "::ferry::AsyncReply<" + reply_type + ">";
   EmitCallingMethod(code, method, async_ret, async, params,
                     "::ferry::internal::CallAsync<" + reply_type + ">", args);
+  const std::string result = "::ferry::Result<::ferry::ReplyView<" + reply_type + ">>";
   code += "template <class Callback>";
-  code += WrapCall(code.indent(), "  requires ::std::invocable<",
-                   {"Callback&", "::ferry::Result<::ferry::ReplyView<" + reply_type + ">>"}, ">");
+  code += WrapCall(code.indent(), "  requires ::std::invocable<", {"Callback&", result}, ">");
   code += WrapDeclaration(
       code.indent(), "void", async + "(",
       {builder + "&& request", "Callback callback", "const ::ferry::CallOptions& options = {}"},
       ") const {");
   code += "  this->" + async + "(::std::move(request), options).Then(::std::move(callback));";
   code += "}";
-  if (method.request.has_field_args) EmitFieldsOverload(code, method, async_ret, async, async);
+  if (method.request.has_field_args) {
+    EmitFieldsOverload(code, method, async_ret, async, async);
+    EmitFieldsOverload(code, method, "void", async, async, result);
+  }
 }
 
 void EmitClient(CodeWriter& code, const Service& service) {

@@ -175,6 +175,9 @@ concept HostileGetTakesFields = requires(const C& c, const hostile::std::point* 
   {
     c.Get(hostile::std::level_hi, p, 2, uint64_t{3}, 4, 5, std::string_view("n"))
     } -> std::same_as<ferry::Result<ferry::ReplyView<hostile::std::std>>>;
+  // The async callback form from the fields.
+  c.GetAsync(hostile::std::level_hi, p, 2, uint64_t{3}, 4, 5, std::string_view("n"),
+             [](ferry::Result<ferry::ReplyView<hostile::std::std>>) {});
 };
 static_assert(HostileGetTakesFields<hostile::std::Files::Client>);
 static_assert(hostile::other::std::kFullName == "hostile.other.std");

@@ -84,6 +84,14 @@ class Calculator::Client {
     request.Finish(::demo::CreateAddRequest(request.fbb(), a, b));
     return this->AddAsync(::std::move(request), options);
   }
+  template <class Callback>
+    requires ::std::invocable<Callback&, ::ferry::Result<::ferry::ReplyView<AddReply>>>
+  void AddAsync(::std::int32_t a, ::std::int32_t b, Callback callback,
+                const ::ferry::CallOptions& options = {}) const {
+    auto request = this->NewAddRequest();
+    request.Finish(::demo::CreateAddRequest(request.fbb(), a, b));
+    this->AddAsync(::std::move(request), ::std::move(callback), options);
+  }
 
   // Countdown (server streaming): read the replies with a range-for, then Finish().
   ::ferry::RequestBuilder<AddRequest> NewCountdownRequest(::std::size_t size_hint = 0) const {

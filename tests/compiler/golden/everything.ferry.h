@@ -102,6 +102,18 @@ class Everything::Client {
                                            color, tiny, flags));
     return this->GetAsync(::std::move(request), options);
   }
+  template <class Callback>
+    requires ::std::invocable<Callback&, ::ferry::Result<::ferry::ReplyView<Rich>>>
+  void GetAsync(::std::uint64_t id, double ratio, bool enabled, ::a::b::c::Level level,
+                const ::a::b::c::Vec3* position, ::std::string_view name,
+                ::geo::shapes::Color color, ::std::int8_t tiny, ::geo::shapes::Flags flags,
+                Callback callback, const ::ferry::CallOptions& options = {}) const {
+    auto request = this->NewGetRequest();
+    request.Finish(::a::b::c::CreateSimple(request.fbb(), id, ratio, enabled, level, position,
+                                           request.fbb().CreateString(name.data(), name.size()),
+                                           color, tiny, flags));
+    this->GetAsync(::std::move(request), ::std::move(callback), options);
+  }
 
   // Put (unary). PutAsync does not wait; a callback passed to it gets the result on the channel's
   // completion thread (on this thread if the call has already ended).
@@ -166,6 +178,13 @@ class Everything::Client {
     auto request = this->NewPingRequest();
     request.Finish(::a::b::c::CreateEmpty(request.fbb()));
     return this->PingAsync(::std::move(request), options);
+  }
+  template <class Callback>
+    requires ::std::invocable<Callback&, ::ferry::Result<::ferry::ReplyView<Empty>>>
+  void PingAsync(Callback callback, const ::ferry::CallOptions& options = {}) const {
+    auto request = this->NewPingRequest();
+    request.Finish(::a::b::c::CreateEmpty(request.fbb()));
+    this->PingAsync(::std::move(request), ::std::move(callback), options);
   }
 
   // Notify (oneway): OK once the server has the request; the handler's outcome is not reported.
@@ -282,6 +301,18 @@ class Everything::Client {
                                            color, tiny, flags));
     return this->ExplicitAsync(::std::move(request), options);
   }
+  template <class Callback>
+    requires ::std::invocable<Callback&, ::ferry::Result<::ferry::ReplyView<Simple>>>
+  void ExplicitAsync(::std::uint64_t id, double ratio, bool enabled, ::a::b::c::Level level,
+                     const ::a::b::c::Vec3* position, ::std::string_view name,
+                     ::geo::shapes::Color color, ::std::int8_t tiny, ::geo::shapes::Flags flags,
+                     Callback callback, const ::ferry::CallOptions& options = {}) const {
+    auto request = this->NewExplicitRequest();
+    request.Finish(::a::b::c::CreateSimple(request.fbb(), id, ratio, enabled, level, position,
+                                           request.fbb().CreateString(name.data(), name.size()),
+                                           color, tiny, flags));
+    this->ExplicitAsync(::std::move(request), ::std::move(callback), options);
+  }
 
   // Measure (unary). MeasureAsync does not wait; a callback passed to it gets the result on the
   // channel's completion thread (on this thread if the call has already ended).
@@ -325,6 +356,18 @@ class Everything::Client {
                                                request.fbb().CreateString(unit.data(), unit.size()),
                                                at, color));
     return this->MeasureAsync(::std::move(request), options);
+  }
+  template <class Callback>
+    requires ::std::invocable<Callback&,
+                              ::ferry::Result<::ferry::ReplyView<::geo::shapes::Polygon>>>
+  void MeasureAsync(double value, ::std::string_view unit, const ::geo::shapes::Point* at,
+                    ::geo::shapes::Color color, Callback callback,
+                    const ::ferry::CallOptions& options = {}) const {
+    auto request = this->NewMeasureRequest();
+    request.Finish(::geo::units::CreateMeasure(request.fbb(), value,
+                                               request.fbb().CreateString(unit.data(), unit.size()),
+                                               at, color));
+    this->MeasureAsync(::std::move(request), ::std::move(callback), options);
   }
 
  private:
@@ -457,6 +500,18 @@ class Second::Client {
                                            color, tiny, flags));
     return this->SimpleAsync(::std::move(request), options);
   }
+  template <class Callback>
+    requires ::std::invocable<Callback&, ::ferry::Result<::ferry::ReplyView<::a::b::c::Simple>>>
+  void SimpleAsync(::std::uint64_t id, double ratio, bool enabled, ::a::b::c::Level level,
+                   const ::a::b::c::Vec3* position, ::std::string_view name,
+                   ::geo::shapes::Color color, ::std::int8_t tiny, ::geo::shapes::Flags flags,
+                   Callback callback, const ::ferry::CallOptions& options = {}) const {
+    auto request = this->NewSimpleRequest();
+    request.Finish(::a::b::c::CreateSimple(request.fbb(), id, ratio, enabled, level, position,
+                                           request.fbb().CreateString(name.data(), name.size()),
+                                           color, tiny, flags));
+    this->SimpleAsync(::std::move(request), ::std::move(callback), options);
+  }
 
   // Leaf (unary). LeafAsync does not wait; a callback passed to it gets the result on the channel's
   // completion thread (on this thread if the call has already ended).
@@ -493,6 +548,15 @@ class Second::Client {
     request.Finish(::a::b::c::CreateLeaf(request.fbb(),
                                          request.fbb().CreateString(name.data(), name.size())));
     return this->LeafAsync(::std::move(request), options);
+  }
+  template <class Callback>
+    requires ::std::invocable<Callback&, ::ferry::Result<::ferry::ReplyView<::a::b::c::Leaf>>>
+  void LeafAsync(::std::string_view name, Callback callback,
+                 const ::ferry::CallOptions& options = {}) const {
+    auto request = this->NewLeafRequest();
+    request.Finish(::a::b::c::CreateLeaf(request.fbb(),
+                                         request.fbb().CreateString(name.data(), name.size())));
+    this->LeafAsync(::std::move(request), ::std::move(callback), options);
   }
 
  private:
@@ -586,6 +650,14 @@ class Third::Client {
     request.Finish(::a::b::d::CreateOther(request.fbb(), count));
     return this->CountAsync(::std::move(request), options);
   }
+  template <class Callback>
+    requires ::std::invocable<Callback&, ::ferry::Result<::ferry::ReplyView<::a::b::c::Simple>>>
+  void CountAsync(::std::int32_t count, Callback callback,
+                  const ::ferry::CallOptions& options = {}) const {
+    auto request = this->NewCountRequest();
+    request.Finish(::a::b::d::CreateOther(request.fbb(), count));
+    this->CountAsync(::std::move(request), ::std::move(callback), options);
+  }
 
   // Shift (unary). ShiftAsync does not wait; a callback passed to it gets the result on the
   // channel's completion thread (on this thread if the call has already ended).
@@ -634,6 +706,18 @@ class Third::Client {
                                            request.fbb().CreateString(name.data(), name.size()),
                                            color, tiny, flags));
     return this->ShiftAsync(::std::move(request), options);
+  }
+  template <class Callback>
+    requires ::std::invocable<Callback&, ::ferry::Result<::ferry::ReplyView<Other>>>
+  void ShiftAsync(::std::uint64_t id, double ratio, bool enabled, ::a::b::c::Level level,
+                  const ::a::b::c::Vec3* position, ::std::string_view name,
+                  ::geo::shapes::Color color, ::std::int8_t tiny, ::geo::shapes::Flags flags,
+                  Callback callback, const ::ferry::CallOptions& options = {}) const {
+    auto request = this->NewShiftRequest();
+    request.Finish(::a::b::c::CreateSimple(request.fbb(), id, ratio, enabled, level, position,
+                                           request.fbb().CreateString(name.data(), name.size()),
+                                           color, tiny, flags));
+    this->ShiftAsync(::std::move(request), ::std::move(callback), options);
   }
 
  private:

@@ -91,6 +91,17 @@ class delete_::Client {
         int_, new_, co_await_, concept_));
     return this->newAsync(::std::move(request), options);
   }
+  template <class Callback>
+    requires ::std::invocable<Callback&, ::ferry::Result<::ferry::ReplyView<class_>>>
+  void newAsync(::std::int32_t delete_, ::std::string_view namespace_, ::kw::Mode int_,
+                const ::kw::Register* new_, bool co_await_, ::std::int64_t concept_,
+                Callback callback, const ::ferry::CallOptions& options = {}) const {
+    auto request = this->NewnewRequest();
+    request.Finish(::kw::Createclass_(
+        request.fbb(), delete_, request.fbb().CreateString(namespace_.data(), namespace_.size()),
+        int_, new_, co_await_, concept_));
+    this->newAsync(::std::move(request), ::std::move(callback), options);
+  }
 
   // co_await (oneway): OK once the server has the request; the handler's outcome is not reported.
   ::ferry::RequestBuilder<class_> Newco_awaitRequest(::std::size_t size_hint = 0) const {
@@ -149,6 +160,15 @@ class delete_::Client {
     ferry_ferry_request.Finish(::kw::CreateOpts(ferry_ferry_request.fbb(), request, options,
                                                 ferry_request));
     return this->operatorAsync(::std::move(ferry_ferry_request), ferry_options);
+  }
+  template <class Callback>
+    requires ::std::invocable<Callback&, ::ferry::Result<::ferry::ReplyView<Opts>>>
+  void operatorAsync(::std::int32_t request, ::std::int32_t options, ::std::int32_t ferry_request,
+                     Callback callback, const ::ferry::CallOptions& ferry_options = {}) const {
+    auto ferry_ferry_request = this->NewoperatorRequest();
+    ferry_ferry_request.Finish(::kw::CreateOpts(ferry_ferry_request.fbb(), request, options,
+                                                ferry_request));
+    this->operatorAsync(::std::move(ferry_ferry_request), ::std::move(callback), ferry_options);
   }
 
   // requires (bidi streaming): Write() messages made by NewMessage() and Read() the replies in any
