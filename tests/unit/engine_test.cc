@@ -41,7 +41,8 @@ enum : uint32_t {
   kLong,
   kLater,
   kWriteThenWait,
-  kPaced
+  kPaced,
+  kSumLater
 };
 
 MessageBuilder<Number> NumberIn(OutgoingMessage message, int64_t value) {
@@ -161,6 +162,19 @@ ServiceBinding TestBinding(Observed& seen) {
           if (Status s = out.Write(std::move(message)); !s.ok()) return s;
           seen.Update([&] { ++seen.written; });
         }
+        return Status::Ok();
+      });
+  binding.AddClientStreaming<Number, Number>(
+      kSumLater, "SumLater",
+      [&seen](void*, CallContext&, ServerReader<Number>& in, Reply<Number>& reply) {
+        int64_t sum = 0;
+        for (auto& number : in) sum += number->value();
+        // Sent from another thread once the test allows it (seen.written turns 1).
+        std::thread([&seen, sum, later = reply.Defer()]() mutable {
+          seen.WaitFor([&] { return seen.written == 1; });
+          later.Finish(enginetest::CreateNumber(later.fbb(), sum));
+          later.Send();
+        }).detach();
         return Status::Ok();
       });
   binding.AddUnary<Number, Number>(kLong, "Long",
@@ -637,6 +651,20 @@ TEST_F(EngineTest, ADeferredReplyIsSentFromAnotherThread) {
   Result<MessageView<Number>> outcome = reply.Get();
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   EXPECT_EQ((*outcome)->value(), 42);
+}
+
+TEST_F(EngineTest, AClientStreamsDeferredReplyIsSentFromAnotherThread) {
+  Start();
+  ClientCallHandle upload = Open(kSumLater, MethodKind::kClientStreaming, std::nullopt);
+  for (int64_t value : {1, 2, 39}) {
+    ASSERT_TRUE(upload.Write(std::move(NumberIn(upload.NewMessage(0), value)).TakeMessage()).ok());
+  }
+  ASSERT_TRUE(upload.WritesDone().ok());
+  EXPECT_FALSE(upload.Wait(std::chrono::steady_clock::now()));
+  seen_.Update([&] { seen_.written = 1; });
+  Result<IncomingMessage> outcome = upload.Finish();
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(ValueOf(*outcome), 42);
 }
 
 TEST_F(EngineTest, DrainingRefusesNewCallsAndWaitsForThoseInFlight) {

@@ -613,6 +613,35 @@ void LinkServerConnection::StartStream(std::shared_ptr<ServerCall> call) {
   for (StreamThread& stream : finished) stream.thread.join();
 }
 
+// A unary or client-streaming handler's way to keep its reply (Reply::Defer): the reply then
+// goes out through a sender that holds the connection and the call.
+class LinkServerConnection::Deferral final : public ReplyDeferral {
+ public:
+  Deferral(LinkServerConnection& connection, std::shared_ptr<ServerCall> call)
+      : connection_(connection), call_(std::move(call)) {}
+
+  std::shared_ptr<ReplySender> Defer() override {
+    deferred_ = true;
+    return std::make_shared<Sender>(connection_.shared_from_this(), call_);
+  }
+  bool deferred() const { return deferred_; }
+
+ private:
+  struct Sender final : ReplySender {
+    Sender(std::shared_ptr<LinkServerConnection> c, std::shared_ptr<ServerCall> k)
+        : connection(std::move(c)), call(std::move(k)) {}
+    void Send(Status status, OutgoingMessage reply) override {
+      connection->FinishDeferred(*call, std::move(status), std::move(reply));
+    }
+    std::shared_ptr<LinkServerConnection> connection;
+    std::shared_ptr<ServerCall> call;
+  };
+
+  LinkServerConnection& connection_;
+  std::shared_ptr<ServerCall> call_;
+  bool deferred_ = false;
+};
+
 void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call,
                                      StreamThread& self) {
   MarkHandlerThreadOf(*env_.methods);
@@ -622,27 +651,35 @@ void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call,
     // The client may write once it knows our window.
     status = link_->Send(call->InitialWindow(), nullptr, call->Deadline());
   }
+  const bool replies = call->kind() == static_cast<uint8_t>(MethodKind::kClientStreaming);
+  // A client stream's handler may keep its reply (Reply::Defer) and send it from any thread.
+  Deferral deferral(*this, call);
   if (status.ok()) {
     const IncomingMessage& request = call->request();
     try {
-      // Deferring a client stream's reply is not offered: its handler has a thread of its own.
       status = internal::RunStream(call->resolved(), *call,
                                    request.size() > 0 ? request.data() : nullptr, request.size(),
-                                   *call, reply, nullptr);
+                                   *call, reply, replies ? &deferral : nullptr);
     } catch (const std::exception& e) {
       status = Status::Internal(std::string("call failed inside the runtime: ") + e.what());
     }
   }
   call->DropRequest();
-  const bool replies = call->kind() == static_cast<uint8_t>(MethodKind::kClientStreaming);
-  status = call->Conclude(std::move(status));
-  {
+  if (deferral.deferred()) {
+    // The reply goes out through its sender (FinishDeferred). Nobody reads the stream any
+    // more: what the client still writes is dropped as it comes.
     std::lock_guard lock(mutex_);
-    active_.erase(call->id());
+    call->HalfClose();
+  } else {
+    status = call->Conclude(std::move(status));
+    {
+      std::lock_guard lock(mutex_);
+      active_.erase(call->id());
+    }
+    SendReply(*call, status, status.ok() && replies ? &reply : nullptr);
+    reply = OutgoingMessage();
+    CallEnded();
   }
-  SendReply(*call, status, status.ok() && replies ? &reply : nullptr);
-  reply = OutgoingMessage();
-  CallEnded();
   std::lock_guard lock(mutex_);
   // A link this writer left unparked is parked by a worker's turn now, not a grace later
   // (another stream still writing unparks it again when it next looks).
@@ -678,35 +715,6 @@ bool LinkServerConnection::WaitDrained(Clock::time_point until) {
   return drained_.wait_until(lock, until, [&] { return calls_running_ == 0 || stopping_; }) &&
          calls_running_ == 0;
 }
-
-// A unary handler's way to keep its reply (Reply::Defer): the reply then goes out through a
-// sender that holds the connection and the call.
-class LinkServerConnection::Deferral final : public ReplyDeferral {
- public:
-  Deferral(LinkServerConnection& connection, std::shared_ptr<ServerCall> call)
-      : connection_(connection), call_(std::move(call)) {}
-
-  std::shared_ptr<ReplySender> Defer() override {
-    deferred_ = true;
-    return std::make_shared<Sender>(connection_.shared_from_this(), call_);
-  }
-  bool deferred() const { return deferred_; }
-
- private:
-  struct Sender final : ReplySender {
-    Sender(std::shared_ptr<LinkServerConnection> c, std::shared_ptr<ServerCall> k)
-        : connection(std::move(c)), call(std::move(k)) {}
-    void Send(Status status, OutgoingMessage reply) override {
-      connection->FinishDeferred(*call, std::move(status), std::move(reply));
-    }
-    std::shared_ptr<LinkServerConnection> connection;
-    std::shared_ptr<ServerCall> call;
-  };
-
-  LinkServerConnection& connection_;
-  std::shared_ptr<ServerCall> call_;
-  bool deferred_ = false;
-};
 
 void LinkServerConnection::FinishDeferred(ServerCall& call, Status status, OutgoingMessage reply) {
   status = call.Conclude(std::move(status));
