@@ -78,8 +78,14 @@ Status ClientEngine::Admit(const CallOptions& options, Clock::time_point deadlin
                                        std::to_string(limit) +
                                        " calls in flight (ConnectOptions::max_calls_in_flight)");
     }
-    if (capacity_.wait_until(lock, deadline) == std::cv_status::timeout &&
-        open_calls_ >= limit) {
+    // Calls end when their replies are read: the completion thread reads while we wait,
+    // whether or not anyone waits for those replies.
+    ++capacity_waiters_;
+    EnsureCompletionThread();
+    completion_wake_.notify_one();
+    const std::cv_status waited = capacity_.wait_until(lock, deadline);
+    --capacity_waiters_;
+    if (waited == std::cv_status::timeout && open_calls_ >= limit) {
       return Status::DeadlineExceeded("the channel to " + endpoint_ + " stayed at " +
                                       std::to_string(limit) +
                                       " calls in flight until the deadline");
@@ -250,12 +256,16 @@ bool ClientEngine::Await(std::condition_variable& cv, Done done, Clock::time_poi
 
 bool ClientEngine::CrowdedLocked() const { return waiting_.size() > 2 * Cpus(); }
 
+bool ClientEngine::CompletionReadsLocked() const {
+  return owed_replies_ > 0 || capacity_waiters_ > 0;
+}
+
 void ClientEngine::PassReadingRoleLocked() {
   if (CrowdedLocked() && completion_thread_.joinable()) {
     completion_wake_.notify_one();
   } else if (!waiting_.empty()) {
     waiting_.front()->notify_all();
-  } else if (owed_replies_ > 0) {
+  } else if (CompletionReadsLocked()) {
     completion_wake_.notify_one();
   }
 }
@@ -684,9 +694,9 @@ void ClientEngine::CompletionLoop() {
     // took the role first keeps it and passes it back when it leaves), so that they never
     // pile up unread in the transport, and a caller waiting meanwhile is woken only when its
     // own call moves. Streams are read by their own readers (a reader in between two Reads
-    // is soon back), unless a Then callback waits for one.
+    // is soon back), unless a Then callback waits for one or a caller waits for capacity.
     if (reading_ || closed_.load(std::memory_order_relaxed) ||
-        (owed_replies_ == 0 && !CrowdedLocked())) {
+        (!CompletionReadsLocked() && !CrowdedLocked())) {
       if (!reading_) PassReadingRoleLocked();
       completion_wake_.wait_until(lock, std::min(next_expiry_, Clock::now() + kReadSlice));
       continue;

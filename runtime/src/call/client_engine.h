@@ -4,7 +4,8 @@
 // until its own arrives, then passes the role on (a lone caller reads its own reply, with no
 // thread hand-off). Asynchronous calls get a completion thread, started on first use, which
 // reads while replies are owed that nobody may wait for (asynchronous unary calls, Then
-// callbacks, cancelled streams; without spinning: the caller's threads may need the CPU),
+// callbacks, cancelled streams) or callers wait for capacity (without spinning: the caller's
+// threads may need the CPU),
 // expires their deadlines and runs their callbacks; callers waiting meanwhile are woken only
 // when their own call moves.
 #pragma once
@@ -136,6 +137,10 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   // than the role passing from caller to caller (each pass wakes a thread that then waits
   // for a CPU while replies pile up). With mutex_ held.
   bool CrowdedLocked() const;
+  // Whether the completion thread reads although no caller may be waiting: replies are owed
+  // that nobody may wait for, or a caller waits for capacity (calls end as their replies are
+  // read). With mutex_ held.
+  bool CompletionReadsLocked() const;
   // Applies one inbound message to its call. With mutex_ held; false when the server broke the
   // protocol.
   bool Route(InboundMessage message);
@@ -176,6 +181,7 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   // Open calls whose Reply nobody may be waiting for: asynchronous unary calls (a caller may
   // never call Get) and zombies. While there are any, the completion thread reads.
   uint32_t owed_replies_ = 0;
+  uint32_t capacity_waiters_ = 0;  // callers in Admit waiting for max_calls_in_flight
   // No asynchronous call's deadline passes before this (the completion thread's next scan).
   Clock::time_point next_expiry_ = Clock::time_point::max();
   std::condition_variable capacity_;
