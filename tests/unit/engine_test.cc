@@ -42,7 +42,8 @@ enum : uint32_t {
   kLater,
   kWriteThenWait,
   kPaced,
-  kSumLater
+  kSumLater,
+  kWriteUnderLock
 };
 
 MessageBuilder<Number> NumberIn(OutgoingMessage message, int64_t value) {
@@ -176,6 +177,26 @@ ServiceBinding TestBinding(Observed& seen) {
           later.Send();
         }).detach();
         return Status::Ok();
+      });
+  binding.AddServerStreaming<Number, Number>(
+      kWriteUnderLock, "WriteUnderLock",
+      [&seen](void*, CallContext& ctx, const Number&, ServerWriter<Number>& out) {
+        // Its OnCancel takes the lock its Write holds: it must run on another thread.
+        auto held = std::make_shared<std::mutex>();
+        ctx.OnCancel([&seen, held] {
+          std::lock_guard lock(*held);
+          seen.Update([&] { seen.on_cancel_ran = true; });
+        });
+        std::lock_guard lock(*held);
+        for (int64_t i = 0;; ++i) {
+          // The second write waits for the test (which cancels meanwhile).
+          if (i == 1 && !seen.WaitFor([&] { return seen.go >= 1; })) {
+            return Status::Aborted("not let go");
+          }
+          auto message = out.NewMessage();
+          message.Finish(enginetest::CreateNumber(message.fbb(), i));
+          if (Status s = out.Write(std::move(message)); !s.ok()) return s;
+        }
       });
   binding.AddUnary<Number, Number>(kLong, "Long",
                                    [](void*, CallContext&, const Number&, Reply<Number>&) {
@@ -362,7 +383,9 @@ TEST_F(EngineTest, PolledACallTheStreamWriterReadsRunsOnAWorker) {
   std::optional<IncomingMessage> first = stream.Read();
   ASSERT_TRUE(first.has_value());
   server_link_->MuteDoorbell(true);
-  ClientCallHandle call = Open(kDouble, MethodKind::kUnary, 8);
+  CallOptions bounded;
+  bounded.deadline = kGenerous;  // a failure fails, not hangs
+  ClientCallHandle call = Open(kDouble, MethodKind::kUnary, 8, bounded);
   seen_.Update([&] { seen_.go = 5; });  // the writer's next writes look at the link
   Result<IncomingMessage> reply = call.Finish();
   ASSERT_TRUE(reply.ok()) << reply.status().ToString();
@@ -373,6 +396,21 @@ TEST_F(EngineTest, PolledACallTheStreamWriterReadsRunsOnAWorker) {
   }
   EXPECT_EQ(expected, 5);
   EXPECT_TRUE(stream.Finish().ok());
+  server_link_->MuteDoorbell(false);
+}
+
+// A Cancel read by a stream's own thread goes to a worker: its OnCancel callbacks never run
+// inside the handler's Write (here they take a lock that Write's caller holds).
+TEST_F(EngineTest, PolledOnCancelNeverRunsInsideTheStreamsOwnWrite) {
+  ConnectOptions client_options;
+  client_options.stream_window.messages = 4;
+  Start({}, client_options, /*polled=*/true);
+  ClientCallHandle stream = Open(kWriteUnderLock, MethodKind::kServerStreaming, 0);
+  ASSERT_TRUE(stream.Read().has_value());
+  server_link_->MuteDoorbell(true);  // only the writer's look after its next write finds it
+  stream.Cancel();
+  seen_.Update([&] { seen_.go = 1; });
+  EXPECT_TRUE(seen_.WaitFor([&] { return seen_.on_cancel_ran; }));
   server_link_->MuteDoorbell(false);
 }
 
@@ -390,9 +428,12 @@ TEST_F(EngineTest, PolledACallWhileTheStreamWriterPausesIsReadByTheTimer) {
   seen_.Update([&] { seen_.go = 2; });  // writes, then looks: reads the update, pauses
   ASSERT_TRUE(seen_.WaitFor([&] { return seen_.written == 2; }));
   ASSERT_TRUE(stream.Read().has_value());
-  ClientCallHandle call = Open(kDouble, MethodKind::kUnary, 4);
-  // Had a worker parked the link before (a race this test cannot rule out), unmuting rings
-  // for the call instead: either way it is answered.
+  CallOptions bounded;
+  bounded.deadline = kGenerous;  // a failure fails, not hangs
+  ClientCallHandle call = Open(kDouble, MethodKind::kUnary, 4, bounded);
+  // Had the timer parked the link before the call came (the client took more than 2 ms),
+  // unmuting rings for it instead. A timer that never looks leaves the link unparked, so
+  // unmuting rings nobody and the call fails at its deadline.
   if (!call.Wait(std::chrono::steady_clock::now() + 1s)) server_link_->MuteDoorbell(false);
   Result<IncomingMessage> reply = call.Finish();
   ASSERT_TRUE(reply.ok()) << reply.status().ToString();
@@ -641,6 +682,34 @@ TEST_F(EngineTest, CallsInFlightAreBoundedWithBackpressureOrRefusal) {
   first.Cancel();
   second.Cancel();
   EXPECT_TRUE(client_->Call(kDouble, MethodKind::kUnary, Request(1), {}).ok());
+}
+
+// Streams whose replies nobody has read yet still end when the server answers, so a caller
+// waiting for capacity gets it (the completion thread reads for it).
+TEST_F(EngineTest, ACallerWaitingForCapacityIsNotStuckBehindUnreadStreamReplies) {
+  ConnectOptions client_options;
+  client_options.max_calls_in_flight = 2;
+  Start({}, client_options);
+  std::vector<ClientCallHandle> uploads;
+  for (int64_t value : {20, 22}) {
+    uploads.push_back(Open(kSum, MethodKind::kClientStreaming, std::nullopt));
+    ClientCallHandle& upload = uploads.back();
+    ASSERT_TRUE(upload.Write(std::move(NumberIn(upload.NewMessage(0), value)).TakeMessage()).ok());
+  }
+  for (ClientCallHandle& upload : uploads) ASSERT_TRUE(upload.WritesDone().ok());
+  ASSERT_TRUE(server_link_->WaitQueuedOut(2, kGenerous));  // both replies, unread
+  CallOptions options;
+  options.deadline = kGenerous;
+  Result<IncomingMessage> reply = client_->Call(kDouble, MethodKind::kUnary, Request(4), options);
+  ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+  EXPECT_EQ(ValueOf(*reply), 8);
+  int64_t sum = 0;
+  for (ClientCallHandle& upload : uploads) {
+    Result<IncomingMessage> total = upload.Finish();
+    ASSERT_TRUE(total.ok()) << total.status().ToString();
+    sum += ValueOf(*total);
+  }
+  EXPECT_EQ(sum, 42);
 }
 
 TEST_F(EngineTest, ADeferredReplyIsSentFromAnotherThread) {

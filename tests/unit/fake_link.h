@@ -38,12 +38,11 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
     std::condition_variable arrived;
     std::deque<Frame> frames;
     bool closed = false;
-    // A pollable receiving end (MakePollable): its doorbell, whether it is parked, and how
-    // often a send rang it.
+    // A pollable receiving end (MakePollable): its doorbell, and whether it is parked (the
+    // next frame rings) or muted (frames ring nobody).
     int doorbell = -1;
     bool parked = false;
     bool muted = false;
-    int rings = 0;
   };
 
   static std::pair<std::shared_ptr<FakeLink>, std::shared_ptr<FakeLink>> Pair() {
@@ -90,7 +89,9 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
     owns_doorbell_ = true;
   }
   ~FakeLink() override {
-    if (owns_doorbell_) close(in_->doorbell);
+    if (!owns_doorbell_) return;
+    std::lock_guard lock(in_->mutex);  // the peer rings no closed descriptor
+    close(std::exchange(in_->doorbell, -1));
   }
   Doorbells doorbells() const override {
     std::lock_guard lock(in_->mutex);
@@ -113,11 +114,7 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
     in_->muted = muted;
     if (!muted && !in_->frames.empty()) RingLocked(*in_);
   }
-  // How often frames sent to this end rang its doorbell.
-  int rings() const {
-    std::lock_guard lock(in_->mutex);
-    return in_->rings;
-  }
+
 
   // Frames sent from now on wait, in order, until ReleaseSends() delivers them all at once.
   void HoldSends() {
@@ -192,6 +189,11 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
                                   [&] { return spinning_allowed_ == allowed; });
   }
 
+  // Whether `count` frames sent by this side wait unreceived, waiting up to `timeout`.
+  bool WaitQueuedOut(size_t count, std::chrono::seconds timeout) {
+    std::unique_lock lock(out_->mutex);
+    return out_->arrived.wait_for(lock, timeout, [&] { return out_->frames.size() >= count; });
+  }
   // Frames sent by this side and not yet received by the other.
   size_t queued_out() {
     std::lock_guard lock(out_->mutex);
@@ -205,7 +207,6 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
   static void RingLocked(Pipe& pipe) {
     if (!pipe.parked || pipe.doorbell < 0 || pipe.muted) return;
     pipe.parked = false;
-    ++pipe.rings;
     RingEventFd(pipe.doorbell);
   }
 

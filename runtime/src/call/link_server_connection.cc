@@ -265,19 +265,21 @@ void LinkServerConnection::ServeTurn(uint64_t me) {
 void LinkServerConnection::ReadOnStreamThread(bool then_wait) {
   {
     std::lock_guard lock(mutex_);
-    if (!polled_ || stopping_ || finishing_ || role_ != Role::kFree || handoff_) return;
+    if (!polled_ || stopping_ || finishing_ || role_ != Role::kFree || handoff_.has_value()) {
+      return;
+    }
     role_ = Role::kReading;
     role_owner_ = ++turns_;
     rang_ = false;
     ++inside_;
   }
   std::unique_lock lock(mutex_, std::defer_lock);
-  std::shared_ptr<ServerCall> call;
   bool would_wait = false;
+  bool handed_off = false;
   for (;;) {
     would_wait = false;
-    call = ReadCall(&would_wait);
-    if (call || !would_wait) break;
+    (void)ReadCall(&would_wait, &handed_off);  // never opens a call here
+    if (handed_off || !would_wait) break;
     // Nothing more. About to wait for room: park, so that the next window update wakes a
     // worker. Otherwise unparked: the client's pushes ring nobody while we write on and look
     // again (a push that raced with this may still ring once).
@@ -294,10 +296,9 @@ void LinkServerConnection::ReadOnStreamThread(bool then_wait) {
   if (!lock.owns_lock()) lock.lock();
   bool post = false;
   bool arm = false;
-  if (call) {
-    // A unary or oneway call: it runs on a worker, not inside a stream's Write or Read. That
-    // turn reads on and parks the link.
-    handoff_ = std::move(call);
+  if (handed_off) {
+    // A new call or a Cancel: a worker takes it (a handler runs there, not inside a stream's
+    // Write or Read); that turn reads on and parks the link.
     post = true;
   } else if (!would_wait) {
     CloseLocked();  // the client left or broke the protocol
@@ -426,7 +427,7 @@ void LinkServerConnection::WorkLoop(uint64_t me) {
   }
 }
 
-std::shared_ptr<ServerCall> LinkServerConnection::ReadCall(bool* would_wait) {
+std::shared_ptr<ServerCall> LinkServerConnection::ReadCall(bool* would_wait, bool* handed_off) {
   const auto give_up = [this](const std::string& why) {
     log_.Log("closing a " + std::string(link_->name()) + " connection: " + why);
     return nullptr;
@@ -437,10 +438,11 @@ std::shared_ptr<ServerCall> LinkServerConnection::ReadCall(bool* would_wait) {
       link_->name() == "mq" ? std::chrono::milliseconds(0) : env_.options->idle_timeout;
   for (;;) {
     Clock::time_point deadline = Clock::time_point::max();
+    std::optional<InboundMessage> handed;
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return nullptr;
-      if (handoff_) return std::exchange(handoff_, nullptr);  // read by a stream's writer
+      handed = std::exchange(handoff_, std::nullopt);  // what a stream's thread read
       // Spinning for the next message pays when it is a caller's next request; while a call
       // is in progress (a stream's writer, a slow or deferred handler) our own threads need
       // the CPU more, and what arrives then (windows, stream messages) is not that urgent.
@@ -449,8 +451,9 @@ std::shared_ptr<ServerCall> LinkServerConnection::ReadCall(bool* would_wait) {
       // Only a client with no call in flight is idle: one waiting for a slow handler is not.
       if (idle_timeout.count() > 0 && active_.empty()) deadline = DeadlineAfter(idle_timeout);
     }
-    Result<InboundMessage> inbound =
-        would_wait != nullptr ? link_->Poll() : link_->Receive(deadline);
+    Result<InboundMessage> inbound = handed            ? Result<InboundMessage>(std::move(*handed))
+                                     : would_wait != nullptr ? link_->Poll()
+                                                             : link_->Receive(deadline);
     if (!inbound.ok()) {
       if (inbound.status().code() == StatusCode::kUnavailable) return nullptr;  // client left
       if (would_wait != nullptr && inbound.status().code() == StatusCode::kDeadlineExceeded) {
@@ -462,7 +465,17 @@ std::shared_ptr<ServerCall> LinkServerConnection::ReadCall(bool* would_wait) {
       }
       return give_up(inbound.status().ToString());
     }
-    if (inbound->header.type == FrameType::kRequest) {
+    const FrameType type = inbound->header.type;
+    if (handed_off != nullptr && type != FrameType::kWindow && type != FrameType::kMessage &&
+        type != FrameType::kHalfClose) {
+      // A stream's thread applies only what cannot run user code or block: a new call, a
+      // Cancel (its OnCancel callbacks) and anything unexpected go to a worker.
+      std::lock_guard lock(mutex_);
+      handoff_ = std::move(*inbound);
+      *handed_off = true;
+      return nullptr;
+    }
+    if (type == FrameType::kRequest) {
       if (std::shared_ptr<ServerCall> call = Open(*inbound)) return call;
       continue;
     }
@@ -667,9 +680,9 @@ void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call,
   call->DropRequest();
   if (deferral.deferred()) {
     // The reply goes out through its sender (FinishDeferred). Nobody reads the stream any
-    // more: what the client still writes is dropped as it comes.
+    // more: what it holds goes back now, what the client still writes is dropped as it comes.
     std::lock_guard lock(mutex_);
-    call->HalfClose();
+    call->StopReadingLocked();
   } else {
     status = call->Conclude(std::move(status));
     {

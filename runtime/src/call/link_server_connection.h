@@ -94,7 +94,10 @@ class LinkServerConnection final : public ServerConnection,
   // windows are applied on the way, streams started). Null when the connection is over: the
   // client left, broke the protocol, or Stop() was called; or, with `would_wait` given (a
   // polled link), when nothing more is there (*would_wait is set then).
-  std::shared_ptr<ServerCall> ReadCall(bool* would_wait = nullptr);
+  // With `handed_off` (a stream's thread reading, see ReadOnStreamThread): only window
+  // updates, stream messages and half-closes are applied; anything else is left in handoff_
+  // for a worker's turn (*handed_off is set, null returned).
+  std::shared_ptr<ServerCall> ReadCall(bool* would_wait = nullptr, bool* handed_off = nullptr);
   // Applies one message that is not a Request to its call. With mutex_ held; false when the
   // client broke the protocol (`why` says how).
   bool Route(InboundMessage& message, std::string& why,
@@ -157,8 +160,9 @@ class LinkServerConnection final : public ServerConnection,
   uint32_t inside_ = 0;     // workers in a turn (reading, or in a handler)
   bool finishing_ = false;  // Finish() is under way or done
   bool takeover_armed_ = false;  // a kTakeover is due (see ServeTurn)
-  // A call a stream's thread read (ReadOnStreamThread), for the next worker's turn to run.
-  std::shared_ptr<ServerCall> handoff_;
+  // What a stream's thread read and left for the next worker's turn (ReadOnStreamThread):
+  // a new call, a Cancel. Dropped if the connection stops first.
+  std::optional<InboundMessage> handoff_;
   // A writer left the link unparked (pushes ring no doorbell) when it last read, then.
   bool writer_unparked_ = false;
   std::chrono::steady_clock::time_point writer_read_at_;

@@ -114,8 +114,8 @@ std::optional<IncomingMessage> ServerCall::Read() {
   if (!ClientWritesKind(kind_)) return std::nullopt;
   std::unique_lock lock(mutex_);
   const auto ready = [&] {
-    return !inbound_.empty() || half_closed_ || cancelled_.load(std::memory_order_relaxed) ||
-           !rejected_.ok();
+    return !inbound_.empty() || half_closed_ || concluded_ ||
+           cancelled_.load(std::memory_order_relaxed) || !rejected_.ok();
   };
   // The client's next message may be in the link already, unread.
   for (const bool then_wait : {false, true}) {
@@ -125,7 +125,8 @@ std::optional<IncomingMessage> ServerCall::Read() {
     lock.lock();
   }
   changed_.wait_until(lock, deadline_, ready);
-  if (inbound_.empty() || cancelled_.load(std::memory_order_relaxed) || !rejected_.ok()) {
+  if (inbound_.empty() || concluded_ || cancelled_.load(std::memory_order_relaxed) ||
+      !rejected_.ok()) {
     return std::nullopt;
   }
   IncomingMessage message = std::move(inbound_.front());
@@ -172,6 +173,13 @@ void ServerCall::HalfClose() {
   changed_.notify_all();
 }
 
+void ServerCall::StopReadingLocked() {
+  half_closed_ = true;
+  inbound_.clear();
+  inbound_bytes_ = 0;
+  changed_.notify_all();
+}
+
 void ServerCall::Acknowledge(const CallHeader& window) {
   peer_window_messages_ = std::max(1U, window.window_messages);
   peer_window_bytes_ = window.window_bytes;
@@ -199,6 +207,7 @@ void ServerCall::SendAck(uint32_t messages, uint64_t bytes) {
 Status ServerCall::Conclude(Status handler_status) {
   std::lock_guard lock(mutex_);
   concluded_ = true;
+  changed_.notify_all();  // a Read still waiting (a deferred reply was sent meanwhile) ends
   on_cancel_.clear();
   inbound_.clear();
   if (!rejected_.ok()) return rejected_;

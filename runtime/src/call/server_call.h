@@ -72,6 +72,8 @@ class ServerCall final : public CallContext, public ServerStreamPort {
   // the window it was given (it broke the protocol).
   bool Deliver(IncomingMessage message);
   void HalfClose();
+  // The handler reads no more (it returned with its reply deferred): unread messages go back.
+  void StopReadingLocked();
   void Acknowledge(const CallHeader& window);
   // Marks the call cancelled; returns the callbacks to run (without the mutex).
   std::vector<std::function<void()>> CancelLocked();
