@@ -263,8 +263,9 @@ TEST(ServerLimits, ShutdownFailsCallsOnOpenChannelsWithUnavailable) {
 // ---- Admission: silent peers, the pending set, per-uid limits, quick cycles ----
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-// Sanitizers make thread starts and system calls several times slower.
-constexpr auto kGoodClientBound = 3s;
+// Sanitizers make thread starts and system calls several times slower: TSan takes 2.7 s
+// here unloaded and 3.1 s beside a build. The bar itself is checked in the plain build.
+constexpr auto kGoodClientBound = 10s;
 constexpr int kQuickCycles = 300;  // 1,000 mq cycles took 34 s under TSan
 #else
 constexpr auto kGoodClientBound = 1s;  // the bar
