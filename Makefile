@@ -43,13 +43,24 @@ build: deps
 	$(call configure,$(BUILD),RelWithDebInfo,)
 	cmake --build $(BUILD) -j$(JOBS)
 
-demo: build
-	examples/calculator/run_demo.sh $(BUILD)/examples/calculator
+# build_quietly(<targets>): builds only those targets; the compiler's output goes to a log,
+# shown only when the build fails.
+define build_quietly
+	$(call configure,$(BUILD),RelWithDebInfo,)
+	@echo "building $(1) (log: $(BUILD)/quiet-build.log)"
+	@cmake --build $(BUILD) -j$(JOBS) --target $(1) >$(BUILD)/quiet-build.log 2>&1 || \
+	  { cat $(BUILD)/quiet-build.log; exit 1; }
+endef
+
+demo: deps
+	$(call build_quietly,calculator_server calculator_client)
+	@examples/calculator/run_demo.sh $(BUILD)/examples/calculator
 
 examples: example-ticker example-upload example-chat
 
-example-ticker example-upload example-chat: build
-	examples/$(@:example-%=%)/run.sh $(BUILD)/examples/$(@:example-%=%)
+example-ticker example-upload example-chat: deps
+	$(call build_quietly,$(@:example-%=%)_server $(@:example-%=%)_client)
+	@examples/$(@:example-%=%)/run.sh $(BUILD)/examples/$(@:example-%=%)
 
 test: build
 	cd $(BUILD) && $(CTEST)
