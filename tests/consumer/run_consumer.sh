@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds a copy of tests/consumer/project against ferry (mode: subdirectory or package) in a
-# scratch dir, checks that editing an included schema regenerates the schema that includes
-# it, then runs the project's server and its client (every kind of call, checked) as two
-# processes over shm://, unix:// and unix:// moved to shared memory. Used by ctest.
+# scratch dir, checks that installing it installs nothing of ferry (as a subdirectory) and
+# that editing an included schema regenerates the schema that includes it, then runs the
+# project's server and its client (every kind of call, checked) as two processes over
+# shm://, unix:// and unix:// moved to shared memory. Used by ctest.
 set -euo pipefail
 mode=$1 ferry_source=$2 ferry_build=$3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +25,17 @@ fi
 cp -r "$here/project" "$scratch/src"
 cmake -S "$scratch/src" -B "$scratch/build" "${args[@]}" >/dev/null
 cmake --build "$scratch/build" -j"$(nproc)" >/dev/null
+
+# A project that adds ferry as a subdirectory installs none of ferry's files (FERRY_INSTALL
+# is off there unless the project turns it on).
+if [[ $mode == subdirectory ]]; then
+  cmake --install "$scratch/build" --prefix "$scratch/installed" >/dev/null
+  if [[ -n $(find "$scratch/installed" -iname '*ferry*' 2>/dev/null) ]]; then
+    echo "consumer ($mode): installing the project installed ferry's files:" >&2
+    find "$scratch/installed" -iname '*ferry*' >&2
+    exit 1
+  fi
+fi
 
 # shop.idl includes common/units.idl: an edit there must regenerate shop's code too (the
 # dependency comes from ferryc's depfile, not from the list given to ferry_add_idl).
