@@ -20,7 +20,7 @@ std::set<std::string> ScopeNames(const Service& service) {
   names.insert(service.CppName());
   for (const Method& method : service.methods) {
     names.insert(method.CppName());
-    names.insert("New" + method.name + "Request");
+    names.insert("New" + method.ComposedName() + "Request");
     if (method.kind == MethodKind::kUnary) names.insert(AsyncName(method));
   }
   return names;
@@ -106,7 +106,7 @@ std::vector<std::string> HandlerParams(const Service& service, const Method& met
 }
 
 std::string MethodIdExpr(const Method& method, const std::string& prefix) {
-  return "static_cast<::std::uint32_t>(" + prefix + "Method::k" + method.name + ")";
+  return "static_cast<::std::uint32_t>(" + prefix + "Method::k" + method.ComposedName() + ")";
 }
 
 }  // namespace emit
@@ -177,7 +177,7 @@ void EmitServiceClass(CodeWriter& code, const Service& service) {
   size_t width = 0;
   for (const Method& method : service.methods) width = std::max(width, method.name.size());
   for (const Method& method : service.methods) {
-    std::string enumerator = "k" + method.name + " = " + Hex(method.id, 8) + "U,";
+    std::string enumerator = "k" + method.ComposedName() + " = " + Hex(method.id, 8) + "U,";
     std::string comment = "// fnv1a32(\"" + service.FullName() + "." + method.name + "\")";
     if (code.indent() + width + 18 + comment.size() > static_cast<size_t>(kColumnLimit)) {
       code += comment;  // too long to trail the enumerator
@@ -264,7 +264,7 @@ void EmitFieldsOverload(CodeWriter& code, const Method& method, const std::strin
   params.push_back("const ::ferry::CallOptions& " + opts + " = {}");
   code += WrapDeclaration(code.indent(), ret, name + "(", params, ") const {");
   code.Indent();
-  code += "auto " + local + " = this->New" + method.name + "Request();";
+  code += "auto " + local + " = this->New" + method.ComposedName() + "Request();";
   code += WrapCall(code.indent(), local + ".Finish(" + emit::CreateRef(method.request.type) + "(",
                    create_args, "));");
   if (callback_result.empty()) {
@@ -332,7 +332,7 @@ void EmitClientMethod(CodeWriter& code, const Service& service, const Method& me
   }
 
   // New<Method>Request
-  code += WrapDeclaration(code.indent(), builder, "New" + method.name + "Request(",
+  code += WrapDeclaration(code.indent(), builder, "New" + method.ComposedName() + "Request(",
                           {"::std::size_t size_hint = 0"}, ") const {");
   code.Indent();
   code += WrapCall(code.indent(), "return " + builder + "(", {"channel_", "size_hint"}, ");");

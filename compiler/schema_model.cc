@@ -259,6 +259,20 @@ std::string TypeName::QualifiedCppName() const { return JoinQualified(ns, CppNam
 
 std::string Method::CppName() const { return EscapeIdentifier(name); }
 
+std::string Method::ComposedName() const {
+  std::string composed;
+  bool word_start = true;
+  for (const char c : name) {
+    if (c == '_') {
+      word_start = true;
+      continue;
+    }
+    composed += word_start && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+    word_start = false;
+  }
+  return composed.empty() ? name : composed;  // "_" stays itself
+}
+
 std::string Service::FullName() const {
   std::string dotted = JoinDotted(ns);
   return dotted.empty() ? name : dotted + "." + name;

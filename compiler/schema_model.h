@@ -82,6 +82,9 @@ struct Method {
   uint32_t id = 0;
 
   std::string CppName() const;  // keyword-escaped
+  // The name inside identifiers ferryc composes (Method::k<Name>, New<Name>Request): the
+  // schema spelling in PascalCase, so "delete" gives kDelete and "get_value" kGetValue.
+  std::string ComposedName() const;
 };
 
 struct Service {

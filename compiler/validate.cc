@@ -14,8 +14,9 @@
 //  - Method ids (fnv1a32 of "ns.Service.Method") are unique across the file: ids are never
 //    re-salted, because every peer must be able to recompute them.
 //  - Method names do not clash with generated names: the reserved set below, New<X>Request of
-//    another method X, <X>Async of another unary method X, or another method once C++ keywords
-//    are escaped.
+//    another method X, <X>Async of another unary method X, another method once C++ keywords
+//    are escaped, or another method with the same composed name (Method::ComposedName:
+//    "get_value" and "GetValue").
 //  - Service names do not clash with a type, a namespace, another service (after escaping) in
 //    the same namespace, or the generated names in ReservedServiceNames().
 //  - Namespace components are not C++ keywords: flatc 2.0.8 does not escape them, so its own
@@ -122,7 +123,7 @@ void CheckMethod(const Service& service, const Method& method, std::vector<Diagn
   }
   for (const Method& other : service.methods) {
     if (&other == &method) continue;
-    if (method.name == "New" + other.name + "Request") {
+    if (method.name == "New" + other.ComposedName() + "Request") {
       out.push_back(ErrorAt(method.location, "method name '" + method.name +
                                                  "' clashes with the request builder ferryc " +
                                                  "generates for method '" + other.name + "'"));
@@ -133,13 +134,20 @@ void CheckMethod(const Service& service, const Method& method, std::vector<Diagn
                                                  "generates for method '" + other.name + "'"));
     }
   }
-  // Same C++ name as an earlier method ("class" and "class_").
+  // Same C++ name as an earlier method ("class" and "class_"), or the same composed names
+  // ("get_value" and "GetValue" both make Method::kGetValue and NewGetValueRequest).
   for (const Method& other : service.methods) {
     if (&other == &method) break;
-    if (other.name != method.name && other.CppName() == method.CppName()) {
+    if (other.name == method.name) continue;  // the parser reports duplicates
+    if (other.CppName() == method.CppName()) {
       out.push_back(ErrorAt(method.location, "method name '" + method.name + "' and method '" +
                                                  other.name + "' are both '" + method.CppName() +
                                                  "' in C++"));
+    } else if (other.ComposedName() == method.ComposedName()) {
+      out.push_back(ErrorAt(method.location, "method name '" + method.name + "' and method '" +
+                                                 other.name + "' both make Method::k" +
+                                                 method.ComposedName() + " and New" +
+                                                 method.ComposedName() + "Request"));
     }
   }
 }

@@ -93,6 +93,13 @@ TEST(FerrycErrors, MethodsThatCollideOnceKeywordsAreEscapedAreRejected) {
                   "'class_' in C++"});
 }
 
+TEST(FerrycErrors, MethodsWhoseComposedNamesCollideAreRejected) {
+  ExpectRejected({"get_value/GetValue",
+                  kTables + "rpc_service S {\n  GetValue(Req):Rep;\n  get_value(Req):Rep;\n}\n",
+                  "{dir}/bad.idl:6:3: error: method name 'get_value' and method 'GetValue' both "
+                  "make Method::kGetValue and NewGetValueRequest"});
+}
+
 TEST(FerrycErrors, DuplicateMethodNamesAreReportedByTheParser) {
   ExpectRejected({"duplicate", kTables + "rpc_service S {\n  Get(Req):Rep;\n  Get(Req):Rep;\n}\n",
                   "{dir}/bad.idl:6:15: error: rpc already exists: Get"});

@@ -29,10 +29,10 @@ class delete_ final {
 
   // Method ids travel with every call; each is fnv1a32 of the method's full name.
   enum class Method : ::std::uint32_t {
-    knew = 0x1618cd4cU,       // fnv1a32("kw.delete.new")
-    kco_await = 0x32d44c11U,  // fnv1a32("kw.delete.co_await")
-    koperator = 0xcb791372U,  // fnv1a32("kw.delete.operator")
-    krequires = 0x96b5a7eaU,  // fnv1a32("kw.delete.requires")
+    kNew = 0x1618cd4cU,       // fnv1a32("kw.delete.new")
+    kCoAwait = 0x32d44c11U,   // fnv1a32("kw.delete.co_await")
+    kOperator = 0xcb791372U,  // fnv1a32("kw.delete.operator")
+    kRequires = 0x96b5a7eaU,  // fnv1a32("kw.delete.requires")
   };
 
   class Client;
@@ -49,13 +49,13 @@ class delete_::Client {
 
   // new (unary). newAsync does not wait; a callback passed to it gets the result on the channel's
   // completion thread (on this thread if the call has already ended).
-  ::ferry::RequestBuilder<class_> NewnewRequest(::std::size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<class_> NewNewRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<class_>(channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<class_>> new_(::ferry::RequestBuilder<class_>&& request,
                                                    const ::ferry::CallOptions& options = {}) const {
     return ::ferry::internal::CallUnary<class_>(channel_,
-                                                static_cast<::std::uint32_t>(Method::knew),
+                                                static_cast<::std::uint32_t>(Method::kNew),
                                                 ::std::move(request), options);
   }
   ::ferry::Result<::ferry::ReplyView<class_>> new_(::std::int32_t delete_,
@@ -63,7 +63,7 @@ class delete_::Client {
                                                    const ::kw::Register* new_, bool co_await_,
                                                    ::std::int64_t concept_,
                                                    const ::ferry::CallOptions& options = {}) const {
-    auto request = this->NewnewRequest();
+    auto request = this->NewNewRequest();
     request.Finish(::kw::Createclass_(
         request.fbb(), delete_, request.fbb().CreateString(namespace_.data(), namespace_.size()),
         int_, new_, co_await_, concept_));
@@ -72,7 +72,7 @@ class delete_::Client {
   ::ferry::AsyncReply<class_> newAsync(::ferry::RequestBuilder<class_>&& request,
                                        const ::ferry::CallOptions& options = {}) const {
     return ::ferry::internal::CallAsync<class_>(channel_,
-                                                static_cast<::std::uint32_t>(Method::knew),
+                                                static_cast<::std::uint32_t>(Method::kNew),
                                                 ::std::move(request), options);
   }
   template <class Callback>
@@ -85,7 +85,7 @@ class delete_::Client {
                                        ::kw::Mode int_, const ::kw::Register* new_, bool co_await_,
                                        ::std::int64_t concept_,
                                        const ::ferry::CallOptions& options = {}) const {
-    auto request = this->NewnewRequest();
+    auto request = this->NewNewRequest();
     request.Finish(::kw::Createclass_(
         request.fbb(), delete_, request.fbb().CreateString(namespace_.data(), namespace_.size()),
         int_, new_, co_await_, concept_));
@@ -96,7 +96,7 @@ class delete_::Client {
   void newAsync(::std::int32_t delete_, ::std::string_view namespace_, ::kw::Mode int_,
                 const ::kw::Register* new_, bool co_await_, ::std::int64_t concept_,
                 Callback callback, const ::ferry::CallOptions& options = {}) const {
-    auto request = this->NewnewRequest();
+    auto request = this->NewNewRequest();
     request.Finish(::kw::Createclass_(
         request.fbb(), delete_, request.fbb().CreateString(namespace_.data(), namespace_.size()),
         int_, new_, co_await_, concept_));
@@ -104,18 +104,18 @@ class delete_::Client {
   }
 
   // co_await (oneway): OK once the server has the request; the handler's outcome is not reported.
-  ::ferry::RequestBuilder<class_> Newco_awaitRequest(::std::size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<class_> NewCoAwaitRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<class_>(channel_, size_hint);
   }
   ::ferry::Status co_await_(::ferry::RequestBuilder<class_>&& request,
                             const ::ferry::CallOptions& options = {}) const {
-    return ::ferry::internal::CallOneway(channel_, static_cast<::std::uint32_t>(Method::kco_await),
+    return ::ferry::internal::CallOneway(channel_, static_cast<::std::uint32_t>(Method::kCoAwait),
                                          ::std::move(request), options);
   }
   ::ferry::Status co_await_(::std::int32_t delete_, ::std::string_view namespace_, ::kw::Mode int_,
                             const ::kw::Register* new_, bool co_await_, ::std::int64_t concept_,
                             const ::ferry::CallOptions& options = {}) const {
-    auto request = this->Newco_awaitRequest();
+    auto request = this->NewCoAwaitRequest();
     request.Finish(::kw::Createclass_(
         request.fbb(), delete_, request.fbb().CreateString(namespace_.data(), namespace_.size()),
         int_, new_, co_await_, concept_));
@@ -124,19 +124,19 @@ class delete_::Client {
 
   // operator (unary). operatorAsync does not wait; a callback passed to it gets the result on the
   // channel's completion thread (on this thread if the call has already ended).
-  ::ferry::RequestBuilder<Opts> NewoperatorRequest(::std::size_t size_hint = 0) const {
+  ::ferry::RequestBuilder<Opts> NewOperatorRequest(::std::size_t size_hint = 0) const {
     return ::ferry::RequestBuilder<Opts>(channel_, size_hint);
   }
   ::ferry::Result<::ferry::ReplyView<Opts>> operator_(
       ::ferry::RequestBuilder<Opts>&& request, const ::ferry::CallOptions& options = {}) const {
     return ::ferry::internal::CallUnary<Opts>(channel_,
-                                              static_cast<::std::uint32_t>(Method::koperator),
+                                              static_cast<::std::uint32_t>(Method::kOperator),
                                               ::std::move(request), options);
   }
   ::ferry::Result<::ferry::ReplyView<Opts>> operator_(
       ::std::int32_t request, ::std::int32_t options, ::std::int32_t ferry_request,
       const ::ferry::CallOptions& ferry_options = {}) const {
-    auto ferry_ferry_request = this->NewoperatorRequest();
+    auto ferry_ferry_request = this->NewOperatorRequest();
     ferry_ferry_request.Finish(::kw::CreateOpts(ferry_ferry_request.fbb(), request, options,
                                                 ferry_request));
     return this->operator_(::std::move(ferry_ferry_request), ferry_options);
@@ -144,7 +144,7 @@ class delete_::Client {
   ::ferry::AsyncReply<Opts> operatorAsync(::ferry::RequestBuilder<Opts>&& request,
                                           const ::ferry::CallOptions& options = {}) const {
     return ::ferry::internal::CallAsync<Opts>(channel_,
-                                              static_cast<::std::uint32_t>(Method::koperator),
+                                              static_cast<::std::uint32_t>(Method::kOperator),
                                               ::std::move(request), options);
   }
   template <class Callback>
@@ -156,7 +156,7 @@ class delete_::Client {
   ::ferry::AsyncReply<Opts> operatorAsync(::std::int32_t request, ::std::int32_t options,
                                           ::std::int32_t ferry_request,
                                           const ::ferry::CallOptions& ferry_options = {}) const {
-    auto ferry_ferry_request = this->NewoperatorRequest();
+    auto ferry_ferry_request = this->NewOperatorRequest();
     ferry_ferry_request.Finish(::kw::CreateOpts(ferry_ferry_request.fbb(), request, options,
                                                 ferry_request));
     return this->operatorAsync(::std::move(ferry_ferry_request), ferry_options);
@@ -165,7 +165,7 @@ class delete_::Client {
     requires ::std::invocable<Callback&, ::ferry::Result<::ferry::ReplyView<Opts>>>
   void operatorAsync(::std::int32_t request, ::std::int32_t options, ::std::int32_t ferry_request,
                      Callback callback, const ::ferry::CallOptions& ferry_options = {}) const {
-    auto ferry_ferry_request = this->NewoperatorRequest();
+    auto ferry_ferry_request = this->NewOperatorRequest();
     ferry_ferry_request.Finish(::kw::CreateOpts(ferry_ferry_request.fbb(), request, options,
                                                 ferry_request));
     this->operatorAsync(::std::move(ferry_ferry_request), ::std::move(callback), ferry_options);
@@ -176,7 +176,7 @@ class delete_::Client {
   ::ferry::ClientReaderWriter<class_, class_> requires_(
       const ::ferry::CallOptions& options = {}) const {
     return ::ferry::internal::CallBidiStreaming<class_, class_>(
-        channel_, static_cast<::std::uint32_t>(Method::krequires), options);
+        channel_, static_cast<::std::uint32_t>(Method::kRequires), options);
   }
 
  private:
