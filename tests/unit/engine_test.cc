@@ -56,6 +56,13 @@ int64_t ValueOf(const IncomingMessage& message) {
   return flatbuffers::GetRoot<Number>(message.data())->value();
 }
 
+// A server stream's next message: `value`, built in place.
+Status WriteNumber(ServerWriter<Number>& out, int64_t value) {
+  auto message = out.NewMessage();
+  message.Finish(enginetest::CreateNumber(message.fbb(), value));
+  return out.Write(std::move(message));
+}
+
 // Handlers the tests observe.
 struct Observed {
   std::mutex mutex;
@@ -95,9 +102,7 @@ ServiceBinding TestBinding(Observed& seen) {
       kCount, "Count", [&seen](void*, CallContext& ctx, const Number& in, ServerWriter<Number>& out) {
         seen.Update([&] { seen.deadline_seen = ctx.Deadline(); });
         for (int64_t i = 0; i < in.value(); ++i) {
-          auto message = out.NewMessage();
-          message.Finish(enginetest::CreateNumber(message.fbb(), i));
-          if (Status s = out.Write(std::move(message)); !s.ok()) return s;
+          if (Status s = WriteNumber(out, i); !s.ok()) return s;
           seen.Update([&] { ++seen.written; });
         }
         return Status::Ok();
@@ -129,9 +134,7 @@ ServiceBinding TestBinding(Observed& seen) {
       kFailAfter, "FailAfter",
       [](void*, CallContext&, const Number& in, ServerWriter<Number>& out) {
         for (int64_t i = 0; i < in.value(); ++i) {
-          auto message = out.NewMessage();
-          message.Finish(enginetest::CreateNumber(message.fbb(), i));
-          if (Status s = out.Write(std::move(message)); !s.ok()) return s;
+          if (Status s = WriteNumber(out, i); !s.ok()) return s;
         }
         return Status::Aborted("ended early on purpose");
       });
@@ -148,9 +151,7 @@ ServiceBinding TestBinding(Observed& seen) {
   binding.AddServerStreaming<Number, Number>(
       kWriteThenWait, "WriteThenWait",
       [](void*, CallContext& ctx, const Number& in, ServerWriter<Number>& out) {
-        auto message = out.NewMessage();
-        message.Finish(enginetest::CreateNumber(message.fbb(), in.value()));
-        if (Status s = out.Write(std::move(message)); !s.ok()) return s;
+        if (Status s = WriteNumber(out, in.value()); !s.ok()) return s;
         (void)ctx.WaitForCancel(CallContext::Clock::now() + kGenerous);  // the test cancels
         return Status::Ok();
       });
@@ -158,9 +159,7 @@ ServiceBinding TestBinding(Observed& seen) {
       kPaced, "Paced", [&seen](void*, CallContext&, const Number& in, ServerWriter<Number>& out) {
         for (int64_t i = 0; i < in.value(); ++i) {
           if (!seen.WaitFor([&] { return seen.go > i; })) return Status::Aborted("not let go");
-          auto message = out.NewMessage();
-          message.Finish(enginetest::CreateNumber(message.fbb(), i));
-          if (Status s = out.Write(std::move(message)); !s.ok()) return s;
+          if (Status s = WriteNumber(out, i); !s.ok()) return s;
           seen.Update([&] { ++seen.written; });
         }
         return Status::Ok();
@@ -193,9 +192,7 @@ ServiceBinding TestBinding(Observed& seen) {
           if (i == 1 && !seen.WaitFor([&] { return seen.go >= 1; })) {
             return Status::Aborted("not let go");
           }
-          auto message = out.NewMessage();
-          message.Finish(enginetest::CreateNumber(message.fbb(), i));
-          if (Status s = out.Write(std::move(message)); !s.ok()) return s;
+          if (Status s = WriteNumber(out, i); !s.ok()) return s;
         }
       });
   binding.AddUnary<Number, Number>(kLong, "Long",
