@@ -175,9 +175,14 @@ void EmitServiceClass(CodeWriter& code, const Service& service) {
   code += "enum class Method : ::std::uint32_t {";
   code.Indent();
   size_t width = 0;
-  for (const Method& method : service.methods) width = std::max(width, method.name.size());
   for (const Method& method : service.methods) {
-    std::string enumerator = "k" + method.ComposedName() + " = " + Hex(method.id, 8) + "U,";
+    width = std::max(width, method.ComposedName().size());
+  }
+  for (const Method& method : service.methods) {
+    // Appended, not "k" + ...: GCC 12 at -O2 warns (-Wrestrict) on a literal + a temporary.
+    std::string enumerator = "k";
+    enumerator += method.ComposedName();
+    enumerator += " = " + Hex(method.id, 8) + "U,";
     std::string comment = "// fnv1a32(\"" + service.FullName() + "." + method.name + "\")";
     if (code.indent() + width + 18 + comment.size() > static_cast<size_t>(kColumnLimit)) {
       code += comment;  // too long to trail the enumerator
