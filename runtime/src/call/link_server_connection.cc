@@ -296,6 +296,7 @@ void LinkServerConnection::ReadOnStreamThread(bool then_wait) {
   if (!lock.owns_lock()) lock.lock();
   bool post = false;
   bool arm = false;
+  Clock::time_point check_at;
   if (handed_off) {
     // A new call or a Cancel: a worker takes it (a handler runs there, not inside a stream's
     // Write or Read); that turn reads on and parks the link.
@@ -307,6 +308,7 @@ void LinkServerConnection::ReadOnStreamThread(bool then_wait) {
   } else {
     writer_unparked_ = true;
     writer_read_at_ = Clock::now();
+    check_at = writer_read_at_ + kWriterReadGrace;
     arm = !writer_check_armed_;
     writer_check_armed_ = true;
   }
@@ -315,7 +317,7 @@ void LinkServerConnection::ReadOnStreamThread(bool then_wait) {
   // Not finished here: this writer's own stream is still running (RunStream finishes it).
   lock.unlock();
   if (post) (void)loop_->Post(weak_from_this(), kInbound);
-  if (arm) loop_->PostAt(weak_from_this(), kWriterCheck, writer_read_at_ + kWriterReadGrace);
+  if (arm) loop_->PostAt(weak_from_this(), kWriterCheck, check_at);
 }
 
 bool LinkServerConnection::ReadyToFinishLocked() {
