@@ -63,6 +63,18 @@ std::vector<std::function<void()>> ServerCall::CancelLocked() {
   return std::exchange(on_cancel_, {});
 }
 
+template <class Ready>
+void ServerCall::ReadLinkBeforeWaiting(std::unique_lock<std::mutex>& lock, Ready ready) {
+  // First a look that may leave the link unparked; if that did not do, one that parks it,
+  // so that what arrives next wakes a worker while we wait.
+  for (const bool then_wait : {false, true}) {
+    if (ready() || stream_reads_ == nullptr) return;
+    lock.unlock();
+    stream_reads_->ReadOnStreamThread(then_wait);
+    lock.lock();
+  }
+}
+
 Status ServerCall::Write(OutgoingMessage message) {
   if (kind_ != static_cast<uint8_t>(MethodKind::kServerStreaming) &&
       kind_ != static_cast<uint8_t>(MethodKind::kBidiStreaming)) {
@@ -76,13 +88,7 @@ Status ServerCall::Write(OutgoingMessage message) {
              (unacked_messages_ < peer_window_messages_ &&
               (unacked_messages_ == 0 || unacked_bytes_ + size <= peer_window_bytes_));
     };
-    // The client's window update may be in the link already, unread.
-    for (const bool then_wait : {false, true}) {
-      if (room() || stream_reads_ == nullptr) break;
-      lock.unlock();
-      stream_reads_->ReadOnStreamThread(then_wait);
-      lock.lock();
-    }
+    ReadLinkBeforeWaiting(lock, room);  // the client's window update may be there, unread
     if (!changed_.wait_until(lock, deadline_, room)) {
       return Status::DeadlineExceeded("the client did not read the stream before the deadline");
     }
@@ -117,13 +123,7 @@ std::optional<IncomingMessage> ServerCall::Read() {
     return !inbound_.empty() || half_closed_ || concluded_ ||
            cancelled_.load(std::memory_order_relaxed) || !rejected_.ok();
   };
-  // The client's next message may be in the link already, unread.
-  for (const bool then_wait : {false, true}) {
-    if (ready() || stream_reads_ == nullptr) break;
-    lock.unlock();
-    stream_reads_->ReadOnStreamThread(then_wait);
-    lock.lock();
-  }
+  ReadLinkBeforeWaiting(lock, ready);  // the client's next message may be there, unread
   changed_.wait_until(lock, deadline_, ready);
   if (inbound_.empty() || concluded_ || cancelled_.load(std::memory_order_relaxed) ||
       !rejected_.ok()) {

@@ -86,6 +86,10 @@ class ServerCall final : public CallContext, public ServerStreamPort {
 
  private:
   void SendAck(uint32_t messages, uint64_t bytes);
+  // Before a wait for `ready` (with `lock` held): reads what the link already holds on this
+  // thread (StreamThreadReads), unless `ready` already holds.
+  template <class Ready>
+  void ReadLinkBeforeWaiting(std::unique_lock<std::mutex>& lock, Ready ready);
 
   std::mutex& mutex_;
   const std::shared_ptr<MessageLink> link_;
