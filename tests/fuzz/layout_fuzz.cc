@@ -28,7 +28,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return offset <= h.segment_bytes && bytes <= h.segment_bytes - offset;
   };
   using ferry::shm::DescriptorRing;
-  using ferry::shm::IndexStack;
   bool ok = h.segment_bytes == expected_bytes && h.class_count >= 1 &&
             h.class_count <= ferry::shm::kMaxSlotClasses &&
             inside(h.to_server_ring_offset, DescriptorRing::BytesFor(h.ring_depth)) &&
@@ -36,7 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             h.to_server_ring_offset + DescriptorRing::BytesFor(h.ring_depth) <=
                 h.to_client_ring_offset;
   for (uint32_t i = 0; ok && i < h.class_count; ++i) {
-    ok = inside(h.classes[i].stack_offset, IndexStack::BytesFor(h.classes[i].slot_count)) &&
+    ok = inside(h.classes[i].stacks_offset,
+                ferry::shm::FreeStackBytes(h.classes[i].slot_count) * ferry::shm::kSlotPools) &&
          inside(h.classes[i].slots_offset,
                 uint64_t{h.classes[i].slot_bytes} * h.classes[i].slot_count);
   }

@@ -119,9 +119,14 @@ struct Fixture {
                                       layout.ring_depth);
     }
     for (uint32_t c = 0; c < layout.class_count; ++c) {
-      shm::IndexStack::Initialize(
-          reinterpret_cast<shm::IndexStackHeader*>(base + layout.classes[c].stack_offset),
-          layout.classes[c].slot_count);
+      for (const shm::SlotPool pool :
+           {shm::SlotPool::kShared, shm::SlotPool::kClient, shm::SlotPool::kServer}) {
+        shm::IndexStack::Initialize(reinterpret_cast<shm::IndexStackHeader*>(
+                                        base + shm::FreeStackOffset(layout.classes[c], pool)),
+                                    layout.classes[c].slot_count,
+                                    pool == shm::SlotPool::kShared ? shm::IndexStack::Fill::kFull
+                                                                   : shm::IndexStack::Fill::kEmpty);
+      }
     }
   }
 };
@@ -234,7 +239,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else if (*op % 5 == 3) {
       const uint8_t* where = take(3 + 8);
       if (where == nullptr) break;
-      // Even: the inbound ring (positions, futex words, cells); odd: a class's free list. The
+      // Even: the inbound ring (positions, futex words, cells); odd: a class's free stacks. The
       // ring's `building` line is left alone: it only makes the server spin (20 ms a time).
       uint64_t offset, bytes;
       if (where[0] % 2 == 0) {
@@ -242,8 +247,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         bytes = shm::DescriptorRing::BytesFor(layout.ring_depth);
       } else {
         const shm::SlotClassHeader& c = layout.classes[(where[0] / 2) % layout.class_count];
-        offset = c.stack_offset;
-        bytes = shm::IndexStack::BytesFor(c.slot_count);
+        offset = c.stacks_offset;
+        bytes = shm::FreeStackBytes(c.slot_count) * shm::kSlotPools;
       }
       const uint64_t at = (uint64_t{where[1]} << 8 | where[2]) * 8 % (bytes - 7) / 8 * 8;
       if (where[0] % 2 == 0 && at >= offsetof(shm::RingHeader, building) &&

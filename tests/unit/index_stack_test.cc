@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <set>
 #include <thread>
@@ -12,10 +13,10 @@ namespace {
 
 class LocalStack {
  public:
-  explicit LocalStack(uint32_t capacity)
+  explicit LocalStack(uint32_t capacity, IndexStack::Fill fill = IndexStack::Fill::kFull)
       : memory_(new (std::align_val_t(kCacheLine)) uint8_t[IndexStack::BytesFor(capacity)]) {
     auto* header = new (memory_.get()) IndexStackHeader{};
-    IndexStack::Initialize(header, capacity);
+    IndexStack::Initialize(header, capacity, fill);
     stack_.emplace(header, capacity);
   }
   IndexStack& stack() { return *stack_; }
@@ -51,6 +52,34 @@ TEST(IndexStack, CorruptLinkEndsTheListInsteadOfLeavingIt) {
   local.links()[0].store(1000000);  // index 0 is on top; its link now points far outside
   EXPECT_EQ(local.stack().Pop(), 0U);
   EXPECT_EQ(local.stack().Pop(), kNoIndex);
+}
+
+TEST(IndexStack, StartsEmptyWhenAskedTo) {
+  LocalStack local(3, IndexStack::Fill::kEmpty);
+  EXPECT_TRUE(local.stack().Empty());
+  EXPECT_EQ(local.stack().Pop(), kNoIndex);
+  local.stack().Push(2);
+  EXPECT_FALSE(local.stack().Empty());
+  EXPECT_EQ(local.stack().Pop(), 2U);
+}
+
+TEST(IndexStack, NotifyPushWakesAWaiterAndAWaitForWhatIsThereReturnsAtOnce) {
+  LocalStack local(2, IndexStack::Fill::kEmpty);
+  // Not empty: no sleep at all, however long the timeout.
+  local.stack().Push(0);
+  local.stack().WaitForPush(std::chrono::minutes(10), [&] { return local.stack().Empty(); });
+  ASSERT_EQ(local.stack().Pop(), 0U);
+  // Empty: a push from another thread, notified, ends the wait (a lost wake-up would hang
+  // here until ctest's timeout).
+  std::thread pusher([&] {
+    local.stack().Push(1);
+    local.stack().NotifyPush();
+  });
+  while (local.stack().Empty()) {
+    local.stack().WaitForPush(std::chrono::minutes(10), [&] { return local.stack().Empty(); });
+  }
+  pusher.join();
+  EXPECT_EQ(local.stack().Pop(), 1U);
 }
 
 TEST(IndexStack, ConcurrentPopPushNeverDuplicatesAnIndex) {

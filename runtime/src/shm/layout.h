@@ -2,7 +2,8 @@
 // built from different ferry versions. Offsets and indices, never pointers or vtables.
 //
 //   SegmentHeader | client -> server ring | server -> client ring |
-//   per slot class: free stack, then slot_count slots of slot_bytes (4 KiB aligned)
+//   per slot class: three free stacks (shared, client's, server's), then slot_count slots of
+//   slot_bytes (4 KiB aligned)
 // where each ring is a RingHeader and ring_depth RingCells.
 #pragma once
 
@@ -14,7 +15,7 @@ namespace ferry::shm {
 
 inline constexpr uint64_t kMagic = 0x3130595252454646ULL;  // "FFERRY01"
 // Bump on every incompatible change: a field's width, order or meaning, a new region.
-inline constexpr uint32_t kLayoutVersion = 5;
+inline constexpr uint32_t kLayoutVersion = 6;
 inline constexpr uint32_t kMaxSlotClasses = 8;
 inline constexpr uint32_t kNoIndex = 0xffffffffU;
 inline constexpr size_t kCacheLine = 64;
@@ -43,12 +44,29 @@ struct alignas(kCacheLine) IndexStackHeader {
   uint32_t capacity;
 };
 
+// Where a class's free slots wait. Each side takes from its own stack first and returns what it
+// frees there, so that steady traffic touches no line the other side writes (a request's slot,
+// freed by the server, carries its reply; the reply's, freed by the client, its next request).
+// The shared stack holds every slot at first; a side whose own stack is empty takes from the
+// shared one, then from the peer's.
+enum class SlotPool : uint32_t { kShared = 0, kClient = 1, kServer = 2 };
+inline constexpr uint32_t kSlotPools = 3;
+
 struct SlotClassHeader {
   uint32_t slot_bytes;
   uint32_t slot_count;
-  uint64_t stack_offset;  // IndexStackHeader of free slots
-  uint64_t slots_offset;  // first slot
+  uint64_t stacks_offset;  // kSlotPools IndexStacks of free slots, FreeStackBytes() apart
+  uint64_t slots_offset;   // first slot
 };
+
+// One free stack: its header and a link per slot, whole cache lines.
+inline constexpr uint64_t FreeStackBytes(uint32_t slot_count) {
+  const uint64_t bytes = sizeof(IndexStackHeader) + sizeof(std::atomic<uint32_t>) * slot_count;
+  return (bytes + kCacheLine - 1) / kCacheLine * kCacheLine;
+}
+inline constexpr uint64_t FreeStackOffset(const SlotClassHeader& c, SlotPool pool) {
+  return c.stacks_offset + FreeStackBytes(c.slot_count) * static_cast<uint32_t>(pool);
+}
 
 // One message of a call (a CallHeader without its status message, and where its payload
 // lies), moved through a ring. Written by the sender; the receiver copies it out of the ring

@@ -89,8 +89,8 @@ Result<SegmentHeader> ComputeLayout(uint32_t messages_in_flight,
     SlotClassHeader& out = h.classes[i];
     out.slot_bytes = c.slot_bytes;
     out.slot_count = c.slot_count;
-    out.stack_offset = at;
-    at = AlignUp(at + IndexStack::BytesFor(c.slot_count), kSlotAlignment);
+    out.stacks_offset = at;
+    at = AlignUp(at + FreeStackBytes(c.slot_count) * kSlotPools, kSlotAlignment);
     out.slots_offset = at;
     at = AlignUp(at + uint64_t{c.slot_bytes} * c.slot_count, kSlotAlignment);
   }
@@ -116,8 +116,13 @@ Result<SegmentHeader> CheckLayout(const SegmentHeader& seen, uint64_t expected_b
   return layout;
 }
 
-Segment::Segment(bip::mapped_region region, const SegmentHeader& layout, int descriptor)
-    : region_(std::move(region)), descriptor_(descriptor), header_(layout) {
+Segment::Segment(bip::mapped_region region, const SegmentHeader& layout, int descriptor,
+                 SlotPool own, SlotPool peer)
+    : region_(std::move(region)),
+      descriptor_(descriptor),
+      header_(layout),
+      own_pool_(own),
+      peer_pool_(peer) {
   auto* base = static_cast<uint8_t*>(region_.get_address());
   to_server_ring_.emplace(reinterpret_cast<RingHeader*>(base + header_.to_server_ring_offset),
                          header_.ring_depth);
@@ -130,9 +135,11 @@ Segment::Segment(bip::mapped_region region, const SegmentHeader& layout, int des
   }
   held_ = std::make_unique<std::atomic<bool>[]>(slots);
   for (uint32_t i = 0; i < header_.class_count; ++i) {
-    slot_stacks_[i].emplace(
-        reinterpret_cast<IndexStackHeader*>(base + header_.classes[i].stack_offset),
-        header_.classes[i].slot_count);
+    for (const SlotPool pool : {SlotPool::kShared, SlotPool::kClient, SlotPool::kServer}) {
+      free_stacks_[i][static_cast<uint32_t>(pool)].emplace(
+          reinterpret_cast<IndexStackHeader*>(base + FreeStackOffset(header_.classes[i], pool)),
+          header_.classes[i].slot_count);
+    }
   }
 }
 
@@ -161,12 +168,18 @@ Result<std::shared_ptr<Segment>> Segment::Create(const ShmOptions& options) {
       DescriptorRing::Initialize(new (base + offset) RingHeader{}, header->ring_depth);
     }
     for (uint32_t i = 0; i < header->class_count; ++i) {
-      auto* stack = new (base + header->classes[i].stack_offset) IndexStackHeader{};
-      IndexStack::Initialize(stack, header->classes[i].slot_count);
+      for (const SlotPool pool : {SlotPool::kShared, SlotPool::kClient, SlotPool::kServer}) {
+        auto* stack =
+            new (base + FreeStackOffset(header->classes[i], pool)) IndexStackHeader{};
+        IndexStack::Initialize(stack, header->classes[i].slot_count,
+                               pool == SlotPool::kShared ? IndexStack::Fill::kFull
+                                                         : IndexStack::Fill::kEmpty);
+      }
     }
     // No fence needed: the peer reads this layout only after our Welcome went through the
     // socket, and the system calls order the writes before its reads.
-    return std::shared_ptr<Segment>(new Segment(std::move(region), *layout, fd));
+    return std::shared_ptr<Segment>(
+        new Segment(std::move(region), *layout, fd, SlotPool::kServer, SlotPool::kClient));
   } catch (const bip::interprocess_exception& e) {
     close(fd);
     return Status::ResourceExhausted(std::string("cannot map the segment: ") + e.what());
@@ -193,7 +206,8 @@ Result<std::shared_ptr<Segment>> Segment::Open(int descriptor, uint64_t expected
     std::memcpy(&seen, region.get_address(), sizeof(seen));
     Result<SegmentHeader> layout = CheckLayout(seen, expected_bytes);
     if (!layout.ok()) return layout.status();
-    return std::shared_ptr<Segment>(new Segment(std::move(region), *layout, -1));
+    return std::shared_ptr<Segment>(
+        new Segment(std::move(region), *layout, -1, SlotPool::kClient, SlotPool::kServer));
   } catch (const bip::interprocess_exception& e) {
     return Status::ResourceExhausted(std::string("cannot map the segment: ") + e.what());
   }
@@ -234,30 +248,40 @@ Result<uint32_t> Segment::AcquireSlot(size_t bytes, Clock::time_point deadline,
                                      " bytes exceeds the largest shared-memory slot (" +
                                      std::to_string(largest_slot_bytes()) + " bytes)");
   }
+  const SlotPool order[] = {own_pool_, SlotPool::kShared, peer_pool_};
   for (;;) {
     for (uint32_t c = best; c < header_.class_count; ++c) {
-      const uint32_t index = slot_stacks_[c]->Pop();
-      if (index == kNoIndex) continue;
-      const uint32_t slot = MakeSlotId(c, index);
-      if (held_[HeldIndex(slot)].exchange(true, std::memory_order_relaxed)) {
-        return Status::DataLoss("the shared free list handed out a slot already in use here");
+      for (const SlotPool pool : order) {
+        const uint32_t index = Stack(c, pool).Pop();
+        if (index == kNoIndex) continue;
+        const uint32_t slot = MakeSlotId(c, index);
+        if (held_[HeldIndex(slot)].exchange(true, std::memory_order_relaxed)) {
+          return Status::DataLoss("the shared free list handed out a slot already in use here");
+        }
+        return slot;
       }
-      return slot;
     }
     const auto now = Clock::now();
     if (now >= deadline || closed.load(std::memory_order_relaxed)) {
       return Status::ResourceExhausted("no free shared-memory slot of " + std::to_string(bytes) +
                                        " bytes or more in time");
     }
-    slot_stacks_[best]->WaitForPush(std::min<Clock::duration>(deadline - now,
-                                                              std::chrono::milliseconds(20)));
+    // Every release notifies the shared stack of its class (see ReleaseSlot).
+    Stack(best, SlotPool::kShared)
+        .WaitForPush(std::min<Clock::duration>(deadline - now, std::chrono::milliseconds(20)),
+                     [&] {
+                       return Stack(best, SlotPool::kShared).Empty() &&
+                              Stack(best, own_pool_).Empty() && Stack(best, peer_pool_).Empty();
+                     });
   }
 }
 
 void Segment::ReleaseSlot(uint32_t slot_id) {
   if (!ValidSlot(slot_id)) return;
   held_[HeldIndex(slot_id)].store(false, std::memory_order_relaxed);
-  slot_stacks_[SlotClassOf(slot_id)]->Push(SlotIndexOf(slot_id));
+  const uint32_t slot_class = SlotClassOf(slot_id);
+  Stack(slot_class, own_pool_).Push(SlotIndexOf(slot_id));
+  Stack(slot_class, SlotPool::kShared).NotifyPush();
 }
 
 void Segment::HandOver(uint32_t slot_id) {

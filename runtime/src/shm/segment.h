@@ -51,14 +51,15 @@ class Segment {
   // The bytes [offset, offset+length) of a slot, or null when the range leaves the slot.
   uint8_t* Locate(uint32_t slot_id, uint32_t offset, uint32_t length);
 
-  // Takes a free slot of at least `bytes`, trying larger classes when the best one is empty and
-  // waiting for a release until `deadline` (or until `closed` turns true).
+  // Takes a free slot of at least `bytes` (from this side's stack, the shared one, then the
+  // peer's: see SlotPool), trying larger classes when the best one is empty and waiting for a
+  // release until `deadline` (or until `closed` turns true).
   // RESOURCE_EXHAUSTED when `bytes` exceeds the largest class or nothing frees up in time.
   // DATA_LOSS when the shared free list hands out a slot this process already holds (a
   // corrupt or hostile list).
   Result<uint32_t> AcquireSlot(size_t bytes, Clock::time_point deadline,
                                const std::atomic<bool>& closed);
-  // Returns a slot to the shared free list (ours, or one the peer handed over).
+  // Returns a slot (ours, or one the peer handed over) to this side's free stack.
   void ReleaseSlot(uint32_t slot_id);
   // The slot now belongs to the peer (a message was sent in it).
   void HandOver(uint32_t slot_id);
@@ -68,14 +69,21 @@ class Segment {
   size_t largest_slot_bytes() const;
 
  private:
-  Segment(boost::interprocess::mapped_region region, const SegmentHeader& layout, int descriptor);
+  Segment(boost::interprocess::mapped_region region, const SegmentHeader& layout, int descriptor,
+          SlotPool own, SlotPool peer);
+  IndexStack& Stack(uint32_t slot_class, SlotPool pool) {
+    return *free_stacks_[slot_class][static_cast<uint32_t>(pool)];
+  }
 
   boost::interprocess::mapped_region region_;
   int descriptor_;
   SegmentHeader header_;  // a private copy of the validated layout
   std::optional<DescriptorRing> to_server_ring_;
   std::optional<DescriptorRing> to_client_ring_;
-  std::optional<IndexStack> slot_stacks_[kMaxSlotClasses];
+  // The creator is the server: it frees into SlotPool::kServer, the opener into kClient.
+  const SlotPool own_pool_;
+  const SlotPool peer_pool_;
+  std::optional<IndexStack> free_stacks_[kMaxSlotClasses][kSlotPools];
   // Process-local: which slots this side holds, by slot number across all classes.
   std::unique_ptr<std::atomic<bool>[]> held_;
   uint32_t first_slot_of_class_[kMaxSlotClasses] = {};
