@@ -32,6 +32,7 @@ class FrameMessageLink final : public MessageLink,
                      std::chrono::steady_clock::time_point deadline) override;
   void Flush() override { link_->Flush(); }
   bool InboundReady() const override { return link_->FrameReady(); }
+  bool Batches() const override { return true; }
   Result<InboundMessage> Receive(std::chrono::steady_clock::time_point deadline) override;
   void Shutdown() override;
   void CloseWrites() override { link_->CloseWrites(); }

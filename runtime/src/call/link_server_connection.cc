@@ -765,7 +765,7 @@ void LinkServerConnection::Handle(const std::shared_ptr<ServerCall>& call,
   // The reading role's holder with the next call already read in sends its reply with the
   // replies to those calls (one system call for a burst of pipelined calls); it sends them
   // before it waits for more.
-  const bool batch = ran() && link_->InboundReady();
+  const bool batch = ran() && link_->Batches() && link_->InboundReady();
   if (call->kind() == static_cast<uint8_t>(MethodKind::kOneway)) {
     if (!status.ok()) LogLine("oneway call failed: " + status.ToString());
   } else {

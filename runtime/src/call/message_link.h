@@ -55,6 +55,9 @@ class MessageLink {
   }
   // Sends what SendBatched held back (see FrameLink::Flush).
   virtual void Flush() {}
+  // Whether SendBatched may hold anything back (links whose SendBatched is plain Send say no,
+  // so that nobody looks at the inbound side only to decide to batch).
+  virtual bool Batches() const { return false; }
   // Whether Receive would return a message without waiting. For the receiving role's holder.
   virtual bool InboundReady() const { return false; }
   // The next inbound message. DEADLINE_EXCEEDED when none has begun to arrive by `deadline`;

@@ -37,6 +37,8 @@ constexpr auto kBuildingSpinLimit = 20ms;
 // How long an error reply waits for a slot for its status message before going without it.
 constexpr auto kStatusSlotWait = 10ms;
 constexpr uint16_t kUnknownCpu = 0xffff;
+// How much of a received payload is prefetched (a dozen lines: what a core can have in flight).
+constexpr size_t kPrefetchBytes = 12 * shm::kCacheLine;
 
 // Such a reply's slot holds its status message, not a payload.
 bool IsErrorReply(const shm::Descriptor& d) {
@@ -480,6 +482,14 @@ Result<InboundMessage> ShmLink::Accept(const shm::Descriptor& d) {
                                          std::min<size_t>(d.length, kMaxStatusMessageBytes));
     segment_.ReleaseSlot(d.slot);
     return inbound;
+  }
+  // The peer has just written these lines: ask for all of them now, so that the verifier's
+  // chain of dependent reads (root offset, table, vtable, fields) does not wait for one line
+  // after another.
+  const auto first_line = reinterpret_cast<uintptr_t>(bytes) & ~uintptr_t{shm::kCacheLine - 1};
+  const uintptr_t end = reinterpret_cast<uintptr_t>(bytes) + std::min<size_t>(d.length, kPrefetchBytes);
+  for (uintptr_t line = first_line; line < end; line += shm::kCacheLine) {
+    __builtin_prefetch(reinterpret_cast<const void*>(line));
   }
   inbound.payload = IncomingMessage(bytes, d.length, shared_, d.slot);
   return inbound;
