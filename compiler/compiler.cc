@@ -32,8 +32,20 @@ std::string EscapeMake(const std::string& path) {
 }
 
 constexpr const char* kUsage =
-    "usage: ferryc -o <outdir> [-I <dir>]... [--depfile <file>] [--flatc <path>] "
-    "<file.idl|file.fbs>...\n";
+    "usage: ferryc -o <outdir> [-I <dir>]... [--gen-includes] [--flatc-arg <arg>]...\n"
+    "              [--depfile <file>] [--flatc <path>] <file.idl|file.fbs>...\n"
+    "  -I <dir>            where includes are looked for (after the schema's own directory)\n"
+    "  --gen-includes      also generate every schema the inputs include, transitively\n"
+    "  --flatc-arg <arg>   pass <arg> to flatc (for example --gen-object-api); repeatable\n"
+    "  --depfile <file>    write a make rule naming every schema the outputs depend on\n"
+    "  --flatc <path>      the flatc to run (default: flatc on PATH)\n";
+
+// One schema to compile, and the extra place its includes are looked for: an included schema
+// is compiled the way its includer's parse found its includes (the includer's directory).
+struct Job {
+  std::string input;
+  std::vector<std::string> include_dirs;
+};
 
 }  // namespace
 
@@ -46,7 +58,15 @@ CompileResult Compile(const CompilerOptions& options) {
   std::map<std::string, std::string> stems;  // stem -> input, to catch two inputs one output
   const std::string flatc = options.flatc.empty() ? DefaultFlatc() : options.flatc;
 
+  std::vector<Job> jobs;
+  std::set<std::string> queued;
   for (const std::string& input : options.inputs) {
+    jobs.push_back({input, options.include_dirs});
+    queued.insert(fs::absolute(input).lexically_normal().string());
+  }
+  for (size_t job = 0; job < jobs.size(); ++job) {
+    const std::string input = jobs[job].input;
+    const std::vector<std::string> include_dirs = jobs[job].include_dirs;  // jobs may grow
     // The stem is spelled inside #include "..." lines of the outputs, which have no escapes.
     const std::string stem = fs::path(input).stem().string();
     if (stem.find_first_of("\"\\") != std::string::npos ||
@@ -57,10 +77,19 @@ CompileResult Compile(const CompilerOptions& options) {
                                     Severity::kError});
       continue;
     }
-    LoadResult loaded = LoadSchema(input, options.include_dirs);
+    LoadResult loaded = LoadSchema(input, include_dirs);
     for (Diagnostic& d : loaded.diagnostics) result.diagnostics.push_back(std::move(d));
     if (!loaded.schema) continue;
     const Schema& schema = *loaded.schema;
+    if (options.gen_includes) {
+      std::vector<std::string> dirs = include_dirs;
+      dirs.insert(dirs.begin(), fs::path(schema.dependencies.front()).parent_path().string());
+      for (size_t i = 1; i < schema.dependencies.size(); ++i) {
+        if (queued.insert(schema.dependencies[i]).second) {
+          jobs.push_back({schema.dependencies[i], dirs});
+        }
+      }
+    }
 
     auto [it, inserted] = stems.emplace(schema.stem, input);
     if (!inserted) {
@@ -91,7 +120,8 @@ CompileResult Compile(const CompilerOptions& options) {
 
     const fs::path out(options.out_dir);
     if (options.run_flatc && result.ok()) {  // no flatc run once nothing will be written
-      FlatcOutput messages = RunFlatc(flatc, input, input, options.include_dirs);
+      FlatcOutput messages = RunFlatc(flatc, input, input, include_dirs, schema.dependencies,
+                                      options.flatc_args);
       for (Diagnostic& d : messages.diagnostics) result.diagnostics.push_back(std::move(d));
       if (!messages.ok) continue;
       files.push_back({(out / (schema.stem + "_generated.h")).string(), messages.header});
@@ -181,6 +211,17 @@ int RunCommandLine(const std::vector<std::string>& args, std::ostream& err) {
       options.include_dirs.push_back(dir);
     } else if (arg.rfind("-I", 0) == 0 && arg.size() > 2) {
       options.include_dirs.push_back(arg.substr(2));
+    } else if (arg == "--gen-includes") {
+      options.gen_includes = true;
+    } else if (arg == "--flatc-arg" || arg.rfind("--flatc-arg=", 0) == 0) {
+      std::string flatc_arg;
+      if (arg == "--flatc-arg") {
+        if (!value(&flatc_arg)) return usage("--flatc-arg needs an argument");
+      } else {
+        flatc_arg = arg.substr(std::strlen("--flatc-arg="));
+      }
+      if (std::string why = RefusedFlatcArg(flatc_arg); !why.empty()) return usage(why);
+      options.flatc_args.push_back(flatc_arg);
     } else if (arg == "--depfile") {
       if (!value(&options.depfile)) return usage("--depfile needs a file name");
     } else if (arg == "--flatc") {

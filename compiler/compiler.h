@@ -16,6 +16,9 @@ struct CompilerOptions {
   std::string depfile;    // empty: none
   std::string flatc;      // empty: DefaultFlatc()
   bool run_flatc = true;  // false: only <stem>.ferry.h/.cc (tests)
+  // Also generates every schema the inputs include, transitively, each as its own outputs.
+  bool gen_includes = false;
+  std::vector<std::string> flatc_args;  // passed to flatc as they are
   std::vector<std::string> inputs;
 };
 
@@ -42,7 +45,8 @@ std::string DepfileText(const std::vector<std::string>& outputs,
 // reason, on failure; then none of `files` is left behind (not even the ones already renamed).
 bool WriteFiles(const std::vector<GeneratedFile>& files, std::vector<Diagnostic>* diagnostics);
 
-// The command line: `ferryc -o <outdir> [-I <dir>]... [--depfile <f>] [--flatc <path>] files...`.
+// The command line: `ferryc -o <outdir> [-I <dir>]... [--gen-includes] [--flatc-arg <arg>]...
+// [--depfile <f>] [--flatc <path>] files...`.
 // Returns the exit status: 0 ok, 1 schema errors (nothing written), 2 usage errors.
 int RunCommandLine(const std::vector<std::string>& args, std::ostream& err);
 

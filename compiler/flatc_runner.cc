@@ -117,8 +117,41 @@ std::string DefaultFlatc() {
   return FERRYC_DEFAULT_FLATC;
 }
 
+std::string RefusedFlatcArg(const std::string& arg) {
+  // Where the header lands and what it is called: ferryc decides both.
+  static const char* const kPlacement[] = {"-o", "-I", "--filename-suffix", "--filename-ext",
+                                           "--keep-prefix", "--include-prefix", "--gen-all",
+                                           "--gen-includes", "--no-includes", "-M", "--conform",
+                                           "--conform-includes", "--root-type", "--binary",
+                                           "-b", "--schema", "--json", "-t", "--raw-binary"};
+  const std::string name = arg.substr(0, arg.find('='));
+  for (const char* refused : kPlacement) {
+    if (name == refused) {
+      return "flatc option " + name +
+             " cannot go through ferryc: ferryc decides where the message header goes, what "
+             "it is called and what flatc generates";
+    }
+  }
+  // Another language instead of (or beside) C++.
+  static const char* const kLanguages[] = {
+      "--cpp", "-c", "--java", "-j", "--kotlin", "--csharp", "-n", "--go", "-g", "--python",
+      "-p", "--js", "--ts", "-T", "--php", "--dart", "-d", "--lua", "-l", "--lobster",
+      "--rust", "-r", "--swift", "--grpc", "--jsonschema", "--nim"};
+  for (const char* language : kLanguages) {
+    if (name == language) {
+      return "flatc option " + name + " selects a language; ferryc always generates C++ (--cpp)";
+    }
+  }
+  if (name.empty() || name[0] != '-') {
+    return "flatc argument '" + arg + "' is not an option (schemas are ferryc's inputs)";
+  }
+  return "";
+}
+
 FlatcOutput RunFlatc(const std::string& flatc, const std::string& input, const std::string& display,
-                     const std::vector<std::string>& include_dirs) {
+                     const std::vector<std::string>& include_dirs,
+                     const std::vector<std::string>& closure,
+                     const std::vector<std::string>& extra_args) {
   FlatcOutput output;
   auto fail = [&](std::string message) {
     output.ok = false;
@@ -137,47 +170,56 @@ FlatcOutput RunFlatc(const std::string& flatc, const std::string& input, const s
   if (!ReadAll(source.string(), &text)) return fail("cannot read file");
   if (text.starts_with(kUtf8Bom)) text.erase(0, std::strlen(kUtf8Bom));
 
-  // flatc must see the schema once, under the name its includes use for it (a.fbs may include
-  // b.fbs, which includes a.fbs again). flatc resolves an include against the including file's
-  // directory first and remembers files by that path, so the copy lives in a mirror of the
-  // schema's directory: every other entry there is a symlink to the original, and a file
-  // found through the mirror names the copy when it includes the schema back. An .idl schema
-  // is copied as <stem>.fbs (flatc 2.0.8 compiles only .fbs), and an include cycle back to
-  // <stem>.idl finds a stand-in that includes the copy (which flatc is parsing already).
-  const fs::path mirror = fs::path(temp.path()) / "src";
+  // flatc must see the schema once (a.fbs may include b.fbs, which includes a.fbs again), and
+  // flatc knows a file by its name and contents; but the copy it compiles differs from the
+  // original (it declares ferry's attributes first). So flatc works in a private tree that
+  // repeats the absolute paths of the schema and of everything it includes (as symlinks):
+  // every include, however it is spelled and through whichever directory, finds what the
+  // in-process parse found, and the schema's own path holds the copy. An .idl schema is
+  // copied as <stem>.fbs (flatc 2.0.8 compiles only .fbs), and its own name holds a stand-in
+  // that includes the copy (which flatc is parsing already).
+  const fs::path tree = fs::path(temp.path()) / "tree";
   const fs::path attributes_dir = fs::path(temp.path()) / "attributes";
-  const fs::path copy = mirror / (stem + ".fbs");
+  const auto in_tree = [&](const fs::path& original) { return tree / original.relative_path(); };
+  const fs::path copy = in_tree(source).replace_filename(stem + ".fbs");
   std::error_code error;
-  fs::create_directory(mirror, error);
+  fs::create_directories(in_tree(source_dir), error);
   if (!error) fs::create_directory(attributes_dir, error);
   if (error) return fail("cannot set up flatc's input in " + temp.path() + ": " + error.message());
-  for (const fs::directory_entry& entry : fs::directory_iterator(source_dir, error)) {
-    const fs::path name = entry.path().filename();
-    if (name == copy.filename() || name == source.filename()) continue;
-    std::error_code ignored;  // an entry that cannot be mirrored is one no include can reach
-    fs::create_symlink(entry.path(), mirror / name, ignored);
+  for (const std::string& file : closure) {
+    const fs::path original = fs::absolute(file).lexically_normal();
+    if (original == source) continue;
+    if (in_tree(original) == copy) {
+      return fail("includes " + original.string() + ", which flatc would take for this schema (" +
+                  copy.filename().string() + "); rename one of them");
+    }
+    fs::create_directories(in_tree(original).parent_path(), error);
+    if (!error) fs::create_symlink(original, in_tree(original), error);
+    if (error) {
+      return fail("cannot set up flatc's input in " + temp.path() + ": " + error.message());
+    }
   }
   const bool stand_in = source.filename() != copy.filename();
   if (!WriteAll((attributes_dir / kAttributesFile).string(),
                 "// ferry's method attributes, declared for flatc by ferryc.\n"
                 "attribute \"oneway\";\nattribute \"deadline_ms\";\n") ||
       !WriteAll(copy.string(), std::string("include \"") + kAttributesFile + "\";\n" + text) ||
-      (stand_in && !WriteAll((mirror / source.filename()).string(),
+      (stand_in && !WriteAll(in_tree(source).string(),
                              "include \"" + copy.filename().string() + "\";\n"))) {
     return fail("cannot write flatc's input into " + temp.path() + ": " + strerror(errno));
   }
 
-  // The user's directories come first, exactly as for flatc on the original file (so that
-  // `include "../x.fbs"` means the same); ferry's attributes come last, and flatc itself
-  // appends the mirror.
+  // The same directories, in the same order, as the in-process parse; ferry's attributes last.
   const std::string out_dir = temp.path() + "/out";
-  std::vector<std::string> argv = {flatc, "--cpp", "-o", out_dir, "-I", source_dir.string()};
+  std::vector<std::string> argv = {flatc, "--cpp", "-o", out_dir, "-I",
+                                   in_tree(source_dir).string()};
   for (const std::string& dir : include_dirs) {
     argv.push_back("-I");
-    argv.push_back(fs::absolute(dir).lexically_normal().string());
+    argv.push_back(in_tree(fs::absolute(dir).lexically_normal()).string());
   }
   argv.push_back("-I");
   argv.push_back(attributes_dir.string());
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   argv.push_back(copy.string());
   const std::string log = temp.path() + "/flatc.log";
   int status = Spawn(argv, log);
@@ -187,7 +229,7 @@ FlatcOutput RunFlatc(const std::string& flatc, const std::string& input, const s
     if (status < 0 && log_text.empty()) return fail("cannot run flatc (" + flatc + ")");
     // Should not happen (the schema already parsed in-process); report what flatc said, with
     // the mirror's names mapped back to the user's files.
-    const std::string mirror_prefix = mirror.string() + "/";
+    const std::string tree_prefix = tree.string() + "/";
     std::vector<Diagnostic> diagnostics = ParseFlatbuffersMessages(log_text);
     bool any = false;
     for (Diagnostic& d : diagnostics) {
@@ -195,8 +237,8 @@ FlatcOutput RunFlatc(const std::string& flatc, const std::string& input, const s
       if (d.file == copy.string()) {
         d.file = display;
         if (d.line > 0) d.line = std::max(1, d.line - 1);  // the prepended include line
-      } else if (d.file.starts_with(mirror_prefix)) {
-        d.file = (source_dir / d.file.substr(mirror_prefix.size())).string();
+      } else if (d.file.starts_with(tree_prefix)) {
+        d.file = "/" + d.file.substr(tree_prefix.size());
       }
       output.diagnostics.push_back(d);
       any = true;

@@ -29,6 +29,45 @@ TEST(FerrycCli, GoodSchemaWritesAllThreeOutputsAndExitsZero) {
   EXPECT_EQ(generated.find("ferry_attributes"), std::string::npos);
 }
 
+TEST(FerrycCli, GenIncludesWritesEveryIncludedSchemaAsItsOwnOutputs) {
+  // top.idl includes common/units.idl (found through -I), which includes money.idl beside it.
+  testing::ScratchDir dir;
+  const std::string input = dir.Write("api/top.idl",
+                                      "include \"common/units.idl\";\nnamespace t;\n"
+                                      "rpc_service S { Get(u.Qty):u.Qty; }\n");
+  dir.Write("lib/common/units.idl",
+            "include \"money.idl\";\nnamespace u;\ntable Qty { n:int; price:m.Money; }\n");
+  dir.Write("lib/common/money.idl", "namespace m;\ntable Money { cents:long; }\n");
+  const std::string out = (dir.path() / "out").string();
+  std::string err;
+
+  int status = RunProcess({FERRYC_PATH, "-o", out, "--gen-includes", "--flatc-arg",
+                           "--gen-object-api", "--flatc", FERRY_FLATC_PATH, "-I",
+                           (dir.path() / "lib").string(), input},
+                          &err);
+
+  EXPECT_EQ(status, 0) << err;
+  EXPECT_EQ(ListDir(out), (std::vector<std::string>{
+                              "money.ferry.cc", "money.ferry.h", "money_generated.h",
+                              "top.ferry.cc", "top.ferry.h", "top_generated.h", "units.ferry.cc",
+                              "units.ferry.h", "units_generated.h"}));
+  EXPECT_NE(testing::ReadText(out + "/units_generated.h").find("struct QtyT "), std::string::npos);
+}
+
+TEST(FerrycCli, AFlatcOptionThatWouldMoveTheHeaderIsAUsageError) {
+  testing::ScratchDir dir;
+  const std::string input = dir.Write("s.idl", "namespace s;\ntable T { x:int; }\n");
+  std::string err;
+
+  int status = RunProcess(
+      {FERRYC_PATH, "-o", (dir.path() / "out").string(), "--flatc-arg", "--keep-prefix", input},
+      &err);
+
+  EXPECT_EQ(status, 2);
+  EXPECT_NE(err.find("flatc option --keep-prefix cannot go through ferryc"), std::string::npos)
+      << err;
+}
+
 TEST(FerrycCli, BadSchemaExitsOneWithALocatedErrorAndWritesNothing) {
   testing::ScratchDir dir;
   const std::string input =

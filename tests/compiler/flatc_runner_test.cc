@@ -7,10 +7,19 @@
 
 #include <cstdlib>
 
+#include "schema_model.h"
 #include "test_util.h"
 
 namespace ferryc {
 namespace {
+
+// What ferryc's own parse found the schema to include (RunFlatc's `closure`).
+std::vector<std::string> Closure(const std::string& input,
+                                 const std::vector<std::string>& include_dirs = {}) {
+  LoadResult loaded = LoadSchema(input, include_dirs);
+  EXPECT_TRUE(loaded.schema.has_value());
+  return loaded.schema ? loaded.schema->dependencies : std::vector<std::string>{};
+}
 
 std::string Messages(const FlatcOutput& output) {
   std::string text;
@@ -27,11 +36,53 @@ TEST(FerrycFlatcRunner, SchemasThatIncludeEachOtherWorkAsWithPlainFlatc) {
             "include \"a.fbs\";\nnamespace bb;\ntable B { x:int; }\n"
             "rpc_service SB { Get(B):a.A; }\n");
 
-  FlatcOutput output = RunFlatc(FERRY_FLATC_PATH, a, a, {});
+  FlatcOutput output = RunFlatc(FERRY_FLATC_PATH, a, a, {}, Closure(a));
 
   EXPECT_TRUE(output.ok) << Messages(output);
   EXPECT_NE(output.header.find("struct A FLATBUFFERS_FINAL_CLASS"), std::string::npos);
   EXPECT_NE(output.header.find("#include \"b_generated.h\""), std::string::npos);
+}
+
+TEST(FerrycFlatcRunner, ACycleThroughAnotherDirectoryFoundThroughAnIncludeDirWorks) {
+  // a.fbs includes sub/b.fbs, which includes a.fbs again, found through -I <dir of a.fbs>.
+  testing::ScratchDir dir;
+  const std::string a = dir.Write("a.fbs",
+                                  "include \"sub/b.fbs\";\nnamespace cyc;\ntable A { b:B; }\n"
+                                  "rpc_service S { Get(A):B; }\n");
+  const std::string b =
+      dir.Write("sub/b.fbs", "include \"a.fbs\";\nnamespace cyc;\ntable B { x:int; }\n");
+  const std::vector<std::string> dirs = {dir.path().string()};
+
+  FlatcOutput top = RunFlatc(FERRY_FLATC_PATH, a, a, dirs, Closure(a, dirs));
+  // The included schema on its own, as --gen-includes compiles it (its includer's directory
+  // is where its includes are looked for too).
+  FlatcOutput included = RunFlatc(FERRY_FLATC_PATH, b, b, dirs, Closure(b, dirs));
+
+  EXPECT_TRUE(top.ok) << Messages(top);
+  EXPECT_NE(top.header.find("#include \"b_generated.h\""), std::string::npos);
+  EXPECT_TRUE(included.ok) << Messages(included);
+  EXPECT_NE(included.header.find("struct B FLATBUFFERS_FINAL_CLASS"), std::string::npos);
+}
+
+TEST(FerrycFlatcRunner, ExtraArgumentsReachFlatc) {
+  testing::ScratchDir dir;
+  const std::string input = dir.Write("s.fbs", "namespace s;\ntable T { x:int; }\n");
+
+  FlatcOutput output =
+      RunFlatc(FERRY_FLATC_PATH, input, input, {}, Closure(input), {"--gen-object-api"});
+
+  EXPECT_TRUE(output.ok) << Messages(output);
+  EXPECT_NE(output.header.find("struct TT "), std::string::npos);  // the object API's type
+}
+
+TEST(FerrycFlatcRunner, OptionsThatWouldMoveOrRenameTheHeaderAreRefused) {
+  for (const char* arg : {"-o", "--filename-suffix=_x", "--keep-prefix", "--python", "x.fbs"}) {
+    EXPECT_NE(RefusedFlatcArg(arg), "") << arg;
+  }
+  for (const char* arg : {"--gen-object-api", "--gen-mutable", "--scoped-enums",
+                          "--cpp-std=c++17"}) {
+    EXPECT_EQ(RefusedFlatcArg(arg), "") << arg;
+  }
 }
 
 TEST(FerrycFlatcRunner, TheUsersDirectoryIsLeftAsItWas) {
@@ -39,7 +90,7 @@ TEST(FerrycFlatcRunner, TheUsersDirectoryIsLeftAsItWas) {
   const std::string input = dir.Write("s.fbs", "namespace s;\ntable T { x:int; }\n");
   const std::string kept = dir.Write("sub/keep.txt", "mirrored, never removed");
 
-  FlatcOutput output = RunFlatc(FERRY_FLATC_PATH, input, input, {});
+  FlatcOutput output = RunFlatc(FERRY_FLATC_PATH, input, input, {}, Closure(input));
 
   EXPECT_TRUE(output.ok) << Messages(output);
   EXPECT_EQ(testing::ReadText(kept), "mirrored, never removed");
@@ -55,7 +106,7 @@ TEST(FerrycFlatcRunner, IdlSchemasThatIncludeEachOtherWork) {
             "include \"a.idl\";\nnamespace bb;\ntable B { x:int; }\n"
             "rpc_service SB { Get(B):a.A; }\n");
 
-  FlatcOutput output = RunFlatc(FERRY_FLATC_PATH, a, a, {});
+  FlatcOutput output = RunFlatc(FERRY_FLATC_PATH, a, a, {}, Closure(a));
 
   EXPECT_TRUE(output.ok) << Messages(output);
   EXPECT_NE(output.header.find("struct A FLATBUFFERS_FINAL_CLASS"), std::string::npos);
@@ -73,7 +124,7 @@ TEST(FerrycFlatcRunner, RelativeIncludesResolveAgainstTheUsersFileNotTheTempDir)
   const std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
   setenv("TMPDIR", (dir.path() / "tmp").c_str(), 1);
 
-  FlatcOutput output = RunFlatc(FERRY_FLATC_PATH, input, input, {});
+  FlatcOutput output = RunFlatc(FERRY_FLATC_PATH, input, input, {}, Closure(input));
 
   if (old_tmpdir != nullptr) {
     setenv("TMPDIR", saved.c_str(), 1);
@@ -90,7 +141,7 @@ TEST(FerrycFlatcRunner, ALeadingByteOrderMarkIsDropped) {
                                       "\xEF\xBB\xBFnamespace b;\ntable T { x:int; }\n"
                                       "rpc_service S { Get(T):T; }\n");
 
-  FlatcOutput output = RunFlatc(FERRY_FLATC_PATH, input, "bom.idl", {});
+  FlatcOutput output = RunFlatc(FERRY_FLATC_PATH, input, "bom.idl", {}, Closure(input));
 
   EXPECT_TRUE(output.ok) << Messages(output);
   EXPECT_NE(output.header.find("struct T FLATBUFFERS_FINAL_CLASS"), std::string::npos);
@@ -108,7 +159,7 @@ TEST(FerrycFlatcRunner, FlatcErrorsNameTheUsersFileAndLine) {
                                      "exit 1\n");
   chmod(fake.c_str(), 0755);
 
-  FlatcOutput output = RunFlatc(fake, input, "s.idl", {});
+  FlatcOutput output = RunFlatc(fake, input, "s.idl", {}, {input});
 
   EXPECT_FALSE(output.ok);
   EXPECT_EQ(Messages(output), "s.idl:2:7: error: boom\n");
