@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds a copy of tests/consumer/project against ferry (mode: subdirectory or package) in a
-# scratch dir, checks that installing it installs nothing of ferry (as a subdirectory) and
-# that editing an included schema regenerates the schema that includes it, then runs the
-# project's server and its client (every kind of call, checked) as two processes over
-# shm://, unix:// and unix:// moved to shared memory. Used by ctest.
+# scratch dir, checks that installing it installs nothing of ferry (as a subdirectory), that
+# the schemas the listed ones include are generated exactly once (an include cycle among
+# them), and that editing an included schema regenerates the schemas that include it, then
+# runs the project's server and its client (every kind of call, checked) as two processes
+# over shm://, unix:// and unix:// moved to shared memory. Used by ctest.
 set -euo pipefail
 mode=$1 ferry_source=$2 ferry_build=$3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,17 +38,33 @@ if [[ $mode == subdirectory ]]; then
   fi
 fi
 
-# shop.idl includes common/units.idl: an edit there must regenerate shop's code too (the
+# ferry_add_idl names only the top-level schemas. Their includes are generated once: units.idl
+# (included by both) by shop_api, which inventory_api links; stock.idl (in a cycle with
+# inventory.idl) by inventory_api.
+generated=$scratch/build/ferry_generated
+for header in shop_api/units_generated.h shop_api/units.ferry.h inventory_api/stock_generated.h; do
+  if [[ ! -f $generated/$header ]]; then
+    echo "consumer ($mode): $header was not generated" >&2
+    exit 1
+  fi
+done
+if [[ -e $generated/inventory_api/units_generated.h ]]; then
+  echo "consumer ($mode): units.idl was generated twice (by inventory_api too)" >&2
+  exit 1
+fi
+
+# An edit to an included schema regenerates it and every schema that includes it (the
 # dependency comes from ferryc's depfile, not from the list given to ferry_add_idl).
-generated=$scratch/build/ferry_generated/shop_api
 touch "$scratch/marker"
 echo 'table AddedLater { x:int; }' >>"$scratch/src/schemas/common/units.idl"
 cmake --build "$scratch/build" -j"$(nproc)" >/dev/null
-grep -q AddedLater "$generated/units_generated.h"
-if [[ ! "$generated/shop.ferry.h" -nt "$scratch/marker" ]]; then
-  echo "consumer ($mode): editing an included schema did not regenerate shop.ferry.h" >&2
-  exit 1
-fi
+grep -q AddedLater "$generated/shop_api/units_generated.h"
+for dependant in shop_api/shop.ferry.h inventory_api/inventory.ferry.h; do
+  if [[ ! "$generated/$dependant" -nt "$scratch/marker" ]]; then
+    echo "consumer ($mode): editing an included schema did not regenerate $dependant" >&2
+    exit 1
+  fi
+done
 
 export FERRY_RUNTIME_DIR=$scratch/run
 mkfifo "$scratch/in" "$scratch/out"

@@ -12,7 +12,11 @@
 #include <vector>
 
 #include "ferry/ferry.h"
+#include "inventory.ferry.h"
 #include "shop.ferry.h"
+
+// inventory_api passes --gen-object-api to flatc (FLATC_ARGS): its native types exist.
+static_assert(sizeof(acme::inventory::ItemT) > 0);
 
 using namespace std::chrono_literals;
 
@@ -70,6 +74,15 @@ void Unary(const acme::shop::Pricing::Client& pricing, const ferry::Channel& cha
   acme::shop::Audit::Client audit(channel);
   Expect(audit.Count("x").status().code() == ferry::StatusCode::kUnimplemented,
          "Audit.Count: expected UNIMPLEMENTED");
+
+  // A service of another schema (and another ferry_add_idl target) on the same channel.
+  acme::inventory::Inventory::Client inventory(channel);
+  auto in_stock = inventory.InStock("bolt", 3);
+  if (ExpectOk(in_stock.status(), "InStock(3)")) Expect((*in_stock)->ok(), "InStock(3): not ok");
+  auto too_many = inventory.InStock("bolt", 11);
+  if (ExpectOk(too_many.status(), "InStock(11)")) {
+    Expect(!(*too_many)->ok(), "InStock(11): ok");
+  }
 }
 
 void Async(const acme::shop::Pricing::Client& pricing) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "ferry/ferry.h"
+#include "inventory.ferry.h"
 #include "shop.ferry.h"
 
 namespace {
@@ -104,12 +105,25 @@ class PricingImpl final : public acme::shop::Pricing::Service {
   std::set<std::string> events_;
 };
 
+// Ten units of every sku are in stock.
+class InventoryImpl final : public acme::inventory::Inventory::Service {
+ public:
+  ferry::Status InStock(ferry::CallContext&, const acme::inventory::Item& item,
+                        ferry::Reply<acme::common::Ack>& reply) override {
+    reply.Finish(acme::common::CreateAck(reply.fbb(), item.count() <= 10));
+    return ferry::Status::Ok();
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   ferry::Server server;
-  if (!server.Add(std::make_shared<PricingImpl>()).ok()) return 1;
+  if (!server.Add(std::make_shared<PricingImpl>()).ok() ||
+      !server.Add(std::make_shared<InventoryImpl>()).ok()) {
+    return 1;
+  }
   for (int i = 1; i < argc; ++i) {
     if (ferry::Status s = server.Listen(argv[i]); !s.ok()) {
       std::cerr << "shop_server: " << argv[i] << ": " << s << '\n';
