@@ -45,7 +45,8 @@ std::string AsyncName(const Method& method);
 std::vector<std::string> HandlerParams(const Service& service, const Method& method, bool named);
 
 // static_cast<::std::uint32_t>(<prefix>Method::k<Name>)
-std::string MethodIdExpr(const Method& method, const std::string& prefix);
+std::string MethodSignatureExpr(const Service& service, const Method& method,
+                                const std::string& prefix);
 
 }  // namespace emit
 }  // namespace ferryc

@@ -23,7 +23,7 @@ void EmitDefaults(CodeWriter& code, const Service& service) {
   }
 }
 
-// binding.Add<Kind><Types>(id, "Name", [](void* self, <handler params>) { ... });
+// binding.Add<Kind><Types>(kSignatures[i], [](void* self, <handler params>) { ... });
 void EmitBind(CodeWriter& code, const Service& service) {
   const std::string svc = service.CppName();
   code += "::ferry::ServiceBinding FerryBind(::std::shared_ptr<" + svc + "::Service> impl) {";
@@ -31,8 +31,7 @@ void EmitBind(CodeWriter& code, const Service& service) {
   code += WrapCall(code.indent(), "::ferry::ServiceBinding binding(",
                    {svc + "::kFullName", svc + "::kSchemaFingerprint", "::std::move(impl)"}, ");");
   for (const Method& method : service.methods) {
-    const std::string id = emit::MethodIdExpr(method, svc + "::");
-    const std::string name = "\"" + method.name + "\"";
+    const std::string id = emit::MethodSignatureExpr(service, method, svc + "::");
     const std::string request = TypeRef(method.request.type, service);
     const std::string reply = TypeRef(method.reply.type, service);
     const std::string self = "static_cast<" + svc + "::Service*>(self)->" + method.CppName();
@@ -59,12 +58,7 @@ void EmitBind(CodeWriter& code, const Service& service) {
     code += WrapCall(code.indent(), add, types, ">(");
     code.Indent();
     code.Indent();
-    if (code.indent() + id.size() + name.size() + 3 <= static_cast<size_t>(kColumnLimit)) {
-      code += id + ", " + name + ",";
-    } else {
-      code += id + ",";
-      code += name + ",";
-    }
+    code += id + ",";
     std::vector<std::string> params = emit::HandlerParams(service, method, true);
     std::vector<std::string> args;
     for (const std::string& param : params) args.push_back(param.substr(param.rfind(' ') + 1));

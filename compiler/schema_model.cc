@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "message_layout.h"
 #include "method_ids.h"
 #include "names.h"
 
@@ -424,6 +425,7 @@ Schema BuildSchema(const flatbuffers::Parser& parser, const std::string& parsed_
       method.request = MakeMessage(*call.request);
       method.reply = MakeMessage(*call.response);
       method.id = MethodId(service.FullName(), method.name);
+      method.layout = MessageLayout(*call.request, *call.response);
       fingerprinted.push_back({method.name, std::string(MethodKindName(method.kind)),
                                method.request.type.FullName(), method.reply.type.FullName()});
       service.methods.push_back(std::move(method));

@@ -80,6 +80,7 @@ struct Method {
   Message request;
   Message reply;
   uint32_t id = 0;
+  std::string layout;  // MessageLayout() of request and reply
 
   std::string CppName() const;  // keyword-escaped
   // The name inside identifiers ferryc composes (Method::k<Name>, New<Name>Request): the

@@ -165,6 +165,9 @@ TEST_P(EndToEnd, UnaryCallWithFieldsAsArgumentsReturnsTheSum) {
 TEST_P(EndToEnd, UnaryCallWithAnInPlaceBuilderReturnsTheSum) {
   Channel channel = Connected();
   ft::TestService::Client client(channel);
+  // The first call of a method also carries its schema check: count from the second.
+  ASSERT_TRUE(client.Add(1, 1).ok());
+  const uint64_t copied_before = channel.bytes_copied();
   auto request = client.NewAddRequest(64);
   request.Finish(ft::CreateAddRequest(request.fbb(), -40, 2));
   const size_t request_size = request.fbb().GetSize();
@@ -173,11 +176,12 @@ TEST_P(EndToEnd, UnaryCallWithAnInPlaceBuilderReturnsTheSum) {
   EXPECT_EQ((*sum)->sum(), -38);
   // Shared memory copies nothing; a socket or queue copies each frame (message and a small
   // header) at least once each way.
+  const uint64_t copied = channel.bytes_copied() - copied_before;
   if (shm()) {
     EXPECT_EQ(channel.bytes_copied(), 0U);
   } else {
-    EXPECT_GE(channel.bytes_copied(), request_size + sum->size());
-    EXPECT_LT(channel.bytes_copied(), 3 * (request_size + sum->size()) + 512);
+    EXPECT_GE(copied, request_size + sum->size());
+    EXPECT_LT(copied, 3 * (request_size + sum->size()) + 512);
   }
 }
 

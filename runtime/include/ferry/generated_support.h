@@ -19,64 +19,67 @@ namespace ferry {
 
 // Bumped whenever generated code and the runtime stop fitting together; every generated
 // header static_asserts it.
-inline constexpr int kGeneratedCodeVersion = 2;
+inline constexpr int kGeneratedCodeVersion = 3;
 
 namespace internal {
 
 // Sends `request` and waits for the reply (or, for oneway, until it is queued). On success
 // the returned message is the raw reply (empty for oneway). Fails with INVALID_ARGUMENT for an
 // unfinished request, RESOURCE_EXHAUSTED for a message outside transport memory,
-// DEADLINE_EXCEEDED, UNAVAILABLE, or the status the handler returned.
-Result<IncomingMessage> Call(const Channel& channel, uint32_t method_id, MethodKind kind,
+// DEADLINE_EXCEEDED, UNAVAILABLE, or the status the handler returned. The first call of a
+// method on a connection first has the server compare `method`'s layout with its own:
+// FAILED_PRECONDITION (the schemas disagree) or UNIMPLEMENTED (no such method) then, for this
+// and every later call of the method on the connection.
+Result<IncomingMessage> Call(const Channel& channel, const MethodSignature& method, MethodKind kind,
                              OutgoingMessage request, const CallOptions& options);
 
 // Opens a call of any kind and returns at once (`request`: null for client and bidi
 // streaming). A call that cannot be opened comes back already ended with its status.
-ClientCallHandle OpenCall(const Channel& channel, uint32_t method_id, MethodKind kind,
+ClientCallHandle OpenCall(const Channel& channel, const MethodSignature& method, MethodKind kind,
                           OutgoingMessage* request, const CallOptions& options);
 
 template <class Rep, class Req>
-Result<MessageView<Rep>> CallUnary(const Channel& channel, uint32_t method_id,
+Result<MessageView<Rep>> CallUnary(const Channel& channel, const MethodSignature& method,
                                    RequestBuilder<Req>&& request, const CallOptions& options) {
   return VerifiedReply<Rep>(
-      Call(channel, method_id, MethodKind::kUnary, std::move(request).TakeMessage(), options));
+      Call(channel, method, MethodKind::kUnary, std::move(request).TakeMessage(), options));
 }
 
 // Queues a oneway request: OK once the server has it; the handler's outcome is not reported.
 template <class Req>
-Status CallOneway(const Channel& channel, uint32_t method_id, RequestBuilder<Req>&& request,
+Status CallOneway(const Channel& channel, const MethodSignature& method, RequestBuilder<Req>&& request,
                   const CallOptions& options) {
-  return Call(channel, method_id, MethodKind::kOneway, std::move(request).TakeMessage(), options)
+  return Call(channel, method, MethodKind::kOneway, std::move(request).TakeMessage(), options)
       .status();
 }
 
 template <class Rep, class Req>
-AsyncReply<Rep> CallAsync(const Channel& channel, uint32_t method_id,
+AsyncReply<Rep> CallAsync(const Channel& channel, const MethodSignature& method,
                           RequestBuilder<Req>&& request, const CallOptions& options) {
   OutgoingMessage message = std::move(request).TakeMessage();
-  return AsyncReply<Rep>(OpenCall(channel, method_id, MethodKind::kUnary, &message, options));
+  return AsyncReply<Rep>(OpenCall(channel, method, MethodKind::kUnary, &message, options));
 }
 
 template <class Rep, class Req>
-ClientReader<Rep> CallServerStreaming(const Channel& channel, uint32_t method_id,
+ClientReader<Rep> CallServerStreaming(const Channel& channel, const MethodSignature& method,
                                       RequestBuilder<Req>&& request, const CallOptions& options) {
   OutgoingMessage message = std::move(request).TakeMessage();
   return ClientReader<Rep>(
-      OpenCall(channel, method_id, MethodKind::kServerStreaming, &message, options));
+      OpenCall(channel, method, MethodKind::kServerStreaming, &message, options));
 }
 
 template <class Req, class Rep>
-ClientWriter<Req, Rep> CallClientStreaming(const Channel& channel, uint32_t method_id,
+ClientWriter<Req, Rep> CallClientStreaming(const Channel& channel, const MethodSignature& method,
                                            const CallOptions& options) {
   return ClientWriter<Req, Rep>(
-      OpenCall(channel, method_id, MethodKind::kClientStreaming, nullptr, options));
+      OpenCall(channel, method, MethodKind::kClientStreaming, nullptr, options));
 }
 
 template <class Req, class Rep>
-ClientReaderWriter<Req, Rep> CallBidiStreaming(const Channel& channel, uint32_t method_id,
+ClientReaderWriter<Req, Rep> CallBidiStreaming(const Channel& channel, const MethodSignature& method,
                                                const CallOptions& options) {
   return ClientReaderWriter<Req, Rep>(
-      OpenCall(channel, method_id, MethodKind::kBidiStreaming, nullptr, options));
+      OpenCall(channel, method, MethodKind::kBidiStreaming, nullptr, options));
 }
 
 }  // namespace internal

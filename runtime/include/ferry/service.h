@@ -28,6 +28,15 @@ enum class MethodKind : uint8_t {
 
 std::string_view MethodKindName(MethodKind kind);
 
+// What generated code says about one method: its id (fnv1a32 of `full_name`), its name
+// ("package.Service.Method") and the layout of its request and reply types (text that ferryc
+// writes; see runtime/src/call/schema_layout.h). Lives as long as the program.
+struct MethodSignature {
+  uint32_t id;
+  std::string_view full_name;
+  std::string_view layout;
+};
+
 class ServiceBinding {
  public:
   // Runs a unary or oneway call on a verified request: a unary handler finishes `reply`.
@@ -45,6 +54,7 @@ class ServiceBinding {
   struct Method {
     uint32_t id;
     std::string name;  // "package.Service.Method"
+    std::string_view layout;  // MethodSignature::layout
     MethodKind kind;
     // The request's verifier (unary, oneway, server streaming); null when the call opens
     // without a request (client and bidi streaming). The runtime runs it before the handler.
@@ -59,9 +69,9 @@ class ServiceBinding {
 
   // `call` is Status(*)(void* impl, CallContext&, const Req&, Reply<Rep>&).
   template <class Req, class Rep, class Call>
-  void AddUnary(uint32_t id, std::string_view name, Call call) {
+  void AddUnary(const MethodSignature& signature, Call call) {
     void* impl = impl_.get();
-    methods_.push_back({id, Qualified(name), MethodKind::kUnary, &internal::Verify<Req>,
+    methods_.push_back({signature.id, std::string(signature.full_name), signature.layout, MethodKind::kUnary, &internal::Verify<Req>,
                         [impl, call](CallContext& ctx, const uint8_t* data, size_t,
                                      internal::OutgoingMessage& reply,
                                      internal::ReplyDeferral* deferral) -> Status {
@@ -73,9 +83,9 @@ class ServiceBinding {
 
   // `call` is Status(*)(void* impl, CallContext&, const Req&).
   template <class Req, class Call>
-  void AddOneway(uint32_t id, std::string_view name, Call call) {
+  void AddOneway(const MethodSignature& signature, Call call) {
     void* impl = impl_.get();
-    methods_.push_back({id, Qualified(name), MethodKind::kOneway, &internal::Verify<Req>,
+    methods_.push_back({signature.id, std::string(signature.full_name), signature.layout, MethodKind::kOneway, &internal::Verify<Req>,
                         [impl, call](CallContext& ctx, const uint8_t* data, size_t,
                                      internal::OutgoingMessage&,
                                      internal::ReplyDeferral*) -> Status {
@@ -86,9 +96,9 @@ class ServiceBinding {
 
   // `call` is Status(*)(void* impl, CallContext&, const Req&, ServerWriter<Out>&).
   template <class Req, class Out, class Call>
-  void AddServerStreaming(uint32_t id, std::string_view name, Call call) {
+  void AddServerStreaming(const MethodSignature& signature, Call call) {
     void* impl = impl_.get();
-    methods_.push_back({id, Qualified(name), MethodKind::kServerStreaming, &internal::Verify<Req>,
+    methods_.push_back({signature.id, std::string(signature.full_name), signature.layout, MethodKind::kServerStreaming, &internal::Verify<Req>,
                         nullptr,
                         [impl, call](CallContext& ctx, const uint8_t* data, size_t,
                                      internal::ServerStreamPort& port,
@@ -101,9 +111,9 @@ class ServiceBinding {
 
   // `call` is Status(*)(void* impl, CallContext&, ServerReader<In>&, Reply<Rep>&).
   template <class In, class Rep, class Call>
-  void AddClientStreaming(uint32_t id, std::string_view name, Call call) {
+  void AddClientStreaming(const MethodSignature& signature, Call call) {
     void* impl = impl_.get();
-    methods_.push_back({id, Qualified(name), MethodKind::kClientStreaming, nullptr, nullptr,
+    methods_.push_back({signature.id, std::string(signature.full_name), signature.layout, MethodKind::kClientStreaming, nullptr, nullptr,
                         [impl, call](CallContext& ctx, const uint8_t*, size_t,
                                      internal::ServerStreamPort& port,
                                      internal::OutgoingMessage& reply,
@@ -116,9 +126,9 @@ class ServiceBinding {
 
   // `call` is Status(*)(void* impl, CallContext&, ServerStream<In, Out>&).
   template <class In, class Out, class Call>
-  void AddBidiStreaming(uint32_t id, std::string_view name, Call call) {
+  void AddBidiStreaming(const MethodSignature& signature, Call call) {
     void* impl = impl_.get();
-    methods_.push_back({id, Qualified(name), MethodKind::kBidiStreaming, nullptr, nullptr,
+    methods_.push_back({signature.id, std::string(signature.full_name), signature.layout, MethodKind::kBidiStreaming, nullptr, nullptr,
                         [impl, call](CallContext& ctx, const uint8_t*, size_t,
                                      internal::ServerStreamPort& port,
                                      internal::OutgoingMessage&,
@@ -133,10 +143,6 @@ class ServiceBinding {
   const std::vector<Method>& methods() const { return methods_; }
 
  private:
-  std::string Qualified(std::string_view method) const {
-    return full_name_ + "." + std::string(method);
-  }
-
   std::string full_name_;
   uint64_t fingerprint_;
   std::shared_ptr<void> impl_;

@@ -40,14 +40,16 @@ OutgoingMessage NewMessage(const Channel& channel, size_t size_hint) {
   return ChannelAccess::Engine(channel).NewMessage(size_hint);
 }
 
-Result<IncomingMessage> Call(const Channel& channel, uint32_t method_id, MethodKind kind,
-                             OutgoingMessage request, const CallOptions& options) {
-  return ChannelAccess::Engine(channel).Call(method_id, kind, std::move(request), options);
+Result<IncomingMessage> Call(const Channel& channel, const MethodSignature& method,
+                             MethodKind kind, OutgoingMessage request, const CallOptions& options) {
+  return ChannelAccess::Engine(channel).Call(method.id, kind, std::move(request), options,
+                                             &method);
 }
 
-ClientCallHandle OpenCall(const Channel& channel, uint32_t method_id, MethodKind kind,
+ClientCallHandle OpenCall(const Channel& channel, const MethodSignature& method, MethodKind kind,
                           OutgoingMessage* request, const CallOptions& options) {
-  return ClientCallHandle(ChannelAccess::Engine(channel).Open(method_id, kind, request, options));
+  return ClientCallHandle(
+      ChannelAccess::Engine(channel).Open(method.id, kind, request, options, &method));
 }
 
 }  // namespace internal

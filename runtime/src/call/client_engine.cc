@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "call/schema_check.h"
 #include "os/deadline.h"
 #include "os/log.h"
 
@@ -123,8 +124,52 @@ Status ClientEngine::SendFor(ClientCall& call, const CallHeader& header, Outgoin
   }
 }
 
+Status ClientEngine::CheckSchema(const MethodSignature& method, MethodKind kind,
+                                 const CallOptions& options) {
+  std::lock_guard checking(schema_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto known = schema_verdicts_.find(method.id); known != schema_verdicts_.end()) {
+      return known->second;
+    }
+  }
+  // Room for the strings, their padding, the table and the builder's scratch: on shared
+  // memory a message that outgrows its first buffer is copied (and counted in bytes_copied).
+  OutgoingMessage request =
+      NewMessage(2 * (method.full_name.size() + method.layout.size()) + 512);
+  BuildSchemaCheck(method, kind, request);
+  Status verdict = Call(kSchemaCheckMethodId, MethodKind::kUnary, std::move(request), options)
+                       .status();
+  switch (verdict.code()) {
+    case StatusCode::kOk:
+    case StatusCode::kUnimplemented:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kInvalidArgument: {
+      std::lock_guard lock(mutex_);
+      schema_verdicts_.emplace(method.id, verdict);
+      return verdict;
+    }
+    default:
+      return verdict;  // no verdict: the next call asks again
+  }
+}
+
+Status ClientEngine::SchemaVerdictLocked(const MethodSignature* method, MethodKind kind,
+                                         const CallOptions& options,
+                                         std::unique_lock<std::mutex>& lock) {
+  if (method == nullptr) return Status::Ok();
+  if (const auto known = schema_verdicts_.find(method->id); known != schema_verdicts_.end()) {
+    return known->second;
+  }
+  lock.unlock();
+  Status verdict = CheckSchema(*method, kind, options);
+  lock.lock();
+  return verdict;
+}
+
 Result<IncomingMessage> ClientEngine::Call(uint32_t method_id, MethodKind kind,
-                                           OutgoingMessage request, const CallOptions& options) {
+                                           OutgoingMessage request, const CallOptions& options,
+                                           const MethodSignature* signature) {
   // On the heap, shared: a reader may wake the caller after it has let the engine go (see
   // ReadOnce), when the caller may already be returning.
   const auto held = std::make_shared<ClientCall>();
@@ -137,6 +182,10 @@ Result<IncomingMessage> ClientEngine::Call(uint32_t method_id, MethodKind kind,
   const bool oneway = kind == MethodKind::kOneway;
   {
     std::unique_lock lock(mutex_);
+    if (closed_.load(std::memory_order_relaxed)) return closed_status_;
+    if (Status verdict = SchemaVerdictLocked(signature, kind, options, lock); !verdict.ok()) {
+      return verdict;
+    }
     if (closed_.load(std::memory_order_relaxed)) return closed_status_;
     if (oneway) {
       call.id = next_call_id_++;
@@ -170,7 +219,8 @@ Result<IncomingMessage> ClientEngine::Call(uint32_t method_id, MethodKind kind,
 
 std::shared_ptr<ClientCall> ClientEngine::Open(uint32_t method_id, MethodKind kind,
                                                OutgoingMessage* request,
-                                               const CallOptions& options) {
+                                               const CallOptions& options,
+                                               const MethodSignature* signature) {
   auto call = std::make_shared<ClientCall>();
   call->kind = kind;
   call->deadline = DeadlineFrom(options.deadline);
@@ -186,6 +236,10 @@ std::shared_ptr<ClientCall> ClientEngine::Open(uint32_t method_id, MethodKind ki
   bool batch;
   {
     std::unique_lock lock(mutex_);
+    if (closed_.load(std::memory_order_relaxed)) return fail(closed_status_);
+    if (Status verdict = SchemaVerdictLocked(signature, kind, options, lock); !verdict.ok()) {
+      return fail(std::move(verdict));
+    }
     if (closed_.load(std::memory_order_relaxed)) return fail(closed_status_);
     if (Status admitted = Admit(options, call->deadline, lock); !admitted.ok()) {
       return fail(admitted);

@@ -92,13 +92,16 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   uint64_t bytes_copied() const { return link_->bytes_copied(); }
   OutgoingMessage NewMessage(size_t size_hint) { return link_->NewMessage(size_hint); }
 
-  // A blocking unary or oneway call.
+  // A blocking unary or oneway call. With a `signature`, the first call of the method on this
+  // connection first has the server judge its layout (CheckSchema).
   Result<IncomingMessage> Call(uint32_t method_id, MethodKind kind, OutgoingMessage request,
-                               const CallOptions& options);
+                               const CallOptions& options,
+                               const MethodSignature* signature = nullptr);
   // Opens a call of any kind without waiting for it (`request`: null for client and bidi
   // streaming). A call that cannot be opened comes back ended with its status.
   std::shared_ptr<ClientCall> Open(uint32_t method_id, MethodKind kind, OutgoingMessage* request,
-                                   const CallOptions& options);
+                                   const CallOptions& options,
+                                   const MethodSignature* signature = nullptr);
 
   // ClientCallHandle's operations.
   Status Write(ClientCall& call, OutgoingMessage message);
@@ -111,6 +114,13 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   void End(ClientCall& call, Status why);
 
  private:
+  // Before the first call of `method` (as `kind`) on this connection: asks the server whether
+  // it can serve it (schema_check.h) and remembers the verdict, which every later call of the
+  // method gets. A check that could not be made (deadline, connection lost) is not remembered.
+  Status CheckSchema(const MethodSignature& method, MethodKind kind, const CallOptions& options);
+  // CheckSchema unless the verdict is known; `lock` (on mutex_) is let go meanwhile.
+  Status SchemaVerdictLocked(const MethodSignature* method, MethodKind kind,
+                             const CallOptions& options, std::unique_lock<std::mutex>& lock);
   ClientEngine(std::shared_ptr<MessageLink> link, std::string endpoint,
                const ConnectOptions& options);
 
@@ -175,6 +185,9 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   std::atomic<bool> closed_{false};
 
   std::mutex mutex_;
+  // Held across a schema check: the first calls of a method wait for its verdict.
+  std::mutex schema_mutex_;
+  std::unordered_map<uint32_t, Status> schema_verdicts_;  // under mutex_
   uint64_t next_call_id_ = 1;
   uint32_t open_calls_ = 0;  // registered calls (oneway excluded)
   uint32_t async_calls_ = 0;

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "call/dispatch.h"
+#include "call/schema_check.h"
 #include "os/deadline.h"
 #include "os/log.h"
 
@@ -553,6 +554,15 @@ std::shared_ptr<ServerCall> LinkServerConnection::Open(InboundMessage& message) 
   if (!message.payload_status.ok()) {
     refusal = message.payload_status;
     client_error = true;
+  } else if (header.method_id == kSchemaCheckMethodId &&
+             header.kind == static_cast<uint8_t>(MethodKind::kUnary)) {
+    // Judged here, in the order frames are read: before any call the client sends after it.
+    Status verdict =
+        JudgeSchemaCheck(*env_.methods, call->request().data(), call->request().size());
+    if (!verdict.ok()) log_.Log("schema check: " + verdict.ToString());
+    call->DropRequest();
+    SendReply(*call, std::move(verdict), nullptr);
+    return nullptr;
   } else {
     const bool has_request = call->request().size() > 0;
     Resolution verdict = Resolve(*env_.methods, header.method_id, header.kind,

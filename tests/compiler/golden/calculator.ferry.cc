@@ -35,31 +35,31 @@ namespace demo {
   ::ferry::ServiceBinding binding(Calculator::kFullName, Calculator::kSchemaFingerprint,
                                   ::std::move(impl));
   binding.AddUnary<AddRequest, AddReply>(
-      static_cast<::std::uint32_t>(Calculator::Method::kAdd), "Add",
+      Calculator::kSignatures[0],
       [](void* self, ::ferry::CallContext& context, const AddRequest& request,
          ::ferry::Reply<AddReply>& reply) {
         return static_cast<Calculator::Service*>(self)->Add(context, request, reply);
       });
   binding.AddServerStreaming<AddRequest, AddReply>(
-      static_cast<::std::uint32_t>(Calculator::Method::kCountdown), "Countdown",
+      Calculator::kSignatures[1],
       [](void* self, ::ferry::CallContext& context, const AddRequest& request,
          ::ferry::ServerWriter<AddReply>& writer) {
         return static_cast<Calculator::Service*>(self)->Countdown(context, request, writer);
       });
   binding.AddClientStreaming<Frame, Empty>(
-      static_cast<::std::uint32_t>(Calculator::Method::kUpload), "Upload",
+      Calculator::kSignatures[2],
       [](void* self, ::ferry::CallContext& context, ::ferry::ServerReader<Frame>& reader,
          ::ferry::Reply<Empty>& reply) {
         return static_cast<Calculator::Service*>(self)->Upload(context, reader, reply);
       });
   binding.AddBidiStreaming<AddRequest, AddReply>(
-      static_cast<::std::uint32_t>(Calculator::Method::kChat), "Chat",
+      Calculator::kSignatures[3],
       [](void* self, ::ferry::CallContext& context,
          ::ferry::ServerStream<AddRequest, AddReply>& stream) {
         return static_cast<Calculator::Service*>(self)->Chat(context, stream);
       });
   binding.AddOneway<AddRequest>(
-      static_cast<::std::uint32_t>(Calculator::Method::kLog), "Log",
+      Calculator::kSignatures[4],
       [](void* self, ::ferry::CallContext& context, const AddRequest& request) {
         return static_cast<Calculator::Service*>(self)->Log(context, request);
       });

@@ -65,58 +65,58 @@ namespace c {
   ::ferry::ServiceBinding binding(Everything::kFullName, Everything::kSchemaFingerprint,
                                   ::std::move(impl));
   binding.AddUnary<Simple, Rich>(
-      static_cast<::std::uint32_t>(Everything::Method::kGet), "Get",
+      Everything::kSignatures[0],
       [](void* self, ::ferry::CallContext& context, const Simple& request,
          ::ferry::Reply<Rich>& reply) {
         return static_cast<Everything::Service*>(self)->Get(context, request, reply);
       });
   binding.AddUnary<Rich, Empty>(
-      static_cast<::std::uint32_t>(Everything::Method::kPut), "Put",
+      Everything::kSignatures[1],
       [](void* self, ::ferry::CallContext& context, const Rich& request,
          ::ferry::Reply<Empty>& reply) {
         return static_cast<Everything::Service*>(self)->Put(context, request, reply);
       });
   binding.AddUnary<Empty, Empty>(
-      static_cast<::std::uint32_t>(Everything::Method::kPing), "Ping",
+      Everything::kSignatures[2],
       [](void* self, ::ferry::CallContext& context, const Empty& request,
          ::ferry::Reply<Empty>& reply) {
         return static_cast<Everything::Service*>(self)->Ping(context, request, reply);
       });
   binding.AddOneway<Simple>(
-      static_cast<::std::uint32_t>(Everything::Method::kNotify), "Notify",
+      Everything::kSignatures[3],
       [](void* self, ::ferry::CallContext& context, const Simple& request) {
         return static_cast<Everything::Service*>(self)->Notify(context, request);
       });
   binding.AddOneway<Empty>(
-      static_cast<::std::uint32_t>(Everything::Method::kForget), "Forget",
+      Everything::kSignatures[4],
       [](void* self, ::ferry::CallContext& context, const Empty& request) {
         return static_cast<Everything::Service*>(self)->Forget(context, request);
       });
   binding.AddServerStreaming<Simple, Rich>(
-      static_cast<::std::uint32_t>(Everything::Method::kWatch), "Watch",
+      Everything::kSignatures[5],
       [](void* self, ::ferry::CallContext& context, const Simple& request,
          ::ferry::ServerWriter<Rich>& writer) {
         return static_cast<Everything::Service*>(self)->Watch(context, request, writer);
       });
   binding.AddClientStreaming<Rich, Empty>(
-      static_cast<::std::uint32_t>(Everything::Method::kUpload), "Upload",
+      Everything::kSignatures[6],
       [](void* self, ::ferry::CallContext& context, ::ferry::ServerReader<Rich>& reader,
          ::ferry::Reply<Empty>& reply) {
         return static_cast<Everything::Service*>(self)->Upload(context, reader, reply);
       });
   binding.AddBidiStreaming<Simple, Simple>(
-      static_cast<::std::uint32_t>(Everything::Method::kChat), "Chat",
+      Everything::kSignatures[7],
       [](void* self, ::ferry::CallContext& context, ::ferry::ServerStream<Simple, Simple>& stream) {
         return static_cast<Everything::Service*>(self)->Chat(context, stream);
       });
   binding.AddUnary<Simple, Simple>(
-      static_cast<::std::uint32_t>(Everything::Method::kExplicit), "Explicit",
+      Everything::kSignatures[8],
       [](void* self, ::ferry::CallContext& context, const Simple& request,
          ::ferry::Reply<Simple>& reply) {
         return static_cast<Everything::Service*>(self)->Explicit(context, request, reply);
       });
   binding.AddUnary<::geo::units::Measure, ::geo::shapes::Polygon>(
-      static_cast<::std::uint32_t>(Everything::Method::kMeasure), "Measure",
+      Everything::kSignatures[9],
       [](void* self, ::ferry::CallContext& context, const ::geo::units::Measure& request,
          ::ferry::Reply<::geo::shapes::Polygon>& reply) {
         return static_cast<Everything::Service*>(self)->Measure(context, request, reply);
@@ -137,13 +137,13 @@ namespace c {
 ::ferry::ServiceBinding FerryBind(::std::shared_ptr<Second::Service> impl) {
   ::ferry::ServiceBinding binding(Second::kFullName, Second::kSchemaFingerprint, ::std::move(impl));
   binding.AddUnary<::a::b::c::Simple, ::a::b::c::Simple>(
-      static_cast<::std::uint32_t>(Second::Method::kSimple), "Simple",
+      Second::kSignatures[0],
       [](void* self, ::ferry::CallContext& context, const ::a::b::c::Simple& request,
          ::ferry::Reply<::a::b::c::Simple>& reply) {
         return static_cast<Second::Service*>(self)->Simple(context, request, reply);
       });
   binding.AddUnary<::a::b::c::Leaf, ::a::b::c::Leaf>(
-      static_cast<::std::uint32_t>(Second::Method::kLeaf), "Leaf",
+      Second::kSignatures[1],
       [](void* self, ::ferry::CallContext& context, const ::a::b::c::Leaf& request,
          ::ferry::Reply<::a::b::c::Leaf>& reply) {
         return static_cast<Second::Service*>(self)->Leaf(context, request, reply);
@@ -172,13 +172,13 @@ namespace d {
 ::ferry::ServiceBinding FerryBind(::std::shared_ptr<Third::Service> impl) {
   ::ferry::ServiceBinding binding(Third::kFullName, Third::kSchemaFingerprint, ::std::move(impl));
   binding.AddUnary<Other, ::a::b::c::Simple>(
-      static_cast<::std::uint32_t>(Third::Method::kCount), "Count",
+      Third::kSignatures[0],
       [](void* self, ::ferry::CallContext& context, const Other& request,
          ::ferry::Reply<::a::b::c::Simple>& reply) {
         return static_cast<Third::Service*>(self)->Count(context, request, reply);
       });
   binding.AddUnary<::a::b::c::Simple, Other>(
-      static_cast<::std::uint32_t>(Third::Method::kShift), "Shift",
+      Third::kSignatures[1],
       [](void* self, ::ferry::CallContext& context, const ::a::b::c::Simple& request,
          ::ferry::Reply<Other>& reply) {
         return static_cast<Third::Service*>(self)->Shift(context, request, reply);

@@ -29,24 +29,24 @@ namespace kw {
   ::ferry::ServiceBinding binding(delete_::kFullName, delete_::kSchemaFingerprint,
                                   ::std::move(impl));
   binding.AddUnary<class_, class_>(
-      static_cast<::std::uint32_t>(delete_::Method::kNew), "new",
+      delete_::kSignatures[0],
       [](void* self, ::ferry::CallContext& context, const class_& request,
          ::ferry::Reply<class_>& reply) {
         return static_cast<delete_::Service*>(self)->new_(context, request, reply);
       });
   binding.AddOneway<class_>(
-      static_cast<::std::uint32_t>(delete_::Method::kCoAwait), "co_await",
+      delete_::kSignatures[1],
       [](void* self, ::ferry::CallContext& context, const class_& request) {
         return static_cast<delete_::Service*>(self)->co_await_(context, request);
       });
   binding.AddUnary<Opts, Opts>(
-      static_cast<::std::uint32_t>(delete_::Method::kOperator), "operator",
+      delete_::kSignatures[2],
       [](void* self, ::ferry::CallContext& context, const Opts& request,
          ::ferry::Reply<Opts>& reply) {
         return static_cast<delete_::Service*>(self)->operator_(context, request, reply);
       });
   binding.AddBidiStreaming<class_, class_>(
-      static_cast<::std::uint32_t>(delete_::Method::kRequires), "requires",
+      delete_::kSignatures[3],
       [](void* self, ::ferry::CallContext& context, ::ferry::ServerStream<class_, class_>& stream) {
         return static_cast<delete_::Service*>(self)->requires_(context, stream);
       });
