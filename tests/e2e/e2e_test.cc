@@ -1,7 +1,11 @@
 // End-to-end: a real ferry_test_server process, clients in this process and in
 // ferry_test_client processes, over every transport: each test runs once per transport.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -900,6 +904,39 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Connect, ToANameNobodyServesIsUnavailable) {
   testing::ScopedRuntimeDir dir;
   EXPECT_EQ(Connect("shm://nobody-here").status().code(), StatusCode::kUnavailable);
+}
+
+TEST(Connect, ToAServerThatIsNotFerryIsDataLossSayingWhatCame) {
+  // A listener that greets like sshd does, whatever it is sent.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof(address);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), size), 0);
+  ASSERT_EQ(listen(listener, 1), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  std::thread greeter([listener] {
+    const int peer = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (peer < 0) return;
+    const char banner[] = "SSH-2.0-OpenSSH_9.2\r\n";
+    (void)!write(peer, banner, sizeof(banner) - 1);
+    char ignored[256];
+    while (read(peer, ignored, sizeof(ignored)) > 0) {
+    }
+    close(peer);
+  });
+
+  Result<Channel> channel =
+      Connect("tcp://127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
+  greeter.join();
+  close(listener);
+  ASSERT_FALSE(channel.ok());
+  EXPECT_EQ(channel.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(channel.status().message().find("not a ferry peer"), std::string::npos)
+      << channel.status();
+  EXPECT_NE(channel.status().message().find("\"SSH-\""), std::string::npos) << channel.status();
 }
 
 TEST(Connect, ToAMalformedEndpointIsInvalidArgument) {

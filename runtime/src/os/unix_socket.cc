@@ -15,6 +15,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -385,7 +386,21 @@ Result<std::vector<uint8_t>> ReceiveFrame(int fd, Deadline deadline, Fd* passed)
   const uint32_t n = uint32_t{length[0]} | uint32_t{length[1]} << 8 | uint32_t{length[2]} << 16 |
                      uint32_t{length[3]} << 24;
   if (n == 0 || n > kMaxFrameBytes) {
-    return Status::DataLoss("handshake frame of " + std::to_string(n) + " bytes");
+    // Most likely another protocol's banner or request ("SSH-2.0", "HTTP/1.1"): say what came.
+    std::string seen;
+    for (const uint8_t byte : length) {
+      if (byte >= 0x20 && byte < 0x7f && byte != '\\' && byte != '"') {
+        seen += static_cast<char>(byte);
+      } else {
+        char escaped[8];
+        std::snprintf(escaped, sizeof(escaped), "\\x%02x", byte);
+        seen += escaped;
+      }
+    }
+    return Status::DataLoss("not a ferry peer: it began with \"" + seen +
+                            "\", which as a handshake frame's length would be " +
+                            std::to_string(n) + " bytes (1 to " + std::to_string(kMaxFrameBytes) +
+                            ")");
   }
   std::vector<uint8_t> frame(n);
   if (Status s = ReadExactly(fd, frame.data(), n, deadline, passed); !s.ok()) return s;
