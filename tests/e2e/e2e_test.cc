@@ -166,6 +166,22 @@ TEST_P(EndToEnd, UnaryCallWithFieldsAsArgumentsReturnsTheSum) {
   EXPECT_EQ((*sum)->sum(), 5);
 }
 
+TEST_P(EndToEnd, AHandlerKnowsWhoCalled) {
+  Channel channel = Connected();
+  ft::TestService::Client client(channel);
+  auto caller = client.WhoCalled();
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  if (GetParam().name == "tcp") {  // an address, no process
+    EXPECT_EQ((*caller)->pid(), -1);
+    ASSERT_NE((*caller)->address(), nullptr);
+    EXPECT_EQ((*caller)->address()->str().rfind("127.0.0.1:", 0), 0U) << (*caller)->address()->str();
+  } else {  // a local socket: the kernel's word for this process
+    EXPECT_EQ((*caller)->pid(), getpid());
+    EXPECT_EQ((*caller)->uid(), static_cast<int64_t>(getuid()));
+    EXPECT_EQ((*caller)->gid(), static_cast<int64_t>(getgid()));
+  }
+}
+
 TEST_P(EndToEnd, UnaryCallWithAnInPlaceBuilderReturnsTheSum) {
   Channel channel = Connected();
   ft::TestService::Client client(channel);

@@ -33,6 +33,14 @@ class TestServiceImpl final : public ft::TestService::Service {
  public:
   explicit TestServiceImpl(ferry::Server& server) : server_(server) {}
 
+  ferry::Status WhoCalled(ferry::CallContext& context, const ft::Empty&,
+                          ferry::Reply<ft::Caller>& reply) override {
+    const ferry::Peer& peer = context.peer();
+    reply.Finish(ft::CreateCallerDirect(reply.fbb(), peer.pid, peer.uid, peer.gid,
+                                        peer.address.c_str()));
+    return ferry::Status::Ok();
+  }
+
   ferry::Status Add(ferry::CallContext&, const ft::AddRequest& request,
                     ferry::Reply<ft::AddReply>& reply) override {
     reply.Finish(ft::CreateAddReply(reply.fbb(), request.a() + request.b()));

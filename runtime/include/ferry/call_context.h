@@ -2,10 +2,22 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <string>
 #include <string_view>
 
 namespace ferry {
+
+// Who is at the other end of a connection, as the kernel says: on shm://, unix:// and mq://
+// (and tcp:// moved to shared memory) the process that connected (SO_PEERCRED, taken when it
+// connected); on tcp:// its address. Fields the transport cannot know stay -1 or empty.
+struct Peer {
+  int64_t pid = -1;
+  int64_t uid = -1;
+  int64_t gid = -1;
+  std::string address;  // tcp://: "203.0.113.7:40112" ("[::1]:40112" for IPv6)
+};
 
 // The runtime passes one to every handler. Abstract so that a handler's unit test can pass
 // its own.
@@ -17,6 +29,11 @@ class CallContext {
 
   // "package.Service.Method".
   virtual std::string_view method() const = 0;
+  // Who called (see Peer). The base answers "unknown", for contexts made by hand in tests.
+  virtual const Peer& peer() const {
+    static const Peer unknown;
+    return unknown;
+  }
   // The client's deadline; Clock::time_point::max() when it set none.
   virtual Clock::time_point Deadline() const = 0;
   // True once the call is over for the client: it cancelled, its deadline passed, or it went

@@ -4,6 +4,7 @@
 #include "ferry/call_context.h"
 #include "ferry/channel.h"
 #include "ferry/generated_support.h"
+#include "ferry/log.h"
 #include "ferry/message.h"
 #include "ferry/options.h"
 #include "ferry/result.h"

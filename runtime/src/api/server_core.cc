@@ -265,8 +265,8 @@ void ServerCore::Accept(Listener& listener, LogLimiter& log) {
   }
   std::shared_ptr<ServerConnection> connection = listener.NewConnection(
       std::move(client),
-      ConnectionEnv{&methods_, &options_, [this] { Wake(); }, upgrade_path_, &log,
-                    memory_budget_, loop_});
+      ConnectionEnv{listener.endpoint(), &methods_, &options_, [this] { Wake(); },
+                    upgrade_path_, &log, memory_budget_, loop_});
   if (connection->Start()) connections_.push_back({std::move(connection), Clock::now(), uid});
 }
 

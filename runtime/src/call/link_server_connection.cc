@@ -28,6 +28,7 @@ LinkServerConnection::LinkServerConnection(Fd socket, OpenLink open_link, Connec
     : socket_(std::move(socket)),
       open_link_(std::move(open_link)),
       env_(std::move(env)),
+      peer_(std::make_shared<const Peer>(PeerOf(socket_.get()))),
       loop_(env_.loop) {}
 
 LinkServerConnection::~LinkServerConnection() {
@@ -432,7 +433,8 @@ void LinkServerConnection::WorkLoop(uint64_t me) {
 
 std::shared_ptr<ServerCall> LinkServerConnection::ReadCall(bool* would_wait, bool* handed_off) {
   const auto give_up = [this](const std::string& why) {
-    log_.Log("closing a " + std::string(link_->name()) + " connection: " + why);
+    const std::string message = "closing a " + std::string(link_->name()) + " connection: " + why;
+    log_.Log(LogRecord{.message = message, .endpoint = env_.endpoint, .peer = peer_.get()});
     return nullptr;
   };
   // Sockets only: there a deadline bounds just the wait for a frame to begin (a queue link
@@ -540,6 +542,7 @@ std::shared_ptr<ServerCall> LinkServerConnection::Open(InboundMessage& message) 
   auto call = std::make_shared<ServerCall>(mutex_, link_, env_.options->stream_window, header,
                                            std::move(message.payload));
   if (polled_) call->SetStreamThreadReads(this);
+  call->SetPeer(peer_);
   {
     std::lock_guard lock(mutex_);
     if (active_.count(header.call_id) != 0) {
@@ -559,7 +562,11 @@ std::shared_ptr<ServerCall> LinkServerConnection::Open(InboundMessage& message) 
     // Judged here, in the order frames are read: before any call the client sends after it.
     Status verdict =
         JudgeSchemaCheck(*env_.methods, call->request().data(), call->request().size());
-    if (!verdict.ok()) log_.Log("schema check: " + verdict.ToString());
+    if (!verdict.ok()) {
+      const std::string message = "schema check failed: " + verdict.message();
+      log_.Log(LogRecord{.message = message, .endpoint = env_.endpoint, .peer = peer_.get(),
+                         .status = verdict.code()});
+    }
     call->DropRequest();
     SendReply(*call, std::move(verdict), nullptr);
     return nullptr;
@@ -576,7 +583,11 @@ std::shared_ptr<ServerCall> LinkServerConnection::Open(InboundMessage& message) 
     client_error = verdict.client_error;
   }
   if (!refusal.ok()) {
-    if (client_error) log_.Log("rejected a call: " + refusal.ToString());
+    if (client_error) {
+      const std::string message = "rejected a call: " + refusal.message();
+      log_.Log(LogRecord{.message = message, .endpoint = env_.endpoint, .peer = peer_.get(),
+                         .method = call->method(), .status = refusal.code()});
+    }
     call->DropRequest();
     if (!oneway) SendReply(*call, std::move(refusal), nullptr);
     return nullptr;
@@ -777,7 +788,11 @@ void LinkServerConnection::Handle(const std::shared_ptr<ServerCall>& call,
   // before it waits for more.
   const bool batch = ran() && link_->Batches() && link_->InboundReady();
   if (call->kind() == static_cast<uint8_t>(MethodKind::kOneway)) {
-    if (!status.ok()) LogLine("oneway call failed: " + status.ToString());
+    if (!status.ok()) {
+      const std::string message = "oneway call failed: " + status.message();
+      Log(LogRecord{.message = message, .endpoint = env_.endpoint, .peer = peer_.get(),
+                    .method = call->method(), .status = status.code()});
+    }
   } else {
     SendReply(*call, std::move(status), &reply, batch);
   }

@@ -125,6 +125,8 @@ class LinkServerConnection final : public ServerConnection,
   OpenLink open_link_;
   const ConnectionEnv env_;
   LogLimiter log_;  // lines about this client's misbehaviour
+  // Who connected (SO_PEERCRED or the TCP address), taken when the connection was accepted.
+  const std::shared_ptr<const Peer> peer_;
   std::atomic<bool> finished_{false};
 
   mutable std::mutex mutex_;  // guards the fields below

@@ -45,6 +45,7 @@ class ServerCall final : public CallContext, public ServerStreamPort {
 
   // CallContext.
   std::string_view method() const override;
+  const Peer& peer() const override { return peer_ != nullptr ? *peer_ : CallContext::peer(); }
   Clock::time_point Deadline() const override { return deadline_; }
   bool Cancelled() const override;
   bool WaitForCancel(Clock::time_point until) const override;
@@ -55,6 +56,9 @@ class ServerCall final : public CallContext, public ServerStreamPort {
   Status Write(OutgoingMessage message) override;
   std::optional<IncomingMessage> Read() override;
   void Reject(Status why) override;
+
+  // Who the connection serves (shared by its calls). Set before any handler runs.
+  void SetPeer(std::shared_ptr<const Peer> peer) { peer_ = std::move(peer); }
 
   uint64_t id() const { return id_; }
   uint8_t kind() const { return kind_; }
@@ -100,6 +104,7 @@ class ServerCall final : public CallContext, public ServerStreamPort {
   const Clock::time_point deadline_;
   IncomingMessage request_;
   const ServiceBinding::Method* method_ = nullptr;
+  std::shared_ptr<const Peer> peer_;
   StreamThreadReads* stream_reads_ = nullptr;
   std::atomic<bool> cancelled_{false};
 

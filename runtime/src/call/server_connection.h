@@ -24,6 +24,8 @@ void MarkHandlerThreadOf(const MethodTable& methods);
 
 // What the owning server lends each connection; everything referenced outlives the connection.
 struct ConnectionEnv {
+  // The endpoint the client connected to, as the listener names it (for log lines).
+  std::string endpoint;
   const MethodTable* methods;
   const ServerOptions* options;
   // Runs on the connection's own thread once it has ended (the server then reaps it).

@@ -1,4 +1,4 @@
-// One line per event worth an operator's attention, on stderr.
+// One line per event worth an operator's attention: to the user's LogSink, or to stderr.
 #pragma once
 
 #include <chrono>
@@ -6,9 +6,14 @@
 #include <mutex>
 #include <string_view>
 
+#include "ferry/log.h"
+
 namespace ferry::internal {
 
-// Writes "ferry[<pid>]: <line>\n" in one write(2), so lines from threads never interleave.
+// To the sink set by SetLogSink, else FormatLogRecord's line to stderr in one write(2), so
+// lines from threads never interleave.
+void Log(const LogRecord& record);
+// A warning with no fields.
 void LogLine(std::string_view line);
 
 // Bounds what one source (a connection, a listener) can write: at most `per_second` lines in
@@ -18,7 +23,8 @@ void LogLine(std::string_view line);
 class LogLimiter {
  public:
   explicit LogLimiter(uint32_t per_second = 5) : per_second_(per_second) {}
-  void Log(std::string_view line);
+  void Log(std::string_view line) { Log(LogRecord{.message = line}); }
+  void Log(const LogRecord& record);
   uint64_t suppressed() const;
 
  private:

@@ -1,7 +1,9 @@
 // The rendezvous socket's system calls, kept in one place.
 #include "os/unix_socket.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -426,6 +428,39 @@ std::optional<uid_t> LocalPeerUid(int fd) {
   Result<uid_t> uid = PeerUid(fd);
   if (!uid.ok()) return std::nullopt;
   return *uid;
+}
+
+Peer PeerOf(int fd) {
+  Peer peer;
+  sockaddr_storage local{};
+  socklen_t size = sizeof(local);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &size) != 0) return peer;
+  if (local.ss_family == AF_UNIX) {
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+      peer.pid = cred.pid;
+      peer.uid = cred.uid;
+      peer.gid = cred.gid;
+    }
+    return peer;
+  }
+  sockaddr_storage remote{};
+  size = sizeof(remote);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &size) != 0) return peer;
+  char host[INET6_ADDRSTRLEN] = {};
+  if (remote.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&remote);
+    if (inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)) != nullptr) {
+      peer.address = std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+    }
+  } else if (remote.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&remote);
+    if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)) != nullptr) {
+      peer.address = "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+    }
+  }
+  return peer;
 }
 
 bool PeerHungUp(int fd) {

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "ferry/call_context.h"
 #include "ferry/result.h"
 
 namespace ferry::internal {
@@ -86,6 +87,9 @@ Result<std::vector<uint8_t>> ReceiveFrame(int fd, Deadline deadline, Fd* passed 
 Result<uid_t> PeerUid(int fd);
 // PeerUid for a Unix socket; nothing for other sockets (TCP peers have no local uid).
 std::optional<uid_t> LocalPeerUid(int fd);
+// Who is at the other end of connected socket `fd`: pid, uid and gid for a Unix socket, the
+// address for a TCP one; what cannot be learnt stays unknown.
+Peer PeerOf(int fd);
 // Whether the peer of stream socket `fd` (Unix or TCP) has hung up or it failed, without
 // waiting or reading anything.
 bool PeerHungUp(int fd);
