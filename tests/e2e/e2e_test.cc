@@ -922,6 +922,55 @@ TEST(Connect, ToANameNobodyServesIsUnavailable) {
   EXPECT_EQ(Connect("shm://nobody-here").status().code(), StatusCode::kUnavailable);
 }
 
+// A server in this process, so that the test can read what it counted.
+class CountedAdder final : public ft::TestService::Service {
+ public:
+  Status Add(CallContext&, const ft::AddRequest& request, Reply<ft::AddReply>& reply) override {
+    if (request.a() < 0) return Status::InvalidArgument("negative");
+    reply.Finish(ft::CreateAddReply(reply.fbb(), request.a() + request.b()));
+    return Status::Ok();
+  }
+};
+
+TEST(ServerStats, EachMethodCountsItsCallsErrorsByStatusAndLatencies) {
+  testing::ScopedRuntimeDir dir;
+  Server server;
+  ASSERT_TRUE(server.Add(std::make_shared<CountedAdder>()).ok());
+  ASSERT_TRUE(server.Listen("shm://stats").ok());
+  std::thread serving([&] { server.Run(); });
+  {
+    Result<Channel> channel = Connect("shm://stats");
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    ft::TestService::Client client(*channel);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(client.Add(i, 1).ok());
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(client.Add(-1, 1).status().code(), StatusCode::kInvalidArgument);
+    }
+    EXPECT_EQ(client.Block().status().code(), StatusCode::kUnimplemented);
+  }
+  server.Shutdown();
+  serving.join();
+
+  std::vector<MethodStats> stats = server.method_stats();
+  const auto of = [&](std::string_view name) {
+    return *std::find_if(stats.begin(), stats.end(),
+                         [&](const MethodStats& s) { return s.method == name; });
+  };
+  const MethodStats add = of("ferry.test.TestService.Add");
+  EXPECT_EQ(add.calls, 7U);
+  EXPECT_EQ(add.errors, 2U);
+  EXPECT_EQ(add.by_status, (std::vector<std::pair<StatusCode, uint64_t>>{
+                               {StatusCode::kOk, 5}, {StatusCode::kInvalidArgument, 2}}));
+  uint64_t histogram_total = 0;
+  for (const auto& [bound, count] : add.latency) histogram_total += count;
+  EXPECT_EQ(histogram_total, 7U);
+  EXPECT_GT(add.LatencyBoundMicros(0.5), 0U);
+  const MethodStats block = of("ferry.test.TestService.Block");
+  EXPECT_EQ(block.calls, 1U);
+  EXPECT_EQ(block.errors, 1U);
+  EXPECT_EQ(of("ferry.test.TestService.Watch").calls, 0U);
+}
+
 TEST(Connect, ToAServerThatIsNotFerryIsDataLossSayingWhatCame) {
   // A listener that greets like sshd does, whatever it is sent.
   const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

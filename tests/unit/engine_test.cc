@@ -220,8 +220,8 @@ class EngineTest : public ::testing::Test {
       ASSERT_TRUE(loop.ok()) << loop.status().ToString();
       loop_ = *loop;
     }
-    ConnectionEnv env{"fake://engine", &methods_, &server_options_, [] {}, "", &log_, nullptr,
-                      loop_};
+    ConnectionEnv env{"fake://engine", &methods_,  nullptr, &server_options_, [] {}, "",
+                      &log_,           nullptr, loop_};
     server_ = std::make_shared<LinkServerConnection>(Fd(fds[0]), &OpenFake, env);
     ASSERT_TRUE(server_->Start());
     client_ = ClientEngine::Start(client_end, "fake://engine", client_options);

@@ -90,6 +90,7 @@ class ShmLinkTest : public ::testing::Test {
     server_socket_ = Fd(fds[0]);
     const ConnectionEnv env{.endpoint = "shm://test",
                             .methods = nullptr,
+                            .counters = nullptr,
                             .options = &server_options_,
                             .on_finished = {},
                             .upgrade_path = {},
@@ -507,7 +508,7 @@ TEST(ShmHandshake, AClientWhoseMappedCarriesNoEventfdIsRefused) {
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
   Fd server_socket(fds[0]);
   Fd client_socket(fds[1]);
-  const ConnectionEnv env{.endpoint = "shm://test", .methods = nullptr, .options = &options, .on_finished = {},
+  const ConnectionEnv env{.endpoint = "shm://test", .methods = nullptr, .counters = nullptr, .options = &options, .on_finished = {},
                           .upgrade_path = {}, .log = &log, .budget = nullptr, .loop = nullptr};
   std::optional<Result<std::shared_ptr<MessageLink>>> server;
   std::thread handshake([&] { server.emplace(OpenShmServerLink(server_socket.get(), env)); });

@@ -8,9 +8,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ferry/options.h"
@@ -18,6 +20,21 @@
 #include "ferry/status.h"
 
 namespace ferry {
+
+// What a server counted for one of its methods since it started (Server::method_stats()).
+struct MethodStats {
+  std::string method;  // "package.Service.Method"
+  uint64_t calls = 0;   // calls that ended, whatever their status
+  uint64_t errors = 0;  // of those, the ones that did not end OK
+  // Calls by the status they ended with (codes that occurred, ascending).
+  std::vector<std::pair<StatusCode, uint64_t>> by_status;
+  // A latency histogram, from the request read to the reply sent: each entry counts the
+  // calls under its bound in microseconds and at or over the previous one (the last bound is
+  // UINT64_MAX).
+  std::vector<std::pair<uint64_t, uint64_t>> latency;
+  // The bound (us) under which at least `fraction` (0..1] of the calls ended; 0 when none did.
+  uint64_t LatencyBoundMicros(double fraction) const;
+};
 
 namespace internal {
 class ServerCore;
@@ -72,6 +89,9 @@ class Server {
   // Payload bytes the runtime has copied while building replies (growth across slot classes),
   // over all connections so far. Zero when handlers Reserve() their reply's size.
   uint64_t bytes_copied() const;
+  // Per-method counts, latency histograms and errors by status, one entry per method served
+  // (in the order services were added). Thread-safe; cheap enough to poll.
+  std::vector<MethodStats> method_stats() const;
 
  private:
   std::unique_ptr<internal::ServerCore> core_;

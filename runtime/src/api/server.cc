@@ -19,5 +19,17 @@ void Server::Shutdown(std::chrono::steady_clock::time_point drain_until) {
 }
 size_t Server::connection_count() const { return core_->connection_count(); }
 uint64_t Server::bytes_copied() const { return core_->bytes_copied(); }
+std::vector<MethodStats> Server::method_stats() const { return core_->method_stats(); }
+
+uint64_t MethodStats::LatencyBoundMicros(double fraction) const {
+  if (calls == 0) return 0;
+  const double wanted = fraction * static_cast<double>(calls);
+  uint64_t seen = 0;
+  for (const auto& [bound, count] : latency) {
+    seen += count;
+    if (static_cast<double>(seen) >= wanted) return bound;
+  }
+  return latency.empty() ? 0 : latency.back().first;
+}
 
 }  // namespace ferry

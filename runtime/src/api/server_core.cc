@@ -60,8 +60,20 @@ Status ServerCore::Add(ServiceBinding binding) {
   services_.push_back(std::make_unique<ServiceBinding>(std::move(binding)));
   for (const ServiceBinding::Method& method : services_.back()->methods()) {
     methods_.emplace(method.id, &method);
+    counters_.emplace(method.id, std::make_unique<MethodCounters>());
   }
   return Status::Ok();
+}
+
+std::vector<MethodStats> ServerCore::method_stats() const {
+  std::lock_guard lock(mutex_);  // services_ grows only under it (and only before Listen)
+  std::vector<MethodStats> stats;
+  for (const auto& service : services_) {
+    for (const ServiceBinding::Method& method : service->methods()) {
+      stats.push_back(counters_.at(method.id)->Snapshot(method.name));
+    }
+  }
+  return stats;
 }
 
 Status ServerCore::Listen(std::string_view text) {
@@ -265,7 +277,7 @@ void ServerCore::Accept(Listener& listener, LogLimiter& log) {
   }
   std::shared_ptr<ServerConnection> connection = listener.NewConnection(
       std::move(client),
-      ConnectionEnv{listener.endpoint(), &methods_, &options_, [this] { Wake(); },
+      ConnectionEnv{listener.endpoint(), &methods_, &counters_, &options_, [this] { Wake(); },
                     upgrade_path_, &log, memory_budget_, loop_});
   if (connection->Start()) connections_.push_back({std::move(connection), Clock::now(), uid});
 }

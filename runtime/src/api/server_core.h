@@ -36,6 +36,7 @@ class ServerCore {
   void Shutdown(std::chrono::steady_clock::time_point drain_until);
   size_t connection_count() const;
   uint64_t bytes_copied() const;
+  std::vector<MethodStats> method_stats() const;
   std::vector<std::string> endpoints() const;
 
  private:
@@ -71,6 +72,7 @@ class ServerCore {
   // Serves the polled connections; made by the first Listen(), stopped once they are gone.
   std::shared_ptr<ServerLoop> loop_;
   MethodTable methods_;
+  MethodCountersTable counters_;  // one per method, made by Add
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Listener>> listeners_;

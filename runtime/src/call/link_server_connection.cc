@@ -714,6 +714,7 @@ void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call,
     }
     SendReply(*call, status, status.ok() && replies ? &reply : nullptr);
     reply = OutgoingMessage();
+    Count(*call, status.code());
     CallEnded();
   }
   std::lock_guard lock(mutex_);
@@ -726,6 +727,14 @@ void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call,
   self.done = true;  // the last touch of this object: the thread is joined after it
   // A thread cannot join itself: a worker finishes the connection.
   if (ReadyToFinishLocked()) (void)loop_->Post(weak_from_this(), kFinish);
+}
+
+void LinkServerConnection::Count(const ServerCall& call, StatusCode code) const {
+  if (env_.counters == nullptr) return;
+  const auto counters = env_.counters->find(call.method_id());
+  if (counters != env_.counters->end()) {
+    counters->second->Record(code, ServerCall::Clock::now() - call.started());
+  }
 }
 
 void LinkServerConnection::CallEnded() {
@@ -758,7 +767,9 @@ void LinkServerConnection::FinishDeferred(ServerCall& call, Status status, Outgo
     std::lock_guard lock(mutex_);
     active_.erase(call.id());
   }
+  const StatusCode code = status.code();
   SendReply(call, std::move(status), &reply);
+  Count(call, code);
   CallEnded();
 }
 
@@ -793,8 +804,11 @@ void LinkServerConnection::Handle(const std::shared_ptr<ServerCall>& call,
       Log(LogRecord{.message = message, .endpoint = env_.endpoint, .peer = peer_.get(),
                     .method = call->method(), .status = status.code()});
     }
+    Count(*call, status.code());
   } else {
+    const StatusCode code = status.code();
     SendReply(*call, std::move(status), &reply, batch);
+    Count(*call, code);
   }
   CallEnded();
 }

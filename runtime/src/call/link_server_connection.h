@@ -117,6 +117,8 @@ class LinkServerConnection final : public ServerConnection,
   void SendReply(ServerCall& call, Status status, OutgoingMessage* reply, bool batch = false);
   // A call admitted by Open() has ended (its reply sent).
   void CallEnded();
+  // Counts an ended call of a resolved method in the server's MethodCounters.
+  void Count(const ServerCall& call, StatusCode code) const;
   class Deferral;
   // Ends the connection: no more reading, running handlers see ctx.Cancelled(). With mutex_.
   void CloseLocked();

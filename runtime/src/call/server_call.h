@@ -61,6 +61,8 @@ class ServerCall final : public CallContext, public ServerStreamPort {
   void SetPeer(std::shared_ptr<const Peer> peer) { peer_ = std::move(peer); }
 
   uint64_t id() const { return id_; }
+  // When the request was read (the start of the latency a server counts).
+  Clock::time_point started() const { return started_; }
   uint8_t kind() const { return kind_; }
   uint32_t method_id() const { return method_id_; }
   const IncomingMessage& request() const { return request_; }
@@ -105,6 +107,7 @@ class ServerCall final : public CallContext, public ServerStreamPort {
   IncomingMessage request_;
   const ServiceBinding::Method* method_ = nullptr;
   std::shared_ptr<const Peer> peer_;
+  const Clock::time_point started_ = Clock::now();
   StreamThreadReads* stream_reads_ = nullptr;
   std::atomic<bool> cancelled_{false};
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "call/dispatch.h"
+#include "call/method_stats.h"
 #include "os/log.h"
 #include "call/memory_budget.h"
 #include "call/server_loop.h"
@@ -27,6 +28,8 @@ struct ConnectionEnv {
   // The endpoint the client connected to, as the listener names it (for log lines).
   std::string endpoint;
   const MethodTable* methods;
+  // Where ended calls are counted (null: nowhere).
+  const MethodCountersTable* counters;
   const ServerOptions* options;
   // Runs on the connection's own thread once it has ended (the server then reaps it).
   std::function<void()> on_finished;
