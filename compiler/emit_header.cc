@@ -213,7 +213,8 @@ void EmitSignatures(CodeWriter& code, const Service& service) {
   code += "static constexpr ::ferry::MethodSignature kSignatures[] = {";
   code.Indent();
   for (const Method& method : service.methods) {
-    code.Literal("{" + Hex(method.id, 8) + "U, \"" + service.FullName() + "." + method.name + "\",");
+    code.Literal("{" + Hex(method.id, 8) + "U, \"" + service.FullName() + "." + method.name +
+                 "\",");
     code.Indent();
     std::string layout = method.layout;
     while (!layout.empty()) {

@@ -75,8 +75,8 @@ class LayoutWriter {
     for (const flatbuffers::FieldDef* field : def.fields.vec) {
       // A table field's id follows from its vtable slot; a struct field's place is its offset.
       const unsigned place = def.fixed ? field->value.offset : (field->value.offset - 4) / 2;
-      text += "field " + std::to_string(place) + " " + field->name + " " +
-              TypeText(field->value.type);
+      text +=
+          "field " + std::to_string(place) + " " + field->name + " " + TypeText(field->value.type);
       if (field->IsRequired()) text += " required";
       if (field->deprecated) text += " deprecated";
       text += "\n";
@@ -87,8 +87,8 @@ class LayoutWriter {
     text += "union " + FullName(def) + "\n";
     for (const flatbuffers::EnumVal* value : def.Vals()) {
       if (value->union_type.base_type == flatbuffers::BASE_TYPE_NONE) continue;
-      text += "member " + std::to_string(value->GetAsUInt64()) + " " +
-              TypeText(value->union_type) + "\n";
+      text += "member " + std::to_string(value->GetAsUInt64()) + " " + TypeText(value->union_type) +
+              "\n";
     }
   }
 
@@ -101,8 +101,8 @@ class LayoutWriter {
 
 std::string MessageLayout(const flatbuffers::StructDef& request,
                           const flatbuffers::StructDef& reply) {
-  std::string text = "ferry-layout 1\nrequest " + FullName(request) + "\nreply " +
-                     FullName(reply) + "\n";
+  std::string text =
+      "ferry-layout 1\nrequest " + FullName(request) + "\nreply " + FullName(reply) + "\n";
   LayoutWriter writer;
   writer.Add(request);
   writer.Add(reply);

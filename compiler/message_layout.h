@@ -5,9 +5,9 @@
 // described there).
 #pragma once
 
-#include <string>
-
 #include <flatbuffers/idl.h>
+
+#include <string>
 
 namespace ferryc {
 

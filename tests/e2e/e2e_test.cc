@@ -174,7 +174,8 @@ TEST_P(EndToEnd, AHandlerKnowsWhoCalled) {
   if (GetParam().name == "tcp") {  // an address, no process
     EXPECT_EQ((*caller)->pid(), -1);
     ASSERT_NE((*caller)->address(), nullptr);
-    EXPECT_EQ((*caller)->address()->str().rfind("127.0.0.1:", 0), 0U) << (*caller)->address()->str();
+    EXPECT_EQ((*caller)->address()->str().rfind("127.0.0.1:", 0), 0U)
+        << (*caller)->address()->str();
   } else {  // a local socket: the kernel's word for this process
     EXPECT_EQ((*caller)->pid(), getpid());
     EXPECT_EQ((*caller)->uid(), static_cast<int64_t>(getuid()));

@@ -46,7 +46,8 @@ TEST_P(SchemaEvolution, CompatibleChangesWorkAndIncompatibleOnesFailNamingMethod
   std::optional<int> status = client.Wait(60s);
   ASSERT_TRUE(status.has_value()) << "evolution_client did not finish";
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << testing::DescribeWaitStatus(*status) << "\n" << failures;
+      << testing::DescribeWaitStatus(*status) << "\n"
+      << failures;
 
   server.Signal(SIGTERM);
   std::optional<int> server_status = server.Wait(10s);

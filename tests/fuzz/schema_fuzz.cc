@@ -34,8 +34,8 @@ constexpr std::string_view kServerLayout =
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ferry::internal;
-  ferry::ServiceBinding::Method method{0x1234, "s.Store.Get", kServerLayout,
-                                       ferry::MethodKind::kUnary, nullptr, nullptr, nullptr};
+  ferry::ServiceBinding::Method method{
+      0x1234, "s.Store.Get", kServerLayout, ferry::MethodKind::kUnary, nullptr, nullptr, nullptr};
   MethodTable methods{{method.id, &method}};
   (void)JudgeSchemaCheck(methods, data, size);
 

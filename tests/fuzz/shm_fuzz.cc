@@ -96,15 +96,15 @@ struct Fixture {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return nullptr;
     fixture->ours = Fd(pair[0]);
     fixture->peer = Fd(pair[1]);
-    auto link =
-        server ? ferry::internal::ShmLink::ForServer(fixture->segment, fixture->ours.get(),
-                                                     ferry::internal::Fd(),
-                                                     std::chrono::milliseconds(0),
-                                                     /*busy_poll=*/false, nullptr,
-                                                     /*polled=*/false)
-               : ferry::internal::ShmLink::ForClient(fixture->segment, std::move(fixture->ours),
-                                                     ferry::internal::Fd(), "the server", std::chrono::milliseconds(0),
-                                                     /*busy_poll=*/false);
+    auto link = server ? ferry::internal::ShmLink::ForServer(fixture->segment, fixture->ours.get(),
+                                                             ferry::internal::Fd(),
+                                                             std::chrono::milliseconds(0),
+                                                             /*busy_poll=*/false, nullptr,
+                                                             /*polled=*/false)
+                       : ferry::internal::ShmLink::ForClient(
+                             fixture->segment, std::move(fixture->ours), ferry::internal::Fd(),
+                             "the server", std::chrono::milliseconds(0),
+                             /*busy_poll=*/false);
     if (!link.ok()) return nullptr;
     fixture->link = std::move(*link);
     return fixture;

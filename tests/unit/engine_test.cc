@@ -89,16 +89,20 @@ struct Observed {
 
 ServiceBinding TestBinding(Observed& seen) {
   ServiceBinding binding("t.Engine", 0, nullptr);
-  binding.AddUnary<Number, Number>(MethodSignature{kDouble, "t.Engine.Double", {}},
-                                   [](void*, CallContext&, const Number& in, Reply<Number>& reply) {
-                                     reply.Finish(enginetest::CreateNumber(reply.fbb(), in.value() * 2));
-                                     return Status::Ok();
-                                   });
-  binding.AddOneway<Number>(MethodSignature{kRecord, "t.Engine.Record", {}}, [&seen](void*, CallContext&, const Number& in) {
-    seen.Update([&] { seen.recorded.push_back(in.value()); });
-    return Status::Ok();
-  });
-  binding.AddServerStreaming<Number, Number>(MethodSignature{kCount, "t.Engine.Count", {}}, [&seen](void*, CallContext& ctx, const Number& in, ServerWriter<Number>& out) {
+  binding.AddUnary<Number, Number>(
+      MethodSignature{kDouble, "t.Engine.Double", {}},
+      [](void*, CallContext&, const Number& in, Reply<Number>& reply) {
+        reply.Finish(enginetest::CreateNumber(reply.fbb(), in.value() * 2));
+        return Status::Ok();
+      });
+  binding.AddOneway<Number>(MethodSignature{kRecord, "t.Engine.Record", {}},
+                            [&seen](void*, CallContext&, const Number& in) {
+                              seen.Update([&] { seen.recorded.push_back(in.value()); });
+                              return Status::Ok();
+                            });
+  binding.AddServerStreaming<Number, Number>(
+      MethodSignature{kCount, "t.Engine.Count", {}},
+      [&seen](void*, CallContext& ctx, const Number& in, ServerWriter<Number>& out) {
         seen.Update([&] { seen.deadline_seen = ctx.Deadline(); });
         for (int64_t i = 0; i < in.value(); ++i) {
           if (Status s = WriteNumber(out, i); !s.ok()) return s;
@@ -106,13 +110,17 @@ ServiceBinding TestBinding(Observed& seen) {
         }
         return Status::Ok();
       });
-  binding.AddClientStreaming<Number, Number>(MethodSignature{kSum, "t.Engine.Sum", {}}, [](void*, CallContext&, ServerReader<Number>& in, Reply<Number>& reply) {
+  binding.AddClientStreaming<Number, Number>(
+      MethodSignature{kSum, "t.Engine.Sum", {}},
+      [](void*, CallContext&, ServerReader<Number>& in, Reply<Number>& reply) {
         int64_t sum = 0;
         for (auto& number : in) sum += number->value();
         reply.Finish(enginetest::CreateNumber(reply.fbb(), sum));
         return Status::Ok();
       });
-  binding.AddBidiStreaming<Number, Number>(MethodSignature{kEcho, "t.Engine.Echo", {}}, [](void*, CallContext&, ServerStream<Number, Number>& stream) {
+  binding.AddBidiStreaming<Number, Number>(
+      MethodSignature{kEcho, "t.Engine.Echo", {}},
+      [](void*, CallContext&, ServerStream<Number, Number>& stream) {
         for (auto& number : stream) {
           auto message = stream.NewMessage();
           message.Finish(enginetest::CreateNumber(message.fbb(), number->value() + 1));
@@ -120,20 +128,25 @@ ServiceBinding TestBinding(Observed& seen) {
         }
         return Status::Ok();
       });
-  binding.AddUnary<Number, Number>(MethodSignature{kBlock, "t.Engine.Block", {}}, [&seen](void*, CallContext& ctx, const Number&, Reply<Number>&) {
+  binding.AddUnary<Number, Number>(
+      MethodSignature{kBlock, "t.Engine.Block", {}},
+      [&seen](void*, CallContext& ctx, const Number&, Reply<Number>&) {
         ctx.OnCancel([&seen] { seen.Update([&] { seen.on_cancel_ran = true; }); });
         const bool cancelled = ctx.WaitForCancel(CallContext::Clock::now() + kGenerous);
         seen.Update([&] { seen.cancel_seen = cancelled; });
         return Status::Aborted("unblocked");
       });
-  binding.AddServerStreaming<Number, Number>(MethodSignature{kFailAfter, "t.Engine.FailAfter", {}},
+  binding.AddServerStreaming<Number, Number>(
+      MethodSignature{kFailAfter, "t.Engine.FailAfter", {}},
       [](void*, CallContext&, const Number& in, ServerWriter<Number>& out) {
         for (int64_t i = 0; i < in.value(); ++i) {
           if (Status s = WriteNumber(out, i); !s.ok()) return s;
         }
         return Status::Aborted("ended early on purpose");
       });
-  binding.AddUnary<Number, Number>(MethodSignature{kLater, "t.Engine.Later", {}}, [&seen](void*, CallContext&, const Number& in, Reply<Number>& reply) {
+  binding.AddUnary<Number, Number>(
+      MethodSignature{kLater, "t.Engine.Later", {}},
+      [&seen](void*, CallContext&, const Number& in, Reply<Number>& reply) {
         // Finished on another thread once the test allows it (seen.written turns 1).
         std::thread([&seen, value = in.value(), later = reply.Defer()]() mutable {
           seen.WaitFor([&] { return seen.written == 1; });
@@ -142,13 +155,16 @@ ServiceBinding TestBinding(Observed& seen) {
         }).detach();
         return Status::Ok();
       });
-  binding.AddServerStreaming<Number, Number>(MethodSignature{kWriteThenWait, "t.Engine.WriteThenWait", {}},
+  binding.AddServerStreaming<Number, Number>(
+      MethodSignature{kWriteThenWait, "t.Engine.WriteThenWait", {}},
       [](void*, CallContext& ctx, const Number& in, ServerWriter<Number>& out) {
         if (Status s = WriteNumber(out, in.value()); !s.ok()) return s;
         (void)ctx.WaitForCancel(CallContext::Clock::now() + kGenerous);  // the test cancels
         return Status::Ok();
       });
-  binding.AddServerStreaming<Number, Number>(MethodSignature{kPaced, "t.Engine.Paced", {}}, [&seen](void*, CallContext&, const Number& in, ServerWriter<Number>& out) {
+  binding.AddServerStreaming<Number, Number>(
+      MethodSignature{kPaced, "t.Engine.Paced", {}},
+      [&seen](void*, CallContext&, const Number& in, ServerWriter<Number>& out) {
         for (int64_t i = 0; i < in.value(); ++i) {
           if (!seen.WaitFor([&] { return seen.go > i; })) return Status::Aborted("not let go");
           if (Status s = WriteNumber(out, i); !s.ok()) return s;
@@ -156,7 +172,8 @@ ServiceBinding TestBinding(Observed& seen) {
         }
         return Status::Ok();
       });
-  binding.AddClientStreaming<Number, Number>(MethodSignature{kSumLater, "t.Engine.SumLater", {}},
+  binding.AddClientStreaming<Number, Number>(
+      MethodSignature{kSumLater, "t.Engine.SumLater", {}},
       [&seen](void*, CallContext&, ServerReader<Number>& in, Reply<Number>& reply) {
         int64_t sum = 0;
         for (auto& number : in) sum += number->value();
@@ -168,7 +185,8 @@ ServiceBinding TestBinding(Observed& seen) {
         }).detach();
         return Status::Ok();
       });
-  binding.AddServerStreaming<Number, Number>(MethodSignature{kWriteUnderLock, "t.Engine.WriteUnderLock", {}},
+  binding.AddServerStreaming<Number, Number>(
+      MethodSignature{kWriteUnderLock, "t.Engine.WriteUnderLock", {}},
       [&seen](void*, CallContext& ctx, const Number&, ServerWriter<Number>& out) {
         // Its OnCancel takes the lock its Write holds: it must run on another thread.
         auto held = std::make_shared<std::mutex>();

@@ -1,11 +1,11 @@
 // Where the runtime's log lines go: a user's sink with the structured fields, or stderr.
-#include "os/log.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <string>
 #include <vector>
+
+#include "os/log.h"
 
 namespace ferry::internal {
 namespace {
@@ -22,8 +22,8 @@ class LogSinkTest : public ::testing::Test {
   void SetUp() override {
     SetLogSink([this](const LogRecord& record) {
       lines_.push_back({record.level, std::string(record.message), std::string(record.endpoint),
-                        std::string(record.method),
-                        record.peer != nullptr ? record.peer->pid : -2, record.status});
+                        std::string(record.method), record.peer != nullptr ? record.peer->pid : -2,
+                        record.status});
     });
   }
   void TearDown() override { SetLogSink({}); }
@@ -33,8 +33,11 @@ class LogSinkTest : public ::testing::Test {
 TEST_F(LogSinkTest, ASinkGetsEveryFieldOfALine) {
   const Peer peer{.pid = 42, .uid = 1000, .gid = 1000, .address = ""};
   LogLimiter limiter;
-  limiter.Log(LogRecord{.level = LogLevel::kWarning, .message = "rejected a call",
-                        .endpoint = "shm://calc", .peer = &peer, .method = "demo.Calc.Add",
+  limiter.Log(LogRecord{.level = LogLevel::kWarning,
+                        .message = "rejected a call",
+                        .endpoint = "shm://calc",
+                        .peer = &peer,
+                        .method = "demo.Calc.Add",
                         .status = StatusCode::kInvalidArgument});
   LogLine("a plain line");
   ASSERT_EQ(lines_.size(), 2U);
@@ -58,11 +61,14 @@ TEST(LogFormat, TheDefaultLineNamesTheKnownFieldsOnly) {
   const Peer peer{.pid = 7, .uid = 0, .gid = 0, .address = ""};
   const std::string prefix = "ferry[" + std::to_string(getpid()) + "]: ";
   EXPECT_EQ(FormatLogRecord(LogRecord{.message = "hello"}), prefix + "hello");
-  EXPECT_EQ(FormatLogRecord(LogRecord{.message = "rejected", .endpoint = "unix:///s",
-                                      .peer = &peer, .method = "a.B.C",
+  EXPECT_EQ(FormatLogRecord(LogRecord{.message = "rejected",
+                                      .endpoint = "unix:///s",
+                                      .peer = &peer,
+                                      .method = "a.B.C",
                                       .status = StatusCode::kUnimplemented}),
-            prefix + "rejected [endpoint=unix:///s peer_pid=7 peer_uid=0 method=a.B.C "
-                     "status=UNIMPLEMENTED]");
+            prefix +
+                "rejected [endpoint=unix:///s peer_pid=7 peer_uid=0 method=a.B.C "
+                "status=UNIMPLEMENTED]");
   const Peer remote{.address = "10.0.0.1:4000"};
   EXPECT_EQ(FormatLogRecord(LogRecord{.message = "x", .peer = &remote}),
             prefix + "x [peer=10.0.0.1:4000]");

@@ -63,8 +63,9 @@ TEST(SchemaLayout, ReadsEveryKindOfLine) {
 
 TEST(SchemaLayout, TextThatIsNotALayoutIsInvalidArgumentNamingTheLine) {
   for (const std::string_view bad :
-       {std::string_view("garbage"), std::string_view("ferry-layout 1\nrequest a\nreply b\n"
-                                                      "field 0 x int\n"),
+       {std::string_view("garbage"),
+        std::string_view("ferry-layout 1\nrequest a\nreply b\n"
+                         "field 0 x int\n"),
         std::string_view("ferry-layout 1\nrequest a\nreply b\ntable a\nfield x y int\n"),
         std::string_view("ferry-layout 1\nrequest a\nreply b\ntable a\nfield 0 y int odd\n"),
         std::string_view("ferry-layout 1\nrequest a\n")}) {
@@ -105,8 +106,8 @@ TEST(SchemaLayout, AChangedFieldTypeIsNamedWithBothTypes) {
 }
 
 TEST(SchemaLayout, ARequiredFieldTheWriterDoesNotWriteIsNamed) {
-  const std::string server =
-      Replace(std::string(kItem), "field 1 limit int\n", "field 1 limit int\nfield 2 owner string required\n");
+  const std::string server = Replace(std::string(kItem), "field 1 limit int\n",
+                                     "field 1 limit int\nfield 2 owner string required\n");
   EXPECT_EQ(RequestDifference(server, kItem),
             "s.Query.owner (field 2) is required by the server but the client's s.Query does "
             "not write it");
@@ -115,7 +116,8 @@ TEST(SchemaLayout, ARequiredFieldTheWriterDoesNotWriteIsNamed) {
 TEST(SchemaLayout, NestedStructsVectorsAndUnionsAreComparedToo) {
   const std::string wider = Replace(std::string(kItem), "field 4 y int", "field 4 y long");
   EXPECT_NE(ReplyDifference(kItem, wider).find("s.Point"), std::string::npos);
-  const std::string ints = Replace(std::string(kItem), "field 1 tags [string]", "field 1 tags [int]");
+  const std::string ints =
+      Replace(std::string(kItem), "field 1 tags [string]", "field 1 tags [int]");
   EXPECT_EQ(ReplyDifference(kItem, ints),
             "s.Item.tags (field 1) (its elements) is string for the server but int for the client");
   const std::string with_union =
@@ -174,13 +176,15 @@ TEST_F(JudgeTest, AMissingMethodIsUnimplementedNamingItAndWhatTheServerServes) {
 TEST_F(JudgeTest, AnotherKindOrASwappedReplyIsFailedPreconditionNamingTheMethod) {
   const Status kind = Judge(0x1234, "s.Store.Get", MethodKind::kServerStreaming, kItem);
   EXPECT_EQ(kind.code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(kind.message(), "s.Store.Get is a unary method on the server but server-streaming "
-                            "for the client");
+  EXPECT_EQ(kind.message(),
+            "s.Store.Get is a unary method on the server but server-streaming "
+            "for the client");
   const Status swapped = Judge(0x1234, "s.Store.Get", MethodKind::kUnary,
                                Replace(std::string(kItem), "reply s.Item", "reply s.Query"));
   EXPECT_EQ(swapped.code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(swapped.message(), "s.Store.Get: the server replies s.Item but the client reads "
-                               "s.Query");
+  EXPECT_EQ(swapped.message(),
+            "s.Store.Get: the server replies s.Item but the client reads "
+            "s.Query");
 }
 
 TEST_F(JudgeTest, AChangedFieldIsFailedPreconditionNamingMethodAndTypes) {

@@ -166,7 +166,8 @@ TEST(Segment, EachSideTakesBackWhatItFreedBeforeTouchingTheSharedStack) {
   options.slot_classes = {{1024, 8}};
   std::shared_ptr<Segment> server = CreateSegment(options);
   ASSERT_NE(server, nullptr);
-  Result<std::shared_ptr<Segment>> client = Segment::Open(dup(server->descriptor()), server->size());
+  Result<std::shared_ptr<Segment>> client =
+      Segment::Open(dup(server->descriptor()), server->size());
   ASSERT_TRUE(client.ok()) << client.status();
   std::atomic<bool> closed{false};
   const auto soon = Segment::Clock::now() + 10ms;
@@ -191,7 +192,8 @@ TEST(Segment, ASideWhoseStacksAreEmptyTakesWhatThePeerFreed) {
   options.slot_classes = {{1024, 2}};
   std::shared_ptr<Segment> server = CreateSegment(options);
   ASSERT_NE(server, nullptr);
-  Result<std::shared_ptr<Segment>> client = Segment::Open(dup(server->descriptor()), server->size());
+  Result<std::shared_ptr<Segment>> client =
+      Segment::Open(dup(server->descriptor()), server->size());
   ASSERT_TRUE(client.ok()) << client.status();
   std::atomic<bool> closed{false};
   const auto soon = Segment::Clock::now() + 10ms;
@@ -209,7 +211,8 @@ TEST(Segment, AWaitForASlotEndsWhenThePeerFreesOne) {
   options.slot_classes = {{1024, 1}};
   std::shared_ptr<Segment> server = CreateSegment(options);
   ASSERT_NE(server, nullptr);
-  Result<std::shared_ptr<Segment>> client = Segment::Open(dup(server->descriptor()), server->size());
+  Result<std::shared_ptr<Segment>> client =
+      Segment::Open(dup(server->descriptor()), server->size());
   ASSERT_TRUE(client.ok()) << client.status();
   std::atomic<bool> closed{false};
   Result<uint32_t> only = (*client)->AcquireSlot(100, Segment::Clock::now(), closed);
@@ -240,7 +243,8 @@ TEST(Segment, FreeListHandingOutAHeldSlotIsDataLoss) {
   Result<uint32_t> slot = segment->AcquireSlot(100, Segment::Clock::now(), closed);
   ASSERT_TRUE(slot.ok());
   // What a hostile peer could do: push a slot we hold onto a free stack we take from.
-  Result<std::shared_ptr<Segment>> peer = Segment::Open(dup(segment->descriptor()), segment->size());
+  Result<std::shared_ptr<Segment>> peer =
+      Segment::Open(dup(segment->descriptor()), segment->size());
   ASSERT_TRUE(peer.ok());
   (*peer)->ReleaseSlot(*slot);
   // The other free slots come first; then the held one is refused.

@@ -508,8 +508,15 @@ TEST(ShmHandshake, AClientWhoseMappedCarriesNoEventfdIsRefused) {
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
   Fd server_socket(fds[0]);
   Fd client_socket(fds[1]);
-  const ConnectionEnv env{.endpoint = "shm://test", .methods = nullptr, .counters = nullptr, .options = &options, .on_finished = {},
-                          .upgrade_path = {}, .log = &log, .budget = nullptr, .loop = nullptr};
+  const ConnectionEnv env{.endpoint = "shm://test",
+                          .methods = nullptr,
+                          .counters = nullptr,
+                          .options = &options,
+                          .on_finished = {},
+                          .upgrade_path = {},
+                          .log = &log,
+                          .budget = nullptr,
+                          .loop = nullptr};
   std::optional<Result<std::shared_ptr<MessageLink>>> server;
   std::thread handshake([&] { server.emplace(OpenShmServerLink(server_socket.get(), env)); });
   ASSERT_TRUE(SendHello(client_socket.get()).ok());

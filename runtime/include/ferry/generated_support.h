@@ -47,8 +47,8 @@ Result<MessageView<Rep>> CallUnary(const Channel& channel, const MethodSignature
 
 // Queues a oneway request: OK once the server has it; the handler's outcome is not reported.
 template <class Req>
-Status CallOneway(const Channel& channel, const MethodSignature& method, RequestBuilder<Req>&& request,
-                  const CallOptions& options) {
+Status CallOneway(const Channel& channel, const MethodSignature& method,
+                  RequestBuilder<Req>&& request, const CallOptions& options) {
   return Call(channel, method, MethodKind::kOneway, std::move(request).TakeMessage(), options)
       .status();
 }
@@ -76,7 +76,8 @@ ClientWriter<Req, Rep> CallClientStreaming(const Channel& channel, const MethodS
 }
 
 template <class Req, class Rep>
-ClientReaderWriter<Req, Rep> CallBidiStreaming(const Channel& channel, const MethodSignature& method,
+ClientReaderWriter<Req, Rep> CallBidiStreaming(const Channel& channel,
+                                               const MethodSignature& method,
                                                const CallOptions& options) {
   return ClientReaderWriter<Req, Rep>(
       OpenCall(channel, method, MethodKind::kBidiStreaming, nullptr, options));

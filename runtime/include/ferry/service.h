@@ -71,7 +71,8 @@ class ServiceBinding {
   template <class Req, class Rep, class Call>
   void AddUnary(const MethodSignature& signature, Call call) {
     void* impl = impl_.get();
-    methods_.push_back({signature.id, std::string(signature.full_name), signature.layout, MethodKind::kUnary, &internal::Verify<Req>,
+    methods_.push_back({signature.id, std::string(signature.full_name), signature.layout,
+                        MethodKind::kUnary, &internal::Verify<Req>,
                         [impl, call](CallContext& ctx, const uint8_t* data, size_t,
                                      internal::OutgoingMessage& reply,
                                      internal::ReplyDeferral* deferral) -> Status {
@@ -85,24 +86,24 @@ class ServiceBinding {
   template <class Req, class Call>
   void AddOneway(const MethodSignature& signature, Call call) {
     void* impl = impl_.get();
-    methods_.push_back({signature.id, std::string(signature.full_name), signature.layout, MethodKind::kOneway, &internal::Verify<Req>,
-                        [impl, call](CallContext& ctx, const uint8_t* data, size_t,
-                                     internal::OutgoingMessage&,
-                                     internal::ReplyDeferral*) -> Status {
-                          return call(impl, ctx, *flatbuffers::GetRoot<Req>(data));
-                        },
-                        nullptr});
+    methods_.push_back(
+        {signature.id, std::string(signature.full_name), signature.layout, MethodKind::kOneway,
+         &internal::Verify<Req>,
+         [impl, call](CallContext& ctx, const uint8_t* data, size_t, internal::OutgoingMessage&,
+                      internal::ReplyDeferral*) -> Status {
+           return call(impl, ctx, *flatbuffers::GetRoot<Req>(data));
+         },
+         nullptr});
   }
 
   // `call` is Status(*)(void* impl, CallContext&, const Req&, ServerWriter<Out>&).
   template <class Req, class Out, class Call>
   void AddServerStreaming(const MethodSignature& signature, Call call) {
     void* impl = impl_.get();
-    methods_.push_back({signature.id, std::string(signature.full_name), signature.layout, MethodKind::kServerStreaming, &internal::Verify<Req>,
-                        nullptr,
+    methods_.push_back({signature.id, std::string(signature.full_name), signature.layout,
+                        MethodKind::kServerStreaming, &internal::Verify<Req>, nullptr,
                         [impl, call](CallContext& ctx, const uint8_t* data, size_t,
-                                     internal::ServerStreamPort& port,
-                                     internal::OutgoingMessage&,
+                                     internal::ServerStreamPort& port, internal::OutgoingMessage&,
                                      internal::ReplyDeferral*) -> Status {
                           ServerWriter<Out> writer(port);
                           return call(impl, ctx, *flatbuffers::GetRoot<Req>(data), writer);
@@ -113,29 +114,30 @@ class ServiceBinding {
   template <class In, class Rep, class Call>
   void AddClientStreaming(const MethodSignature& signature, Call call) {
     void* impl = impl_.get();
-    methods_.push_back({signature.id, std::string(signature.full_name), signature.layout, MethodKind::kClientStreaming, nullptr, nullptr,
-                        [impl, call](CallContext& ctx, const uint8_t*, size_t,
-                                     internal::ServerStreamPort& port,
-                                     internal::OutgoingMessage& reply,
-                                     internal::ReplyDeferral* deferral) -> Status {
-                          ServerReader<In> reader(port);
-                          Reply<Rep> typed(reply, deferral);
-                          return call(impl, ctx, reader, typed);
-                        }});
+    methods_.push_back(
+        {signature.id, std::string(signature.full_name), signature.layout,
+         MethodKind::kClientStreaming, nullptr, nullptr,
+         [impl, call](CallContext& ctx, const uint8_t*, size_t, internal::ServerStreamPort& port,
+                      internal::OutgoingMessage& reply,
+                      internal::ReplyDeferral* deferral) -> Status {
+           ServerReader<In> reader(port);
+           Reply<Rep> typed(reply, deferral);
+           return call(impl, ctx, reader, typed);
+         }});
   }
 
   // `call` is Status(*)(void* impl, CallContext&, ServerStream<In, Out>&).
   template <class In, class Out, class Call>
   void AddBidiStreaming(const MethodSignature& signature, Call call) {
     void* impl = impl_.get();
-    methods_.push_back({signature.id, std::string(signature.full_name), signature.layout, MethodKind::kBidiStreaming, nullptr, nullptr,
-                        [impl, call](CallContext& ctx, const uint8_t*, size_t,
-                                     internal::ServerStreamPort& port,
-                                     internal::OutgoingMessage&,
-                                     internal::ReplyDeferral*) -> Status {
-                          ServerStream<In, Out> stream(port);
-                          return call(impl, ctx, stream);
-                        }});
+    methods_.push_back(
+        {signature.id, std::string(signature.full_name), signature.layout,
+         MethodKind::kBidiStreaming, nullptr, nullptr,
+         [impl, call](CallContext& ctx, const uint8_t*, size_t, internal::ServerStreamPort& port,
+                      internal::OutgoingMessage&, internal::ReplyDeferral*) -> Status {
+           ServerStream<In, Out> stream(port);
+           return call(impl, ctx, stream);
+         }});
   }
 
   std::string_view full_name() const { return full_name_; }

@@ -44,8 +44,8 @@ class ServerCore {
   // first socket listener. Called with mutex_ held.
   Status EnsureUpgradeListener();
   // Shutdown()'s work, waiting for every thread; never from one of this server's handlers.
-  void ShutdownAndWait(
-      std::chrono::steady_clock::time_point drain_until = std::chrono::steady_clock::time_point::min());
+  void ShutdownAndWait(std::chrono::steady_clock::time_point drain_until =
+                           std::chrono::steady_clock::time_point::min());
   // A connection and what admission knows of it.
   struct Admitted {
     std::shared_ptr<ServerConnection> connection;

@@ -44,7 +44,8 @@ bool ClientWrites(MethodKind kind) {
 std::shared_ptr<ClientEngine> ClientEngine::Start(std::shared_ptr<MessageLink> link,
                                                   std::string endpoint,
                                                   const ConnectOptions& options) {
-  return std::shared_ptr<ClientEngine>(new ClientEngine(std::move(link), std::move(endpoint), options));
+  return std::shared_ptr<ClientEngine>(
+      new ClientEngine(std::move(link), std::move(endpoint), options));
 }
 
 ClientEngine::ClientEngine(std::shared_ptr<MessageLink> link, std::string endpoint,

@@ -25,7 +25,8 @@ Result<const pb::HandshakeFrame*> Decode(std::span<const uint8_t> bytes,
   flatbuffers::Verifier verifier(bytes.data(), bytes.size());
   if (!pb::VerifyHandshakeFrameBuffer(verifier)) {
     return Status::DataLoss("not a ferry peer: its handshake frame of " +
-                            std::to_string(bytes.size()) + " bytes is not a FlatBuffer ferry reads");
+                            std::to_string(bytes.size()) +
+                            " bytes is not a FlatBuffer ferry reads");
   }
   const pb::HandshakeFrame* root = pb::GetHandshakeFrame(bytes.data());
   // The verifier accepts a union type without its value: refuse that here.

@@ -831,7 +831,8 @@ void LinkServerConnection::SendReply(ServerCall& call, Status status, OutgoingMe
     const Status sent = batch ? link_->SendBatched(header, payload, Clock::time_point::max())
                               : link_->Send(header, payload, Clock::time_point::max());
     if (payload == nullptr || sent.ok()) return;
-    if (sent.code() != StatusCode::kResourceExhausted && sent.code() != StatusCode::kInvalidArgument) {
+    if (sent.code() != StatusCode::kResourceExhausted &&
+        sent.code() != StatusCode::kInvalidArgument) {
       if (sent.code() != StatusCode::kDeadlineExceeded) return;
       status = Status::DeadlineExceeded("the reply could not be sent before the deadline: " +
                                         sent.message());

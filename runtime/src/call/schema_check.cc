@@ -67,21 +67,20 @@ Status JudgeSchemaCheck(const MethodTable& methods, const uint8_t* request, size
         check.kind() <= static_cast<uint8_t>(MethodKind::kOneway)
             ? std::string(MethodKindName(static_cast<MethodKind>(check.kind())))
             : "unknown";
-    return Status::FailedPrecondition(method.name + " is a " +
-                                      std::string(MethodKindName(method.kind)) +
-                                      " method on the server but " + client_kind +
-                                      " for the client");
+    return Status::FailedPrecondition(
+        method.name + " is a " + std::string(MethodKindName(method.kind)) +
+        " method on the server but " + client_kind + " for the client");
   }
   if (method.layout.empty()) return Status::Ok();  // bound by hand, without a layout
   Result<MessageLayout> server = ParseLayout(method.layout);
   if (!server.ok()) {
-    return Status::Internal(method.name + ": the server's own layout is unreadable: " +
-                            server.status().message());
+    return Status::Internal(
+        method.name + ": the server's own layout is unreadable: " + server.status().message());
   }
   Result<MessageLayout> client = ParseLayout(Text(check.layout()));
   if (!client.ok()) {
-    return Status::InvalidArgument(method.name + ": the client's layout is unreadable: " +
-                                   client.status().message());
+    return Status::InvalidArgument(
+        method.name + ": the client's layout is unreadable: " + client.status().message());
   }
   if (client->request != server->request) {
     return Status::FailedPrecondition(method.name + ": the client sends " + client->request +
@@ -91,15 +90,14 @@ Status JudgeSchemaCheck(const MethodTable& methods, const uint8_t* request, size
     return Status::FailedPrecondition(method.name + ": the server replies " + server->reply +
                                       " but the client reads " + client->reply);
   }
-  if (std::string why = Incompatibility(*client, client->request, "client", *server,
-                                        server->request, "server");
+  if (std::string why =
+          Incompatibility(*client, client->request, "client", *server, server->request, "server");
       !why.empty()) {
     return Status::FailedPrecondition(method.name + ": the client's request " + client->request +
-                                      " and the server's " + server->request +
-                                      " differ: " + why);
+                                      " and the server's " + server->request + " differ: " + why);
   }
-  if (std::string why = Incompatibility(*server, server->reply, "server", *client,
-                                        client->reply, "client");
+  if (std::string why =
+          Incompatibility(*server, server->reply, "server", *client, client->reply, "client");
       !why.empty()) {
     return Status::FailedPrecondition(method.name + ": the server's reply " + server->reply +
                                       " and the client's " + client->reply + " differ: " + why);

@@ -41,12 +41,11 @@ bool ParseNumber(std::string_view text, uint32_t* value) {
 
 class Comparison {
  public:
-  Comparison(const MessageLayout& writer, std::string_view writer_side,
-             const MessageLayout& reader, std::string_view reader_side)
+  Comparison(const MessageLayout& writer, std::string_view writer_side, const MessageLayout& reader,
+             std::string_view reader_side)
       : writer_(writer), reader_(reader), writer_side_(writer_side), reader_side_(reader_side) {}
 
-  std::string Types(std::string_view w, std::string_view r, const std::string& where,
-                    int depth) {
+  std::string Types(std::string_view w, std::string_view r, const std::string& where, int depth) {
     if (depth > kMaxDepth) return "";
     if (w.starts_with('[') && r.starts_with('[') && w.ends_with(']') && r.ends_with(']')) {
       w = w.substr(1, w.size() - 2);
@@ -67,8 +66,8 @@ class Comparison {
 
  private:
   std::string Differ(const std::string& where, std::string_view w, std::string_view r) const {
-    return where + " is " + std::string(w) + " for the " + std::string(writer_side_) +
-           " but " + std::string(r) + " for the " + std::string(reader_side_);
+    return where + " is " + std::string(w) + " for the " + std::string(writer_side_) + " but " +
+           std::string(r) + " for the " + std::string(reader_side_);
   }
 
   std::string Named(std::string_view w_name, std::string_view r_name, const std::string& where,
@@ -95,8 +94,8 @@ class Comparison {
         for (size_t i = 0; i < rt.members.size(); ++i) {
           const LayoutMember& wm = wt.members[i];
           const LayoutMember& rm = rt.members[i];
-          const std::string field = in + "." + rm.name + " (offset " +
-                                    std::to_string(rm.place) + ")";
+          const std::string field =
+              in + "." + rm.name + " (offset " + std::to_string(rm.place) + ")";
           if (wm.place != rm.place) return Differ(field + "'s offset", "another", "this one");
           if (std::string why = Types(wm.type, rm.type, field, depth); !why.empty()) return why;
         }
@@ -116,8 +115,8 @@ class Comparison {
       case LayoutType::Kind::kTable:
         for (const LayoutMember& rm : rt.members) {
           if (rm.deprecated) continue;  // the reader ignores it
-          const std::string field = in + "." + rm.name + " (field " +
-                                    std::to_string(rm.place) + ")";
+          const std::string field =
+              in + "." + rm.name + " (field " + std::to_string(rm.place) + ")";
           const LayoutMember* wm = nullptr;
           for (const LayoutMember& candidate : wt.members) {
             if (candidate.place == rm.place && !candidate.deprecated) wm = &candidate;
@@ -125,8 +124,7 @@ class Comparison {
           if (wm == nullptr) {
             if (rm.required) {
               return field + " is required by the " + std::string(reader_side_) + " but the " +
-                     std::string(writer_side_) + "'s " + std::string(w_name) +
-                     " does not write it";
+                     std::string(writer_side_) + "'s " + std::string(w_name) + " does not write it";
             }
             continue;  // added by the reader's side: it reads the default
           }
@@ -150,8 +148,8 @@ class Comparison {
 
 Result<MessageLayout> ParseLayout(std::string_view text) {
   if (text.size() > kMaxLayoutBytes) {
-    return Status::InvalidArgument("layout of " + std::to_string(text.size()) +
-                                   " bytes (at most " + std::to_string(kMaxLayoutBytes) + ")");
+    return Status::InvalidArgument("layout of " + std::to_string(text.size()) + " bytes (at most " +
+                                   std::to_string(kMaxLayoutBytes) + ")");
   }
   MessageLayout layout;
   LayoutType* current = nullptr;

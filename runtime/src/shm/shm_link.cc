@@ -487,7 +487,8 @@ Result<InboundMessage> ShmLink::Accept(const shm::Descriptor& d) {
   // chain of dependent reads (root offset, table, vtable, fields) does not wait for one line
   // after another.
   const auto first_line = reinterpret_cast<uintptr_t>(bytes) & ~uintptr_t{shm::kCacheLine - 1};
-  const uintptr_t end = reinterpret_cast<uintptr_t>(bytes) + std::min<size_t>(d.length, kPrefetchBytes);
+  const uintptr_t end =
+      reinterpret_cast<uintptr_t>(bytes) + std::min<size_t>(d.length, kPrefetchBytes);
   for (uintptr_t line = first_line; line < end; line += shm::kCacheLine) {
     __builtin_prefetch(reinterpret_cast<const void*>(line));
   }

@@ -1,6 +1,6 @@
-// evolution_client [--no-shm] <endpoint>: calls every method of evo.Store as client.idl declares it, on a
-// server built from server.idl, and checks what each call gets: compatible differences work,
-// incompatible ones fail with a status that names the method and the types. Prints one line
+// evolution_client [--no-shm] <endpoint>: calls every method of evo.Store as client.idl declares
+// it, on a server built from server.idl, and checks what each call gets: compatible differences
+// work, incompatible ones fail with a status that names the method and the types. Prints one line
 // per failed expectation and exits 0 only when every expectation held.
 #include <iostream>
 #include <string>
