@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <thread>
+#include <utility>
 
 #include "support/shm_files.h"
 
@@ -161,63 +162,62 @@ TEST(Segment, AcquireSlotPicksTheSmallestClassThatFitsThenLargerOnes) {
   EXPECT_EQ(*again, *a);
 }
 
-TEST(Segment, EachSideTakesBackWhatItFreedBeforeTouchingTheSharedStack) {
+// A segment of one class of `slots` 1 KiB slots, as the server made it and the client mapped it
+// (nulls when either fails).
+std::pair<std::shared_ptr<Segment>, std::shared_ptr<Segment>> ServerAndClient(uint32_t slots) {
   ShmOptions options = SmallOptions();
-  options.slot_classes = {{1024, 8}};
+  options.slot_classes = {{1024, slots}};
   std::shared_ptr<Segment> server = CreateSegment(options);
-  ASSERT_NE(server, nullptr);
+  if (server == nullptr) return {};
   Result<std::shared_ptr<Segment>> client =
       Segment::Open(dup(server->descriptor()), server->size());
-  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_TRUE(client.ok()) << client.status();
+  if (!client.ok()) return {};
+  return {server, *client};
+}
+
+TEST(Segment, EachSideTakesBackWhatItFreedBeforeTouchingTheSharedStack) {
+  auto [server, client] = ServerAndClient(8);
+  ASSERT_NE(client, nullptr);
   std::atomic<bool> closed{false};
   const auto soon = Segment::Clock::now() + 10ms;
   // A unary call's slots: the client's request is freed by the server, which takes that slot
   // for its reply; the reply's slot, freed by the client, carries the next request.
-  Result<uint32_t> request = (*client)->AcquireSlot(100, soon, closed);
+  Result<uint32_t> request = client->AcquireSlot(100, soon, closed);
   ASSERT_TRUE(request.ok());
-  (*client)->HandOver(*request);
+  client->HandOver(*request);
   server->ReleaseSlot(*request);
   Result<uint32_t> reply = server->AcquireSlot(100, soon, closed);
   ASSERT_TRUE(reply.ok());
   EXPECT_EQ(*reply, *request);
   server->HandOver(*reply);
-  (*client)->ReleaseSlot(*reply);
-  Result<uint32_t> next_request = (*client)->AcquireSlot(100, soon, closed);
+  client->ReleaseSlot(*reply);
+  Result<uint32_t> next_request = client->AcquireSlot(100, soon, closed);
   ASSERT_TRUE(next_request.ok());
   EXPECT_EQ(*next_request, *request);
 }
 
 TEST(Segment, ASideWhoseStacksAreEmptyTakesWhatThePeerFreed) {
-  ShmOptions options = SmallOptions();
-  options.slot_classes = {{1024, 2}};
-  std::shared_ptr<Segment> server = CreateSegment(options);
-  ASSERT_NE(server, nullptr);
-  Result<std::shared_ptr<Segment>> client =
-      Segment::Open(dup(server->descriptor()), server->size());
-  ASSERT_TRUE(client.ok()) << client.status();
+  auto [server, client] = ServerAndClient(2);
+  ASSERT_NE(client, nullptr);
   std::atomic<bool> closed{false};
   const auto soon = Segment::Clock::now() + 10ms;
-  Result<uint32_t> a = (*client)->AcquireSlot(100, soon, closed);
-  Result<uint32_t> b = (*client)->AcquireSlot(100, soon, closed);
+  Result<uint32_t> a = client->AcquireSlot(100, soon, closed);
+  Result<uint32_t> b = client->AcquireSlot(100, soon, closed);
   ASSERT_TRUE(a.ok() && b.ok());
-  (*client)->ReleaseSlot(*a);  // now on the client's own stack
+  client->ReleaseSlot(*a);  // now on the client's own stack
   Result<uint32_t> taken = server->AcquireSlot(100, soon, closed);
   ASSERT_TRUE(taken.ok()) << taken.status();
   EXPECT_EQ(*taken, *a);
 }
 
 TEST(Segment, AWaitForASlotEndsWhenThePeerFreesOne) {
-  ShmOptions options = SmallOptions();
-  options.slot_classes = {{1024, 1}};
-  std::shared_ptr<Segment> server = CreateSegment(options);
-  ASSERT_NE(server, nullptr);
-  Result<std::shared_ptr<Segment>> client =
-      Segment::Open(dup(server->descriptor()), server->size());
-  ASSERT_TRUE(client.ok()) << client.status();
+  auto [server, client] = ServerAndClient(1);
+  ASSERT_NE(client, nullptr);
   std::atomic<bool> closed{false};
-  Result<uint32_t> only = (*client)->AcquireSlot(100, Segment::Clock::now(), closed);
+  Result<uint32_t> only = client->AcquireSlot(100, Segment::Clock::now(), closed);
   ASSERT_TRUE(only.ok());
-  std::thread freer([&] { (*client)->ReleaseSlot(*only); });
+  std::thread freer([&] { client->ReleaseSlot(*only); });
   // The release lands on the client's stack and wakes the server's wait from there.
   Result<uint32_t> taken = server->AcquireSlot(100, Segment::Clock::now() + 60s, closed);
   freer.join();
