@@ -14,6 +14,7 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -970,6 +971,71 @@ TEST(ServerStats, EachMethodCountsItsCallsErrorsByStatusAndLatencies) {
   EXPECT_EQ(block.calls, 1U);
   EXPECT_EQ(block.errors, 1U);
   EXPECT_EQ(of("ferry.test.TestService.Watch").calls, 0U);
+}
+
+TEST(ServerInterceptors, RunAroundEveryCallInOrderAndMayRefuseOrChangeIt) {
+  testing::ScopedRuntimeDir dir;
+  Server server;
+  ASSERT_TRUE(server.Add(std::make_shared<CountedAdder>()).ok());
+  std::mutex mutex;
+  std::vector<std::string> seen;
+  const auto note = [&](std::string line) {
+    std::lock_guard lock(mutex);
+    seen.push_back(std::move(line));
+  };
+  // Outermost: records the method and the caller, and what the call ended with.
+  ASSERT_TRUE(server
+                  .Intercept([&](CallContext& context, const std::function<Status()>& next) {
+                    note("outer " + std::string(context.method()) + " pid " +
+                         std::to_string(context.peer().pid));
+                    Status status = next();
+                    note("outer done " + std::string(StatusCodeName(status.code())));
+                    return status;
+                  })
+                  .ok());
+  // Inner: refuses Block before its handler runs (which would say UNIMPLEMENTED), and turns
+  // an INVALID_ARGUMENT into OUT_OF_RANGE.
+  ASSERT_TRUE(server
+                  .Intercept([&](CallContext& context,
+                                 const std::function<Status()>& next) -> Status {
+                    note("inner");
+                    if (context.method() == "ferry.test.TestService.Block") {
+                      return Status::PermissionDenied("not for you");
+                    }
+                    Status status = next();
+                    if (status.code() == StatusCode::kInvalidArgument) {
+                      return Status::OutOfRange("rewritten: " + status.message());
+                    }
+                    return status;
+                  })
+                  .ok());
+  ASSERT_TRUE(server.Listen("shm://intercepted").ok());
+  EXPECT_EQ(server.Intercept([](CallContext&, const std::function<Status()>& next) {
+                    return next();
+                  }).code(),
+            StatusCode::kFailedPrecondition);
+  std::thread serving([&] { server.Run(); });
+  Status refused_by_handler;
+  {
+    Result<Channel> channel = Connect("shm://intercepted");
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    ft::TestService::Client client(*channel);
+    auto sum = client.Add(2, 3);
+    ASSERT_TRUE(sum.ok()) << sum.status();
+    EXPECT_EQ((*sum)->sum(), 5);
+    refused_by_handler = client.Add(-1, 0).status();
+    const Status blocked = client.Block().status();
+    EXPECT_EQ(blocked.code(), StatusCode::kPermissionDenied) << blocked;
+  }
+  server.Shutdown();
+  serving.join();
+  EXPECT_EQ(refused_by_handler.code(), StatusCode::kOutOfRange) << refused_by_handler;
+  EXPECT_EQ(refused_by_handler.message(), "rewritten: negative");
+  const std::string outer = "outer ferry.test.TestService.Add pid " + std::to_string(getpid());
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      outer, "inner", "outer done OK", outer, "inner", "outer done OUT_OF_RANGE",
+                      "outer ferry.test.TestService.Block pid " + std::to_string(getpid()),
+                      "inner", "outer done PERMISSION_DENIED"}));
 }
 
 TEST(Connect, ToAServerThatIsNotFerryIsDataLossSayingWhatCame) {

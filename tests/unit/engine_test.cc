@@ -238,7 +238,7 @@ class EngineTest : public ::testing::Test {
       ASSERT_TRUE(loop.ok()) << loop.status().ToString();
       loop_ = *loop;
     }
-    ConnectionEnv env{"fake://engine", &methods_,  nullptr, &server_options_, [] {}, "",
+    ConnectionEnv env{"fake://engine", &methods_, nullptr, nullptr, &server_options_, [] {}, "",
                       &log_,           nullptr, loop_};
     server_ = std::make_shared<LinkServerConnection>(Fd(fds[0]), &OpenFake, env);
     ASSERT_TRUE(server_->Start());

@@ -9,12 +9,14 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "ferry/call_context.h"
 #include "ferry/options.h"
 #include "ferry/service.h"
 #include "ferry/status.h"
@@ -36,6 +38,15 @@ struct MethodStats {
   uint64_t LatencyBoundMicros(double fraction) const;
 };
 
+// Runs around every call a server's handlers take (all kinds, every transport), in the manner
+// of gRPC's server interceptors: `next` runs the rest of the chain and then the handler, and
+// returns its status. An interceptor may look at the call (context.method(), peer(),
+// Deadline()), refuse it by returning a status without calling `next` (the client gets that
+// status), time it, or change the status `next` returned. A unary handler that deferred its
+// reply (Reply::Defer) has returned when `next` does; the reply goes later.
+using ServerInterceptor =
+    std::function<Status(CallContext& context, const std::function<Status()>& next)>;
+
 namespace internal {
 class ServerCore;
 }
@@ -55,6 +66,9 @@ class Server {
     return Add(FerryBind(std::move(impl)));  // found by argument-dependent lookup
   }
   Status Add(ServiceBinding binding);
+  // Adds an interceptor around every call; the first added runs outermost. Before Listen()
+  // (FAILED_PRECONDITION after).
+  Status Intercept(ServerInterceptor interceptor);
 
   // Starts accepting on `endpoint`: "shm://name", "unix:///path", "tcp://host:port" (port 0
   // picks a free port: see endpoints()). Clients may connect as soon as this returns OK.

@@ -11,6 +11,9 @@ Server::~Server() = default;
 
 Status Server::Add(ServiceBinding binding) { return core_->Add(std::move(binding)); }
 Status Server::Listen(std::string_view endpoint) { return core_->Listen(endpoint); }
+Status Server::Intercept(ServerInterceptor interceptor) {
+  return core_->Intercept(std::move(interceptor));
+}
 std::vector<std::string> Server::endpoints() const { return core_->endpoints(); }
 void Server::Run() { core_->Run(); }
 void Server::Shutdown() { core_->Shutdown(std::chrono::steady_clock::time_point::min()); }

@@ -65,6 +65,14 @@ Status ServerCore::Add(ServiceBinding binding) {
   return Status::Ok();
 }
 
+Status ServerCore::Intercept(ServerInterceptor interceptor) {
+  std::lock_guard lock(mutex_);
+  if (listening_) return Status::FailedPrecondition("add interceptors before Listen()");
+  if (!interceptor) return Status::InvalidArgument("an empty interceptor");
+  interceptors_.push_back(std::move(interceptor));
+  return Status::Ok();
+}
+
 std::vector<MethodStats> ServerCore::method_stats() const {
   std::lock_guard lock(mutex_);  // services_ grows only under it (and only before Listen)
   std::vector<MethodStats> stats;
@@ -277,8 +285,8 @@ void ServerCore::Accept(Listener& listener, LogLimiter& log) {
   }
   std::shared_ptr<ServerConnection> connection = listener.NewConnection(
       std::move(client),
-      ConnectionEnv{listener.endpoint(), &methods_, &counters_, &options_, [this] { Wake(); },
-                    upgrade_path_, &log, memory_budget_, loop_});
+      ConnectionEnv{listener.endpoint(), &methods_, &counters_, &interceptors_, &options_,
+                    [this] { Wake(); }, upgrade_path_, &log, memory_budget_, loop_});
   if (connection->Start()) connections_.push_back({std::move(connection), Clock::now(), uid});
 }
 

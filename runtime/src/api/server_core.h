@@ -30,6 +30,7 @@ class ServerCore {
   ~ServerCore();
 
   Status Add(ServiceBinding binding);
+  Status Intercept(ServerInterceptor interceptor);
   Status Listen(std::string_view endpoint);
   void Run();
   // `drain_until`: calls in flight may finish until then (time_point::min(): none may).
@@ -73,6 +74,7 @@ class ServerCore {
   std::shared_ptr<ServerLoop> loop_;
   MethodTable methods_;
   MethodCountersTable counters_;  // one per method, made by Add
+  std::vector<ServerInterceptor> interceptors_;  // fixed once listening
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Listener>> listeners_;

@@ -72,6 +72,25 @@ Resolution Resolve(const MethodTable& methods, uint32_t method_id, uint8_t kind,
   return verdict;
 }
 
+Status Intercepted(const std::vector<ServerInterceptor>* interceptors, CallContext& context,
+                   const std::function<Status()>& run) {
+  if (interceptors == nullptr || interceptors->empty()) return run();
+  // next(i): interceptor i around next(i + 1); past the last one, the handler.
+  std::function<Status(size_t)> next = [&](size_t i) -> Status {
+    if (i == interceptors->size()) return run();
+    try {
+      return (*interceptors)[i](context, [&next, i] { return next(i + 1); });
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string(context.method()) + ": an interceptor threw: " +
+                              e.what());
+    } catch (...) {
+      return Status::Internal(std::string(context.method()) +
+                              ": an interceptor threw a non-standard exception");
+    }
+  };
+  return next(0);
+}
+
 Status RunUnary(const ServiceBinding::Method& method, CallContext& context,
                 const uint8_t* request, size_t request_size, OutgoingMessage& reply,
                 ReplyDeferral* deferral) {

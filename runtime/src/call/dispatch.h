@@ -7,9 +7,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <unordered_map>
+#include <vector>
 
 #include "ferry/message.h"
+#include "ferry/server.h"
 #include "ferry/service.h"
 #include "ferry/status.h"
 
@@ -30,6 +33,11 @@ struct Resolution {
 Resolution Resolve(const MethodTable& methods, uint32_t method_id, uint8_t kind,
                    const uint8_t* request, size_t request_size,
                    std::chrono::steady_clock::time_point deadline);
+
+// `run` (the handler) inside `interceptors`, the first outermost; `run` alone when there are
+// none. An interceptor that throws fails the call with INTERNAL, as a handler does.
+Status Intercepted(const std::vector<ServerInterceptor>* interceptors, CallContext& context,
+                   const std::function<Status()>& run);
 
 // Runs a resolved unary or oneway method. On OK a unary handler has finished `reply` (unless
 // it deferred it through `deferral`: then its status means nothing).

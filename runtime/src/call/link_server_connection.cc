@@ -693,9 +693,11 @@ void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call,
   if (status.ok()) {
     const IncomingMessage& request = call->request();
     try {
-      status = internal::RunStream(call->resolved(), *call,
+      status = Intercepted(env_.interceptors, *call, [&] {
+        return internal::RunStream(call->resolved(), *call,
                                    request.size() > 0 ? request.data() : nullptr, request.size(),
                                    *call, reply, replies ? &deferral : nullptr);
+      });
     } catch (const std::exception& e) {
       status = Status::Internal(std::string("call failed inside the runtime: ") + e.what());
     }
@@ -780,7 +782,9 @@ void LinkServerConnection::Handle(const std::shared_ptr<ServerCall>& call,
   Status status;
   try {
     const IncomingMessage& request = call->request();
-    status = RunUnary(call->resolved(), *call, request.data(), request.size(), reply, &deferral);
+    status = Intercepted(env_.interceptors, *call, [&] {
+      return RunUnary(call->resolved(), *call, request.data(), request.size(), reply, &deferral);
+    });
   } catch (const std::exception& e) {  // std::bad_alloc around the handler
     status = Status::Internal(std::string("call failed inside the runtime: ") + e.what());
   }

@@ -30,6 +30,8 @@ struct ConnectionEnv {
   const MethodTable* methods;
   // Where ended calls are counted (null: nowhere).
   const MethodCountersTable* counters;
+  // Run around every handler, first outermost (null or empty: none).
+  const std::vector<ServerInterceptor>* interceptors;
   const ServerOptions* options;
   // Runs on the connection's own thread once it has ended (the server then reaps it).
   std::function<void()> on_finished;
