@@ -431,6 +431,10 @@ TEST_P(Admission, PerUidLimitRefusesWithResourceExhaustedOnLocalTransports) {
     Result<Channel> channel = Connect(endpoint_, connect_options);
     ASSERT_TRUE(channel.ok()) << channel.status();
     channels.push_back(*channel);
+    // Answered: the server has finished this connection's handshake too (a slow one, still
+    // pending there, would be dropped to make room for the third).
+    ft::TestService::Client client(channels.back());
+    ASSERT_TRUE(client.Add(1, 1).ok());
   }
   Result<Channel> third = Connect(endpoint_, connect_options);
   if (tcp()) {  // TCP peers have no local uid: the limit does not apply
