@@ -1,6 +1,7 @@
 // Counting ended calls and reading the counts back.
 #include "call/method_stats.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace ferry::internal {
