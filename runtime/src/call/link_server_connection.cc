@@ -434,7 +434,7 @@ void LinkServerConnection::WorkLoop(uint64_t me) {
 std::shared_ptr<ServerCall> LinkServerConnection::ReadCall(bool* would_wait, bool* handed_off) {
   const auto give_up = [this](const std::string& why) {
     const std::string message = "closing a " + std::string(link_->name()) + " connection: " + why;
-    log_.Log(LogRecord{.message = message, .endpoint = env_.endpoint, .peer = peer_.get()});
+    log_.Log(AboutPeer(message));
     return nullptr;
   };
   // Sockets only: there a deadline bounds just the wait for a frame to begin (a queue link
@@ -564,8 +564,7 @@ std::shared_ptr<ServerCall> LinkServerConnection::Open(InboundMessage& message) 
         JudgeSchemaCheck(*env_.methods, call->request().data(), call->request().size());
     if (!verdict.ok()) {
       const std::string message = "schema check failed: " + verdict.message();
-      log_.Log(LogRecord{.message = message, .endpoint = env_.endpoint, .peer = peer_.get(),
-                         .status = verdict.code()});
+      log_.Log(AboutPeer(message, {}, verdict.code()));
     }
     call->DropRequest();
     SendReply(*call, std::move(verdict), nullptr);
@@ -585,8 +584,7 @@ std::shared_ptr<ServerCall> LinkServerConnection::Open(InboundMessage& message) 
   if (!refusal.ok()) {
     if (client_error) {
       const std::string message = "rejected a call: " + refusal.message();
-      log_.Log(LogRecord{.message = message, .endpoint = env_.endpoint, .peer = peer_.get(),
-                         .method = call->method(), .status = refusal.code()});
+      log_.Log(AboutPeer(message, call->method(), refusal.code()));
     }
     call->DropRequest();
     if (!oneway) SendReply(*call, std::move(refusal), nullptr);
@@ -731,6 +729,15 @@ void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call,
   if (ReadyToFinishLocked()) (void)loop_->Post(weak_from_this(), kFinish);
 }
 
+LogRecord LinkServerConnection::AboutPeer(std::string_view message, std::string_view method,
+                                          StatusCode status) const {
+  return LogRecord{.message = message,
+                   .endpoint = env_.endpoint,
+                   .peer = peer_.get(),
+                   .method = method,
+                   .status = status};
+}
+
 void LinkServerConnection::Count(const ServerCall& call, StatusCode code) const {
   if (env_.counters == nullptr) return;
   const auto counters = env_.counters->find(call.method_id());
@@ -805,8 +812,7 @@ void LinkServerConnection::Handle(const std::shared_ptr<ServerCall>& call,
   if (call->kind() == static_cast<uint8_t>(MethodKind::kOneway)) {
     if (!status.ok()) {
       const std::string message = "oneway call failed: " + status.message();
-      Log(LogRecord{.message = message, .endpoint = env_.endpoint, .peer = peer_.get(),
-                    .method = call->method(), .status = status.code()});
+      Log(AboutPeer(message, call->method(), status.code()));
     }
     Count(*call, status.code());
   } else {

@@ -117,6 +117,9 @@ class LinkServerConnection final : public ServerConnection,
   void SendReply(ServerCall& call, Status status, OutgoingMessage* reply, bool batch = false);
   // A call admitted by Open() has ended (its reply sent).
   void CallEnded();
+  // A log line about this connection's client, with the fields the connection knows.
+  LogRecord AboutPeer(std::string_view message, std::string_view method = {},
+                      StatusCode status = StatusCode::kOk) const;
   // Counts an ended call of a resolved method in the server's MethodCounters.
   void Count(const ServerCall& call, StatusCode code) const;
   class Deferral;
