@@ -112,7 +112,7 @@ CompileResult Compile(const CompilerOptions& options) {
       }
     }
     if (stem_clash) continue;
-    std::vector<Diagnostic> problems = Validate(schema);
+    std::vector<Diagnostic> problems = Validate(schema, options.runtime_schema);
     if (!problems.empty()) {
       for (Diagnostic& d : problems) result.diagnostics.push_back(std::move(d));
       continue;
@@ -222,6 +222,8 @@ int RunCommandLine(const std::vector<std::string>& args, std::ostream& err) {
       }
       if (std::string why = RefusedFlatcArg(flatc_arg); !why.empty()) return usage(why);
       options.flatc_args.push_back(flatc_arg);
+    } else if (arg == "--runtime-schema") {  // ferry's own build only: not in the usage
+      options.runtime_schema = true;
     } else if (arg == "--depfile") {
       if (!value(&options.depfile)) return usage("--depfile needs a file name");
     } else if (arg == "--flatc") {

@@ -19,6 +19,8 @@ struct CompilerOptions {
   // Also generates every schema the inputs include, transitively, each as its own outputs.
   bool gen_includes = false;
   std::vector<std::string> flatc_args;  // passed to flatc as they are
+  // Compiling one of ferry's own schemas (idl/ferry/), which may declare namespace ferry.
+  bool runtime_schema = false;
   std::vector<std::string> inputs;
 };
 

@@ -1,5 +1,8 @@
 // Emits <stem>.ferry.cc: the UNIMPLEMENTED defaults of every Service method and FerryBind, which
 // hands the server a method table of typed trampolines.
+#include <algorithm>
+#include <cstdint>
+
 #include "emit.h"
 
 namespace ferryc {
@@ -71,9 +74,35 @@ void EmitBind(CodeWriter& code, const Service& service) {
     code.Outdent();
     code.Outdent();
   }
+  code += "binding.SetSchema(kFerryBinarySchema, sizeof(kFerryBinarySchema));";
   code += "return binding;";
   code.Outdent();
   code += "}";
+}
+
+// The schema's binary form, for the server's reflection service (ServiceBinding::SetSchema).
+void EmitBinarySchema(CodeWriter& code, const Schema& schema) {
+  code += "namespace {";
+  code.Blank();
+  code += "// The schema in FlatBuffers' binary schema form (flatbuffers::Parser::Serialize), which";
+  code += "// ferry's reflection service hands out.";
+  code += "alignas(8) const unsigned char kFerryBinarySchema[] = {";
+  code.Indent();
+  constexpr size_t kPerLine = 16;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (size_t at = 0; at < schema.binary_schema.size(); at += kPerLine) {
+    std::string line;
+    for (size_t i = at; i < std::min(at + kPerLine, schema.binary_schema.size()); ++i) {
+      const uint8_t byte = schema.binary_schema[i];
+      if (!line.empty()) line += ' ';
+      line += std::string("0x") + kHex[byte >> 4] + kHex[byte & 0xf] + ',';
+    }
+    code += line;
+  }
+  code.Outdent();
+  code += "};";
+  code.Blank();
+  code += "}  // namespace";
 }
 
 }  // namespace
@@ -87,6 +116,8 @@ std::string EmitSource(const Schema& schema) {
     code.Blank();
     code += "#include <memory>";
     code += "#include <utility>";
+    code.Blank();
+    EmitBinarySchema(code, schema);
   }
   for (const std::vector<const Service*>& group : emit::GroupByNamespace(schema)) {
     code.Blank();

@@ -564,6 +564,14 @@ LoadResult LoadSchema(const std::string& path, const std::vector<std::string>& i
     return result;
   }
   result.schema = BuildSchema(parser, absolute, path, text);
+  // ferry's method attributes count as the parser's own, which Serialize leaves out: declared
+  // as the user's, they stay in the binary schema for reflection to show.
+  for (const char* attribute : {"streaming", "oneway", "deadline_ms"}) {
+    parser.known_attributes_[attribute] = false;
+  }
+  parser.Serialize();
+  const uint8_t* binary = parser.builder_.GetBufferPointer();
+  result.schema->binary_schema.assign(binary, binary + parser.builder_.GetSize());
   return result;
 }
 

@@ -124,6 +124,9 @@ struct Schema {
   std::vector<MisplacedAttribute> misplaced_attributes;  // in this file
   // Services of included files: name, namespace and (location.file only) their file.
   std::vector<TypeName> included_services;
+  // Every type the parser knows, in FlatBuffers' binary schema form (reflection.fbs, as
+  // flatbuffers::Parser::Serialize writes it): what ferry's reflection service hands out.
+  std::vector<uint8_t> binary_schema;
 };
 
 // Builds the model of the file the parser has just parsed successfully. `parsed_name` is the

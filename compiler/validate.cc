@@ -202,7 +202,7 @@ void CheckService(const Schema& schema, const Service& service, std::vector<Diag
   }
 }
 
-void CheckNamespaces(const Schema& schema, std::vector<Diagnostic>& out) {
+void CheckNamespaces(const Schema& schema, bool runtime_schema, std::vector<Diagnostic>& out) {
   for (const NamespaceDecl& decl : schema.namespace_decls) {
     for (size_t i = 0; i < decl.components.size(); ++i) {
       if (IsCppKeyword(decl.components[i])) {
@@ -219,7 +219,8 @@ void CheckNamespaces(const Schema& schema, std::vector<Diagnostic>& out) {
     }
     // ferry.test and the like are fine: nothing of the runtime lives there.
     const std::vector<std::string>& c = decl.components;
-    if (!c.empty() && c[0] == "ferry" && (c.size() == 1 || c[1] == "internal")) {
+    if (!runtime_schema && !c.empty() && c[0] == "ferry" &&
+        (c.size() == 1 || c[1] == "internal")) {
       out.push_back(ErrorAt(decl.locations[0], "namespace '" + JoinDotted(c) +
                                                    "' belongs to the ferry runtime; its types "
                                                    "would collide with the runtime's"));
@@ -369,7 +370,7 @@ const std::set<std::string>& ReservedServiceNames() {
   return kNames;
 }
 
-std::vector<Diagnostic> Validate(const Schema& schema) {
+std::vector<Diagnostic> Validate(const Schema& schema, bool runtime_schema) {
   std::vector<Diagnostic> out;
   for (const MisplacedAttribute& misplaced : schema.misplaced_attributes) {
     out.push_back(ErrorAt(misplaced.location, "attribute '" + misplaced.attribute + "' on " +
@@ -377,7 +378,7 @@ std::vector<Diagnostic> Validate(const Schema& schema) {
                                                   " has no effect: ferry reads it on rpc methods "
                                                   "only"));
   }
-  CheckNamespaces(schema, out);
+  CheckNamespaces(schema, runtime_schema, out);
   CheckFlatcNames(schema, out);
   std::map<uint32_t, std::string> ids;  // id -> "ns.Service.Method"
   for (const Service& service : schema.services) {

@@ -22,7 +22,8 @@ const std::set<std::string>& ReservedMethodNames();
 const std::set<std::string>& ReservedServiceNames();
 
 // Checks `schema`; an empty result means code generation may proceed. Method ids are taken
-// from the model (Method::id), so a test can inject colliding ids.
-std::vector<Diagnostic> Validate(const Schema& schema);
+// from the model (Method::id), so a test can inject colliding ids. `runtime_schema`: one of
+// ferry's own schemas (idl/ferry/), which alone may declare namespace ferry.
+std::vector<Diagnostic> Validate(const Schema& schema, bool runtime_schema = false);
 
 }  // namespace ferryc

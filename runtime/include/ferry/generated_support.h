@@ -19,7 +19,7 @@ namespace ferry {
 
 // Bumped whenever generated code and the runtime stop fitting together; every generated
 // header static_asserts it.
-inline constexpr int kGeneratedCodeVersion = 3;
+inline constexpr int kGeneratedCodeVersion = 4;
 
 namespace internal {
 
@@ -29,7 +29,8 @@ namespace internal {
 // DEADLINE_EXCEEDED, UNAVAILABLE, or the status the handler returned. The first call of a
 // method on a connection first has the server compare `method`'s layout with its own:
 // FAILED_PRECONDITION (the schemas disagree) or UNIMPLEMENTED (no such method) then, for this
-// and every later call of the method on the connection.
+// and every later call of the method on the connection. A signature with an empty layout
+// skips that check (a caller that took the method from the server's own reflection).
 Result<IncomingMessage> Call(const Channel& channel, const MethodSignature& method, MethodKind kind,
                              OutgoingMessage request, const CallOptions& options);
 

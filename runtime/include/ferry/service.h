@@ -2,6 +2,7 @@
 // Generated code builds one per service (<Service>::Bind / FerryBind); users rarely touch it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -140,8 +141,19 @@ class ServiceBinding {
          }});
   }
 
+  // The binary schema (flatbuffers::Parser::Serialize) of the file declaring the service, which
+  // the server's reflection service (ferry.Reflection) hands out. Not copied: lives as long as
+  // the program (generated code passes a static array).
+  void SetSchema(const uint8_t* data, size_t size) {
+    schema_data_ = data;
+    schema_size_ = size;
+  }
+
   std::string_view full_name() const { return full_name_; }
   uint64_t schema_fingerprint() const { return fingerprint_; }
+  // Null and 0 unless SetSchema was called.
+  const uint8_t* schema_data() const { return schema_data_; }
+  size_t schema_size() const { return schema_size_; }
   const std::vector<Method>& methods() const { return methods_; }
 
  private:
@@ -149,6 +161,8 @@ class ServiceBinding {
   uint64_t fingerprint_;
   std::shared_ptr<void> impl_;
   std::vector<Method> methods_;
+  const uint8_t* schema_data_ = nullptr;
+  size_t schema_size_ = 0;
 };
 
 }  // namespace ferry
