@@ -171,6 +171,12 @@ struct ServerOptions {
   uint32_t max_streams_per_connection = 32;
   // How far a client may write ahead of its handler's reading, per stream.
   StreamWindow stream_window;
+  // Built-in services (idl/ferry/reflection.idl; the `ferry` tool speaks them), added with
+  // the first Listen(). ferry.Reflection lists the services and methods, hands out their
+  // schemas and the server's method_stats(): anyone who may connect learns what the server
+  // serves. ferry.Health answers SERVING or NOT_SERVING per service (Server::SetServing).
+  bool reflection = true;
+  bool health = true;
 };
 
 }  // namespace ferry

@@ -107,6 +107,11 @@ class Server {
   // (in the order services were added). Thread-safe; cheap enough to poll.
   std::vector<MethodStats> method_stats() const;
 
+  // What ferry.Health answers for `service` ("package.Service", or "" for the server as a
+  // whole): SERVING (the default) or NOT_SERVING. NOT_FOUND for a service not added.
+  // Thread-safe, at any time; calls are served either way.
+  Status SetServing(std::string_view service, bool serving);
+
  private:
   std::unique_ptr<internal::ServerCore> core_;
 };

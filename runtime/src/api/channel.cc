@@ -40,16 +40,23 @@ OutgoingMessage NewMessage(const Channel& channel, size_t size_hint) {
   return ChannelAccess::Engine(channel).NewMessage(size_hint);
 }
 
+namespace {
+// A signature without a layout is not checked (see Call in generated_support.h).
+const MethodSignature* Checked(const MethodSignature& method) {
+  return method.layout.empty() ? nullptr : &method;
+}
+}  // namespace
+
 Result<IncomingMessage> Call(const Channel& channel, const MethodSignature& method,
                              MethodKind kind, OutgoingMessage request, const CallOptions& options) {
   return ChannelAccess::Engine(channel).Call(method.id, kind, std::move(request), options,
-                                             &method);
+                                             Checked(method));
 }
 
 ClientCallHandle OpenCall(const Channel& channel, const MethodSignature& method, MethodKind kind,
                           OutgoingMessage* request, const CallOptions& options) {
   return ClientCallHandle(
-      ChannelAccess::Engine(channel).Open(method.id, kind, request, options, &method));
+      ChannelAccess::Engine(channel).Open(method.id, kind, request, options, Checked(method)));
 }
 
 }  // namespace internal

@@ -24,6 +24,10 @@ size_t Server::connection_count() const { return core_->connection_count(); }
 uint64_t Server::bytes_copied() const { return core_->bytes_copied(); }
 std::vector<MethodStats> Server::method_stats() const { return core_->method_stats(); }
 
+Status Server::SetServing(std::string_view service, bool serving) {
+  return core_->SetServing(service, serving);
+}
+
 uint64_t MethodStats::LatencyBoundMicros(double fraction) const {
   if (calls == 0) return 0;
   const double wanted = fraction * static_cast<double>(calls);

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <random>
 
+#include "api/builtin_services.h"
 #include "api/transports.h"
 #include "call/endpoint.h"
 #include "call/handshake.h"
@@ -51,6 +52,17 @@ ServerCore::~ServerCore() {
 Status ServerCore::Add(ServiceBinding binding) {
   std::lock_guard lock(mutex_);
   if (listening_) return Status::FailedPrecondition("add services before Listen()");
+  return AddLocked(std::move(binding));
+}
+
+Status ServerCore::AddLocked(ServiceBinding binding) {
+  {
+    std::lock_guard health(health_mutex_);
+    if (serving_.count(binding.full_name()) != 0) {
+      return Status::AlreadyExists("the service " + std::string(binding.full_name()) +
+                                   " was already added");
+    }
+  }
   for (const ServiceBinding::Method& method : binding.methods()) {
     if (auto taken = methods_.find(method.id); taken != methods_.end()) {
       return Status::AlreadyExists("method id of " + method.name + " is already taken by " +
@@ -61,6 +73,39 @@ Status ServerCore::Add(ServiceBinding binding) {
   for (const ServiceBinding::Method& method : services_.back()->methods()) {
     methods_.emplace(method.id, &method);
     counters_.emplace(method.id, std::make_unique<MethodCounters>());
+  }
+  std::lock_guard health(health_mutex_);
+  serving_.emplace(services_.back()->full_name(), true);
+  return Status::Ok();
+}
+
+std::vector<const ServiceBinding*> ServerCore::services() const {
+  std::lock_guard lock(mutex_);
+  std::vector<const ServiceBinding*> services;
+  for (const auto& service : services_) services.push_back(service.get());
+  return services;
+}
+
+std::optional<bool> ServerCore::Serving(std::string_view service) const {
+  std::lock_guard lock(health_mutex_);
+  if (service.empty()) {
+    const auto whole = serving_.find(service);
+    return whole == serving_.end() || whole->second;
+  }
+  const auto found = serving_.find(service);
+  if (found == serving_.end()) return std::nullopt;
+  return found->second;
+}
+
+Status ServerCore::SetServing(std::string_view service, bool serving) {
+  std::lock_guard lock(health_mutex_);
+  const auto found = serving_.find(service);
+  if (found != serving_.end()) {
+    found->second = serving;
+  } else if (service.empty()) {
+    serving_.emplace(std::string(), serving);
+  } else {
+    return Status::NotFound("no service named \"" + std::string(service) + "\" on this server");
   }
   return Status::Ok();
 }
@@ -96,6 +141,15 @@ Status ServerCore::Listen(std::string_view text) {
   if (!wake_.valid()) return Status::Unavailable("eventfd: " + std::string(std::strerror(errno)));
   std::lock_guard lock(mutex_);
   if (stopping_) return Status::FailedPrecondition("server is shut down");
+  if (!builtins_added_) {  // the built-in services come last, once the user's are known
+    builtins_added_ = true;
+    if (options_.reflection) {
+      if (Status added = AddLocked(ReflectionBinding(*this)); !added.ok()) return added;
+    }
+    if (options_.health) {
+      if (Status added = AddLocked(HealthBinding(*this)); !added.ok()) return added;
+    }
+  }
   if (!loop_) {
     const unsigned cpus = std::max(1U, std::thread::hardware_concurrency());
     const unsigned workers = options_.worker_threads > 0 ? options_.worker_threads

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,11 +40,21 @@ class ServerCore {
   uint64_t bytes_copied() const;
   std::vector<MethodStats> method_stats() const;
   std::vector<std::string> endpoints() const;
+  // The services added (the built-in ones last, once listening). Fixed once listening; before
+  // that, only from the thread that adds.
+  std::vector<const ServiceBinding*> services() const;
+  // ferry.Health's answer for `service` ("": the server as a whole); nullopt when there is no
+  // such service.
+  std::optional<bool> Serving(std::string_view service) const;
+  // NOT_FOUND when there is no such service.
+  Status SetServing(std::string_view service, bool serving);
 
  private:
   // The hidden shared-memory listener socket clients are upgraded through; made with the
   // first socket listener. Called with mutex_ held.
   Status EnsureUpgradeListener();
+  // Add()'s work, with mutex_ held.
+  Status AddLocked(ServiceBinding binding);
   // Shutdown()'s work, waiting for every thread; never from one of this server's handlers.
   void ShutdownAndWait(std::chrono::steady_clock::time_point drain_until =
                            std::chrono::steady_clock::time_point::min());
@@ -75,6 +86,9 @@ class ServerCore {
   MethodTable methods_;
   MethodCountersTable counters_;  // one per method, made by Add
   std::vector<ServerInterceptor> interceptors_;  // fixed once listening
+  // ferry.Health's answers by service name ("": the whole server).
+  mutable std::mutex health_mutex_;
+  std::map<std::string, bool, std::less<>> serving_;
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Listener>> listeners_;
@@ -85,6 +99,7 @@ class ServerCore {
   std::list<Admitted> connections_;  // in the order accepted
   uint64_t retired_bytes_copied_ = 0;  // of connections already reaped
   bool listening_ = false;
+  bool builtins_added_ = false;  // by the first Listen()
   bool stopping_ = false;
   bool stopped_ = false;
   std::condition_variable stopped_cv_;
