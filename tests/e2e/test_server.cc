@@ -1,10 +1,12 @@
 // ferry_test_server [--no-shm] [--busy-poll] [--memory-budget=<bytes>] [--drain-ms=<n>]
-// [--workers=<n>] <endpoint>: serves TestService; prints "ready <endpoint>" once listening and
+// [--workers=<n>] [--no-reflection] [--no-health] [--not-serving=<service>] <endpoint>: serves TestService; prints "ready <endpoint>" once listening and
 // exits 0 on SIGTERM or SIGINT after a clean shutdown. --no-shm: offer socket clients no move
 // to shared memory. --busy-poll: ServerOptions::busy_poll. --memory-budget:
 // sets ServerOptions::memory_budget_bytes. --drain-ms: calls in flight at the signal may finish
 // for that long (Server::Shutdown(deadline)). --workers: at most that many threads run
 // handlers (worker_threads, max_worker_threads and workers_per_connection).
+// --no-reflection, --no-health: ServerOptions::reflection, ::health off. --not-serving=<s>:
+// Server::SetServing(s, false).
 #include <atomic>
 #include <cstring>
 #include <iostream>
@@ -253,6 +255,8 @@ int main(int argc, char** argv) {
   const std::string kBudgetFlag = "--memory-budget=";
   const std::string kDrainFlag = "--drain-ms=";
   const std::string kWorkersFlag = "--workers=";
+  const std::string kNotServingFlag = "--not-serving=";
+  std::vector<std::string> not_serving;
   std::chrono::milliseconds drain{0};
   for (; argc > 2; --argc, ++argv) {
     const std::string flag = argv[1];
@@ -266,6 +270,12 @@ int main(int argc, char** argv) {
       const auto workers = static_cast<uint32_t>(std::stoul(flag.substr(kWorkersFlag.size())));
       options.worker_threads = options.max_worker_threads = workers;
       options.workers_per_connection = workers;
+    } else if (flag == "--no-reflection") {
+      options.reflection = false;
+    } else if (flag == "--no-health") {
+      options.health = false;
+    } else if (flag.rfind(kNotServingFlag, 0) == 0) {
+      not_serving.push_back(flag.substr(kNotServingFlag.size()));
     } else if (flag.rfind(kDrainFlag, 0) == 0) {
       drain = std::chrono::milliseconds(std::stoll(flag.substr(kDrainFlag.size())));
     } else {
@@ -274,7 +284,8 @@ int main(int argc, char** argv) {
   }
   if (argc != 2) {
     std::cerr << "usage: ferry_test_server [--no-shm] [--busy-poll] [--memory-budget=<bytes>] "
-                 "[--drain-ms=<n>] [--workers=<n>] <endpoint>\n";
+                 "[--drain-ms=<n>] [--workers=<n>] [--no-reflection] [--no-health] "
+                 "[--not-serving=<service>] <endpoint>\n";
     return 2;
   }
   const sigset_t stop = ferry::testing::BlockStopSignals();
@@ -282,6 +293,12 @@ int main(int argc, char** argv) {
   if (ferry::Status s = server.Add(std::make_shared<TestServiceImpl>(server)); !s.ok()) {
     std::cerr << s << '\n';
     return 1;
+  }
+  for (const std::string& service : not_serving) {
+    if (ferry::Status s = server.SetServing(service, false); !s.ok()) {
+      std::cerr << s << '\n';
+      return 1;
+    }
   }
   return ferry::testing::ServeUntilStopSignal(server, argv[1], stop, "ferry_test_server", drain);
 }
