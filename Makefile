@@ -9,7 +9,8 @@
 #   make fuzz      libFuzzer (clang) on the handshake decoders, the segment layout check, the
 #                  socket frame reader and call-frame decoder, the shared-memory link's
 #                  receiving of descriptors, the mq link's frame reassembly and the schema
-#                  check's judge and layout reader, FUZZ_SECONDS
+#                  check's judge and layout reader, the ferry tool's reading of a
+#                  server's binary schema, FUZZ_SECONDS
 #                  each (default 60)
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -91,12 +92,14 @@ fuzz:
 	  -DFERRY_BUILD_TESTS=OFF -DFERRY_BUILD_EXAMPLES=OFF -DFERRY_BUILD_BENCH=OFF \
 	  "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link$(comma)address$(comma)undefined -fno-sanitize-recover=all")
 	cmake --build build-fuzz -j$(JOBS) --target handshake_fuzz layout_fuzz frame_fuzz shm_fuzz \
-	  mq_fuzz schema_fuzz make_seeds
+	  mq_fuzz schema_fuzz reflected_schema_fuzz make_seeds
 	mkdir -p build-fuzz/corpus/handshake build-fuzz/corpus/layout build-fuzz/corpus/frame \
-	  build-fuzz/corpus/shm build-fuzz/corpus/mq build-fuzz/corpus/schema
+	  build-fuzz/corpus/shm build-fuzz/corpus/mq build-fuzz/corpus/schema \
+	  build-fuzz/corpus/reflected
 	cp tests/fuzz/seeds/*.layout build-fuzz/corpus/schema/
+	cp tests/fuzz/seeds/*.bfbs build-fuzz/corpus/reflected/
 	build-fuzz/tests/fuzz/make_seeds build-fuzz/corpus/handshake build-fuzz/corpus/frame \
-	  build-fuzz/corpus/shm build-fuzz/corpus/mq
+	  build-fuzz/corpus/shm build-fuzz/corpus/mq build-fuzz/corpus/reflected
 	build-fuzz/tests/fuzz/handshake_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 	  -print_final_stats=1 build-fuzz/corpus/handshake
 	build-fuzz/tests/fuzz/layout_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
@@ -109,6 +112,8 @@ fuzz:
 	  -print_final_stats=1 build-fuzz/corpus/mq
 	build-fuzz/tests/fuzz/schema_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 	  -print_final_stats=1 build-fuzz/corpus/schema
+	build-fuzz/tests/fuzz/reflected_schema_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	  -detect_leaks=0 -print_final_stats=1 build-fuzz/corpus/reflected
 
 clean:
 	rm -rf $(BUILD) build-release build-asan build-tsan build-fuzz

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include <flatbuffers/flatbuffers.h>
@@ -13,6 +14,7 @@
 #include "call/call_frame.h"
 #include "mq/mq_wire.h"
 #include "ferry/protocol_generated.h"
+#include "ferry/reflection.ferry.h"
 #include "shm/layout.h"
 
 namespace pb = ferry::protocol;
@@ -119,9 +121,10 @@ void WriteMqSeeds(const std::string& dir) {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 3 || argc > 5) {
+  if (argc < 3 || argc > 6) {
     std::fprintf(stderr,
-                 "usage: make_seeds <handshake dir> <frame dir> [<shm dir> [<mq dir>]]\n");
+                 "usage: make_seeds <handshake dir> <frame dir> [<shm dir> [<mq dir> "
+                 "[<reflected schema dir>]]]\n");
     return 2;
   }
   const std::string dir = argv[1];
@@ -209,6 +212,16 @@ int main(int argc, char** argv) {
   // shm_fuzz scripts (see shm_fuzz.cc): descriptors of each type, well placed or not.
   if (argc >= 4) WriteShmSeeds(argv[3]);
   // mq_fuzz: a hello, an inline frame, and a frame start with its continuations.
-  if (argc == 5) WriteMqSeeds(argv[4]);
+  if (argc >= 5) WriteMqSeeds(argv[4]);
+  // reflected_schema_fuzz: the binary schemas ferry's built-in services carry.
+  if (argc == 6) {
+    for (ferry::ServiceBinding binding :
+         {ferry::FerryBind(std::make_shared<ferry::Reflection::Service>()),
+          ferry::FerryBind(std::make_shared<ferry::Health::Service>())}) {
+      WriteBytes(std::string(argv[5]) + "/" + std::string(binding.full_name()),
+                 std::string(reinterpret_cast<const char*>(binding.schema_data()),
+                             binding.schema_size()));
+    }
+  }
   return 0;
 }

@@ -9,24 +9,33 @@ std::string FullName(const flatbuffers::Definition& definition) {
              : definition.name;
 }
 
+// What the schema names, or "?" where a schema from a peer names nothing.
+std::string NameOf(const flatbuffers::Definition* definition) {
+  return definition != nullptr ? FullName(*definition) : "?";
+}
+
 std::string TypeText(const flatbuffers::Type& type) {
   switch (type.base_type) {
     case flatbuffers::BASE_TYPE_STRUCT:
-      return FullName(*type.struct_def);
+      return NameOf(type.struct_def);
     case flatbuffers::BASE_TYPE_UNION:
-      return FullName(*type.enum_def);
+      return NameOf(type.enum_def);
     case flatbuffers::BASE_TYPE_VECTOR:
       return "[" + TypeText(type.VectorType()) + "]";
     case flatbuffers::BASE_TYPE_ARRAY:
       return "[" + TypeText(type.VectorType()) + ":" + std::to_string(type.fixed_length) + "]";
     default:
       if (type.enum_def != nullptr) return FullName(*type.enum_def);
+      if (type.base_type < flatbuffers::BASE_TYPE_NONE ||
+          type.base_type > flatbuffers::BASE_TYPE_ARRAY) {
+        return "?";
+      }
       return flatbuffers::kTypeNames[type.base_type];
   }
 }
 
 std::string MethodLine(const flatbuffers::RPCCall& call) {
-  std::string line = call.name + "(" + FullName(*call.request) + "):" + FullName(*call.response);
+  std::string line = call.name + "(" + NameOf(call.request) + "):" + NameOf(call.response);
   std::string attributes;
   if (const flatbuffers::Value* streaming = call.attributes.Lookup("streaming")) {
     attributes = "streaming: \"" + streaming->constant + "\"";
@@ -62,10 +71,12 @@ std::optional<std::string> DescribeMethod(const flatbuffers::Parser& parser,
   if (found == nullptr) return std::nullopt;
   for (const flatbuffers::RPCCall* call : found->calls.vec) {
     if (call->name != method) continue;
-    std::string text = FullName(*found) + "." + MethodLine(*call) + "\n\n";
-    text += *DescribeType(parser, FullName(*call->request));
-    if (call->response != call->request) {
-      text += "\n" + *DescribeType(parser, FullName(*call->response));
+    std::string text = FullName(*found) + "." + MethodLine(*call) + "\n";
+    const flatbuffers::StructDef* request = call->request;
+    const flatbuffers::StructDef* reply =
+        call->response != call->request ? call->response : nullptr;  // the same type once
+    for (const flatbuffers::StructDef* type : {request, reply}) {
+      if (type != nullptr) text += "\n" + DescribeType(parser, FullName(*type)).value_or("");
     }
     return text;
   }

@@ -39,6 +39,12 @@ struct ServiceSchema {
   flatbuffers::Parser parser;       // read back from `binary`
 };
 
+// Reads a binary schema a server sent: the FlatBuffers verifier, then every type reference
+// checked against the schema's own tables (the reflection verifier and printer index them
+// unchecked), then flatbuffers::Parser::Deserialize. DATA_LOSS naming `service` otherwise.
+ferry::Result<std::unique_ptr<ServiceSchema>> ReadSchema(const uint8_t* data, size_t size,
+                                                         const std::string& service);
+
 class ReflectedServer {
  public:
   // Lists the services through ferry.Reflection. UNIMPLEMENTED (with a word on
