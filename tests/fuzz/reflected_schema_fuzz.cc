@@ -20,26 +20,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const flatbuffers::Parser& parser = schema.parser;
   std::vector<std::string> tables;
   for (const flatbuffers::ServiceDef* service : parser.services_.vec) {
-    const std::string name = service->defined_namespace != nullptr
-                                 ? service->defined_namespace->GetFullyQualifiedName(service->name)
-                                 : service->name;
+    const std::string name = ferry_cli::FullName(*service);
     (void)ferry_cli::DescribeService(parser, name);
     for (const flatbuffers::RPCCall* call : service->calls.vec) {
       (void)ferry_cli::DescribeMethod(parser, name, call->name);
     }
   }
   for (const flatbuffers::StructDef* type : parser.structs_.vec) {
-    const std::string name = type->defined_namespace != nullptr
-                                 ? type->defined_namespace->GetFullyQualifiedName(type->name)
-                                 : type->name;
+    const std::string name = ferry_cli::FullName(*type);
     (void)ferry_cli::DescribeType(parser, name);
     if (!type->fixed) tables.push_back(name);
   }
   for (const flatbuffers::EnumDef* type : parser.enums_.vec) {
-    (void)ferry_cli::DescribeType(parser, type->defined_namespace != nullptr
-                                              ? type->defined_namespace->GetFullyQualifiedName(
-                                                    type->name)
-                                              : type->name);
+    (void)ferry_cli::DescribeType(parser, ferry_cli::FullName(*type));
   }
   // A message the tool would print: an empty table of each kind, built by the parser itself.
   for (const std::string& table : tables) {

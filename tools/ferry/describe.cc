@@ -1,13 +1,14 @@
 #include "describe.h"
 
 namespace ferry_cli {
-namespace {
 
 std::string FullName(const flatbuffers::Definition& definition) {
   return definition.defined_namespace != nullptr
              ? definition.defined_namespace->GetFullyQualifiedName(definition.name)
              : definition.name;
 }
+
+namespace {
 
 // What the schema names, or "?" where a schema from a peer names nothing.
 std::string NameOf(const flatbuffers::Definition* definition) {

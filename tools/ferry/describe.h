@@ -10,6 +10,9 @@
 
 namespace ferry_cli {
 
+// "package.Name" of a type or service the parser knows.
+std::string FullName(const flatbuffers::Definition& definition);
+
 // The rpc_service declaration of `service` ("package.Service"); nullopt when the schema has
 // no such service.
 std::optional<std::string> DescribeService(const flatbuffers::Parser& parser,

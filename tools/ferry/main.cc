@@ -113,14 +113,12 @@ ferry::Result<ferry::Channel> ConnectTo(const Options& options, const std::strin
   return ferry::Connect(endpoint, connect);
 }
 
-std::string_view KindName(ferry::MethodKind kind) { return ferry::MethodKindName(kind); }
-
 int List(ferry_cli::ReflectedServer& server) {
   for (const ferry_cli::ServiceEntry& service : server.services()) {
     std::cout << service.name << "\n";
     for (const ferry_cli::MethodEntry& method : service.methods) {
       std::cout << "  " << method.name.substr(service.name.size() + 1) << "  "
-                << KindName(method.kind) << "  " << method.request_type << " -> "
+                << ferry::MethodKindName(method.kind) << "  " << method.request_type << " -> "
                 << method.reply_type << "\n";
     }
   }
@@ -201,7 +199,7 @@ int Call(ferry_cli::ReflectedServer& server, const Options& options, const std::
   const ferry::CallOptions call_options = CallOptionsFor(options, stream);
 
   if (streams_in) {
-    if (inline_json) return Usage("a " + std::string(KindName(method->kind)) +
+    if (inline_json) return Usage("a " + std::string(ferry::MethodKindName(method->kind)) +
                                   " method reads its messages as JSON lines from stdin or -d");
     std::istringstream from_data;
     std::istream* lines = &std::cin;
@@ -293,17 +291,17 @@ int Health(const ferry::Channel& channel, const Options& options, const std::str
   return serving ? 0 : static_cast<int>(StatusCode::kUnavailable);
 }
 
-// The bound (us) under which at least `fraction` of the calls ended (MethodStats'
-// LatencyBoundMicros over the wire's buckets).
+// The bound (us) under which at least `fraction` of the calls ended, as the server's own
+// MethodStats reckons it from the same buckets.
 uint64_t LatencyBound(const ferry::ReflectedMethodStats& stats, double fraction) {
-  if (stats.calls() == 0 || stats.latency() == nullptr) return 0;
-  const double wanted = fraction * static_cast<double>(stats.calls());
-  uint64_t seen = 0;
-  for (const ferry::LatencyBucket* bucket : *stats.latency()) {
-    seen += bucket->calls();
-    if (static_cast<double>(seen) >= wanted) return bucket->below_us();
+  ferry::MethodStats counted;
+  counted.calls = stats.calls();
+  if (stats.latency() != nullptr) {
+    for (const ferry::LatencyBucket* bucket : *stats.latency()) {
+      counted.latency.emplace_back(bucket->below_us(), bucket->calls());
+    }
   }
-  return UINT64_MAX;
+  return counted.LatencyBoundMicros(fraction);
 }
 
 int Stats(const ferry::Channel& channel, const Options& options) {
@@ -368,9 +366,8 @@ int main(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    const auto value = [&](const char* what) -> std::optional<std::string> {
+    const auto value = [&]() -> std::optional<std::string> {
       if (i + 1 >= argc) return std::nullopt;
-      (void)what;
       return std::string(argv[++i]);
     };
     if (arg == "-h" || arg == "--help") {
@@ -379,10 +376,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--no-shm") {
       options.no_shm = true;
     } else if (arg == "-d") {
-      options.data = value("-d");
+      options.data = value();
       if (!options.data) return Usage("-d needs <json>, @<file> or @-");
     } else if (arg == "--deadline") {
-      const std::optional<std::string> text = value("--deadline");
+      const std::optional<std::string> text = value();
       options.deadline = text ? ParseDuration(*text) : std::nullopt;
       if (!options.deadline) return Usage("--deadline takes <n>ms or <n>s");
     } else if (arg.size() > 1 && arg[0] == '-' && arg[1] != '{' && arg != "-") {

@@ -43,19 +43,17 @@ class ReflectionService final : public Reflection::Service {
   Status Schema(CallContext&, const SchemaRequest& request, Reply<SchemaReply>& reply) override {
     const std::string_view name =
         request.service() != nullptr ? request.service()->string_view() : std::string_view();
-    for (const ServiceBinding* service : core_.services()) {
-      if (service->full_name() != name) continue;
-      if (service->schema_size() == 0) {
-        return Status::NotFound("the service " + std::string(name) + " carries no schema");
-      }
-      reply.Reserve(service->schema_size() + 64);
-      flatbuffers::FlatBufferBuilder& fbb = reply.fbb();
-      fbb.ForceVectorAlignment(service->schema_size(), 1, 8);  // a FlatBuffer of its own
-      reply.Finish(CreateSchemaReply(
-          fbb, fbb.CreateVector(service->schema_data(), service->schema_size())));
-      return Status::Ok();
+    const Result<const ServiceBinding*> service = core_.FindService(name);
+    if (!service.ok()) return service.status();
+    const size_t size = (*service)->schema_size();
+    if (size == 0) {
+      return Status::NotFound("the service " + std::string(name) + " carries no schema");
     }
-    return Status::NotFound("no service named \"" + std::string(name) + "\" on this server");
+    reply.Reserve(size + 64);
+    flatbuffers::FlatBufferBuilder& fbb = reply.fbb();
+    fbb.ForceVectorAlignment(size, 1, 8);  // a FlatBuffer of its own
+    reply.Finish(CreateSchemaReply(fbb, fbb.CreateVector((*service)->schema_data(), size)));
+    return Status::Ok();
   }
 
   Status Stats(CallContext&, const StatsRequest&, Reply<StatsReply>& reply) override {
@@ -91,10 +89,8 @@ class HealthService final : public Health::Service {
                Reply<HealthCheckReply>& reply) override {
     const std::string_view name =
         request.service() != nullptr ? request.service()->string_view() : std::string_view();
-    const std::optional<bool> serving = core_.Serving(name);
-    if (!serving) {
-      return Status::NotFound("no service named \"" + std::string(name) + "\" on this server");
-    }
+    const Result<bool> serving = core_.Serving(name);
+    if (!serving.ok()) return serving.status();
     reply.Finish(CreateHealthCheckReply(
         reply.fbb(), *serving ? ServingStatus::Serving : ServingStatus::NotServing));
     return Status::Ok();

@@ -86,27 +86,31 @@ std::vector<const ServiceBinding*> ServerCore::services() const {
   return services;
 }
 
-std::optional<bool> ServerCore::Serving(std::string_view service) const {
-  std::lock_guard lock(health_mutex_);
-  if (service.empty()) {
-    const auto whole = serving_.find(service);
-    return whole == serving_.end() || whole->second;
+namespace {
+Status NoSuchService(std::string_view name) {
+  return Status::NotFound("no service named \"" + std::string(name) + "\" on this server");
+}
+}  // namespace
+
+Result<const ServiceBinding*> ServerCore::FindService(std::string_view name) const {
+  for (const ServiceBinding* service : services()) {
+    if (service->full_name() == name) return service;
   }
+  return NoSuchService(name);
+}
+
+Result<bool> ServerCore::Serving(std::string_view service) const {
+  std::lock_guard lock(health_mutex_);
   const auto found = serving_.find(service);
-  if (found == serving_.end()) return std::nullopt;
+  if (found == serving_.end()) return NoSuchService(service);
   return found->second;
 }
 
 Status ServerCore::SetServing(std::string_view service, bool serving) {
   std::lock_guard lock(health_mutex_);
   const auto found = serving_.find(service);
-  if (found != serving_.end()) {
-    found->second = serving;
-  } else if (service.empty()) {
-    serving_.emplace(std::string(), serving);
-  } else {
-    return Status::NotFound("no service named \"" + std::string(service) + "\" on this server");
-  }
+  if (found == serving_.end()) return NoSuchService(service);
+  found->second = serving;
   return Status::Ok();
 }
 

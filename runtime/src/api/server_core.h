@@ -21,6 +21,7 @@
 #include "call/server_connection.h"
 #include "os/unix_socket.h"
 #include "ferry/options.h"
+#include "ferry/result.h"
 #include "ferry/service.h"
 
 namespace ferry::internal {
@@ -43,10 +44,11 @@ class ServerCore {
   // The services added (the built-in ones last, once listening). Fixed once listening; before
   // that, only from the thread that adds.
   std::vector<const ServiceBinding*> services() const;
-  // ferry.Health's answer for `service` ("": the server as a whole); nullopt when there is no
-  // such service.
-  std::optional<bool> Serving(std::string_view service) const;
-  // NOT_FOUND when there is no such service.
+  // The service named `name`; NOT_FOUND (the words ferry.Reflection and ferry.Health answer
+  // with) when there is none.
+  Result<const ServiceBinding*> FindService(std::string_view name) const;
+  // ferry.Health's answer for `service` ("": the server as a whole); NOT_FOUND as above.
+  Result<bool> Serving(std::string_view service) const;
   Status SetServing(std::string_view service, bool serving);
 
  private:
@@ -86,9 +88,9 @@ class ServerCore {
   MethodTable methods_;
   MethodCountersTable counters_;  // one per method, made by Add
   std::vector<ServerInterceptor> interceptors_;  // fixed once listening
-  // ferry.Health's answers by service name ("": the whole server).
+  // ferry.Health's answers by service name ("": the whole server, there from the start).
   mutable std::mutex health_mutex_;
-  std::map<std::string, bool, std::less<>> serving_;
+  std::map<std::string, bool, std::less<>> serving_{{"", true}};
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Listener>> listeners_;
