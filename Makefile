@@ -112,8 +112,9 @@ fuzz:
 	  -print_final_stats=1 build-fuzz/corpus/mq
 	build-fuzz/tests/fuzz/schema_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 	  -print_final_stats=1 build-fuzz/corpus/schema
-	build-fuzz/tests/fuzz/reflected_schema_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
-	  -detect_leaks=0 -print_final_stats=1 build-fuzz/corpus/reflected
+	ASAN_OPTIONS=detect_leaks=0 build-fuzz/tests/fuzz/reflected_schema_fuzz \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -detect_leaks=0 -print_final_stats=1 \
+	  build-fuzz/corpus/reflected
 
 clean:
 	rm -rf $(BUILD) build-release build-asan build-tsan build-fuzz

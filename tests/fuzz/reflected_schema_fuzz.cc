@@ -1,7 +1,7 @@
 // The `ferry` tool's reading of a server's binary schema (peer input): ReadSchema, then describing every service and type it names and a
 // JSON round trip through every table. None of it may crash, whatever the server sent. (Run
-// with -detect_leaks=0: ReadSchema leaves a parser that failed to read to the process's end,
-// see there.)
+// without leak detection, libFuzzer's and ASan's: ReadSchema leaves a parser that failed to
+// read to the process's end, see there.)
 #include <cstddef>
 #include <cstdint>
 #include <string>

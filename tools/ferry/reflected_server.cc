@@ -158,7 +158,7 @@ bool IndexesValid(const reflection::Schema& schema) {
       ids[field->id()] = true;
     }
     for (const reflection::Field* field : *object->fields()) {
-      if (!TypeIndexValid(schema, field->type()) ||
+      if (!TypeIndexValid(schema, field->type()) || (field->required() && field->optional()) ||
           !FieldTypeKnown(*field->type(), object->is_struct())) {
         return false;
       }
@@ -186,22 +186,32 @@ bool IndexesValid(const reflection::Schema& schema) {
       }
     }
   }
-  // A struct's fields and padding add up to its size (Deserialize asserts it). Structs only
-  // hold scalars and structs, so each one's size is known from the fields alone.
+  // Deserialize asserts that an object's size is what it makes of its fields: zero for a
+  // table; for a struct, each field's size plus the gap to the next field's offset (the last:
+  // padding to the struct's alignment), in id order, with its unsigned arithmetic.
   for (const reflection::Object* object : *schema.objects()) {
-    if (!object->is_struct()) continue;
-    uint64_t bytes = 0;
-    for (const reflection::Field* field : *object->fields()) {
-      const reflection::Type& type = *field->type();
+    if (!object->is_struct()) {
+      if (object->bytesize() != 0) return false;
+      continue;
+    }
+    std::vector<const reflection::Field*> by_id(object->fields()->size());
+    for (const reflection::Field* field : *object->fields()) by_id[field->id()] = field;
+    size_t bytes = 0;
+    for (size_t i = 0; i < by_id.size(); ++i) {
+      const reflection::Type& type = *by_id[i]->type();
       const bool array = BaseOf(type) == kArray;
       const int element = array ? ElementOf(type) : BaseOf(type);
-      const uint64_t one =
+      const size_t one =
           element == kObj
-              ? static_cast<uint64_t>(schema.objects()->Get(type.index())->bytesize())
+              ? static_cast<size_t>(schema.objects()->Get(type.index())->bytesize())
               : flatbuffers::GetTypeSize(static_cast<reflection::BaseType>(element));
-      bytes += one * (array ? type.fixed_length() : 1) + field->padding();
+      const size_t size = one * (array ? type.fixed_length() : 1);
+      bytes += size;
+      bytes += i + 1 < by_id.size()
+                   ? static_cast<size_t>(by_id[i + 1]->offset() - by_id[i]->offset()) - size
+                   : flatbuffers::PaddingBytes(bytes, static_cast<size_t>(object->minalign()));
     }
-    if (bytes != static_cast<uint64_t>(object->bytesize())) return false;
+    if (static_cast<int>(bytes) != object->bytesize()) return false;
   }
   return true;
 }
