@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -1042,6 +1043,83 @@ TEST(ServerInterceptors, RunAroundEveryCallInOrderAndMayRefuseOrChangeIt) {
                       outer, "inner", "outer done OK", outer, "inner", "outer done OUT_OF_RANGE",
                       "outer ferry.test.TestService.Block pid " + std::to_string(getpid()),
                       "inner", "outer done PERMISSION_DENIED"}));
+}
+
+TEST(ClientInterceptors, RunAroundEveryCallInOrderAndMayRefuseOrChangeIt) {
+  testing::ScopedRuntimeDir dir;
+  Server server;
+  ASSERT_TRUE(server.Add(std::make_shared<CountedAdder>()).ok());
+  ASSERT_TRUE(server.Listen("shm://client-intercepted").ok());
+  std::thread serving([&] { server.Run(); });
+  std::vector<std::string> seen;  // every call is made from this thread
+  ConnectOptions options;
+  // Outermost: records the call and what it ended with.
+  options.interceptors.push_back([&](const ClientCallInfo& call,
+                                     const std::function<Status()>& next) {
+    seen.push_back("outer " + std::string(call.method) + " " +
+                   std::string(MethodKindName(call.kind)) + " " + std::string(call.endpoint));
+    Status status = next();
+    seen.push_back("outer done " + std::string(StatusCodeName(status.code())));
+    return status;
+  });
+  // Inner: refuses Block and Watch before anything is sent, and turns an INVALID_ARGUMENT
+  // into OUT_OF_RANGE.
+  options.interceptors.push_back([&](const ClientCallInfo& call,
+                                     const std::function<Status()>& next) -> Status {
+    seen.push_back("inner");
+    if (call.method == "ferry.test.TestService.Block" ||
+        call.method == "ferry.test.TestService.Watch") {
+      return Status::PermissionDenied("not for you");
+    }
+    Status status = next();
+    if (status.code() == StatusCode::kInvalidArgument) {
+      return Status::OutOfRange("rewritten: " + status.message());
+    }
+    return status;
+  });
+  ConnectOptions careless;  // lets no call through, yet says OK
+  careless.interceptors.push_back(
+      [](const ClientCallInfo&, const std::function<Status()>&) { return Status::Ok(); });
+  {
+    Result<Channel> channel = Connect("shm://client-intercepted", options);
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    ft::TestService::Client client(*channel);
+    auto sum = client.Add(2, 3);
+    ASSERT_TRUE(sum.ok()) << sum.status();
+    EXPECT_EQ((*sum)->sum(), 5);
+    const Status rewritten = client.Add(-1, 0).status();
+    EXPECT_EQ(rewritten.code(), StatusCode::kOutOfRange) << rewritten;
+    EXPECT_EQ(rewritten.message(), "rewritten: negative");
+    const Status blocked = client.Block().status();
+    EXPECT_EQ(blocked.code(), StatusCode::kPermissionDenied) << blocked;
+    ClientReader<ft::AddReply> watch = client.Watch(3, 0);
+    EXPECT_FALSE(watch.Read().has_value());
+    const Status watched = watch.Finish();
+    EXPECT_EQ(watched.code(), StatusCode::kPermissionDenied) << watched;
+
+    Result<Channel> other = Connect("shm://client-intercepted", careless);
+    ASSERT_TRUE(other.ok()) << other.status();
+    const Status lost = ft::TestService::Client(*other).Add(1, 1).status();
+    EXPECT_EQ(lost.code(), StatusCode::kInternal) << lost;
+    EXPECT_NE(lost.message().find("returned OK without making the call"), std::string::npos)
+        << lost;
+  }
+  std::map<std::string, uint64_t> calls;
+  for (const MethodStats& stats : server.method_stats()) calls[stats.method] = stats.calls;
+  server.Shutdown();
+  serving.join();
+  // Only the two Adds reached the server.
+  EXPECT_EQ(calls["ferry.test.TestService.Add"], 2U);
+  EXPECT_EQ(calls["ferry.test.TestService.Block"], 0U);
+  EXPECT_EQ(calls["ferry.test.TestService.Watch"], 0U);
+  const std::string at = " shm://client-intercepted";
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "outer ferry.test.TestService.Add unary" + at, "inner", "outer done OK",
+                      "outer ferry.test.TestService.Add unary" + at, "inner",
+                      "outer done OUT_OF_RANGE", "outer ferry.test.TestService.Block unary" + at,
+                      "inner", "outer done PERMISSION_DENIED",
+                      "outer ferry.test.TestService.Watch server-streaming" + at, "inner",
+                      "outer done PERMISSION_DENIED"}));
 }
 
 TEST(Connect, ToAServerThatIsNotFerryIsDataLossSayingWhatCame) {

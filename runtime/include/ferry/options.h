@@ -4,7 +4,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string_view>
 #include <vector>
+
+#include "ferry/service.h"
+#include "ferry/status.h"
 
 namespace ferry {
 
@@ -60,6 +65,25 @@ struct ShmOptions {
   uint32_t max_calls_in_flight = 256;
 };
 
+// What a client interceptor is told of a call before it is made.
+struct ClientCallInfo {
+  std::string_view method;  // "package.Service.Method"
+  MethodKind kind;
+  std::string_view endpoint;  // what the channel connected to
+  std::chrono::nanoseconds deadline;  // CallOptions::deadline as the caller gave it (0: none)
+};
+
+// Runs around every call made on a channel (ConnectOptions::interceptors), in the manner of
+// gRPC's client interceptors: `next` runs the rest of the chain, then makes the call, and
+// returns its status. An interceptor may refuse the call by returning a status without calling
+// `next` (nothing is sent; the caller gets that status), time it, log it, or turn the status
+// `next` returned into another (an error drops the reply). Call `next` at most once; returning
+// OK without calling it fails the call with INTERNAL. For unary and oneway calls `next` returns
+// once the call has ended; for streams and asynchronous calls, once the call is handed to the
+// connection (OK: its end is the handle's to say; an error returned then cancels it).
+using ClientInterceptor =
+    std::function<Status(const ClientCallInfo& call, const std::function<Status()>& next)>;
+
 // For ferry::Connect.
 struct ConnectOptions {
   // Bound on connecting and the handshake.
@@ -95,6 +119,8 @@ struct ConnectOptions {
   uint32_t max_calls_in_flight = 4096;
   // How far the server may write ahead of this client's reading, per stream.
   StreamWindow stream_window;
+  // Run around every call made on the channel, the first outermost (see ClientInterceptor).
+  std::vector<ClientInterceptor> interceptors;
 };
 
 // For ferry::Server.

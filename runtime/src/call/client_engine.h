@@ -90,6 +90,7 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   const std::string& endpoint() const { return endpoint_; }
   bool connected() const { return !closed_.load(std::memory_order_acquire); }
   uint64_t bytes_copied() const { return link_->bytes_copied(); }
+  const std::vector<ClientInterceptor>& interceptors() const { return options_.interceptors; }
   OutgoingMessage NewMessage(size_t size_hint) { return link_->NewMessage(size_hint); }
 
   // A blocking unary or oneway call. With a `signature`, the first call of the method on this

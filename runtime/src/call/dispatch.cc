@@ -5,6 +5,8 @@
 #include <exception>
 #include <string>
 
+#include "call/interceptor_chain.h"
+
 namespace ferry::internal {
 namespace {
 
@@ -74,21 +76,8 @@ Resolution Resolve(const MethodTable& methods, uint32_t method_id, uint8_t kind,
 
 Status Intercepted(const std::vector<ServerInterceptor>* interceptors, CallContext& context,
                    const std::function<Status()>& run) {
-  if (interceptors == nullptr || interceptors->empty()) return run();
-  // next(i): interceptor i around next(i + 1); past the last one, the handler.
-  std::function<Status(size_t)> next = [&](size_t i) -> Status {
-    if (i == interceptors->size()) return run();
-    try {
-      return (*interceptors)[i](context, [&next, i] { return next(i + 1); });
-    } catch (const std::exception& e) {
-      return Status::Internal(std::string(context.method()) + ": an interceptor threw: " +
-                              e.what());
-    } catch (...) {
-      return Status::Internal(std::string(context.method()) +
-                              ": an interceptor threw a non-standard exception");
-    }
-  };
-  return next(0);
+  if (interceptors == nullptr) return run();
+  return RunInterceptorChain(*interceptors, context, context.method(), run);
 }
 
 Status RunUnary(const ServiceBinding::Method& method, CallContext& context,
