@@ -584,6 +584,12 @@ TEST_F(MqLink, PeerKilledWhileHoldingAMutexAfterShutdownLeavesNoThreadBehind) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ASSERT_EQ(__atomic_load_n(&raw->__data.__lock, __ATOMIC_RELAXED), 2);
+  // The link must know who holds the lock before it shuts down: a peer whose hello its reader
+  // had not read yet (a loaded machine) is nobody it can watch die, and the writer stays stuck.
+  while ((*link)->peer_pid() != child.pid() && Clock::now() < waited_until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ((*link)->peer_pid(), child.pid());
   const Clock::time_point destroying = Clock::now();
   link->reset();
   EXPECT_LT(Clock::now() - destroying, std::chrono::milliseconds(500));

@@ -910,6 +910,11 @@ void MqLink::RemoveNames() {
 
 const MqQueueNames& MqLink::queue_names() const { return state_->names; }
 
+pid_t MqLink::peer_pid() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->peer_pid;
+}
+
 uint64_t MqLink::bytes_copied() const {
   return state_->bytes_copied.load(std::memory_order_relaxed);
 }

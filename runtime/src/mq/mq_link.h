@@ -36,6 +36,8 @@
 //     removes what a server that crashed before that point left behind.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -109,6 +111,10 @@ class MqLink final : public FrameLink {
   // Unlinks this link's queue names now (idempotent); the link keeps working.
   void RemoveNames();
   const MqQueueNames& queue_names() const;
+  // The peer's process once known (its credentials on the socket, or its hello once
+  // /proc shows it maps the queue), else 0. Only a known peer's death lets the link release
+  // queue locks it left held.
+  pid_t peer_pid() const;
 
   // Frame bytes this side copied: staging them into a queue message and pushing it into the
   // queue when sending; popping them out of the queue (and moving a staged chunk into the frame
