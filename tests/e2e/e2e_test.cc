@@ -515,6 +515,130 @@ TEST_P(EndToEnd, KilledServerFailsTheCallInFlightWithUnavailablePromptly) {
   EXPECT_TRUE(again.Add(1, 1).ok());
 }
 
+// Waits (bounded) until `done` holds, yielding between looks.
+template <class Done>
+bool Eventually(Done done) {
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+TEST_P(EndToEnd, AChannelConnectsAgainOnItsNextCallAfterTheServerRestarts) {
+  listen_ = endpoint_;  // the restarted server listens where this one does (tcp: its port)
+  ConnectOptions options;
+  options.allow_shm = GetParam().allow_shm;
+  Result<Channel> restarts = Connect(endpoint_, options);
+  ConnectOptions slow = options;  // its backoff outlasts the test
+  slow.reconnect.initial_backoff = 60s;
+  Result<Channel> backs_off = Connect(endpoint_, slow);
+  ConnectOptions off = options;
+  off.reconnect.enabled = false;
+  Result<Channel> stays_lost = Connect(endpoint_, off);
+  ASSERT_TRUE(restarts.ok() && backs_off.ok() && stays_lost.ok());
+  ft::TestService::Client client(*restarts);
+  ft::TestService::Client backing_off(*backs_off);
+  ft::TestService::Client lost(*stays_lost);
+  ASSERT_TRUE(lost.Add(1, 1).ok());
+
+  // The call in flight when the server dies fails, and is not made again.
+  auto call = std::async(std::launch::async, [&] { return client.Block().status(); });
+  KillServerOnEarlyExit guard{server_};
+  ASSERT_EQ(server_->ReadLine(kStartTimeout), "blocked");
+  server_->Signal(SIGKILL);
+  ASSERT_EQ(call.wait_for(10s), std::future_status::ready);
+  guard.Done();
+  EXPECT_EQ(call.get().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(server_->Wait(10s).has_value());
+  server_.reset();
+  EXPECT_TRUE(Eventually([&] { return backs_off->state() == ChannelState::kIdle; }))
+      << ToString(backs_off->state());
+
+  // Nobody listens: the attempt fails, and the calls after it fail at once until the backoff.
+  auto refused = backing_off.Add(1, 1);
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(refused.status().message().rfind("connecting again to " + endpoint_, 0), 0)
+      << refused.status();
+  auto backing = backing_off.Add(1, 1);
+  EXPECT_EQ(backing.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(backing.status().message().find("the next attempt in"), std::string::npos)
+      << backing.status();
+  EXPECT_EQ(backs_off->state(), ChannelState::kFailed);
+
+  server_ = StartServer();
+  ASSERT_NE(server_, nullptr);
+  auto sum = client.Add(20, 22);  // the first call after the restart
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ((*sum)->sum(), 42);
+  EXPECT_EQ(restarts->state(), ChannelState::kReady);
+  EXPECT_EQ(restarts->transport(), GetParam().carried_by);  // on shared memory again
+  auto stream = client.Watch(3, 10);  // streams go on the new connection too
+  int expected = 10;
+  for (auto& message : stream) EXPECT_EQ(message->sum(), expected++);
+  EXPECT_TRUE(stream.Finish().ok());
+  EXPECT_EQ(expected, 13);
+
+  EXPECT_EQ(lost.Add(1, 1).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(stays_lost->state(), ChannelState::kFailed);
+}
+
+TEST_P(EndToEnd, ThreadsCallingThroughARestartSeeOnlyOkOrUnavailableThenOk) {
+  listen_ = endpoint_;
+  ConnectOptions options;
+  options.allow_shm = GetParam().allow_shm;
+  options.reconnect.initial_backoff = 10ms;
+  options.reconnect.max_backoff = 50ms;
+  Result<Channel> channel = Connect(endpoint_, options);
+  ASSERT_TRUE(channel.ok());
+  ft::TestService::Client client(*channel);
+  constexpr int kThreads = 6;
+  std::atomic<bool> restarted{false};
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok_after_restart{0};
+  std::mutex mutex;
+  std::vector<std::string> unexpected;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      bool counted = false;
+      while (!stop.load()) {
+        const bool after = restarted.load();
+        auto sum = client.Add(t, 1, {.deadline = 10s});
+        if (sum.ok()) {
+          if ((*sum)->sum() != t + 1) {
+            std::lock_guard lock(mutex);
+            unexpected.push_back("a wrong sum");
+          }
+          if (after && !counted) {
+            counted = true;
+            ok_after_restart.fetch_add(1);
+          }
+        } else if (sum.status().code() == StatusCode::kUnavailable) {
+          std::this_thread::yield();
+        } else {
+          std::lock_guard lock(mutex);
+          unexpected.push_back(sum.status().ToString());
+        }
+      }
+    });
+  }
+  server_->Signal(SIGKILL);
+  const bool exited = server_->Wait(10s).has_value();
+  server_.reset();
+  if (exited) server_ = StartServer();
+  restarted.store(true);
+  const bool all_back = Eventually([&] { return ok_after_restart.load() == kThreads; });
+  stop.store(true);
+  for (std::thread& thread : threads) thread.join();
+  ASSERT_TRUE(exited);
+  ASSERT_NE(server_, nullptr);
+  EXPECT_TRUE(all_back) << ok_after_restart.load() << " of " << kThreads
+                        << " threads got an answer after the restart";
+  EXPECT_TRUE(unexpected.empty()) << unexpected.front();
+}
+
 TEST_P(EndToEnd, KilledClientFreesItsConnectionOnTheServer) {
   Channel channel = Connected();
   ft::TestService::Client client(channel);

@@ -59,14 +59,16 @@ class FakeLink final : public MessageLink, public std::enable_shared_from_this<F
     return OutgoingMessage(std::make_unique<HeapAllocator>(this), size_hint);
   }
 
+  bool Owns(const OutgoingMessage& message) const override {
+    auto* allocator = dynamic_cast<HeapAllocator*>(message.allocator());
+    return allocator != nullptr && allocator->link == this;
+  }
+
   Status Send(const CallHeader& header, OutgoingMessage* payload, Clock::time_point) override {
     Frame frame;
     frame.header = header;
     if (payload != nullptr) {
-      auto* allocator = dynamic_cast<HeapAllocator*>(payload->allocator());
-      if (allocator == nullptr || allocator->link != this) {
-        return Status::InvalidArgument("the message was built for another link");
-      }
+      if (!Owns(*payload)) return Status::InvalidArgument("the message was built for another link");
       if (!payload->finished()) return Status::InvalidArgument("the message was not finished");
       frame.payload.assign(payload->fbb().GetBufferPointer(),
                            payload->fbb().GetBufferPointer() + payload->fbb().GetSize());

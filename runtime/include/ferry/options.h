@@ -84,6 +84,23 @@ struct ClientCallInfo {
 using ClientInterceptor =
     std::function<Status(const ClientCallInfo& call, const std::function<Status()>& next)>;
 
+// How a channel whose connection was lost connects again (ConnectOptions::reconnect), in
+// the manner of gRPC's connection backoff. A lost connection is replaced on the channel's next
+// call, at once; when that attempt fails, calls fail at once with its status (UNAVAILABLE
+// when nothing listens) until a backoff has passed, and the next call after it tries again.
+// Each failed attempt multiplies the backoff (initial, times multiplier, at most max), each
+// wait jittered by +-jitter so that clients of one restarted server do not come back in step;
+// a connection made resets it. Calls in flight when the connection was lost fail with
+// UNAVAILABLE and are never retried (the server may have run them).
+struct ReconnectOptions {
+  // False: a lost connection stays lost; every later call fails with UNAVAILABLE.
+  bool enabled = true;
+  std::chrono::milliseconds initial_backoff{100};
+  double multiplier = 1.6;
+  std::chrono::milliseconds max_backoff{5000};
+  double jitter = 0.2;  // 0..1
+};
+
 // For ferry::Connect.
 struct ConnectOptions {
   // Bound on connecting and the handshake.
@@ -121,6 +138,8 @@ struct ConnectOptions {
   StreamWindow stream_window;
   // Run around every call made on the channel, the first outermost (see ClientInterceptor).
   std::vector<ClientInterceptor> interceptors;
+  // Connecting again after the connection was lost (a server restart).
+  ReconnectOptions reconnect;
 };
 
 // For ferry::Server.

@@ -70,6 +70,18 @@ ClientEngine::~ClientEngine() {
   }
 }
 
+OutgoingMessage ClientEngine::Adopt(OutgoingMessage message) {
+  if (message.allocator() == nullptr || !message.finished() || link_->Owns(message)) {
+    return message;
+  }
+  const uint32_t size = message.fbb().GetSize();
+  OutgoingMessage copy = link_->NewMessage(size);
+  copy.fbb().PushFlatBuffer(message.fbb().GetBufferPointer(), size);
+  copy.MarkFinished();
+  adopted_bytes_.fetch_add(size, std::memory_order_relaxed);
+  return copy;
+}
+
 Status ClientEngine::Admit(const CallOptions& options, Clock::time_point deadline,
                            std::unique_lock<std::mutex>& lock) {
   const uint32_t limit = std::max(1U, options_.max_calls_in_flight);

@@ -89,9 +89,17 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   std::string_view name() const { return link_->name(); }
   const std::string& endpoint() const { return endpoint_; }
   bool connected() const { return !closed_.load(std::memory_order_acquire); }
-  uint64_t bytes_copied() const { return link_->bytes_copied(); }
-  const std::vector<ClientInterceptor>& interceptors() const { return options_.interceptors; }
+  // Whether a call made now may go on this connection: not closed, and the peer not known to
+  // be gone (MessageLink::PeerGone, a poll() on a socket).
+  bool Usable() const { return connected() && !link_->PeerGone(); }
+  uint64_t bytes_copied() const {
+    return link_->bytes_copied() + adopted_bytes_.load(std::memory_order_relaxed);
+  }
   OutgoingMessage NewMessage(size_t size_hint) { return link_->NewMessage(size_hint); }
+  // `message` as this connection can send it: itself when this link made it (or when it is
+  // not finished: sending says why), else a copy in this link's memory (a request built
+  // before its channel reconnected), counted in bytes_copied().
+  OutgoingMessage Adopt(OutgoingMessage message);
 
   // A blocking unary or oneway call. With a `signature`, the first call of the method on this
   // connection first has the server judge its layout (CheckSchema).
@@ -184,6 +192,7 @@ class ClientEngine final : public std::enable_shared_from_this<ClientEngine> {
   const std::string endpoint_;
   const ConnectOptions options_;
   std::atomic<bool> closed_{false};
+  std::atomic<uint64_t> adopted_bytes_{0};
 
   std::mutex mutex_;
   // Held across a schema check: the first calls of a method wait for its verdict.

@@ -65,6 +65,9 @@ class FrameLink {
   // No more frames from this side (a frame being sent is finished first); the peer reads what
   // was sent, then sees the link end, and may still send. The default does nothing.
   virtual void CloseWrites() {}
+  // Whether the peer is known to be gone although Receive has not seen it yet (it hung up, its
+  // process exited), checked without waiting. The default knows nothing.
+  virtual bool PeerGone() const { return false; }
   // Frame bytes this side has copied (or had the kernel copy) so far, counted honestly: a
   // socket copies every byte once into the kernel on send and once out on receive; a queue
   // stages and pushes on send and pops on receive. Thread-safe.

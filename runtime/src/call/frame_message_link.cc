@@ -29,6 +29,11 @@ OutgoingMessage FrameMessageLink::NewMessage(size_t size_hint) {
       std::make_unique<PoolAllocator>(shared_from_this(), send_pool_, growth_copied_), size_hint);
 }
 
+bool FrameMessageLink::Owns(const OutgoingMessage& message) const {
+  auto* allocator = dynamic_cast<PoolAllocator*>(message.allocator());
+  return allocator != nullptr && allocator->BelongsTo(growth_copied_);
+}
+
 Status FrameMessageLink::Send(const CallHeader& header, OutgoingMessage* payload,
                               std::chrono::steady_clock::time_point deadline) {
   return SendFrame(header, payload, [&](std::span<const FrameLink::Part> parts) {
@@ -48,8 +53,7 @@ Status FrameMessageLink::SendFrame(const CallHeader& header, OutgoingMessage* pa
                                    Sender send) {
   std::span<const uint8_t> bytes;
   if (payload != nullptr) {
-    auto* allocator = dynamic_cast<PoolAllocator*>(payload->allocator());
-    if (allocator == nullptr || !allocator->BelongsTo(growth_copied_)) {
+    if (!Owns(*payload)) {
       return Status::InvalidArgument("the message was built for another channel or stream");
     }
     if (!payload->finished()) {

@@ -26,6 +26,7 @@ class FrameMessageLink final : public MessageLink,
 
   std::string_view name() const override { return link_->name(); }
   OutgoingMessage NewMessage(size_t size_hint) override;
+  bool Owns(const OutgoingMessage& message) const override;
   Status Send(const CallHeader& header, OutgoingMessage* payload,
               std::chrono::steady_clock::time_point deadline) override;
   Status SendBatched(const CallHeader& header, OutgoingMessage* payload,
@@ -37,6 +38,7 @@ class FrameMessageLink final : public MessageLink,
   void Shutdown() override;
   void CloseWrites() override { link_->CloseWrites(); }
   bool connected() const override { return !down_.load(std::memory_order_acquire); }
+  bool PeerGone() const override { return !connected() || link_->PeerGone(); }
   uint64_t bytes_copied() const override {
     return growth_copied_.load(std::memory_order_relaxed) + link_->bytes_copied();
   }

@@ -38,6 +38,8 @@ class MessageLink {
   // link cannot lend memory the message is heap-backed and Send refuses it (see
   // MessageAllocator::Usable).
   virtual OutgoingMessage NewMessage(size_t size_hint) = 0;
+  // Whether `message` came from this link's NewMessage (the only kind Send takes).
+  virtual bool Owns(const OutgoingMessage& message) const = 0;
   // Sends `header` with `payload` (null: none; else a finished message from this link's
   // NewMessage, which Send consumes on success). `deadline` bounds waiting for room (a free
   // slot, ring space, socket buffer): DEADLINE_EXCEEDED then, and the link is still fine (a
@@ -96,6 +98,10 @@ class MessageLink {
   virtual void CloseWrites() {}
   // False once the peer is gone or Shutdown() was called.
   virtual bool connected() const = 0;
+  // Whether the peer is gone, as far as can be seen without waiting: !connected(), or (links
+  // that learn it only by reading) the peer has hung up although nothing has read that yet.
+  // A system call on some links: for a client about to start a call, not for every message.
+  virtual bool PeerGone() const { return !connected(); }
   // Payload bytes copied on this side so far (growth across buffers, staging, kernel copies).
   virtual uint64_t bytes_copied() const = 0;
   // The largest payload Send accepts.

@@ -910,6 +910,11 @@ void MqLink::RemoveNames() {
 
 const MqQueueNames& MqLink::queue_names() const { return state_->names; }
 
+bool MqLink::PeerGone() const {
+  std::lock_guard lock(state_->mutex);
+  return !state_->broken.ok() || state_->peer_hung_up || state_->peer_exited;
+}
+
 pid_t MqLink::peer_pid() const {
   std::lock_guard lock(state_->mutex);
   return state_->peer_pid;

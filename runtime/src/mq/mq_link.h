@@ -107,6 +107,9 @@ class MqLink final : public FrameLink {
   // frame still arriving stays with the reader thread for the next Receive().
   Result<PooledBuffer> Receive(std::chrono::steady_clock::time_point deadline) override;
   void Shutdown() override;
+  // What the reader thread has found (within a slice of it happening): broken, the socket
+  // hung up, the peer's process gone.
+  bool PeerGone() const override;
 
   // Unlinks this link's queue names now (idempotent); the link keeps working.
   void RemoveNames();

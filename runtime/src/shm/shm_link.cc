@@ -300,11 +300,16 @@ Status ShmLink::Send(const CallHeader& header, OutgoingMessage* payload,
   return Status::DeadlineExceeded(peer_ + " took no message before the deadline (ring full)");
 }
 
+bool ShmLink::Owns(const OutgoingMessage& message) const {
+  auto* allocator = dynamic_cast<shm::SlotAllocator*>(message.allocator());
+  return allocator != nullptr && allocator->BelongsTo(segment_);
+}
+
 Status ShmLink::Place(OutgoingMessage& payload, Clock::time_point deadline, shm::Descriptor& d) {
-  auto* allocator = dynamic_cast<shm::SlotAllocator*>(payload.allocator());
-  if (allocator == nullptr || !allocator->BelongsTo(segment_)) {
+  if (!Owns(payload)) {
     return Status::InvalidArgument("the message was built for another channel or stream");
   }
+  auto* allocator = static_cast<shm::SlotAllocator*>(payload.allocator());
   if (!payload.finished()) {
     return Status::InvalidArgument("the message was not finished (call Finish on its builder)");
   }

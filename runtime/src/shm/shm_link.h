@@ -54,6 +54,7 @@ class ShmLink final : public MessageLink {
 
   std::string_view name() const override { return "shm"; }
   OutgoingMessage NewMessage(size_t size_hint) override;
+  bool Owns(const OutgoingMessage& message) const override;
   Status Send(const CallHeader& header, OutgoingMessage* payload,
               Clock::time_point deadline) override;
   Result<InboundMessage> Receive(Clock::time_point deadline) override;

@@ -133,6 +133,7 @@ Result<std::unique_ptr<SocketLink>> SocketLink::Adopt(Fd socket, SocketLinkOptio
 SocketLink::SocketLink(asio::generic::stream_protocol protocol, Fd socket, bool tcp,
                        SocketLinkOptions options)
     : socket_(io_, protocol, socket.get()),
+      fd_(socket.get()),
       tcp_(tcp),
       options_(std::move(options)),
       pool_(options_.pool ? options_.pool : BufferPool::Create()) {
@@ -499,6 +500,11 @@ void SocketLink::CloseWrites() {
   SendTurn turn(send_gate_);
   if (!shut_down_.load(std::memory_order_acquire)) (void)FlushLocked();
   ::shutdown(socket_.native_handle(), SHUT_WR);
+}
+
+bool SocketLink::PeerGone() const {
+  pollfd probe{.fd = fd_, .events = POLLRDHUP, .revents = 0};
+  return ::poll(&probe, 1, 0) == 1 && (probe.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 void SocketLink::Shutdown() {

@@ -65,6 +65,8 @@ class SocketLink final : public FrameLink {
   // frames unread would reset the connection and lose what the client has not read yet.
   void CloseWrites() override;
   void Shutdown() override;
+  // One poll() of the socket for a hang-up.
+  bool PeerGone() const override;
   uint64_t bytes_copied() const override { return bytes_copied_.load(std::memory_order_relaxed); }
   const std::shared_ptr<BufferPool>& pool() const override { return pool_; }
 
@@ -89,6 +91,7 @@ class SocketLink final : public FrameLink {
 
   boost::asio::io_context io_;  // sync operations only: never run
   boost::asio::generic::stream_protocol::socket socket_;
+  const int fd_;  // socket_'s, for PeerGone (asio's native_handle() is not const)
   const bool tcp_;
   const SocketLinkOptions options_;
   const std::shared_ptr<BufferPool> pool_;
