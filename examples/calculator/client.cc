@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <iostream>
 #include <string>
 
@@ -56,6 +57,15 @@ int main(int argc, char** argv) {
   // [async]
   if (!Check(async_sum.status(), "AddAsync")) return 1;
   std::cout << "client: AddAsync(20, 22) = " << (*async_sum)->sum() << '\n';
+
+  std::promise<int32_t> called_back;
+  // [async callback]
+  calc.AddAsync(1, 2, [&](ferry::Result<ferry::ReplyView<demo::AddReply>> sum) {
+    called_back.set_value(sum.ok() ? (*sum)->sum() : -1);  // on the completion thread
+  });
+  // [async callback]
+  std::cout << "client: AddAsync(1, 2) with a callback = " << called_back.get_future().get()
+            << '\n';
 
   // [server streaming]
   auto countdown = calc.Countdown(3, 0);  // the server streams 3, 2, 1, 0
