@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ferry/ferry.h"
+#include "support/eventually.h"
 #include "support/process.h"
 #include "support/shm_files.h"
 #include "test_service.ferry.h"
@@ -30,6 +31,7 @@ namespace {
 namespace ft = ferry::test;
 using namespace std::chrono_literals;
 using testing::ChildProcess;
+using testing::Eventually;
 using testing::HelperPath;
 
 constexpr auto kStartTimeout = 10s;
@@ -513,17 +515,6 @@ TEST_P(EndToEnd, KilledServerFailsTheCallInFlightWithUnavailablePromptly) {
   Channel fresh = Connected();
   ft::TestService::Client again(fresh);
   EXPECT_TRUE(again.Add(1, 1).ok());
-}
-
-// Waits (bounded) until `done` holds, yielding between looks.
-template <class Done>
-bool Eventually(Done done) {
-  const auto give_up = std::chrono::steady_clock::now() + 10s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 TEST_P(EndToEnd, AChannelConnectsAgainOnItsNextCallAfterTheServerRestarts) {
@@ -1167,6 +1158,98 @@ TEST(ServerInterceptors, RunAroundEveryCallInOrderAndMayRefuseOrChangeIt) {
                       outer, "inner", "outer done OK", outer, "inner", "outer done OUT_OF_RANGE",
                       "outer ferry.test.TestService.Block pid " + std::to_string(getpid()),
                       "inner", "outer done PERMISSION_DENIED"}));
+}
+
+// A stream handler whose only way out is its OnCancel callback (it writes on events).
+class WaitsForCancel final : public ft::TestService::Service {
+ public:
+  Status Watch(CallContext& context, const ft::AddRequest&,
+               ServerWriter<ft::AddReply>& writer) override {
+    auto cancelled = std::make_shared<std::promise<void>>();
+    std::future<void> told = cancelled->get_future();
+    context.OnCancel([cancelled] { cancelled->set_value(); });
+    auto message = writer.NewMessage();
+    message.Finish(ft::CreateAddReply(message.fbb(), 1));
+    (void)writer.Write(std::move(message));  // the client knows the handler runs
+    told.wait();
+    ended.fetch_add(1);
+    return Status::Cancelled("told by OnCancel");
+  }
+  std::atomic<int> ended{0};
+};
+
+TEST(OnCancel, RunsWhenTheServerShutsDownUnderAStream) {
+  testing::ScopedRuntimeDir dir;
+  for (const std::string& endpoint : {std::string("shm://on-cancel"),
+                                     "unix://" + dir.path() + "/on-cancel.sock"}) {
+    SCOPED_TRACE(endpoint);
+    auto service = std::make_shared<WaitsForCancel>();
+    Server server;
+    ASSERT_TRUE(server.Add(service).ok());
+    ASSERT_TRUE(server.Listen(endpoint).ok());
+    std::thread serving([&] { server.Run(); });
+    ConnectOptions options;
+    options.allow_shm = false;
+    Result<Channel> channel = Connect(endpoint, options);
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    ft::TestService::Client client(*channel);
+    auto stream = client.Watch(-1, 0);
+    EXPECT_TRUE(stream.Read().has_value());
+    // Shutdown ends the connection; without its OnCancel the handler would never return
+    // and Shutdown would wait for it for ever.
+    server.Shutdown();
+    serving.join();
+    EXPECT_EQ(service->ended.load(), 1);
+    while (stream.Read()) {
+    }
+    EXPECT_FALSE(stream.Finish().ok());
+  }
+}
+
+// Keeps every Add's reply for later (DeferredReply), past its server's life if need be.
+class KeepsReplies final : public ft::TestService::Service {
+ public:
+  Status Add(CallContext&, const ft::AddRequest&, Reply<ft::AddReply>& reply) override {
+    std::lock_guard lock(mutex);
+    kept.push_back(reply.Defer());
+    deferred.notify_all();
+    return Status::Ok();
+  }
+  std::mutex mutex;
+  std::condition_variable deferred;
+  std::vector<DeferredReply<ft::AddReply>> kept;
+};
+
+TEST(DeferredReply, SentAfterItsServerIsGoneIsDroppedSafely) {
+  testing::ScopedRuntimeDir dir;
+  for (const std::string& endpoint : {std::string("shm://deferred-late"),
+                                     "unix://" + dir.path() + "/deferred-late.sock"}) {
+    SCOPED_TRACE(endpoint);
+    auto service = std::make_shared<KeepsReplies>();
+    {
+      Server server;
+      ASSERT_TRUE(server.Add(service).ok());
+      ASSERT_TRUE(server.Listen(endpoint).ok());
+      std::thread serving([&] { server.Run(); });
+      ConnectOptions options;
+      options.allow_shm = false;
+      Result<Channel> channel = Connect(endpoint, options);
+      ASSERT_TRUE(channel.ok()) << channel.status();
+      ft::TestService::Client client(*channel);
+      AsyncReply<ft::AddReply> sum = client.AddAsync(1, 2);
+      {
+        std::unique_lock lock(service->mutex);
+        ASSERT_TRUE(service->deferred.wait_for(lock, 10s, [&] { return !service->kept.empty(); }));
+      }
+      server.Shutdown();
+      serving.join();
+      EXPECT_EQ(sum.Get().status().code(), StatusCode::kUnavailable);
+    }  // the server is gone; its connection lives on in the kept reply
+    DeferredReply<ft::AddReply> late = std::move(service->kept.front());
+    service->kept.clear();
+    late.Finish(ft::CreateAddReply(late.fbb(), 3));
+    late.Send(Status::Ok());  // nowhere to go, and nothing of the server is touched
+  }
 }
 
 TEST(ClientInterceptors, RunAroundEveryCallInOrderAndMayRefuseOrChangeIt) {

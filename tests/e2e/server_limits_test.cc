@@ -26,6 +26,7 @@
 
 #include "ferry/ferry.h"
 #include "ferry/protocol_generated.h"
+#include "support/eventually.h"
 #include "support/process.h"
 #include "support/raw_socket.h"
 #include "support/shm_files.h"
@@ -36,6 +37,7 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace ft = ferry::test;
+using testing::Eventually;
 
 class MinimalService final : public ft::TestService::Service {
   Status Add(CallContext&, const ft::AddRequest& request, Reply<ft::AddReply>& reply) override {
@@ -43,17 +45,6 @@ class MinimalService final : public ft::TestService::Service {
     return Status::Ok();
   }
 };
-
-// Waits (bounded) until `done` holds; for server-side effects with nothing to block on.
-template <class Done>
-bool Eventually(Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
 
 TEST(ServerLimits, ClientsPastMaxConnectionsAreRefusedWithResourceExhausted) {
   testing::ScopedRuntimeDir dir;

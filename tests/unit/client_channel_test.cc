@@ -16,6 +16,7 @@
 #include "call/client_engine.h"
 #include "call/reconnect_backoff.h"
 #include "fake_link.h"
+#include "support/eventually.h"
 
 namespace ferry::internal {
 namespace {
@@ -110,12 +111,7 @@ class ClientChannelTest : public ::testing::Test {
 
   // Waits (bounded) until the channel's state is `state`.
   bool EventuallyIn(ChannelState state) {
-    const auto give_up = std::chrono::steady_clock::now() + kGenerous;
-    while (channel_->state() != state) {
-      if (std::chrono::steady_clock::now() > give_up) return false;
-      std::this_thread::yield();
-    }
-    return true;
+    return ferry::testing::Eventually([&] { return channel_->state() == state; }, kGenerous);
   }
 
   ConnectOptions options_;

@@ -59,6 +59,7 @@ void LinkServerConnection::Stop() {
     CloseLocked();
     finish = ReadyToFinishLocked();
   }
+  RunCloseCallbacks();
   if (finish) Finish();
 }
 
@@ -96,6 +97,7 @@ void LinkServerConnection::Serve() {
         if (stopping_) link_->Shutdown();
         finish = ReadyToFinishLocked();
       }
+      RunCloseCallbacks();
       if (finish) {
         Finish();
       } else {
@@ -142,7 +144,9 @@ void LinkServerConnection::Serve() {
 void LinkServerConnection::ReportFinished() {
   if (socket_.valid()) shutdown(socket_.get(), SHUT_RDWR);
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    // The link is down: a deferred reply being sent fails at once.
+    deferred_sent_.wait(lock, [&] { return deferred_sending_ == 0; });
     finished_.store(true, std::memory_order_release);
   }
   finished_cv_.notify_all();
@@ -261,6 +265,7 @@ void LinkServerConnection::ServeTurn(uint64_t me) {
   --inside_;
   const bool finish = ReadyToFinishLocked();
   lock.unlock();
+  RunCloseCallbacks();
   if (finish) Finish();
 }
 
@@ -318,6 +323,7 @@ void LinkServerConnection::ReadOnStreamThread(bool then_wait) {
   --inside_;
   // Not finished here: this writer's own stream is still running (RunStream finishes it).
   lock.unlock();
+  RunCloseCallbacks();
   if (post) (void)loop_->Post(weak_from_this(), kInbound);
   if (arm) loop_->PostAt(weak_from_this(), kWriterCheck, check_at);
 }
@@ -348,11 +354,24 @@ void LinkServerConnection::CloseLocked() {
   drained_.notify_all();
   if (link_) link_->Shutdown();  // none yet during the handshake
   // Running handlers are told here: with every worker in one, nobody would read a Cancel.
-  // (Their OnCancel callbacks are dropped: they may not run with the mutex held, and nothing
-  // is left for them to stop.)
-  for (auto& [id, call] : active_) (void)call->CancelLocked();
+  // A handler may be waiting for nothing but its OnCancel callback (a stream that writes on
+  // events): the callbacks run once the mutex is free, else the handler never returns.
+  for (auto& [id, call] : active_) {
+    for (std::function<void()>& callback : call->CancelLocked()) {
+      close_callbacks_.push_back(std::move(callback));
+    }
+  }
   if (alarm_) alarm_->Nudge();
   idle_.notify_all();
+}
+
+void LinkServerConnection::RunCloseCallbacks() {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(mutex_);
+    callbacks.swap(close_callbacks_);
+  }
+  for (std::function<void()>& callback : callbacks) callback();
 }
 
 void LinkServerConnection::WorkLoop(uint64_t me) {
@@ -391,6 +410,8 @@ void LinkServerConnection::WorkLoop(uint64_t me) {
       lock.lock();
       if (!call) {
         CloseLocked();
+        lock.unlock();
+        RunCloseCallbacks();
         return;
       }
       role_ = Role::kHandling;
@@ -543,14 +564,19 @@ std::shared_ptr<ServerCall> LinkServerConnection::Open(InboundMessage& message) 
                                            std::move(message.payload));
   if (polled_) call->SetStreamThreadReads(this);
   call->SetPeer(peer_);
+  bool reused = false;
   {
     std::lock_guard lock(mutex_);
-    if (active_.count(header.call_id) != 0) {
+    reused = active_.count(header.call_id) != 0;
+    if (reused) {
       log_.Log("closing a " + std::string(link_->name()) +
                " connection: the client reused a call id in flight");
       CloseLocked();
-      return nullptr;
     }
+  }
+  if (reused) {
+    RunCloseCallbacks();
+    return nullptr;
   }
   Status refusal;
   bool client_error = false;
@@ -775,10 +801,18 @@ void LinkServerConnection::FinishDeferred(ServerCall& call, Status status, Outgo
   {
     std::lock_guard lock(mutex_);
     active_.erase(call.id());
+    // Finished: the client is gone, and so may be the server (its counters, its log), which
+    // a handler's DeferredReply can outlive.
+    if (finished_.load(std::memory_order_relaxed)) return;
+    ++deferred_sending_;
   }
   const StatusCode code = status.code();
   SendReply(call, std::move(status), &reply);
   Count(call, code);
+  {
+    std::lock_guard lock(mutex_);
+    if (--deferred_sending_ == 0) deferred_sent_.notify_all();
+  }
   CallEnded();
 }
 

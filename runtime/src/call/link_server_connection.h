@@ -124,7 +124,11 @@ class LinkServerConnection final : public ServerConnection,
   void Count(const ServerCall& call, StatusCode code) const;
   class Deferral;
   // Ends the connection: no more reading, running handlers see ctx.Cancelled(). With mutex_.
+  // Their OnCancel callbacks may not run with the mutex held: the caller runs them once it
+  // has let go (RunCloseCallbacks).
   void CloseLocked();
+  // Runs the OnCancel callbacks CloseLocked took from the calls. Without mutex_.
+  void RunCloseCallbacks();
 
   Fd socket_;
   OpenLink open_link_;
@@ -147,6 +151,7 @@ class LinkServerConnection final : public ServerConnection,
   std::shared_ptr<MessageLink> link_;  // set once the handshake is done
   // Open calls, for the messages that follow their Request.
   std::unordered_map<uint64_t, std::shared_ptr<ServerCall>> active_;
+  std::vector<std::function<void()>> close_callbacks_;  // see CloseLocked
   // Streaming handlers' threads; those that have finished are joined when the next stream
   // starts, the rest when the connection ends (never after: they use this object).
   struct StreamThread {
@@ -156,6 +161,10 @@ class LinkServerConnection final : public ServerConnection,
   std::list<StreamThread> streams_;
   bool draining_ = false;                 // new calls are refused
   uint32_t calls_running_ = 0;            // admitted calls whose reply has not gone out
+  // Deferred replies being sent (FinishDeferred), which use what the server lends (env_):
+  // the connection reports itself finished, and the server may go, only once none is.
+  uint32_t deferred_sending_ = 0;
+  std::condition_variable deferred_sent_;
   std::condition_variable drained_;       // calls_running_ fell to 0, or the reader ended
 
   // Polled: served by the server's worker pool.
