@@ -110,8 +110,9 @@ class IncomingMessage {
   uint64_t token_ = 0;
 };
 
-// Creates a message in the channel's transport memory (heap-backed and unusable when the
-// channel is disconnected: the call then fails with UNAVAILABLE).
+// Creates a message in the channel's transport memory (in private memory while the channel's
+// connection is lost: the call then connects again and copies it to the new connection, or
+// fails with UNAVAILABLE).
 OutgoingMessage NewMessage(const Channel& channel, size_t size_hint);
 
 // Limits every inbound message is verified against.

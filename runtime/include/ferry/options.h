@@ -188,7 +188,7 @@ struct ServerOptions {
   // It still leaves the CPU to the connection's own handlers while a call runs.
   bool busy_poll = false;
   // unix:// and tcp://: offer shared memory to clients on the same host and of the same user
-  // (through a hidden rendezvous socket in the runtime dir).
+  // (through a hidden rendezvous socket in the abstract socket namespace).
   bool allow_shm = true;
   // unix://, tcp://, mq://: the largest message (request or reply) accepted. A client frame
   // over it ends that client's connection; a reply over it fails with RESOURCE_EXHAUSTED.

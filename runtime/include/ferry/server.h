@@ -77,9 +77,9 @@ class Server {
   // holds anything but a stale ferry socket (or lock file): it is never replaced;
   // PERMISSION_DENIED when the directory refuses us; INVALID_ARGUMENT for a malformed
   // endpoint; UNAVAILABLE when the runtime dir cannot be used or binding fails otherwise.
-  // A unix:// or tcp:// endpoint also makes a hidden rendezvous socket in the runtime dir
-  // through which same-host clients of the same user move to shared memory (unless
-  // ServerOptions::allow_shm is false).
+  // A unix:// or tcp:// endpoint also makes a hidden rendezvous socket (in the abstract
+  // socket namespace, so no file) through which same-host clients of the same user move to
+  // shared memory (unless ServerOptions::allow_shm is false).
   Status Listen(std::string_view endpoint);
 
   // The endpoints listened on, as bound: "tcp://127.0.0.1:0" appears with the port picked.

@@ -364,8 +364,13 @@ void ClientEngine::ReadOnce(Clock::time_point deadline, bool spin,
       }
     } else if (message.status().code() != StatusCode::kDeadlineExceeded) {
       link_->Shutdown();
-      FailAllLocked(Status::Unavailable("the server at " + endpoint_ + " went away (" +
-                                        message.status().message() + ")"));
+      // The link's own word, when it names the server already ("the server at shm://x went
+      // away"); else the server named, the link's word after it.
+      const std::string& why = message.status().message();
+      FailAllLocked(Status::Unavailable(
+          why.find(endpoint_) != std::string::npos
+              ? why
+              : "the server at " + endpoint_ + " went away (" + why + ")"));
       return false;
     }
     return true;
