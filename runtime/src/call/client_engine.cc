@@ -366,7 +366,7 @@ void ClientEngine::ReadOnce(Clock::time_point deadline, bool spin,
       link_->Shutdown();
       // The link's own word, when it names the server already ("the server at shm://x went
       // away"); else the server named, the link's word after it.
-      const std::string& why = message.status().message();
+      const std::string why = message.status().message();
       FailAllLocked(Status::Unavailable(
           why.find(endpoint_) != std::string::npos
               ? why
