@@ -22,6 +22,9 @@ constexpr std::chrono::microseconds kHandlerGrace{1000};
 // it (see ReadOnStreamThread): what a call that arrives while the writer pauses may wait.
 constexpr std::chrono::microseconds kWriterReadGrace{2000};
 
+// The connection whose stream handler runs on this thread (RunStream), if any.
+thread_local const void* stream_thread_of = nullptr;
+
 }  // namespace
 
 LinkServerConnection::LinkServerConnection(Fd socket, OpenLink open_link, ConnectionEnv env)
@@ -156,6 +159,10 @@ void LinkServerConnection::ReportFinished() {
 void LinkServerConnection::OnReady(uint32_t tag) {
   if (tag == kFinish) {
     Finish();
+    return;
+  }
+  if (tag == kCloseCallbacks) {
+    RunCloseCallbacks();
     return;
   }
   uint64_t me;
@@ -357,21 +364,25 @@ void LinkServerConnection::CloseLocked() {
   // A handler may be waiting for nothing but its OnCancel callback (a stream that writes on
   // events): the callbacks run once the mutex is free, else the handler never returns.
   for (auto& [id, call] : active_) {
-    for (std::function<void()>& callback : call->CancelLocked()) {
-      close_callbacks_.push_back(std::move(callback));
-    }
+    call->CancelLocked();
+    closed_calls_.push_back(call);
   }
   if (alarm_) alarm_->Nudge();
   idle_.notify_all();
 }
 
 void LinkServerConnection::RunCloseCallbacks() {
-  std::vector<std::function<void()>> callbacks;
+  std::vector<std::shared_ptr<ServerCall>> calls;
   {
     std::lock_guard lock(mutex_);
-    callbacks.swap(close_callbacks_);
+    if (closed_calls_.empty()) return;
+    if (stream_thread_of == this && polled_) {
+      (void)loop_->Post(weak_from_this(), kCloseCallbacks);
+      return;
+    }
+    calls.swap(closed_calls_);
   }
-  for (std::function<void()>& callback : callbacks) callback();
+  for (const std::shared_ptr<ServerCall>& call : calls) call->RunCancelCallbacks();
 }
 
 void LinkServerConnection::WorkLoop(uint64_t me) {
@@ -506,19 +517,19 @@ std::shared_ptr<ServerCall> LinkServerConnection::ReadCall(bool* would_wait, boo
       continue;
     }
     std::string why;
-    std::vector<std::function<void()>> callbacks;
+    std::shared_ptr<ServerCall> cancelled;
     bool fine;
     {
       std::lock_guard lock(mutex_);
-      fine = Route(*inbound, why, callbacks);
+      fine = Route(*inbound, why, cancelled);
     }
-    for (auto& callback : callbacks) callback();
+    if (cancelled) cancelled->RunCancelCallbacks();
     if (!fine) return give_up(why);
   }
 }
 
 bool LinkServerConnection::Route(InboundMessage& message, std::string& why,
-                                 std::vector<std::function<void()>>& callbacks) {
+                                 std::shared_ptr<ServerCall>& cancelled) {
   const CallHeader& header = message.header;
   if (header.type == FrameType::kReply) {
     why = "the client sent a reply";
@@ -529,7 +540,8 @@ bool LinkServerConnection::Route(InboundMessage& message, std::string& why,
   ServerCall& call = *found->second;
   switch (header.type) {
     case FrameType::kCancel:
-      callbacks = call.CancelLocked();
+      call.CancelLocked();
+      cancelled = found->second;
       return true;
     case FrameType::kMessage:
       if (!call.client_writes()) {
@@ -705,6 +717,7 @@ class LinkServerConnection::Deferral final : public ReplyDeferral {
 void LinkServerConnection::RunStream(const std::shared_ptr<ServerCall>& call,
                                      StreamThread& self) {
   MarkHandlerThreadOf(*env_.methods);
+  stream_thread_of = this;
   Status status;
   OutgoingMessage reply = link_->NewMessage(0);
   if (call->client_writes()) {

@@ -75,7 +75,7 @@ class LinkServerConnection final : public ServerConnection,
  private:
   enum class Role { kFree, kReading, kHandling };
   // What OnReady's tag says.
-  enum Tag : uint32_t { kInbound, kLiveness, kFinish, kTakeover, kWriterCheck };
+  enum Tag : uint32_t { kInbound, kLiveness, kFinish, kTakeover, kWriterCheck, kCloseCallbacks };
 
   void Serve();
   // Threads of its own: one of them.
@@ -100,8 +100,8 @@ class LinkServerConnection final : public ServerConnection,
   std::shared_ptr<ServerCall> ReadCall(bool* would_wait = nullptr, bool* handed_off = nullptr);
   // Applies one message that is not a Request to its call. With mutex_ held; false when the
   // client broke the protocol (`why` says how).
-  bool Route(InboundMessage& message, std::string& why,
-             std::vector<std::function<void()>>& callbacks);
+  // A Cancel sets `cancelled`: its OnCancel callbacks are to run once the mutex is free.
+  bool Route(InboundMessage& message, std::string& why, std::shared_ptr<ServerCall>& cancelled);
   // A Request: resolves it; returns the call when it is to run inline (unary, oneway).
   std::shared_ptr<ServerCall> Open(InboundMessage& message);
   void StartStream(std::shared_ptr<ServerCall> call);
@@ -127,7 +127,9 @@ class LinkServerConnection final : public ServerConnection,
   // Their OnCancel callbacks may not run with the mutex held: the caller runs them once it
   // has let go (RunCloseCallbacks).
   void CloseLocked();
-  // Runs the OnCancel callbacks CloseLocked took from the calls. Without mutex_.
+  // Runs the OnCancel callbacks of the calls CloseLocked cancelled. Without mutex_. On a
+  // stream's own thread (reading inside its Write or Read) they are left to a worker
+  // instead: a callback must never run inside the stream's own Write.
   void RunCloseCallbacks();
 
   Fd socket_;
@@ -151,7 +153,7 @@ class LinkServerConnection final : public ServerConnection,
   std::shared_ptr<MessageLink> link_;  // set once the handshake is done
   // Open calls, for the messages that follow their Request.
   std::unordered_map<uint64_t, std::shared_ptr<ServerCall>> active_;
-  std::vector<std::function<void()>> close_callbacks_;  // see CloseLocked
+  std::vector<std::shared_ptr<ServerCall>> closed_calls_;  // see CloseLocked
   // Streaming handlers' threads; those that have finished are joined when the next stream
   // starts, the rest when the connection ends (never after: they use this object).
   struct StreamThread {

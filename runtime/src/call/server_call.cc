@@ -57,10 +57,26 @@ void ServerCall::OnCancel(std::function<void()> callback) {
   callback();
 }
 
-std::vector<std::function<void()>> ServerCall::CancelLocked() {
+void ServerCall::CancelLocked() {
   cancelled_.store(true, std::memory_order_relaxed);
   changed_.notify_all();
-  return std::exchange(on_cancel_, {});
+}
+
+void ServerCall::RunCancelCallbacks() {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(mutex_);
+    if (concluded_ || on_cancel_.empty()) return;
+    callbacks.swap(on_cancel_);
+    ++callbacks_running_;
+    callbacks_thread_ = std::this_thread::get_id();
+  }
+  for (std::function<void()>& callback : callbacks) callback();
+  {
+    std::lock_guard lock(mutex_);
+    --callbacks_running_;
+  }
+  changed_.notify_all();
 }
 
 template <class Ready>
@@ -205,7 +221,12 @@ void ServerCall::SendAck(uint32_t messages, uint64_t bytes) {
 }
 
 Status ServerCall::Conclude(Status handler_status) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  // OnCancel callbacks never run after the call has ended: those running now finish first
+  // (unless one of them is ending it).
+  changed_.wait(lock, [&] {
+    return callbacks_running_ == 0 || callbacks_thread_ == std::this_thread::get_id();
+  });
   concluded_ = true;
   changed_.notify_all();  // a Read still waiting (a deferred reply was sent meanwhile) ends
   on_cancel_.clear();

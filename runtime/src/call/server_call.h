@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "call/message_link.h"
@@ -81,8 +82,12 @@ class ServerCall final : public CallContext, public ServerStreamPort {
   // The handler reads no more (it returned with its reply deferred): unread messages go back.
   void StopReadingLocked();
   void Acknowledge(const CallHeader& window);
-  // Marks the call cancelled; returns the callbacks to run (without the mutex).
-  std::vector<std::function<void()>> CancelLocked();
+  // Marks the call cancelled. Its OnCancel callbacks are then run by RunCancelCallbacks.
+  void CancelLocked();
+  // After CancelLocked, without the mutex: runs the OnCancel callbacks registered so far,
+  // unless the call has concluded. Conclude waits for callbacks running on another thread, so
+  // none runs after the call has ended (one may end it: send its deferred reply).
+  void RunCancelCallbacks();
 
   // The window this side grants the client's writes (sent when a client stream starts).
   CallHeader InitialWindow() const;
@@ -116,6 +121,8 @@ class ServerCall final : public CallContext, public ServerStreamPort {
   bool concluded_ = false;
   Status rejected_;
   std::vector<std::function<void()>> on_cancel_;
+  uint32_t callbacks_running_ = 0;    // RunCancelCallbacks in progress
+  std::thread::id callbacks_thread_;  // where (Conclude does not wait for itself)
   std::deque<IncomingMessage> inbound_;
   uint64_t inbound_bytes_ = 0;
   bool half_closed_ = false;
