@@ -146,8 +146,8 @@ TEST_F(ClientChannelTest, ALostConnectionIsIdleUntilTheNextCallConnectsAgain) {
   EXPECT_EQ(connector_.attempts(), 1);
 }
 
-TEST_F(ClientChannelTest, AFailedAttemptFailsCallsAtOnceUntilTheBackoffHasPassed) {
-  Start({.initial_backoff = 50ms, .multiplier = 2, .max_backoff = 50ms, .jitter = 0});
+TEST_F(ClientChannelTest, AFailedAttemptFailsCallsAtOnceDuringTheBackoff) {
+  Start({.initial_backoff = 60s, .multiplier = 2, .max_backoff = 60s, .jitter = 0});
   LoseFirstConnection();
   connector_.FailWith(Status::Unavailable("nobody listens"));
   auto failed = ForCall();
@@ -155,14 +155,21 @@ TEST_F(ClientChannelTest, AFailedAttemptFailsCallsAtOnceUntilTheBackoffHasPassed
   EXPECT_EQ(failed.status().message(), "connecting again to fake://channel: nobody listens");
   EXPECT_EQ(channel_->state(), ChannelState::kFailed);
 
+  connector_.Succeed();
   auto backing_off = ForCall();
   EXPECT_EQ(backing_off.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(backing_off.status().message().find("the next attempt in"), std::string::npos)
       << backing_off.status();
   EXPECT_EQ(connector_.attempts(), 1) << "no attempt during the backoff";
+}
 
+TEST_F(ClientChannelTest, OnceTheBackoffHasPassedTheNextCallTriesAgain) {
+  Start({.initial_backoff = 0ms, .multiplier = 2, .max_backoff = 0ms, .jitter = 0});
+  LoseFirstConnection();
+  connector_.FailWith(Status::Unavailable("nobody listens"));
+  EXPECT_EQ(ForCall().status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(EventuallyIn(ChannelState::kIdle));
   connector_.Succeed();
-  ASSERT_TRUE(EventuallyIn(ChannelState::kIdle));
   auto fresh = ForCall();
   ASSERT_TRUE(fresh.ok()) << fresh.status();
   EXPECT_EQ(connector_.attempts(), 2);
@@ -173,10 +180,19 @@ TEST_F(ClientChannelTest, TheAttemptKeepsTheFailuresCodeAndIsBoundedByTheCallers
   Start();
   LoseFirstConnection();
   connector_.FailWith(Status::PermissionDenied("another user"));
-  auto refused = ForCall(200ms);
+  auto refused = ForCall(2s);
   EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_LE(connector_.last_timeout(), 200ms);
+  EXPECT_LE(connector_.last_timeout(), 2000ms);
   EXPECT_GT(connector_.last_timeout(), 0ms);
+}
+
+TEST_F(ClientChannelTest, AnAttemptThatTimesOutIsUnavailableNotTheCallsDeadline) {
+  Start({.initial_backoff = 60s});
+  LoseFirstConnection();
+  connector_.FailWith(Status::DeadlineExceeded("the handshake took too long"));
+  auto failed = ForCall();  // no deadline of its own
+  EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable) << failed.status();
+  EXPECT_EQ(ForCall().status().code(), StatusCode::kUnavailable);
 }
 
 TEST_F(ClientChannelTest, WithReconnectingOffTheLostConnectionStays) {
@@ -197,7 +213,10 @@ TEST_F(ClientChannelTest, CallersThatComeDuringAnAttemptWaitForItsConnection) {
   auto first = std::async(std::launch::async, [&] { return ForCall(); });
   ASSERT_TRUE(connector_.WaitForAttemptsInside(1));
   EXPECT_EQ(channel_->state(), ChannelState::kConnecting);
-  auto second = std::async(std::launch::async, [&] { return ForCall(kGenerous); });
+  CallOptions second_options;
+  second_options.deadline = kGenerous;
+  auto second =
+      std::async(std::launch::async, [&] { return channel_->ForCall(second_options); });
   // A caller whose deadline passes while it waits gives up without an attempt of its own.
   auto hurried = ForCall(1ms);
   EXPECT_EQ(hurried.status().code(), StatusCode::kDeadlineExceeded) << hurried.status();
@@ -208,6 +227,9 @@ TEST_F(ClientChannelTest, CallersThatComeDuringAnAttemptWaitForItsConnection) {
   ASSERT_TRUE(second_engine.ok()) << second_engine.status();
   EXPECT_EQ(*first_engine, *second_engine);
   EXPECT_EQ(connector_.attempts(), 1);
+  // It goes on with what is left of its time.
+  EXPECT_GT(second_options.deadline, 0ns);
+  EXPECT_LT(second_options.deadline, kGenerous);
 }
 
 TEST_F(ClientChannelTest, ARequestBuiltBeforeTheChannelConnectedAgainIsCopiedToTheNewOne) {

@@ -37,7 +37,7 @@ ClientChannel::ClientChannel(std::shared_ptr<ClientEngine> engine, ConnectOption
 ChannelState ClientChannel::state() const {
   std::lock_guard lock(mutex_);
   if (connecting_) return ChannelState::kConnecting;
-  if (engine_.load(std::memory_order_acquire)->Usable()) return ChannelState::kReady;
+  if (current()->Usable()) return ChannelState::kReady;
   if (!options_.reconnect.enabled) return ChannelState::kFailed;
   if (failed_ && Clock::now() < next_attempt_) return ChannelState::kFailed;
   return ChannelState::kIdle;
@@ -45,15 +45,27 @@ ChannelState ClientChannel::state() const {
 
 uint64_t ClientChannel::bytes_copied() const {
   std::lock_guard lock(mutex_);
-  return replaced_bytes_copied_ + engine_.load(std::memory_order_acquire)->bytes_copied();
+  return replaced_bytes_copied_ + current()->bytes_copied();
 }
 
 Result<std::shared_ptr<ClientEngine>> ClientChannel::Reconnect(CallOptions& options) {
   const Clock::time_point deadline = DeadlineFrom(options.deadline);
+  // The call goes on with what is left of its time (a deadline that passed stays passed).
+  const auto leave_the_rest = [&] {
+    if (options.deadline == std::chrono::nanoseconds::zero()) return;
+    const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
+    options.deadline =
+        left > std::chrono::nanoseconds::zero() ? left : std::chrono::nanoseconds(-1);
+  };
   std::unique_lock lock(mutex_);
   for (;;) {
-    std::shared_ptr<ClientEngine> engine = engine_.load(std::memory_order_acquire);
-    if (engine->Usable() || !options_.reconnect.enabled) return engine;
+    std::shared_ptr<ClientEngine> engine = current();
+    if (engine->Usable() || !options_.reconnect.enabled) {
+      lock.unlock();
+      leave_the_rest();
+      return engine;
+    }
+    engine.reset();  // never the last reference under the lock (engine_ holds it meanwhile)
     if (connecting_) {
       // Another caller is connecting: its connection will do for this call too.
       if (attempt_ended_.wait_until(lock, deadline) == std::cv_status::timeout && connecting_) {
@@ -74,16 +86,20 @@ Result<std::shared_ptr<ClientEngine>> ClientChannel::Reconnect(CallOptions& opti
     }
     connecting_ = true;
     lock.unlock();
-    engine.reset();  // the lost engine goes, if nothing else holds it, outside the lock
 
     ConnectOptions attempt = options_;
     if (deadline != Clock::time_point::max()) {
       attempt.connect_timeout = std::min(
           attempt.connect_timeout, std::chrono::ceil<std::chrono::milliseconds>(deadline - now));
     }
-    Result<std::shared_ptr<MessageLink>> link = connect_(attempt);
-    std::shared_ptr<ClientEngine> fresh =
-        link.ok() ? ClientEngine::Start(std::move(*link), endpoint_, options_) : nullptr;
+    Result<std::shared_ptr<MessageLink>> link = Status::Internal("not attempted");
+    std::shared_ptr<ClientEngine> fresh;
+    try {
+      link = connect_(attempt);
+      if (link.ok()) fresh = ClientEngine::Start(std::move(*link), endpoint_, options_);
+    } catch (const std::exception& e) {  // std::bad_alloc, a thread that cannot start
+      link = Status::ResourceExhausted(std::string("connecting failed: ") + e.what());
+    }
 
     lock.lock();
     connecting_ = false;
@@ -97,23 +113,26 @@ Result<std::shared_ptr<ClientEngine>> ClientChannel::Reconnect(CallOptions& opti
       }
       failed_ = true;
       last_failure_ = link.status();
+      if (last_failure_.code() == StatusCode::kDeadlineExceeded) {
+        // The attempt's own connect_timeout, not the call's deadline: the server is not there
+        // for us, which is what UNAVAILABLE says (calls during the backoff may have no deadline).
+        last_failure_ = Status::Unavailable(last_failure_.message());
+      }
       next_attempt_ = ended + backoff_.Next();
       return Status(last_failure_.code(),
                     "connecting again to " + endpoint_ + ": " + last_failure_.message());
     }
     failed_ = false;
     backoff_.Reset();
-    std::shared_ptr<ClientEngine> replaced = engine_.exchange(fresh, std::memory_order_acq_rel);
+    std::shared_ptr<ClientEngine> replaced;
+    {
+      std::lock_guard swap(engine_mutex_);
+      replaced = std::exchange(engine_, fresh);
+    }
     replaced_bytes_copied_ += replaced->bytes_copied();
     lock.unlock();
-    replaced.reset();
-    if (options.deadline != std::chrono::nanoseconds::zero()) {
-      // What is left of the call's time; a deadline that passed meanwhile stays passed.
-      const auto left =
-          std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
-      options.deadline =
-          left > std::chrono::nanoseconds::zero() ? left : std::chrono::nanoseconds(-1);
-    }
+    replaced.reset();  // the lost engine goes, if nothing else holds it, outside the lock
+    leave_the_rest();
     return fresh;
   }
 }
