@@ -1178,27 +1178,48 @@ class WaitsForCancel final : public ft::TestService::Service {
   std::atomic<int> told_in_time{0};
 };
 
+// A server in this process on `endpoint`, shut down and joined when the object goes, whatever
+// an assertion cut short; and a channel to it that stays on the socket.
+class InProcessServer {
+ public:
+  Status Start(std::shared_ptr<ft::TestService::Service> service, const std::string& endpoint) {
+    if (Status added = server_.Add(std::move(service)); !added.ok()) return added;
+    if (Status listening = server_.Listen(endpoint); !listening.ok()) return listening;
+    serving_ = std::thread([this] { server_.Run(); });
+    return Status::Ok();
+  }
+  void Stop() {
+    server_.Shutdown();
+    if (serving_.joinable()) serving_.join();
+  }
+  ~InProcessServer() { Stop(); }
+
+  static Result<Channel> ConnectOnTheSocket(const std::string& endpoint) {
+    ConnectOptions options;
+    options.allow_shm = false;
+    return Connect(endpoint, options);
+  }
+
+ private:
+  Server server_;
+  std::thread serving_;
+};
+
 TEST(OnCancel, RunsWhenTheServerShutsDownUnderAStream) {
   testing::ScopedRuntimeDir dir;
   for (const std::string& endpoint : {std::string("shm://on-cancel"),
                                      "unix://" + dir.path() + "/on-cancel.sock"}) {
     SCOPED_TRACE(endpoint);
     auto service = std::make_shared<WaitsForCancel>();
-    Server server;
-    ASSERT_TRUE(server.Add(service).ok());
-    ASSERT_TRUE(server.Listen(endpoint).ok());
-    std::thread serving([&] { server.Run(); });
-    ConnectOptions options;
-    options.allow_shm = false;
-    Result<Channel> channel = Connect(endpoint, options);
+    InProcessServer server;
+    ASSERT_TRUE(server.Start(service, endpoint).ok());
+    Result<Channel> channel = InProcessServer::ConnectOnTheSocket(endpoint);
     ASSERT_TRUE(channel.ok()) << channel.status();
     ft::TestService::Client client(*channel);
     auto stream = client.Watch(-1, 0);
     EXPECT_TRUE(stream.Read().has_value());
-    // Shutdown ends the connection; without its OnCancel the handler would never return
-    // and Shutdown would wait for it for ever.
-    server.Shutdown();
-    serving.join();
+    // Shutdown ends the connection; without its OnCancel the handler would wait its 10 s out.
+    server.Stop();
     EXPECT_EQ(service->told_in_time.load(), 1);
     while (stream.Read()) {
     }
@@ -1227,13 +1248,9 @@ TEST(DeferredReply, SentAfterItsServerIsGoneIsDroppedSafely) {
     SCOPED_TRACE(endpoint);
     auto service = std::make_shared<KeepsReplies>();
     {
-      Server server;
-      ASSERT_TRUE(server.Add(service).ok());
-      ASSERT_TRUE(server.Listen(endpoint).ok());
-      std::thread serving([&] { server.Run(); });
-      ConnectOptions options;
-      options.allow_shm = false;
-      Result<Channel> channel = Connect(endpoint, options);
+      InProcessServer server;
+      ASSERT_TRUE(server.Start(service, endpoint).ok());
+      Result<Channel> channel = InProcessServer::ConnectOnTheSocket(endpoint);
       ASSERT_TRUE(channel.ok()) << channel.status();
       ft::TestService::Client client(*channel);
       AsyncReply<ft::AddReply> sum = client.AddAsync(1, 2);
@@ -1241,8 +1258,7 @@ TEST(DeferredReply, SentAfterItsServerIsGoneIsDroppedSafely) {
         std::unique_lock lock(service->mutex);
         ASSERT_TRUE(service->deferred.wait_for(lock, 10s, [&] { return !service->kept.empty(); }));
       }
-      server.Shutdown();
-      serving.join();
+      server.Stop();
       EXPECT_EQ(sum.Get().status().code(), StatusCode::kUnavailable);
     }  // the server is gone; its connection lives on in the kept reply
     DeferredReply<ft::AddReply> late = std::move(service->kept.front());
